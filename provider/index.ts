@@ -1,0 +1,31 @@
+/**
+ * The implementation side of pulumi-lvs: it runs in Pulumi's dynamic-provider process and is
+ * loaded by the SDK's shims with `require("pulumi-lvs/provider")`. Nothing here is serialized
+ * into state.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { noop } from "./resources/noop";
+import { realServer } from "./resources/real-server";
+import { virtualService } from "./resources/virtual-service";
+
+const providers: Record<string, pulumi.dynamic.ResourceProvider> = {
+  Noop: noop,
+  VirtualService: virtualService,
+  RealServer: realServer,
+};
+
+/** The provider implementation of one resource kind. */
+export function resourceProvider(kind: string): pulumi.dynamic.ResourceProvider {
+  const p = providers[kind];
+  if (!p) {
+    throw new Error(
+      `pulumi-lvs: unknown resource kind "${kind}". The state was written by a version of pulumi-lvs that had it; install that version or a newer one.`,
+    );
+  }
+  return p;
+}
+
+/** Registers a resource kind (used by the modules that define resources). @internal */
+export function registerResourceProvider(kind: string, p: pulumi.dynamic.ResourceProvider): void {
+  providers[kind] = p;
+}

@@ -1,0 +1,82 @@
+import type { IpvsTable, RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "./types";
+import { realServerKeyText, serviceKeyText } from "./types";
+
+/**
+ * Reads and changes the IPVS table of one host. Implementations: ipvsadm over a transport
+ * (ipvsadm/client.ts) and generic netlink on the local host (netlink/client.ts).
+ *
+ * Error semantics, the same for every implementation:
+ * - {@link IpvsNotFoundError}: the service (or real server) to edit or delete does not exist.
+ * - {@link IpvsAlreadyExistsError}: the service (or real server) to add exists already.
+ * - {@link IpvsError}: any other refusal by the kernel or the tool, with the host, the command and a remedy.
+ * - TransportError (transport/transport.ts): the host could not be reached; the outcome is unknown.
+ *   It never means "not found".
+ */
+export interface IpvsClient {
+  /** For messages: which host this client talks to. */
+  readonly host: string;
+  /**
+   * The whole table and the ledger of owned objects, read in one round trip. Reading changes
+   * nothing (it does not even load ip_vs). Concurrent and repeated calls share one read until the
+   * next mutation through this client.
+   */
+  snapshot(): Promise<Snapshot>;
+  addService(s: VirtualServiceConfig): Promise<void>;
+  editService(s: VirtualServiceConfig): Promise<void>;
+  deleteService(k: ServiceKey): Promise<void>;
+  addRealServer(service: ServiceKey, r: RealServerConfig): Promise<void>;
+  editRealServer(service: ServiceKey, r: RealServerConfig): Promise<void>;
+  deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void>;
+}
+
+/**
+ * What the kernel has, and what pulumi-lvs owns on that host.
+ *
+ * The ledger (`owned`) lists the services and real servers that pulumi-lvs created or adopted, in
+ * ipvsadm's rules format: it tells owned objects from ones made by hand (which are never touched),
+ * shows stray real servers of owned services, and is what the host restores at boot.
+ */
+export interface Snapshot {
+  table: IpvsTable;
+  owned: IpvsTable;
+  /** False when the ip_vs module is not loaded (the table is then empty). */
+  loaded: boolean;
+}
+
+export class IpvsError extends Error {
+  constructor(
+    readonly host: string,
+    readonly command: string,
+    readonly detail: string,
+    readonly remedy?: string,
+  ) {
+    super(`on ${host}: ${command} failed: ${detail}${remedy ? `\nWhat to do: ${remedy}` : ""}`);
+    this.name = "IpvsError";
+  }
+}
+
+export class IpvsNotFoundError extends IpvsError {
+  constructor(host: string, command: string, what: "service" | "real server", service: ServiceKey, rs?: RealServerKey) {
+    super(
+      host,
+      command,
+      what === "service"
+        ? `virtual service ${serviceKeyText(service)} does not exist`
+        : `real server ${realServerKeyText(rs!)} of ${serviceKeyText(service)} does not exist`,
+    );
+    this.name = "IpvsNotFoundError";
+  }
+}
+
+export class IpvsAlreadyExistsError extends IpvsError {
+  constructor(host: string, command: string, what: "service" | "real server", service: ServiceKey, rs?: RealServerKey) {
+    super(
+      host,
+      command,
+      what === "service"
+        ? `virtual service ${serviceKeyText(service)} already exists`
+        : `real server ${realServerKeyText(rs!)} of ${serviceKeyText(service)} already exists`,
+    );
+    this.name = "IpvsAlreadyExistsError";
+  }
+}

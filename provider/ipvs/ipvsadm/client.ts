@@ -1,0 +1,219 @@
+import { type Transport, shellJoin, shellQuote } from "../../transport/transport";
+import { IpvsAlreadyExistsError, type IpvsClient, IpvsError, IpvsNotFoundError, type Snapshot } from "../client";
+import {
+  type RealServerConfig,
+  type RealServerKey,
+  type ServiceKey,
+  type VirtualServiceConfig,
+} from "../types";
+import {
+  addRealServerArgs,
+  addServiceArgs,
+  deleteRealServerArgs,
+  deleteServiceArgs,
+  editRealServerArgs,
+  editServiceArgs,
+  realServerAddress,
+  serviceArgs,
+} from "./command";
+import { mergeThresholds, parseRules, parseThresholds } from "./parse";
+
+/** Where a host keeps the ledger of what pulumi-lvs owns (ipvsadm rules format). */
+export const LEDGER = "/var/lib/pulumi-lvs/ipvs.rules";
+
+const SECTION = "#pulumi-lvs:section";
+
+/** One round trip: the rules, the thresholds, and the ledger. Loads nothing, changes nothing. */
+export const SNAPSHOT_COMMAND = [
+  `if [ -e /proc/net/ip_vs ]; then`,
+  `  command -v ipvsadm >/dev/null 2>&1 || { echo "ipvsadm: command not found" >&2; exit 127; }`,
+  `  ipvsadm -S -n || exit $?`,
+  `  echo '${SECTION} thresholds'`,
+  `  ipvsadm -L -n --thresholds || exit $?`,
+  `else echo '${SECTION} not-loaded'; fi`,
+  `echo '${SECTION} ledger'`,
+  `cat ${LEDGER} 2>/dev/null || true`,
+].join("\n");
+
+/** How long a snapshot is reused when nothing was changed through this client (a refresh reads many resources). */
+const SNAPSHOT_TTL_MS = 10_000;
+
+/**
+ * The ipvsadm(8) implementation of {@link IpvsClient}: builds command lines, runs them through a
+ * transport (SSH or local), and parses what ipvsadm prints.
+ */
+export class IpvsadmClient implements IpvsClient {
+  private cached?: { at: number; value: Promise<Snapshot> };
+
+  constructor(private readonly t: Transport) {}
+
+  get host(): string {
+    return this.t.label;
+  }
+
+  snapshot(): Promise<Snapshot> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < SNAPSHOT_TTL_MS) return this.cached.value;
+    const value = this.readSnapshot();
+    this.cached = { at: now, value };
+    value.catch(() => {
+      if (this.cached?.value === value) this.cached = undefined;
+    });
+    return value;
+  }
+
+  private async readSnapshot(): Promise<Snapshot> {
+    const r = await this.t.run(SNAPSHOT_COMMAND);
+    if (r.code !== 0) {
+      const missing = r.code === 127 || /not found/.test(r.stderr);
+      throw new IpvsError(
+        this.host,
+        "ipvsadm -S -n",
+        (r.stderr || r.stdout).trim() || `exit ${r.code}`,
+        missing
+          ? "install ipvsadm on the director (Debian/Ubuntu: apt-get install ipvsadm; RHEL: dnf install ipvsadm)"
+          : permissionRemedy(r.stderr),
+      );
+    }
+    const sections = splitSections(r.stdout);
+    const loaded = !("not-loaded" in sections);
+    const table = loaded ? parseRules(sections[""] ?? "") : { services: [] };
+    if (loaded) mergeThresholds(table, parseThresholds(sections.thresholds ?? ""));
+    const owned = parseRules(sections.ledger ?? "");
+    return { table, owned, loaded };
+  }
+
+  async addService(s: VirtualServiceConfig): Promise<void> {
+    await this.mutate(addServiceArgs(s), { key: s.key, what: "service" }, ledgerPut(svcPrefix(s.key), addServiceArgs(s)));
+  }
+
+  async editService(s: VirtualServiceConfig): Promise<void> {
+    await this.mutate(editServiceArgs(s), { key: s.key, what: "service" }, ledgerPut(svcPrefix(s.key), addServiceArgs(s)));
+  }
+
+  async deleteService(k: ServiceKey): Promise<void> {
+    await this.mutate(deleteServiceArgs(k), { key: k, what: "service" }, ledgerDrop([svcPrefix(k), rsPrefix(k)]));
+  }
+
+  async addRealServer(service: ServiceKey, r: RealServerConfig): Promise<void> {
+    await this.mutate(
+      addRealServerArgs(service, r),
+      { key: service, what: "real server", rs: r },
+      ledgerPut(rsPrefix(service, r), addRealServerArgs(service, r)),
+    );
+  }
+
+  async editRealServer(service: ServiceKey, r: RealServerConfig): Promise<void> {
+    await this.mutate(
+      editRealServerArgs(service, r),
+      { key: service, what: "real server", rs: r },
+      ledgerPut(rsPrefix(service, r), addRealServerArgs(service, r)),
+    );
+  }
+
+  async deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
+    await this.mutate(
+      deleteRealServerArgs(service, r),
+      { key: service, what: "real server", rs: r },
+      ledgerDrop([rsPrefix(service, r)]),
+    );
+  }
+
+  /**
+   * Runs one ipvsadm command and, if it succeeds, the ledger update, in one round trip, under the
+   * host's mutation lock. A failed delete still drops the ledger entry when the object is gone.
+   */
+  private async mutate(
+    args: string[],
+    subject: { key: ServiceKey; what: "service" | "real server"; rs?: RealServerKey },
+    ledgerScript: string,
+  ): Promise<void> {
+    const command = `ipvsadm ${shellJoin(args)}`;
+    const isDelete = args[0] === "-D" || args[0] === "-d";
+    const full = `${command} && { ${ledgerScript}; }`;
+    await this.t.exclusive(async () => {
+      this.cached = undefined;
+      const r = await this.t.run(full);
+      this.cached = undefined;
+      if (r.code === 0) return;
+      const err = (r.stderr || r.stdout).trim();
+      if (/already exists/i.test(err)) {
+        throw new IpvsAlreadyExistsError(this.host, command, subject.what, subject.key, subject.rs);
+      }
+      if (/No such service|Service not defined/i.test(err)) {
+        if (isDelete) await this.dropFromLedger(ledgerScript);
+        throw new IpvsNotFoundError(this.host, command, "service", subject.key);
+      }
+      if (/No such destination/i.test(err)) {
+        if (isDelete) await this.dropFromLedger(ledgerScript);
+        throw new IpvsNotFoundError(this.host, command, "real server", subject.key, subject.rs);
+      }
+      throw new IpvsError(this.host, command, err || `exit ${r.code}`, remedyFor(err, r.code));
+    });
+  }
+
+  private async dropFromLedger(script: string): Promise<void> {
+    await this.t.run(script);
+  }
+}
+
+function splitSections(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let name = "";
+  let buf: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line.startsWith(SECTION)) {
+      out[name] = buf.join("\n");
+      name = line.slice(SECTION.length).trim();
+      buf = [];
+    } else buf.push(line);
+  }
+  out[name] = buf.join("\n");
+  return out;
+}
+
+/** Ledger lines start with the rule's naming words; these prefixes find them. */
+function svcPrefix(k: ServiceKey): string {
+  return `-A ${serviceArgs(k).join(" ")} `;
+}
+function rsPrefix(k: ServiceKey, r?: RealServerKey): string {
+  return `-a ${serviceArgs(k).join(" ")} -r ${r ? `${realServerAddress(r)} ` : ""}`;
+}
+
+const LEDGER_DIR = LEDGER.slice(0, LEDGER.lastIndexOf("/"));
+
+/** Shell that removes every ledger line starting with one of the prefixes. */
+function ledgerDrop(prefixes: string[]): string {
+  const conds = prefixes.map((_, i) => `index($0 " ", p${i}) != 1`).join(" && ");
+  const vars = prefixes.map((p, i) => `-v p${i}=${shellQuote(p)}`).join(" ");
+  return `[ ! -e ${LEDGER} ] || { awk ${vars} ${shellQuote(conds)} ${LEDGER} > ${LEDGER}.tmp && mv ${LEDGER}.tmp ${LEDGER}; }`;
+}
+
+/** Shell that replaces the ledger line starting with `prefix` by the rule `args`. */
+function ledgerPut(prefix: string, args: string[]): string {
+  return (
+    `mkdir -p ${LEDGER_DIR} && touch ${LEDGER} && ` +
+    `{ awk -v p=${shellQuote(prefix)} 'index($0 " ", p) != 1' ${LEDGER}; printf '%s\\n' ${shellQuote(args.join(" "))}; } > ${LEDGER}.tmp && mv ${LEDGER}.tmp ${LEDGER}`
+  );
+}
+
+function permissionRemedy(stderr: string): string | undefined {
+  if (/Permission denied|must be root|Operation not permitted/i.test(stderr)) {
+    return "ipvsadm needs root: connect as root, or set connection.sudo: true for a user with passwordless sudo";
+  }
+  if (/sudo/i.test(stderr)) return "the user cannot run sudo without a password: add a NOPASSWD sudoers rule for it, or connect as root";
+  return undefined;
+}
+
+function remedyFor(err: string, code: number): string | undefined {
+  if (code === 127 || /ipvsadm: (command )?not found/.test(err)) {
+    return "install ipvsadm on the director (Debian/Ubuntu: apt-get install ipvsadm; RHEL: dnf install ipvsadm)";
+  }
+  if (/Protocol not available|Can't initialize ipvs|modprobe/i.test(err)) {
+    return "the ip_vs kernel module is not available: install the kernel modules package (linux-modules-extra on Ubuntu) or load ip_vs (modprobe ip_vs)";
+  }
+  if (/Scheduler or persistence engine not found|Scheduler not found/i.test(err)) {
+    return "the kernel lacks the scheduler (or persistence engine) module: check `modprobe ip_vs_<scheduler>` on the director";
+  }
+  return permissionRemedy(err);
+}

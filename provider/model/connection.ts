@@ -1,0 +1,136 @@
+import { z } from "zod";
+import { hostName, port } from "./net";
+
+const KEY_TYPES =
+  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com|ssh-dss)$/;
+
+/** A public key: its type and its wire blob. */
+export interface PublicKey {
+  type: string;
+  blob: Buffer;
+}
+
+/**
+ * Reads pinned host keys from `hostKey`: one or more lines, each either a public key
+ * (`ssh-ed25519 AAAA… [comment]`, as in a host's /etc/ssh/ssh_host_*_key.pub) or a known_hosts line
+ * (`host1,[host2]:2222 ssh-ed25519 AAAA…`). Host patterns in known_hosts lines are not matched: the
+ * keys are pinned for this one connection. `@revoked` lines are refused.
+ */
+export function parseHostKeys(text: string): { keys: PublicKey[]; errors: string[] } {
+  const keys: PublicKey[] = [];
+  const errors: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const words = line.split(/\s+/);
+    if (words[0] === "@revoked") {
+      errors.push(`line ${i + 1}: @revoked lines are not supported: remove the revoked key instead`);
+      return;
+    }
+    if (words[0] === "@cert-authority") {
+      errors.push(`line ${i + 1}: @cert-authority lines are not supported: pin the host's own key`);
+      return;
+    }
+    const at = words.findIndex((w) => KEY_TYPES.test(w));
+    if (at < 0 || at > 1 || !words[at + 1]) {
+      errors.push(`line ${i + 1}: expected "<key-type> <base64>" or a known_hosts line, got "${line.slice(0, 40)}…"`);
+      return;
+    }
+    const blob = Buffer.from(words[at + 1]!, "base64");
+    // the blob starts with the key type as an SSH string
+    const len = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+    if (len <= 0 || blob.subarray(4, 4 + len).toString() !== words[at]) {
+      errors.push(`line ${i + 1}: the base64 key data is not a ${words[at]} public key`);
+      return;
+    }
+    keys.push({ type: words[at]!, blob });
+  });
+  return { keys, errors };
+}
+
+const PRIVATE_KEY = /-----BEGIN ((OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----/;
+const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
+
+const sshFields = {
+  /** Host name or IP address of the SSH server. */
+  host: hostName,
+  port: port.default(22),
+  user: z
+    .string({ error: "must be a user name" })
+    .regex(USER, { error: "must be a valid user name (letters, digits, _ . -)" })
+    .default("root"),
+  privateKey: z
+    .string({ error: "must be a private key in PEM or OpenSSH format (the key's text, not a path)" })
+    .refine((s) => PRIVATE_KEY.test(s), {
+      error: "must be a private key in PEM or OpenSSH format (the key's text, not a path)",
+    })
+    .optional(),
+  privateKeyPassphrase: z.string({ error: "must be a string" }).optional(),
+  password: z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }).optional(),
+  agent: z
+    .union([z.boolean(), z.string().min(1)], { error: "must be true, false, or the path of an agent socket" })
+    .optional(),
+  hostKey: z.string({ error: "must be a string" }).optional(),
+  insecureIgnoreHostKey: z.boolean({ error: "must be a boolean" }).default(false),
+  dialTimeout: z
+    .number({ error: "must be a number of seconds" })
+    .positive({ error: "must be more than 0 seconds" })
+    .max(600, { error: "must be at most 600 seconds" })
+    .default(15),
+  dialAttempts: z
+    .number({ error: "must be a whole number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be from 1 to 20" })
+    .max(20, { error: "must be from 1 to 20" })
+    .default(3),
+};
+
+function refineSsh(c: { hostKey?: string; insecureIgnoreHostKey: boolean; privateKeyPassphrase?: string; privateKey?: string }, ctx: z.RefinementCtx) {
+  if (c.hostKey === undefined && !c.insecureIgnoreHostKey) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["hostKey"],
+      message:
+        "is required: pin the host's public key (e.g. the output of `ssh-keyscan -t ed25519 HOST`, or a line of /etc/ssh/ssh_host_ed25519_key.pub), or set insecureIgnoreHostKey: true",
+    });
+  }
+  if (c.hostKey !== undefined) {
+    const { keys, errors } = parseHostKeys(c.hostKey);
+    for (const e of errors) ctx.addIssue({ code: "custom", path: ["hostKey"], message: e });
+    if (errors.length === 0 && keys.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["hostKey"], message: "holds no public key" });
+    }
+  }
+  if (c.privateKeyPassphrase !== undefined && c.privateKey === undefined) {
+    ctx.addIssue({ code: "custom", path: ["privateKeyPassphrase"], message: "is set but privateKey is not" });
+  }
+}
+
+/** A jump host: the same fields as a connection, without sudo or a further proxy. */
+export const proxyConnection = z.strictObject(sshFields).superRefine(refineSsh);
+
+export const sshConnection = z
+  .strictObject({
+    ...sshFields,
+    /** Run commands through `sudo -n` (for a non-root user with passwordless sudo). */
+    sudo: z.boolean({ error: "must be a boolean" }).default(false),
+    proxy: proxyConnection.optional(),
+  })
+  .superRefine(refineSsh);
+
+export type SshConnection = z.infer<typeof sshConnection>;
+export type ProxyConnection = z.infer<typeof proxyConnection>;
+export type Connection = SshConnection;
+export const connection = sshConnection;
+
+/** `user@host:port` of a connection: safe for messages (no secret). */
+export function connectionLabel(c: { user: string; host: string; port: number }): string {
+  const host = c.host.includes(":") ? `[${c.host}]` : c.host;
+  return `${c.user}@${host}:${c.port}`;
+}
+
+/** The identity of the host a connection reaches (what the resource ids name). */
+export function hostIdOf(c: { host: string; port: number }): string {
+  const host = c.host.includes(":") ? `[${c.host}]` : c.host;
+  return c.port === 22 ? host : `${host}:${c.port}`;
+}

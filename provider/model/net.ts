@@ -1,0 +1,33 @@
+import * as net from "node:net";
+import { z } from "zod";
+
+/** Canonical text of an IP address (IPv6 compressed and lower case, as ipvsadm prints it). */
+export function canonicalAddress(address: string): string {
+  if (net.isIPv4(address)) return address;
+  if (net.isIPv6(address)) return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  throw new Error(`not an IP address: ${address}`);
+}
+
+export function familyOf(address: string): "ipv4" | "ipv6" {
+  return net.isIPv6(address) ? "ipv6" : "ipv4";
+}
+
+/** An IPv4 or IPv6 address, normalized to its canonical text. */
+export const ipAddress = z
+  .string({ error: "must be an IPv4 or IPv6 address (a string)" })
+  .refine((s) => net.isIP(s) !== 0, { error: (i) => `"${String(i.input)}" is not an IPv4 or IPv6 address` })
+  .transform(canonicalAddress);
+
+export const port = z
+  .number({ error: "must be a port number (an integer from 1 to 65535)" })
+  .int({ error: "must be an integer from 1 to 65535" })
+  .min(1, { error: "must be from 1 to 65535" })
+  .max(65535, { error: "must be from 1 to 65535" });
+
+/** A DNS name or an IP address (of an SSH host). */
+export const hostName = z
+  .string({ error: "must be a host name or an IP address" })
+  .min(1, { error: "must not be empty" })
+  .refine((s) => net.isIP(s) !== 0 || /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/.test(s), {
+    error: (i) => `"${String(i.input)}" is not a valid host name or IP address`,
+  });

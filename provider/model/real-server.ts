@@ -1,0 +1,102 @@
+import { z } from "zod";
+import { FAMILIES, FORWARDING_METHODS, PROTOCOLS, type RealServerConfig, type ServiceKey, TUNNEL_CHECKSUMS, TUNNEL_TYPES } from "../ipvs/types";
+import { connection } from "./connection";
+import { ipAddress, port } from "./net";
+
+/** The virtual service a real server belongs to, by its kernel key. */
+export const serviceRef = z.union(
+  [
+    z.strictObject({
+      protocol: z.enum(PROTOCOLS),
+      address: ipAddress,
+      port,
+    }),
+    z.strictObject({
+      fwmark: z.number().int().min(1).max(4294967295),
+      family: z.enum(FAMILIES).default("ipv4"),
+    }),
+  ],
+  { error: "must name a virtual service: {protocol, address, port} or {fwmark, family}" },
+);
+
+const u32 = (what: string) =>
+  z
+    .number({ error: `must be ${what} (an integer from 0 to 4294967295)` })
+    .int({ error: "must be an integer" })
+    .min(0, { error: "must not be negative" })
+    .max(4294967295, { error: "must be at most 4294967295" });
+
+export const realServerInputs = z
+  .strictObject({
+    connection,
+    service: serviceRef,
+    address: ipAddress,
+    port: port.optional(),
+    forwarding: z.enum(FORWARDING_METHODS, { error: `must be one of ${FORWARDING_METHODS.join(", ")} (masquerading, direct routing, tunnelling)` }).default("dr"),
+    weight: z
+      .number({ error: "must be an integer from 0 to 65535" })
+      .int({ error: "must be an integer from 0 to 65535" })
+      .min(0, { error: "must be from 0 to 65535 (0 quiesces the real server)" })
+      .max(65535, { error: "must be from 0 to 65535" })
+      .default(1),
+    upperThreshold: u32("a connection count").default(0),
+    lowerThreshold: u32("a connection count").default(0),
+    tunnel: z
+      .strictObject({
+        type: z.enum(TUNNEL_TYPES, { error: `must be one of ${TUNNEL_TYPES.join(", ")}` }).default("ipip"),
+        port: port.optional(),
+        checksum: z.enum(TUNNEL_CHECKSUMS, { error: `must be one of ${TUNNEL_CHECKSUMS.join(", ")}` }).optional(),
+      })
+      .optional(),
+    adopt: z.boolean({ error: "must be a boolean" }).default(false),
+  })
+  .superRefine((v, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    const svcPort = "port" in v.service ? v.service.port : undefined;
+    const svcV6 = "fwmark" in v.service ? v.service.family === "ipv6" : v.service.address.includes(":");
+    if (svcV6 !== v.address.includes(":") && v.forwarding !== "tun") {
+      issue(["address"], `is ${v.address.includes(":") ? "IPv6" : "IPv4"} but the virtual service is ${svcV6 ? "IPv6" : "IPv4"}; only tun real servers may be of the other family`);
+    }
+    if (v.forwarding !== "nat" && v.port !== undefined && svcPort !== undefined && v.port !== svcPort) {
+      issue(
+        ["port"],
+        `is ${v.port} but the virtual service listens on ${svcPort}: ${v.forwarding === "dr" ? "direct routing" : "tunnelling"} cannot remap ports (the real server sees the packet as the client sent it). Use forwarding "nat", or set port to ${svcPort} or leave it out`,
+      );
+    }
+    if (v.tunnel !== undefined && v.forwarding !== "tun") issue(["tunnel"], `is only for forwarding "tun", not "${v.forwarding}"`);
+    if (v.tunnel) {
+      if (v.tunnel.type === "gue" && v.tunnel.port === undefined) issue(["tunnel", "port"], "is required for a gue tunnel (the UDP port of the real server's GUE receiver)");
+      if (v.tunnel.type !== "gue" && v.tunnel.port !== undefined) issue(["tunnel", "port"], `is only for gue tunnels, not ${v.tunnel.type}`);
+      if (v.tunnel.type === "ipip" && v.tunnel.checksum !== undefined) issue(["tunnel", "checksum"], "is only for gue and gre tunnels");
+    }
+    if (v.upperThreshold > 0 && v.lowerThreshold > v.upperThreshold) {
+      issue(["lowerThreshold"], `(${v.lowerThreshold}) must not exceed upperThreshold (${v.upperThreshold})`);
+    }
+    if (v.upperThreshold === 0 && v.lowerThreshold > 0) {
+      issue(["lowerThreshold"], "needs upperThreshold: the lower threshold only re-enables a server that hit its upper threshold");
+    }
+  });
+
+export type RealServerInputs = z.infer<typeof realServerInputs>;
+
+export function serviceKeyOfRef(s: RealServerInputs["service"]): ServiceKey {
+  return "fwmark" in s ? { fwmark: s.fwmark, family: s.family } : { protocol: s.protocol, address: s.address, port: s.port };
+}
+
+export function realServerConfigOf(v: RealServerInputs): RealServerConfig {
+  const svcPort = "port" in v.service ? v.service.port : 0;
+  const c: RealServerConfig = {
+    address: v.address,
+    port: v.port ?? svcPort,
+    forwarding: v.forwarding,
+    weight: v.weight,
+    upperThreshold: v.upperThreshold,
+    lowerThreshold: v.lowerThreshold,
+  };
+  if (v.forwarding === "tun" && v.tunnel && v.tunnel.type !== "ipip") {
+    c.tunnel = { type: v.tunnel.type };
+    if (v.tunnel.port !== undefined) c.tunnel.port = v.tunnel.port;
+    if (v.tunnel.checksum !== undefined) c.tunnel.checksum = v.tunnel.checksum;
+  }
+  return c;
+}

@@ -1,0 +1,62 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
+import { containsUnknown, UNKNOWN } from "./unknown";
+
+/**
+ * Validates resource inputs with a zod schema, the way `check` needs it:
+ * - every failure names the field by its full path (`connection.port: …`) and says why;
+ * - values still unknown during preview are not judged (nor anything that depends on them).
+ *
+ * @returns the parsed value (defaults applied) when the inputs are complete and valid, else undefined;
+ *   and the failures, keyed by top-level property as Pulumi requires.
+ */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  inputs: Record<string, unknown>,
+): { value?: z.infer<S>; failures: pulumi.dynamic.CheckFailure[] } {
+  const r = schema.safeParse(inputs);
+  if (r.success) return { value: r.data, failures: [] };
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  const seen = new Set<string>();
+  for (const issue of r.error.issues) {
+    const path = issue.path.map(String);
+    if (touchesUnknown(inputs, path, issue)) continue;
+    if (issue.code === "unrecognized_keys") {
+      for (const k of issue.keys) {
+        const where = [...path, k].join(".");
+        failures.push({ property: path[0] ?? k, reason: `${where}: is not a known argument (check its spelling)` });
+      }
+      continue;
+    }
+    const where = path.join(".") || "(inputs)";
+    const reason = `${where}: ${issue.message}`;
+    if (seen.has(reason)) continue;
+    seen.add(reason);
+    failures.push({ property: path[0] ?? "", reason });
+  }
+  return { failures };
+}
+
+/** An issue is about an unknown value if the value at its path, or any parent, is unknown. */
+function touchesUnknown(inputs: unknown, path: string[], issue: z.core.$ZodIssue): boolean {
+  let v: unknown = inputs;
+  for (const k of path) {
+    if (v === UNKNOWN) return true;
+    if (v === null || typeof v !== "object") break;
+    v = (v as Record<string, unknown>)[k];
+  }
+  if (v === UNKNOWN) return true;
+  // cross-field rules (custom issues) are not judged while anything they look at is unknown
+  if (issue.code === "custom" && containsUnknown(inputs)) return true;
+  return false;
+}
+
+/** Replaces values still unknown at preview by undefined, so that the schema parses the rest. */
+export function withoutUnknowns<T>(value: T): T {
+  if (value === UNKNOWN) return undefined as T;
+  if (Array.isArray(value)) return value.map(withoutUnknowns) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutUnknowns(v)])) as T;
+  }
+  return value;
+}

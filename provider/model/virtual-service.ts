@@ -1,0 +1,117 @@
+import { z } from "zod";
+import { FAMILIES, PROTOCOLS, SCHEDULER_FLAGS, SCHEDULERS, schedulerOfFlag, type ServiceKey, type VirtualServiceConfig } from "../ipvs/types";
+import { connection } from "./connection";
+import { ipAddress, port } from "./net";
+
+/** Persistence timeout bounds, in seconds (the kernel stores timeout × HZ in 32 bits). */
+export const MAX_PERSISTENCE_TIMEOUT = 2_147_483;
+
+const persistence = z.strictObject({
+  timeout: z
+    .number({ error: "must be a number of seconds" })
+    .int({ error: "must be a whole number of seconds" })
+    .min(1, { error: `must be from 1 to ${MAX_PERSISTENCE_TIMEOUT} seconds` })
+    .max(MAX_PERSISTENCE_TIMEOUT, { error: `must be from 1 to ${MAX_PERSISTENCE_TIMEOUT} seconds` })
+    .default(300),
+  netmask: z.union([z.string(), z.number()], { error: "must be a dotted IPv4 mask or an IPv6 prefix length" }).optional(),
+});
+
+export const virtualServiceInputs = z
+  .strictObject({
+    connection,
+    protocol: z.enum(PROTOCOLS, { error: `must be one of ${PROTOCOLS.join(", ")}` }).optional(),
+    address: ipAddress.optional(),
+    port: port.optional(),
+    fwmark: z
+      .number({ error: "must be a firewall mark (an integer from 1 to 4294967295)" })
+      .int({ error: "must be an integer from 1 to 4294967295" })
+      .min(1, { error: "must be from 1 to 4294967295" })
+      .max(4294967295, { error: "must be from 1 to 4294967295" })
+      .optional(),
+    family: z.enum(FAMILIES, { error: `must be one of ${FAMILIES.join(", ")}` }).optional(),
+    scheduler: z
+      .enum(SCHEDULERS, { error: (i) => `"${String(i.input)}" is not a kernel scheduler; use one of ${SCHEDULERS.join(", ")}` })
+      .default("wlc"),
+    schedulerFlags: z
+      .array(z.enum(SCHEDULER_FLAGS, { error: (i) => `"${String(i.input)}" is not a scheduler flag; use ${SCHEDULER_FLAGS.join(", ")}` }))
+      .default([]),
+    persistence: persistence.optional(),
+    pe: z.literal("sip", { error: 'must be "sip" (the only persistence engine)' }).optional(),
+    onePacket: z.boolean({ error: "must be a boolean" }).default(false),
+    exclusive: z.boolean({ error: "must be a boolean" }).default(false),
+    adopt: z.boolean({ error: "must be a boolean" }).default(false),
+  })
+  .superRefine((v, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (v.fwmark !== undefined) {
+      for (const f of ["protocol", "address", "port"] as const) {
+        if (v[f] !== undefined) issue(f, "must not be set with fwmark: a fwmark service is named by its mark (and family) alone");
+      }
+    } else {
+      if (v.protocol === undefined) issue("protocol", "is required (tcp, udp or sctp), unless fwmark is set");
+      if (v.address === undefined) issue("address", "is required (the virtual IP), unless fwmark is set");
+      if (v.port === undefined) issue("port", "is required, unless fwmark is set");
+      if (v.family !== undefined) {
+        const actual = v.address?.includes(":") ? "ipv6" : "ipv4";
+        if (v.address !== undefined && v.family !== actual) issue("family", `is ${v.family} but address ${v.address} is ${actual}`);
+      }
+    }
+    for (const f of v.schedulerFlags) {
+      if (schedulerOfFlag(f) !== v.scheduler) {
+        issue("schedulerFlags", `flag ${f} needs scheduler ${schedulerOfFlag(f)}, not ${v.scheduler}`);
+      }
+    }
+    if (new Set(v.schedulerFlags).size !== v.schedulerFlags.length) issue("schedulerFlags", "lists a flag twice");
+    const ipv6 = v.fwmark !== undefined ? v.family === "ipv6" : (v.address ?? "").includes(":");
+    if (v.persistence?.netmask !== undefined) {
+      const err = checkNetmask(v.persistence.netmask, ipv6);
+      if (err) ctx.addIssue({ code: "custom", path: ["persistence", "netmask"], message: err });
+    }
+    if (v.pe !== undefined && v.persistence === undefined) issue("pe", "needs persistence: a persistence engine only works on a persistent service");
+    if (v.onePacket && v.protocol !== undefined && v.protocol !== "udp") {
+      issue("onePacket", `one-packet scheduling is for UDP services (or fwmark services that match UDP), not ${v.protocol}`);
+    }
+  });
+
+export type VirtualServiceInputs = z.infer<typeof virtualServiceInputs>;
+
+function checkNetmask(m: string | number, ipv6: boolean): string | undefined {
+  if (ipv6) {
+    const n = typeof m === "number" ? m : /^\d+$/.test(m) ? Number(m) : Number.NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 128) return `must be a prefix length from 1 to 128 for an IPv6 service, got ${JSON.stringify(m)}`;
+    return undefined;
+  }
+  if (typeof m !== "string" || !/^\d{1,3}(\.\d{1,3}){3}$/.test(m)) {
+    return `must be a dotted mask such as 255.255.255.0 for an IPv4 service, got ${JSON.stringify(m)}`;
+  }
+  const bits = m.split(".").reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
+  if (m.split(".").some((o) => Number(o) > 255)) return `${m} is not a valid mask`;
+  const inv = ~bits >>> 0;
+  if ((inv & (inv + 1)) !== 0 || bits === 0) return `${m} is not a contiguous mask (such as 255.255.255.0)`;
+  return undefined;
+}
+
+/** The normalized netmask text for the kernel: dotted for IPv4, a prefix length for IPv6. */
+export function normalizedNetmask(m: string | number | undefined, ipv6: boolean): string {
+  if (m === undefined) return ipv6 ? "128" : "255.255.255.255";
+  return String(m);
+}
+
+export function serviceKeyOf(v: VirtualServiceInputs): ServiceKey {
+  if (v.fwmark !== undefined) return { fwmark: v.fwmark, family: v.family ?? "ipv4" };
+  return { protocol: v.protocol!, address: v.address!, port: v.port! };
+}
+
+export function serviceConfigOf(v: VirtualServiceInputs): VirtualServiceConfig {
+  const key = serviceKeyOf(v);
+  const ipv6 = "fwmark" in key ? key.family === "ipv6" : key.address.includes(":");
+  const c: VirtualServiceConfig = {
+    key,
+    scheduler: v.scheduler,
+    schedulerFlags: [...v.schedulerFlags].sort(),
+    onePacket: v.onePacket,
+  };
+  if (v.persistence) c.persistence = { timeout: v.persistence.timeout, netmask: normalizedNetmask(v.persistence.netmask, ipv6) };
+  if (v.pe) c.pe = v.pe;
+  return c;
+}

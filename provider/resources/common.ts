@@ -1,0 +1,61 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { IpvsClient } from "../ipvs/client";
+import { IpvsadmClient } from "../ipvs/ipvsadm/client";
+import type { Connection } from "../model/connection";
+import { transportFor } from "../transport/pool";
+import type { Transport } from "../transport/transport";
+
+const clients = new WeakMap<Transport, IpvsClient>();
+
+/** The IPVS client of the host a connection reaches (one per host per deployment). */
+export function ipvsClientFor(c: Connection): IpvsClient {
+  const t = transportFor(c);
+  let client = clients.get(t);
+  if (!client) {
+    client = new IpvsadmClient(t);
+    clients.set(t, client);
+  }
+  return client;
+}
+
+/** Deep equality of JSON-like values (key order ignored). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  return stable(a) === stable(b);
+}
+
+function stable(v: unknown): string {
+  if (v === undefined) return "null";
+  if (Array.isArray(v)) return `[${v.map(stable).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable(o[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * Compares old outputs with new inputs key by key, for `diff`. Keys listed in `replaceKeys` force a
+ * replacement, deleting the old object first (the kernel key is the same or the host moves).
+ * (Dynamic providers cannot return a detailed diff: the engine shows the property changes itself.)
+ */
+export function diffKeys(
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+  keys: readonly string[],
+  replaceKeys: readonly string[],
+): pulumi.dynamic.DiffResult {
+  const changed = keys.filter((k) => !jsonEqual(olds[k], news[k]));
+  const replaces = changed.filter((k) => replaceKeys.includes(k));
+  return { changes: changed.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 };
+}
+
+/** The part of a connection that names the host; changing it moves the resource to another host. */
+export function hostIdentity(c: { host?: unknown; port?: unknown; proxy?: unknown } | undefined): unknown {
+  if (!c || typeof c !== "object") return c;
+  const p = c.proxy as { host?: unknown; port?: unknown } | undefined;
+  return { host: c.host, port: c.port ?? 22, proxy: p ? { host: p.host, port: p.port ?? 22 } : undefined };
+}

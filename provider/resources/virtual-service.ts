@@ -1,0 +1,143 @@
+/**
+ * VirtualService: one IPVS virtual service on a director (`ipvsadm -A/-E/-D`).
+ *
+ * Identity: the director (connection host and port) and the service key (protocol, address, port,
+ * or fwmark and family). Changing either replaces the service, deleting the old one first.
+ * Everything else (scheduler, flags, persistence, pe, one-packet) is changed in place with
+ * `ipvsadm -E`, without an outage.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
+import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } from "../ipvs/types";
+import { hostIdOf } from "../model/connection";
+import { validate } from "../model/validate";
+import { containsUnknown } from "../model/unknown";
+import { serviceConfigOf, virtualServiceInputs, type VirtualServiceInputs } from "../model/virtual-service";
+import { diffKeys, hostIdentity, ipvsClientFor } from "./common";
+
+const IDENTITY = ["protocol", "address", "port", "fwmark", "family"] as const;
+const CONFIG = ["scheduler", "schedulerFlags", "persistence", "pe", "onePacket", "exclusive", "adopt"] as const;
+
+/** The checked, normalized inputs, as stored in state (outputs add `strayRealServers`). */
+type Props = VirtualServiceInputs & { __provider?: string; strayRealServers?: string[] };
+
+function normalize(v: VirtualServiceInputs): VirtualServiceInputs {
+  const cfg = serviceConfigOf(v);
+  const out: VirtualServiceInputs = { ...v, schedulerFlags: cfg.schedulerFlags };
+  if (cfg.persistence) out.persistence = { timeout: cfg.persistence.timeout, netmask: cfg.persistence.netmask };
+  if (v.fwmark !== undefined) out.family = v.family ?? "ipv4";
+  return out;
+}
+
+export function virtualServiceId(v: VirtualServiceInputs): string {
+  return `${hostIdOf(v.connection)}/${serviceKeyText(serviceConfigOf(v).key)}`;
+}
+
+/** Live real servers of the service that pulumi-lvs does not own on that host. */
+function straysOf(live: ServiceEntry, owned: ServiceEntry | undefined): string[] {
+  const mine = new Set((owned?.realServers ?? []).map((r) => realServerKeyText(r.config)));
+  return live.realServers.map((r) => realServerKeyText(r.config)).filter((k) => !mine.has(k)).sort();
+}
+
+export const virtualService: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    const { __provider, ...rest } = news;
+    const { value, failures } = validate(virtualServiceInputs, rest);
+    if (failures.length > 0 || !value || containsUnknown(rest)) return { inputs: news, failures };
+    return { inputs: { ...normalize(value), __provider }, failures: [] };
+  },
+
+  async diff(_id, olds: Props, news: Props) {
+    const d = diffKeys(
+      { ...olds, host: hostIdentity(olds.connection) },
+      { ...news, host: hostIdentity(news.connection) },
+      ["host", "connection", ...IDENTITY, ...CONFIG],
+      ["host", ...IDENTITY],
+    );
+    // stray real servers are drift only where the service claims all its real servers
+    if (news.exclusive && (olds.strayRealServers?.length ?? 0) > 0) return { ...d, changes: true };
+    return d;
+  },
+
+  async create(inputs: Props) {
+    const v = inputs;
+    const cfg = serviceConfigOf(v);
+    const ipvs = ipvsClientFor(v.connection);
+    try {
+      await ipvs.addService(cfg);
+    } catch (e) {
+      if (!(e instanceof IpvsAlreadyExistsError)) throw e;
+      if (!v.adopt) {
+        throw new Error(
+          `virtual service ${serviceKeyText(cfg.key)} already exists on ${ipvs.host}, and this stack does not own it (made by hand, by keepalived, or by another stack). ` +
+            "To manage it from this stack, set adopt: true on the VirtualService: pulumi-lvs then takes it over and converges it to the declared configuration (dynamic providers cannot `pulumi import`). Otherwise pick another address, port or fwmark.",
+        );
+      }
+      await ipvs.editService(cfg);
+    }
+    return { id: virtualServiceId(v), outs: { ...v, strayRealServers: [] } };
+  },
+
+  async read(id, props: Props) {
+    const ipvs = ipvsClientFor(props.connection);
+    const cfg = serviceConfigOf(props);
+    const snap = await ipvs.snapshot();
+    const live = findService(snap.table, cfg.key);
+    if (!live) return { id: "" };
+    const c = live.config;
+    const out: Props = {
+      ...props,
+      scheduler: c.scheduler,
+      schedulerFlags: c.schedulerFlags,
+      onePacket: c.onePacket,
+      strayRealServers: straysOf(live, findService(snap.owned, cfg.key)),
+    };
+    if (c.persistence) out.persistence = { ...c.persistence };
+    else delete out.persistence;
+    if (c.pe) out.pe = c.pe;
+    else delete out.pe;
+    return { id, props: out };
+  },
+
+  async update(_id, _olds: Props, news: Props) {
+    const cfg = serviceConfigOf(news);
+    const ipvs = ipvsClientFor(news.connection);
+    try {
+      await ipvs.editService(cfg);
+    } catch (e) {
+      if (!(e instanceof IpvsNotFoundError)) throw e;
+      await ipvs.addService(cfg); // deleted out of band: put it back
+    }
+    let strays: string[] = [];
+    const snap = await ipvs.snapshot();
+    const live = findService(snap.table, cfg.key);
+    if (live) {
+      strays = straysOf(live, findService(snap.owned, cfg.key));
+      if (news.exclusive) {
+        for (const r of live.realServers) {
+          if (!strays.includes(realServerKeyText(r.config))) continue;
+          await ipvs.deleteRealServer(cfg.key, r.config).catch((e) => {
+            if (!(e instanceof IpvsNotFoundError)) throw e;
+          });
+        }
+        strays = [];
+      }
+    }
+    return { outs: { ...news, strayRealServers: strays } };
+  },
+
+  async delete(_id, props: Props) {
+    const cfg = serviceConfigOf(props);
+    const ipvs = ipvsClientFor(props.connection);
+    const snap = await ipvs.snapshot();
+    const live = findService(snap.table, cfg.key);
+    if (!live) return;
+    // Real servers that this stack does not own would go with the service: unless the service
+    // claims them all (exclusive), leave the service to them.
+    if (!props.exclusive && straysOf(live, findService(snap.owned, cfg.key)).length > 0) return;
+    await ipvs.deleteService(cfg.key).catch((e) => {
+      if (!(e instanceof IpvsNotFoundError)) throw e;
+    });
+  },
+};
+

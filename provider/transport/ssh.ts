@@ -1,0 +1,227 @@
+import { createHash } from "node:crypto";
+import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import { type Connection, connectionLabel, parseHostKeys, type ProxyConnection } from "../model/connection";
+import {
+  type ExecResult,
+  Mutex,
+  type RunOptions,
+  Semaphore,
+  shellQuote,
+  type Transport,
+  TransportError,
+  type TransportStats,
+} from "./transport";
+
+/**
+ * Channels open at once on one SSH connection. OpenSSH's sshd refuses more than MaxSessions
+ * (default 10) sessions per connection; we stay below it.
+ */
+export const MAX_CHANNELS = 8;
+
+/** An SSH transport to one host: one connection, reused by every command, opened on first use. */
+export class SshTransport implements Transport {
+  readonly label: string;
+  readonly stats: TransportStats = { connections: 0, commands: 0 };
+  private client?: Promise<Client>;
+  private readonly channels = new Semaphore(MAX_CHANNELS);
+  private readonly mutations = new Mutex();
+
+  constructor(
+    private readonly conn: Connection | ProxyConnection,
+    private readonly via?: SshTransport,
+    private readonly sudo = false,
+  ) {
+    this.label = connectionLabel(conn) + (via ? ` (via ${via.label})` : "");
+  }
+
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.mutations.run(fn);
+  }
+
+  async run(command: string, opts: RunOptions = {}): Promise<ExecResult> {
+    const client = await this.connect();
+    const line = this.sudo ? `sudo -n -- sh -c ${shellQuote(command)}` : command;
+    return this.channels.use(() => this.exec(client, line, opts));
+  }
+
+  private exec(client: Client, line: string, opts: RunOptions): Promise<ExecResult> {
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    return new Promise<ExecResult>((resolve, reject) => {
+      client.exec(line, (err: Error | undefined, stream: ClientChannel) => {
+        if (err) {
+          reject(new TransportError("connection-lost", this.label, `on ${this.label}: could not open a channel: ${err.message}`));
+          return;
+        }
+        this.stats.commands++;
+        let stdout = "";
+        let stderr = "";
+        let code: number | undefined;
+        const timer = setTimeout(() => {
+          stream.close();
+          reject(
+            new TransportError(
+              "timeout",
+              this.label,
+              `on ${this.label}: command did not finish within ${timeoutMs / 1000} s: ${line}`,
+            ),
+          );
+        }, timeoutMs);
+        stream.on("data", (d: Buffer) => {
+          stdout += d.toString("utf8");
+        });
+        stream.stderr.on("data", (d: Buffer) => {
+          stderr += d.toString("utf8");
+        });
+        stream.on("exit", (c: number | null) => {
+          code = c ?? -1;
+        });
+        stream.on("close", () => {
+          clearTimeout(timer);
+          if (code === undefined) {
+            reject(
+              new TransportError(
+                "connection-lost",
+                this.label,
+                `on ${this.label}: the connection was lost while running: ${line}. The command may or may not have run; run pulumi up again once the host is reachable.`,
+              ),
+            );
+          } else resolve({ stdout, stderr, code });
+        });
+        if (opts.stdin !== undefined) stream.end(opts.stdin);
+        else stream.end();
+      });
+    });
+  }
+
+  /** The open connection, opened (with retries) if needed. */
+  private connect(): Promise<Client> {
+    if (!this.client) {
+      this.client = this.dialWithRetries();
+      this.client.catch(() => {
+        this.client = undefined;
+      });
+    }
+    return this.client;
+  }
+
+  private async dialWithRetries(): Promise<Client> {
+    const attempts = this.conn.dialAttempts;
+    let last: TransportError | undefined;
+    for (let i = 1; i <= attempts; i++) {
+      try {
+        return await this.dial();
+      } catch (e) {
+        last = e as TransportError;
+        if (last.kind === "host-key" || last.kind === "auth") throw last;
+        if (i < attempts) await sleep(Math.min(500 * 2 ** (i - 1), 8000));
+      }
+    }
+    throw new TransportError(
+      "unreachable",
+      this.label,
+      `could not connect to ${this.label} after ${attempts} attempt${attempts > 1 ? "s" : ""} (dial timeout ${this.conn.dialTimeout} s each): ${last?.message}. ` +
+        `Check that the host is up and that sshd listens on port ${this.conn.port}, or raise connection.dialTimeout / connection.dialAttempts.`,
+    );
+  }
+
+  private async dial(): Promise<Client> {
+    const c = this.conn;
+    const cfg: ConnectConfig = {
+      host: c.host,
+      port: c.port,
+      username: c.user,
+      readyTimeout: c.dialTimeout * 1000,
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 4,
+    };
+    if (c.privateKey !== undefined) cfg.privateKey = c.privateKey;
+    if (c.privateKeyPassphrase !== undefined) cfg.passphrase = c.privateKeyPassphrase;
+    if (c.password !== undefined) cfg.password = c.password;
+    const agent = c.agent === true || (c.agent === undefined && !c.privateKey && !c.password) ? process.env.SSH_AUTH_SOCK : c.agent;
+    if (typeof agent === "string") cfg.agent = agent;
+    if (!cfg.privateKey && !cfg.password && !cfg.agent) {
+      throw new TransportError(
+        "auth",
+        this.label,
+        `cannot log in to ${this.label}: the connection has no privateKey or password, and no SSH agent (SSH_AUTH_SOCK is not set).`,
+      );
+    }
+    let keyRejected: string | undefined;
+    if (!c.insecureIgnoreHostKey) {
+      const pinned = parseHostKeys(c.hostKey ?? "").keys;
+      cfg.hostVerifier = (key: Buffer) => {
+        if (pinned.some((k) => k.blob.equals(key))) return true;
+        const type = key.subarray(4, 4 + key.readUInt32BE(0)).toString();
+        const fp = createHash("sha256").update(key).digest("base64").replace(/=+$/, "");
+        keyRejected = `${type} SHA256:${fp}`;
+        return false;
+      };
+    }
+    if (this.via) {
+      const proxy = await this.via.connect();
+      cfg.sock = await new Promise((resolve, reject) =>
+        proxy.forwardOut("127.0.0.1", 0, c.host, c.port, (err, stream) =>
+          err
+            ? reject(new TransportError("unreachable", this.label, `jump host ${this.via!.label} could not reach ${c.host}:${c.port}: ${err.message}`))
+            : resolve(stream),
+        ),
+      );
+    }
+    return new Promise<Client>((resolve, reject) => {
+      const client = new Client();
+      let ready = false;
+      client.on("ready", () => {
+        ready = true;
+        this.stats.connections++;
+        resolve(client);
+      });
+      client.on("error", (err: Error & { level?: string }) => {
+        if (ready) return; // reported by the channel that was running
+        client.end();
+        if (keyRejected) {
+          reject(
+            new TransportError(
+              "host-key",
+              this.label,
+              `host key verification failed for ${this.label}: it presented ${keyRejected}, which is not among the pinned keys in connection.hostKey. ` +
+                "Nothing was run on it. If the host was legitimately reinstalled, update connection.hostKey (ssh-keyscan); otherwise treat it as an attack.",
+            ),
+          );
+        } else if (err.level === "client-authentication") {
+          reject(
+            new TransportError(
+              "auth",
+              this.label,
+              `authentication failed for ${this.label} (methods tried: ${[cfg.privateKey && "publickey", cfg.password && "password", cfg.agent && "agent"].filter(Boolean).join(", ")}). Check connection.user and the key or password.`,
+            ),
+          );
+        } else {
+          reject(new TransportError("unreachable", this.label, redact(err.message, c)));
+        }
+      });
+      client.on("close", () => {
+        if (ready && this.client) this.client = undefined; // reconnect on next use
+      });
+      client.connect(cfg);
+    });
+  }
+
+  /** Closes the connection (tests; the provider process simply exits). */
+  close(): void {
+    void this.client?.then((c) => c.end(), () => undefined);
+    this.client = undefined;
+  }
+}
+
+/** Never let a secret into a message, even if a library echoes it. */
+export function redact(message: string, c: { privateKey?: string; privateKeyPassphrase?: string; password?: string }): string {
+  let m = message;
+  for (const s of [c.privateKey, c.privateKeyPassphrase, c.password]) {
+    if (s && s.length >= 4) m = m.split(s).join("[secret]");
+  }
+  return m;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,85 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { ConnectionArgs } from "./connection";
+import { providerFor } from "./shim";
+import { type VirtualService, withSecretOutputs } from "./virtual-service";
+
+/** Arguments of {@link RealServer}. */
+export interface RealServerArgs {
+  /** The virtual service this real server belongs to. Its director connection is used. Replaces. */
+  service: VirtualService;
+  /** The real server's address (ipvsadm `-r`). Replaces. */
+  address: pulumi.Input<string>;
+  /**
+   * The real server's port. Default: the service's port. Only `nat` may differ from the service's
+   * port (direct routing and tunnelling cannot remap ports). Replaces.
+   */
+  port?: pulumi.Input<number>;
+  /**
+   * Forwarding method: `dr` (direct routing, ipvsadm `-g`, the default), `nat` (masquerading, `-m`),
+   * or `tun` (IP tunnelling, `-i`). Changed in place (`-e`).
+   */
+  forwarding?: pulumi.Input<"nat" | "dr" | "tun">;
+  /** Weight, 0 to 65535 (ipvsadm `-w`). 0 quiesces the server: no new connections. Default 1. Changed in place. */
+  weight?: pulumi.Input<number>;
+  /** Upper connection threshold (ipvsadm `-x`); 0 = none. Default 0. Changed in place. */
+  upperThreshold?: pulumi.Input<number>;
+  /** Lower connection threshold (ipvsadm `-y`); 0 = none. Default 0. Changed in place. */
+  lowerThreshold?: pulumi.Input<number>;
+  /**
+   * Tunnel options for `tun` (ipvsadm `--tun-type`, `--tun-port`, `--tun-nocsum|csum|remcsum`).
+   * `type` is `ipip` (default), `gue` (needs `port`) or `gre`. Changed in place.
+   */
+  tunnel?: pulumi.Input<{
+    type?: pulumi.Input<"ipip" | "gue" | "gre">;
+    port?: pulumi.Input<number>;
+    checksum?: pulumi.Input<"nocsum" | "csum" | "remcsum">;
+  }>;
+  /** Take over a real server that already exists, instead of failing (see VirtualService.adopt). */
+  adopt?: pulumi.Input<boolean>;
+}
+
+/** The kernel key of a virtual service, as a RealServer refers to it. */
+function serviceRef(s: VirtualService): pulumi.Output<Record<string, unknown>> {
+  return pulumi
+    .all([s.protocol, s.address, s.port, s.fwmark, s.family])
+    .apply(([protocol, address, port, fwmark, family]): Record<string, unknown> =>
+      fwmark !== undefined && fwmark !== null ? { fwmark, family: family ?? "ipv4" } : { protocol, address, port },
+    );
+}
+
+/**
+ * A real server of an IPVS virtual service: `ipvsadm -a` on create, `-e` on update, `-d` on delete.
+ *
+ * Its id reads `host[:port]/tcp/10.0.0.100:80/10.0.0.11:80`.
+ */
+export class RealServer extends pulumi.dynamic.Resource {
+  declare public readonly connection: pulumi.Output<ConnectionArgs>;
+  declare public readonly service: pulumi.Output<Record<string, unknown>>;
+  declare public readonly address: pulumi.Output<string>;
+  declare public readonly port: pulumi.Output<number>;
+  declare public readonly forwarding: pulumi.Output<"nat" | "dr" | "tun">;
+  declare public readonly weight: pulumi.Output<number>;
+  declare public readonly upperThreshold: pulumi.Output<number>;
+  declare public readonly lowerThreshold: pulumi.Output<number>;
+  declare public readonly tunnel: pulumi.Output<{ type: string; port?: number; checksum?: string } | undefined>;
+
+  constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
+    const { service, ...rest } = args;
+    const props = { ...rest, connection: pulumi.secret(service.connection), service: serviceRef(service) };
+    super(
+      providerFor("RealServer"),
+      name,
+      props,
+      withSecretOutputs({ ...opts, dependsOn: [service, ...toArray(opts?.dependsOn)] }),
+      "lvs",
+      "RealServer",
+    );
+  }
+}
+
+function toArray<T>(v: pulumi.Input<pulumi.Input<T>[]> | pulumi.Input<T> | undefined): any[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+export type { ConnectionArgs };

@@ -1,0 +1,82 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { ConnectionArgs } from "./connection";
+import { providerFor } from "./shim";
+
+/** Kernel schedulers (ipvsadm `-s`). */
+export type Scheduler = "rr" | "wrr" | "lc" | "wlc" | "lblc" | "lblcr" | "dh" | "sh" | "sed" | "nq" | "fo" | "ovf" | "mh" | "twos";
+/** Scheduler flags (ipvsadm `-b`): `sh-*` for the sh scheduler, `mh-*` for mh. */
+export type SchedulerFlag = "sh-fallback" | "sh-port" | "mh-fallback" | "mh-port";
+
+/** Arguments of {@link VirtualService}. */
+export interface VirtualServiceArgs {
+  /** The director (where the IPVS table lives). Changing its host or port replaces the service. */
+  connection: pulumi.Input<ConnectionArgs>;
+  /** `tcp`, `udp` or `sctp` (ipvsadm `-t`, `-u`, `--sctp-service`). Required unless {@link fwmark} is set. Replaces. */
+  protocol?: pulumi.Input<"tcp" | "udp" | "sctp">;
+  /** The virtual IP address, IPv4 or IPv6. Required unless {@link fwmark} is set. Replaces. */
+  address?: pulumi.Input<string>;
+  /** The virtual port. Required unless {@link fwmark} is set. Replaces. */
+  port?: pulumi.Input<number>;
+  /** A firewall-mark service (ipvsadm `-f`): packets marked so by iptables/nftables. Replaces. */
+  fwmark?: pulumi.Input<number>;
+  /** Address family of a fwmark service (ipvsadm `-6`). Default `ipv4`. Replaces. */
+  family?: pulumi.Input<"ipv4" | "ipv6">;
+  /** Scheduler (ipvsadm `-s`). Default `wlc`, as ipvsadm. Changed in place (`-E`). */
+  scheduler?: pulumi.Input<Scheduler>;
+  /** Scheduler flags (ipvsadm `-b`), which must fit the scheduler. Changed in place. */
+  schedulerFlags?: pulumi.Input<pulumi.Input<SchedulerFlag>[]>;
+  /**
+   * Persistence (ipvsadm `-p timeout -M netmask`): clients from one network go to one real server.
+   * `timeout` in seconds (default 300); `netmask` a dotted mask for IPv4 (default 255.255.255.255)
+   * or a prefix length for IPv6 (default 128). Changed in place.
+   */
+  persistence?: pulumi.Input<{ timeout?: pulumi.Input<number>; netmask?: pulumi.Input<string | number> }>;
+  /** Persistence engine (ipvsadm `--pe`): `sip` (needs {@link persistence}). Changed in place. */
+  pe?: pulumi.Input<"sip">;
+  /** One-packet scheduling (ipvsadm `-o`), for UDP. Changed in place. */
+  onePacket?: pulumi.Input<boolean>;
+  /**
+   * Claim every real server of this service: real servers that the stack does not declare (made
+   * by hand, say) are drift, and `pulumi up` removes them. Default false: they are reported in
+   * `strayRealServers` and left alone.
+   */
+  exclusive?: pulumi.Input<boolean>;
+  /**
+   * Take over a service that already exists on the director (made by hand or by another tool)
+   * instead of failing, and converge it to these arguments. Dynamic providers cannot
+   * `pulumi import`; this is the way to adopt.
+   */
+  adopt?: pulumi.Input<boolean>;
+}
+
+/**
+ * An IPVS virtual service on a director: `ipvsadm -A` on create, `-E` on update, `-D` on delete.
+ *
+ * Its id reads `host[:port]/tcp/10.0.0.100:80` (or `…/fwmark/1`).
+ */
+export class VirtualService extends pulumi.dynamic.Resource {
+  declare public readonly connection: pulumi.Output<ConnectionArgs>;
+  declare public readonly protocol: pulumi.Output<"tcp" | "udp" | "sctp" | undefined>;
+  declare public readonly address: pulumi.Output<string | undefined>;
+  declare public readonly port: pulumi.Output<number | undefined>;
+  declare public readonly fwmark: pulumi.Output<number | undefined>;
+  declare public readonly family: pulumi.Output<"ipv4" | "ipv6" | undefined>;
+  declare public readonly scheduler: pulumi.Output<Scheduler>;
+  declare public readonly schedulerFlags: pulumi.Output<SchedulerFlag[]>;
+  declare public readonly persistence: pulumi.Output<{ timeout: number; netmask: string } | undefined>;
+  declare public readonly pe: pulumi.Output<"sip" | undefined>;
+  declare public readonly onePacket: pulumi.Output<boolean>;
+  declare public readonly exclusive: pulumi.Output<boolean>;
+  /** Real servers of this service in the kernel that the stack does not own (`address:port`). */
+  declare public readonly strayRealServers: pulumi.Output<string[]>;
+
+  constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
+    const props = { ...args, connection: pulumi.secret(args.connection), strayRealServers: undefined };
+    super(providerFor("VirtualService"), name, props, withSecretOutputs(opts), "lvs", "VirtualService");
+  }
+}
+
+/** Connections are secret in state, whatever the user passed. */
+export function withSecretOutputs(opts?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
+  return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] };
+}

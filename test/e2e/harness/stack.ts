@@ -1,0 +1,114 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type * as automation from "@pulumi/pulumi/automation";
+import { installedPackage } from "./package";
+import { repoRoot } from "./paths";
+
+export const PASSPHRASE = "pulumi-lvs-e2e-passphrase";
+
+export interface TestStackOptions {
+  /** A folder holding Pulumi.yaml and index.js (a normal Pulumi program), relative to the repository root. */
+  program: string;
+  /** Stack config. Keys without a namespace belong to the project. */
+  config?: automation.ConfigMap;
+  /** Extra environment for the pulumi CLI and so for the dynamic provider process. */
+  env?: Record<string, string>;
+}
+
+/**
+ * A Pulumi stack driven by the real `pulumi` CLI (built from the Go module proxy at the pinned
+ * version) through the Automation API, on a local file backend with passphrase secrets.
+ *
+ * The program folder is copied below the directory where the packed pulumi-lvs tarball is
+ * installed, so the program, the engine and the dynamic-provider process all see the package as a
+ * user's program does. The program runs as an Automation API inline program: the Automation API of
+ * that installed @pulumi/pulumi hosts the language runtime, and the CLI connects to it. (The Go
+ * language host, pulumi-language-nodejs, is not available from this machine's Go module proxy;
+ * inline programs are how Pulumi runs a Node.js program without it.)
+ */
+export class TestStack {
+  private constructor(
+    readonly stack: automation.Stack,
+    readonly dir: string,
+    readonly stateDir: string,
+  ) {}
+
+  static async create(name: string, opts: TestStackOptions): Promise<TestStack> {
+    const base = await installedPackage();
+    const runDir = fs.mkdtempSync(path.join(base, "run-"));
+    const dir = path.join(runDir, "program");
+    fs.cpSync(path.join(repoRoot, opts.program), dir, {
+      recursive: true,
+      filter: (src) => !/^(node_modules|Pulumi\..+\.yaml)$/.test(path.basename(src)),
+    });
+    const stateDir = path.join(runDir, "state");
+    fs.mkdirSync(stateDir);
+    const env: Record<string, string> = {
+      PULUMI_BACKEND_URL: `file://${stateDir}`,
+      PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      PULUMI_HOME: path.join(runDir, "pulumi-home"),
+      ...opts.env,
+    };
+    // the installed copy of @pulumi/pulumi: the one that pulumi-lvs registers its resources with
+    const auto: typeof automation = require(path.join(base, "node_modules", "@pulumi", "pulumi", "automation"));
+    const projectName = /^name:\s*(\S+)/m.exec(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8"))?.[1];
+    if (!projectName) throw new Error(`no name in ${opts.program}/Pulumi.yaml`);
+    const entry = path.join(dir, "index.js");
+    const program = async () => {
+      // a fresh evaluation of the program for every operation, as `pulumi up` would do
+      for (const k of Object.keys(require.cache)) if (k.startsWith(dir + path.sep)) delete require.cache[k];
+      return require(entry);
+    };
+    const stack = await auto.LocalWorkspace.createOrSelectStack(
+      { stackName: name, projectName, program },
+      { workDir: dir, envVars: env },
+    );
+    if (opts.config) await stack.setAllConfig(opts.config);
+    return new TestStack(stack, dir, stateDir);
+  }
+
+  up(opts: { refresh?: boolean; parallel?: number } = {}): Promise<automation.UpResult> {
+    return this.stack.up({ ...opts, onOutput: log });
+  }
+
+  preview(opts: { refresh?: boolean; expectNoChanges?: boolean } = {}): Promise<automation.PreviewResult> {
+    return this.stack.preview({ ...opts, onOutput: log });
+  }
+
+  refresh(opts: { expectNoChanges?: boolean } = {}): Promise<automation.RefreshResult> {
+    return this.stack.refresh({ ...opts, onOutput: log });
+  }
+
+  destroy(): Promise<automation.DestroyResult> {
+    return this.stack.destroy({ onOutput: log });
+  }
+
+  /** The stack's checkpoint as stored by the file backend (for secret checks). */
+  stateFileText(): string {
+    const files: string[] = [];
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (/\.json$/.test(e.name) && !/\.bak$/.test(e.name) && p.includes(`${path.sep}stacks${path.sep}`)) files.push(p);
+      }
+    };
+    walk(this.stateDir);
+    return files.map((f) => fs.readFileSync(f, "utf8")).join("\n");
+  }
+
+  /** Destroys whatever is left and removes the stack. */
+  async dispose(): Promise<void> {
+    try {
+      await this.stack.destroy({ onOutput: log });
+    } finally {
+      await this.stack.workspace.removeStack(this.stack.name).catch(() => undefined);
+    }
+  }
+}
+
+function log(s: string): void {
+  if (process.env.PULUMI_LVS_E2E_QUIET !== "1") process.stdout.write(s.replace(/^(?=.)/gm, "    │ "));
+}
