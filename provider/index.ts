@@ -4,7 +4,9 @@
  * into state.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { director } from "./resources/director";
 import { noop } from "./resources/noop";
+import { realServerHost } from "./resources/real-server-host";
 import { realServer } from "./resources/real-server";
 import { virtualService } from "./resources/virtual-service";
 
@@ -12,6 +14,8 @@ const providers: Record<string, pulumi.dynamic.ResourceProvider> = {
   Noop: noop,
   VirtualService: virtualService,
   RealServer: realServer,
+  Director: director,
+  RealServerHost: realServerHost,
 };
 
 /** The provider implementation of one resource kind. */

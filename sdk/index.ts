@@ -4,6 +4,8 @@
  * @packageDocumentation
  */
 export type { ConnectionArgs, ProxyConnectionArgs } from "./connection";
+export { Director, type DirectorArgs, type IpvsSysctl } from "./director";
 export { Noop, type NoopArgs } from "./noop";
 export { RealServer, type RealServerArgs } from "./real-server";
+export { RealServerHost, type RealServerHostArgs } from "./real-server-host";
 export { type Scheduler, type SchedulerFlag, VirtualService, type VirtualServiceArgs } from "./virtual-service";

@@ -19,12 +19,14 @@ export const serviceRef = z.union(
   { error: "must name a virtual service: {protocol, address, port} or {fwmark, family}" },
 );
 
-const u32 = (what: string) =>
+/** ipvsadm accepts thresholds up to INT_MAX. */
+export const MAX_THRESHOLD = 2147483647;
+const threshold = (what: string) =>
   z
-    .number({ error: `must be ${what} (an integer from 0 to 4294967295)` })
+    .number({ error: `must be ${what} (an integer from 0 to ${MAX_THRESHOLD})` })
     .int({ error: "must be an integer" })
     .min(0, { error: "must not be negative" })
-    .max(4294967295, { error: "must be at most 4294967295" });
+    .max(MAX_THRESHOLD, { error: `must be at most ${MAX_THRESHOLD}` });
 
 export const realServerInputs = z
   .strictObject({
@@ -39,8 +41,8 @@ export const realServerInputs = z
       .min(0, { error: "must be from 0 to 65535 (0 quiesces the real server)" })
       .max(65535, { error: "must be from 0 to 65535" })
       .default(1),
-    upperThreshold: u32("a connection count").default(0),
-    lowerThreshold: u32("a connection count").default(0),
+    upperThreshold: threshold("a connection count").default(0),
+    lowerThreshold: threshold("a connection count").default(0),
     tunnel: z
       .strictObject({
         type: z.enum(TUNNEL_TYPES, { error: `must be one of ${TUNNEL_TYPES.join(", ")}` }).default("ipip"),

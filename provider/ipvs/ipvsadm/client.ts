@@ -24,7 +24,7 @@ export const LEDGER = "/var/lib/pulumi-lvs/ipvs.rules";
 const SECTION = "#pulumi-lvs:section";
 
 /** One round trip: the rules, the thresholds, and the ledger. Loads nothing, changes nothing. */
-export const SNAPSHOT_COMMAND = [
+export const snapshotCommand = (ledger: string) => [
   `if [ -e /proc/net/ip_vs ]; then`,
   `  command -v ipvsadm >/dev/null 2>&1 || { echo "ipvsadm: command not found" >&2; exit 127; }`,
   `  ipvsadm -S -n || exit $?`,
@@ -32,7 +32,7 @@ export const SNAPSHOT_COMMAND = [
   `  ipvsadm -L -n --thresholds || exit $?`,
   `else echo '${SECTION} not-loaded'; fi`,
   `echo '${SECTION} ledger'`,
-  `cat ${LEDGER} 2>/dev/null || true`,
+  `cat ${shellQuote(ledger)} 2>/dev/null || true`,
 ].join("\n");
 
 /** How long a snapshot is reused when nothing was changed through this client (a refresh reads many resources). */
@@ -45,7 +45,11 @@ const SNAPSHOT_TTL_MS = 10_000;
 export class IpvsadmClient implements IpvsClient {
   private cached?: { at: number; value: Promise<Snapshot> };
 
-  constructor(private readonly t: Transport) {}
+  /** @param ledger where the host keeps the ledger (tests point it elsewhere) */
+  constructor(
+    private readonly t: Transport,
+    private readonly ledger = LEDGER,
+  ) {}
 
   get host(): string {
     return this.t.label;
@@ -63,7 +67,7 @@ export class IpvsadmClient implements IpvsClient {
   }
 
   private async readSnapshot(): Promise<Snapshot> {
-    const r = await this.t.run(SNAPSHOT_COMMAND);
+    const r = await this.t.run(snapshotCommand(this.ledger));
     if (r.code !== 0) {
       const missing = r.code === 127 || /not found/.test(r.stderr);
       throw new IpvsError(
@@ -84,22 +88,22 @@ export class IpvsadmClient implements IpvsClient {
   }
 
   async addService(s: VirtualServiceConfig): Promise<void> {
-    await this.mutate(addServiceArgs(s), { key: s.key, what: "service" }, ledgerPut(svcPrefix(s.key), addServiceArgs(s)));
+    await this.mutate(addServiceArgs(s), { key: s.key, what: "service" }, ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s)));
   }
 
   async editService(s: VirtualServiceConfig): Promise<void> {
-    await this.mutate(editServiceArgs(s), { key: s.key, what: "service" }, ledgerPut(svcPrefix(s.key), addServiceArgs(s)));
+    await this.mutate(editServiceArgs(s), { key: s.key, what: "service" }, ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s)));
   }
 
   async deleteService(k: ServiceKey): Promise<void> {
-    await this.mutate(deleteServiceArgs(k), { key: k, what: "service" }, ledgerDrop([svcPrefix(k), rsPrefix(k)]));
+    await this.mutate(deleteServiceArgs(k), { key: k, what: "service" }, ledgerDrop(this.ledger, [svcPrefix(k), rsPrefix(k)]));
   }
 
   async addRealServer(service: ServiceKey, r: RealServerConfig): Promise<void> {
     await this.mutate(
       addRealServerArgs(service, r),
       { key: service, what: "real server", rs: r },
-      ledgerPut(rsPrefix(service, r), addRealServerArgs(service, r)),
+      ledgerPut(this.ledger, rsPrefix(service, r), addRealServerArgs(service, r)),
     );
   }
 
@@ -107,7 +111,7 @@ export class IpvsadmClient implements IpvsClient {
     await this.mutate(
       editRealServerArgs(service, r),
       { key: service, what: "real server", rs: r },
-      ledgerPut(rsPrefix(service, r), addRealServerArgs(service, r)),
+      ledgerPut(this.ledger, rsPrefix(service, r), addRealServerArgs(service, r)),
     );
   }
 
@@ -115,7 +119,7 @@ export class IpvsadmClient implements IpvsClient {
     await this.mutate(
       deleteRealServerArgs(service, r),
       { key: service, what: "real server", rs: r },
-      ledgerDrop([rsPrefix(service, r)]),
+      ledgerDrop(this.ledger, [rsPrefix(service, r)]),
     );
   }
 
@@ -153,6 +157,7 @@ export class IpvsadmClient implements IpvsClient {
   }
 
   private async dropFromLedger(script: string): Promise<void> {
+    // the object is gone from the kernel: forget it
     await this.t.run(script);
   }
 }
@@ -180,20 +185,21 @@ function rsPrefix(k: ServiceKey, r?: RealServerKey): string {
   return `-a ${serviceArgs(k).join(" ")} -r ${r ? `${realServerAddress(r)} ` : ""}`;
 }
 
-const LEDGER_DIR = LEDGER.slice(0, LEDGER.lastIndexOf("/"));
-
 /** Shell that removes every ledger line starting with one of the prefixes. */
-function ledgerDrop(prefixes: string[]): string {
+export function ledgerDrop(ledger: string, prefixes: string[]): string {
+  const f = shellQuote(ledger);
   const conds = prefixes.map((_, i) => `index($0 " ", p${i}) != 1`).join(" && ");
   const vars = prefixes.map((p, i) => `-v p${i}=${shellQuote(p)}`).join(" ");
-  return `[ ! -e ${LEDGER} ] || { awk ${vars} ${shellQuote(conds)} ${LEDGER} > ${LEDGER}.tmp && mv ${LEDGER}.tmp ${LEDGER}; }`;
+  return `[ ! -e ${f} ] || { awk ${vars} ${shellQuote(conds)} ${f} > ${f}.tmp && mv ${f}.tmp ${f}; }`;
 }
 
 /** Shell that replaces the ledger line starting with `prefix` by the rule `args`. */
-function ledgerPut(prefix: string, args: string[]): string {
+export function ledgerPut(ledger: string, prefix: string, args: string[]): string {
+  const f = shellQuote(ledger);
+  const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
   return (
-    `mkdir -p ${LEDGER_DIR} && touch ${LEDGER} && ` +
-    `{ awk -v p=${shellQuote(prefix)} 'index($0 " ", p) != 1' ${LEDGER}; printf '%s\\n' ${shellQuote(args.join(" "))}; } > ${LEDGER}.tmp && mv ${LEDGER}.tmp ${LEDGER}`
+    `mkdir -p ${dir} && touch ${f} && ` +
+    `{ awk -v p=${shellQuote(prefix)} 'index($0 " ", p) != 1' ${f}; printf '%s\\n' ${shellQuote(args.join(" "))}; } > ${f}.tmp && mv ${f}.tmp ${f}`
   );
 }
 

@@ -51,14 +51,15 @@ export function deleteServiceArgs(k: ServiceKey): string[] {
   return ["-D", ...serviceArgs(k)];
 }
 
+/** `addr:port`, `[v6]:port`; port 0 (a fwmark service's real server without a port) as ipvsadm saves it. */
 export function realServerAddress(r: RealServerKey): string {
-  return r.port === 0 ? (r.address.includes(":") ? `[${r.address}]` : r.address) : hostPort(r.address, r.port);
+  return hostPort(r.address, r.port);
 }
 
 /** The real server's configuration words, as `ipvsadm -S` orders them (thresholds are not saved by -S, so last). */
 export function realServerConfigArgs(r: RealServerConfig): string[] {
   const a = [FORWARDING_SWITCH[r.forwarding], "-w", String(r.weight)];
-  if (r.forwarding === "tun" && r.tunnel && r.tunnel.type !== "ipip") {
+  if (r.forwarding === "tun" && r.tunnel) {
     a.push("--tun-type", r.tunnel.type);
     if (r.tunnel.port !== undefined) a.push("--tun-port", String(r.tunnel.port));
     if (r.tunnel.checksum !== undefined) a.push(`--tun-${r.tunnel.checksum}`);

@@ -13,6 +13,8 @@ export interface TestStackOptions {
   config?: automation.ConfigMap;
   /** Extra environment for the pulumi CLI and so for the dynamic provider process. */
   env?: Record<string, string>;
+  /** A fixed directory for the program and the state (kept across runs), instead of a new one. */
+  home?: string;
 }
 
 /**
@@ -35,14 +37,22 @@ export class TestStack {
 
   static async create(name: string, opts: TestStackOptions): Promise<TestStack> {
     const base = await installedPackage();
-    const runDir = fs.mkdtempSync(path.join(base, "run-"));
+    const runDir = opts.home ?? fs.mkdtempSync(path.join(base, "run-"));
     const dir = path.join(runDir, "program");
+    if (opts.home) {
+      // the program must resolve pulumi-lvs from the current install
+      fs.mkdirSync(runDir, { recursive: true });
+      fs.rmSync(path.join(runDir, "node_modules"), { force: true, recursive: true });
+      fs.symlinkSync(path.join(base, "node_modules"), path.join(runDir, "node_modules"));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     fs.cpSync(path.join(repoRoot, opts.program), dir, {
       recursive: true,
-      filter: (src) => !/^(node_modules|Pulumi\..+\.yaml)$/.test(path.basename(src)),
+      filter: (src) => !/^(node_modules|Pulumi\..+\.yaml|tsconfig\.json|package(-lock)?\.json)$/.test(path.basename(src)),
     });
+    transpileTypeScript(dir);
     const stateDir = path.join(runDir, "state");
-    fs.mkdirSync(stateDir);
+    fs.mkdirSync(stateDir, { recursive: true });
     const env: Record<string, string> = {
       PULUMI_BACKEND_URL: `file://${stateDir}`,
       PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
@@ -106,6 +116,21 @@ export class TestStack {
     } finally {
       await this.stack.workspace.removeStack(this.stack.name).catch(() => undefined);
     }
+  }
+}
+
+/** Compiles a TypeScript program (index.ts and its siblings) to CommonJS next to the sources. */
+function transpileTypeScript(dir: string): void {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"));
+  if (files.length === 0) return;
+  const ts: typeof import("typescript") = require("typescript");
+  for (const f of files) {
+    const src = fs.readFileSync(path.join(dir, f), "utf8");
+    const out = ts.transpileModule(src, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      fileName: f,
+    });
+    fs.writeFileSync(path.join(dir, f.replace(/\.ts$/, ".js")), out.outputText);
   }
 }
 

@@ -1,0 +1,48 @@
+/** Interface addresses, through iproute2's `ip`. */
+import { shellQuote } from "../transport/transport";
+
+export interface InterfaceAddress {
+  /** Canonical address text. */
+  address: string;
+  prefix: number;
+  device: string;
+}
+
+export function addressText(a: InterfaceAddress): string {
+  return `${a.address}/${a.prefix}`;
+}
+
+/** Parses `ip -o addr show`. */
+export function parseIpAddr(text: string): InterfaceAddress[] {
+  const out: InterfaceAddress[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet6?\s+([0-9a-fA-F.:]+)\/(\d+)/.exec(line);
+    if (m) out.push({ device: m[1]!, address: m[2]!.toLowerCase(), prefix: Number(m[3]) });
+  }
+  return out;
+}
+
+export function hasAddress(list: InterfaceAddress[], a: InterfaceAddress): boolean {
+  return list.some((x) => x.device === a.device && x.address === a.address && x.prefix === a.prefix);
+}
+
+/** Adds an address (idempotent). IPv6 addresses skip duplicate address detection (nodad). */
+export function addAddressCommand(a: InterfaceAddress): string {
+  const v6 = a.address.includes(":");
+  return `ip ${v6 ? "-6 " : ""}addr replace ${shellQuote(addressText(a))} dev ${shellQuote(a.device)}${v6 ? " nodad" : ""}`;
+}
+
+export function deleteAddressCommand(a: InterfaceAddress): string {
+  return `ip addr del ${shellQuote(addressText(a))} dev ${shellQuote(a.device)} 2>/dev/null || true`;
+}
+
+/**
+ * Announces an IPv4 address with a gratuitous ARP (unsolicited, as arping -U sends), so that
+ * neighbours update their caches at once. Returns a script that prints `announced` or the reason why not.
+ */
+export function announceCommand(a: InterfaceAddress): string {
+  if (a.address.includes(":")) {
+    return `echo 'not announced: IPv6 addresses are announced by the kernel (unsolicited neighbour advertisement) only with DAD; this VIP uses nodad'`;
+  }
+  return `if command -v arping >/dev/null 2>&1; then arping -q -U -c 1 -I ${shellQuote(a.device)} ${shellQuote(a.address)} >/dev/null 2>&1 || arping -q -A -c 1 -I ${shellQuote(a.device)} ${shellQuote(a.address)} >/dev/null 2>&1; echo announced; else echo 'not announced: arping is not installed (apt-get install iputils-arping)'; fi`;
+}

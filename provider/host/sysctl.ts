@@ -1,0 +1,56 @@
+/**
+ * Kernel parameters (sysctls), read and written through /proc/sys, so that no `sysctl` binary is
+ * needed. Names use sysctl(8)'s dotted form; an interface name inside a name is written as is
+ * (`net.ipv4.conf.eth0.arp_ignore`), and the path is built knowing where the interface sits.
+ */
+import { shellQuote } from "../transport/transport";
+
+/** A sysctl with its /proc/sys path. */
+export interface Sysctl {
+  name: string;
+  path: string;
+}
+
+/** `net.ipv4.conf.<iface>.<key>` */
+export function ifaceSysctl(family: "ipv4" | "ipv6", iface: string, key: string): Sysctl {
+  return { name: `net.${family}.conf.${iface}.${key}`, path: `/proc/sys/net/${family}/conf/${iface}/${key}` };
+}
+
+/** A sysctl whose dotted name has no interface in it. */
+export function plainSysctl(name: string): Sysctl {
+  return { name, path: `/proc/sys/${name.replace(/\./g, "/")}` };
+}
+
+/** Reads sysctls: one line each, `name=value`, or `name!` when the kernel has no such parameter. */
+export function readSysctlsScript(list: Sysctl[]): string {
+  return list
+    .map((s) => `if [ -r ${shellQuote(s.path)} ]; then printf '%s=%s\\n' ${shellQuote(s.name)} "$(cat ${shellQuote(s.path)})"; else printf '%s!\\n' ${shellQuote(s.name)}; fi`)
+    .join("\n");
+}
+
+export function parseSysctls(text: string): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const line of text.split("\n")) {
+    if (line.endsWith("!")) out.set(line.slice(0, -1), undefined);
+    else {
+      const i = line.indexOf("=");
+      if (i > 0) out.set(line.slice(0, i), line.slice(i + 1).trim().replace(/\s+/g, " "));
+    }
+  }
+  return out;
+}
+
+/** Writes sysctls, in order; fails (naming the parameter) if the kernel refuses one. */
+export function writeSysctlsScript(values: Array<[Sysctl, string]>): string {
+  return values
+    .map(
+      ([s, v]) =>
+        `printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)} || { echo ${shellQuote(`cannot set ${s.name}=${v}`)} >&2; exit 1; }`,
+    )
+    .join("\n");
+}
+
+/** sysctl.d(5) file content. */
+export function sysctlConf(header: string, values: Array<[Sysctl, string]>): string {
+  return `# ${header}\n${values.map(([s, v]) => `${s.name.replace(/\./g, ".")} = ${v}`).join("\n")}\n`;
+}

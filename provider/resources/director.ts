@@ -1,0 +1,154 @@
+/**
+ * Director: the host-level settings of an LVS director. ip_forward (NAT needs it), net.ipv4.vs.*
+ * and other sysctls, IPVS timeouts, kernel modules, and VIPs on an interface, announced with a
+ * gratuitous ARP. With `persist`, the settings survive a reboot (sysctl.d, modules-load.d, a
+ * oneshot unit), and so do the IPVS rules the stack owns (restored at boot from the ledger).
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { InterfaceAddress } from "../host/addresses";
+import { type PersistedFile, unit } from "../host/persist";
+import { plainSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
+import { LEDGER } from "../ipvs/ipvsadm/client";
+import { hostIdOf } from "../model/connection";
+import { type DirectorInputs, directorInputs } from "../model/host";
+import { containsUnknown } from "../model/unknown";
+import { validate } from "../model/validate";
+import { transportFor } from "../transport/pool";
+import { diffKeys, hostIdentity, jsonEqual } from "./common";
+import {
+  applyPlan,
+  type Baseline,
+  captureBaseline,
+  expectedState,
+  type HostPlan,
+  type HostState,
+  observedState,
+  probe,
+  revert,
+  sysctlFromName,
+} from "./host-config";
+
+const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-director.conf";
+const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-director.conf";
+const UNIT = "pulumi-lvs-director.service";
+const OWNED_FILES = [SYSCTL_FILE, MODULES_FILE, `/etc/systemd/system/${UNIT}`, `/etc/systemd/system/multi-user.target.wants/${UNIT}`];
+
+type Props = DirectorInputs & {
+  __provider?: string;
+  baseline?: Baseline;
+  state?: HostState;
+  announced?: string[];
+};
+
+export function directorPlan(v: DirectorInputs): HostPlan {
+  const sysctls: Array<[Sysctl, string]> = [];
+  if (v.ipForward !== undefined) sysctls.push([plainSysctl("net.ipv4.ip_forward"), v.ipForward ? "1" : "0"]);
+  if (v.ipv6Forward !== undefined) sysctls.push([plainSysctl("net.ipv6.conf.all.forwarding"), v.ipv6Forward ? "1" : "0"]);
+  for (const [k, val] of Object.entries(v.ipvsSysctls ?? {}).sort()) sysctls.push([plainSysctl(`net.ipv4.vs.${k}`), String(val)]);
+  for (const [k, val] of Object.entries(v.sysctls ?? {}).sort()) sysctls.push([sysctlFromName(k), String(val)]);
+  const modules = [...new Set(["ip_vs", ...v.modules])];
+  const addresses: InterfaceAddress[] = v.vips.map((x) => ({
+    address: x.address,
+    prefix: x.prefix ?? (x.address.includes(":") ? 128 : 32),
+    device: x.interface,
+  }));
+  const timeouts = v.timeouts ? { tcp: v.timeouts.tcp ?? 0, tcpfin: v.timeouts.tcpFin ?? 0, udp: v.timeouts.udp ?? 0 } : undefined;
+  const files: PersistedFile[] = [{ path: MODULES_FILE, content: `# managed by pulumi-lvs\n${modules.join("\n")}\n` }];
+  if (sysctls.length > 0) files.push({ path: SYSCTL_FILE, content: sysctlConf("managed by pulumi-lvs (Director)", sysctls) });
+  const boot = [
+    `modprobe -a ${modules.join(" ")}`,
+    // again after the modules are in (net.ipv4.vs.* exist only once ip_vs is loaded)
+    ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
+    ...addresses.map((a) => `ip ${a.address.includes(":") ? "-6 " : ""}addr replace ${a.address}/${a.prefix} dev ${a.device}${a.address.includes(":") ? " nodad" : ""}`),
+    ...(timeouts ? [`ipvsadm --set ${timeouts.tcp} ${timeouts.tcpfin} ${timeouts.udp}`] : []),
+    // the IPVS rules this host's stacks own (the ledger), services before their real servers
+    `[ ! -s ${LEDGER} ] || { grep '^-A' ${LEDGER}; grep '^-a' ${LEDGER}; } | ipvsadm -R`,
+  ];
+  files.push(unit(UNIT, "pulumi-lvs: director VIPs, IPVS timeouts and IPVS rules", boot));
+  const plan: HostPlan = { modules, sysctls, prepare: [], addresses, announce: addresses, files, ownedFiles: OWNED_FILES };
+  if (timeouts) plan.timeouts = timeouts;
+  return plan;
+}
+
+function normalize(v: DirectorInputs): DirectorInputs {
+  const out: DirectorInputs = { ...v };
+  if (v.ipvsSysctls) {
+    out.ipvsSysctls = Object.fromEntries(Object.entries(v.ipvsSysctls).map(([k, x]) => [k, String(x)])) as DirectorInputs["ipvsSysctls"];
+  }
+  if (v.sysctls) out.sysctls = Object.fromEntries(Object.entries(v.sysctls).map(([k, x]) => [k, String(x)]));
+  return out;
+}
+
+const INPUTS = ["connection", "ipForward", "ipv6Forward", "ipvsSysctls", "sysctls", "timeouts", "modules", "vips", "persist"] as const;
+
+export const director: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    const { __provider, ...rest } = news;
+    const { value, failures } = validate(directorInputs, rest);
+    if (failures.length > 0 || !value || containsUnknown(rest)) return { inputs: news, failures };
+    return { inputs: { ...normalize(value), __provider }, failures: [] };
+  },
+
+  async diff(_id, olds: Props, news: Props) {
+    const d = diffKeys(
+      { ...olds, host: hostIdentity(olds.connection) },
+      { ...news, host: hostIdentity(news.connection) },
+      ["host", ...INPUTS],
+      ["host"],
+    );
+    if (d.changes) return d;
+    // drift: what the host has differs from what these inputs want
+    const drift = !jsonEqual(olds.state, expectedState(directorPlan(news), news.persist, []));
+    return { ...d, changes: drift };
+  },
+
+  async create(inputs: Props) {
+    const t = transportFor(inputs.connection);
+    const plan = directorPlan(inputs);
+    const baseline = await captureBaseline(t, plan);
+    const announced = await applyPlan(t, plan, inputs.persist);
+    return {
+      id: `${hostIdOf(inputs.connection)}/director`,
+      outs: { ...inputs, baseline, announced, state: expectedState(plan, inputs.persist, []) },
+    };
+  },
+
+  async read(id, props: Props) {
+    const t = transportFor(props.connection);
+    const plan = directorPlan(props);
+    const facts = await probe(t, plan, plan.timeouts !== undefined);
+    return { id, props: { ...props, state: observedState(plan, props.persist, [], facts) } };
+  },
+
+  async update(_id, olds: Props, news: Props) {
+    const t = transportFor(news.connection);
+    const oldPlan = directorPlan(olds);
+    const plan = directorPlan(news);
+    const earlier = olds.baseline ?? { sysctls: {}, addresses: [] };
+    const baseline = await captureBaseline(t, plan, {
+      baseline: earlier,
+      plannedAddresses: oldPlan.addresses.map((a) => `${a.address}/${a.prefix} dev ${a.device}`),
+    });
+    const announced = await applyPlan(t, plan, news.persist);
+    // what the old plan set and the new one does not: put back
+    const keep = new Set(plan.sysctls.map(([s]) => s.name));
+    const dropped = oldPlan.sysctls.map(([s]) => s.name).filter((n) => !keep.has(n));
+    const keepAddr = new Set(plan.addresses.map((a) => `${a.address}/${a.prefix} dev ${a.device}`));
+    const droppedAddr = oldPlan.addresses.filter((a) => !keepAddr.has(`${a.address}/${a.prefix} dev ${a.device}`));
+    if (dropped.length > 0 || droppedAddr.length > 0) await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
+    for (const n of dropped) delete baseline.sysctls[n];
+    baseline.addresses = baseline.addresses.filter((a) => keepAddr.has(a));
+    return { outs: { ...news, baseline, announced, state: expectedState(plan, news.persist, []) } };
+  },
+
+  async delete(_id, props: Props) {
+    const t = transportFor(props.connection);
+    const plan = directorPlan(props);
+    await revert(t, props.baseline ?? { sysctls: {}, addresses: [] }, {
+      sysctls: plan.sysctls.map(([s]) => s.name),
+      addresses: plan.addresses,
+      files: OWNED_FILES,
+    });
+  },
+};
+

@@ -1,0 +1,185 @@
+/**
+ * The engine behind the host resources (Director, RealServerHost): a plan of kernel settings,
+ * addresses and files; applied in one round trip; the values it replaces recorded so that delete
+ * restores exactly those, and only those.
+ */
+import { addAddressCommand, addressText, announceCommand, deleteAddressCommand, hasAddress, type InterfaceAddress } from "../host/addresses";
+import { type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
+import { type HostFacts, parseProbe, probeScript } from "../host/probe";
+import { plainSysctl, type Sysctl, writeSysctlsScript } from "../host/sysctl";
+import { CommandError, shellQuote, type Transport } from "../transport/transport";
+
+export interface HostPlan {
+  modules: string[];
+  /** Written in this order (e.g. ARP settings before any VIP is added). */
+  sysctls: Array<[Sysctl, string]>;
+  /** Commands run after the sysctls and before the addresses. */
+  prepare: string[];
+  addresses: InterfaceAddress[];
+  /** Addresses to announce with a gratuitous ARP once added. */
+  announce: InterfaceAddress[];
+  /** IPVS timeouts (ipvsadm --set); 0 leaves one unchanged. */
+  timeouts?: { tcp: number; tcpfin: number; udp: number };
+  /** Files written when the resource persists its settings. */
+  files: PersistedFile[];
+  /** Every file the resource may own (removed when not persisted, and on delete). */
+  ownedFiles: string[];
+}
+
+/** What the host had before pulumi-lvs changed it: restored on delete. */
+export interface Baseline {
+  /** Previous value of each sysctl pulumi-lvs set (null: the parameter did not exist). */
+  sysctls: Record<string, string | null>;
+  /** `addr/prefix dev` of the planned addresses that already existed (not ours to remove). */
+  addresses: string[];
+}
+
+export function addressKey(a: InterfaceAddress): string {
+  return `${addressText(a)} dev ${a.device}`;
+}
+
+export async function probe(t: Transport, plan: Pick<HostPlan, "sysctls" | "files" | "ownedFiles">, timeouts = false): Promise<HostFacts> {
+  const r = await t.run(probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: plan.ownedFiles, timeouts }));
+  if (r.code !== 0) throw new CommandError(t.label, "read host settings", r);
+  return parseProbe(r.stdout);
+}
+
+function modprobe(modules: string[]): string {
+  return modules.length === 0
+    ? ":"
+    : `modprobe -a ${modules.map(shellQuote).join(" ")} || { echo ${shellQuote(`cannot load kernel modules: ${modules.join(" ")}`)} >&2; exit 1; }`;
+}
+
+/**
+ * Loads the plan's modules (their sysctls exist only then), then records the current values of
+ * what the plan will change, keeping values recorded earlier (the first recorded value wins).
+ */
+export async function captureBaseline(
+  t: Transport,
+  plan: HostPlan,
+  earlier?: { baseline: Baseline; plannedAddresses: string[] },
+): Promise<Baseline> {
+  const r = await t.run(`${modprobe(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [] })}`);
+  if (r.code !== 0) throw new CommandError(t.label, "load modules and read host settings", r, moduleRemedy(r.stderr));
+  const facts = parseProbe(r.stdout);
+  const sysctls: Record<string, string | null> = { ...earlier?.baseline.sysctls };
+  for (const [s] of plan.sysctls) if (!(s.name in sysctls)) sysctls[s.name] = facts.sysctls.get(s.name) ?? null;
+  const addresses = new Set(earlier?.baseline.addresses ?? []);
+  for (const a of plan.addresses) {
+    const k = addressKey(a);
+    // present now, and not because pulumi-lvs added it earlier: it was the host's own
+    const ours = earlier?.plannedAddresses.includes(k) && !earlier.baseline.addresses.includes(k);
+    if (!ours && hasAddress(facts.addresses, a)) addresses.add(k);
+  }
+  return { sysctls, addresses: [...addresses].sort() };
+}
+
+/** Applies the plan in one round trip. @returns one line per announced address (announced, or why not). */
+export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean): Promise<string[]> {
+  const script = [
+    "set -e",
+    modprobe(plan.modules),
+    plan.timeouts ? `ipvsadm --set ${plan.timeouts.tcp} ${plan.timeouts.tcpfin} ${plan.timeouts.udp}` : ":",
+    writeSysctlsScript(plan.sysctls),
+    ...plan.prepare,
+    ...plan.addresses.map(addAddressCommand),
+    "echo '#announce'",
+    ...plan.announce.map(announceCommand),
+    persist ? writeFilesScript(plan.files) : removeFilesScript(plan.ownedFiles),
+  ].join("\n");
+  const r = await t.exclusive(() => t.run(script));
+  if (r.code !== 0) throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? permissionRemedy(r.stderr));
+  return r.stdout.split("#announce\n")[1]?.trim().split("\n").filter(Boolean) ?? [];
+}
+
+/**
+ * Puts back what the baseline recorded for `sysctls` and removes `addresses` that were not there
+ * before; removes `files`. Used by delete (everything) and by update (what is no longer planned).
+ */
+export async function revert(
+  t: Transport,
+  baseline: Baseline,
+  what: { sysctls: string[]; addresses: InterfaceAddress[]; files: string[] },
+): Promise<void> {
+  const restore: Array<[Sysctl, string]> = [];
+  for (const name of what.sysctls) {
+    const v = baseline.sysctls[name];
+    if (v !== null && v !== undefined) restore.push([sysctlFromName(name), v]);
+  }
+  const script = [
+    ...what.addresses.filter((a) => !baseline.addresses.includes(addressKey(a))).map(deleteAddressCommand),
+    // a parameter that disappeared (its module unloaded, its interface gone) has nothing to restore
+    ...restore.map(([s, v]) => `[ ! -e ${shellQuote(s.path)} ] || printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)}`),
+    removeFilesScript(what.files),
+    "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi",
+  ].join("\n");
+  const r = await t.exclusive(() => t.run(script));
+  if (r.code !== 0) throw new CommandError(t.label, "restore host settings", r);
+}
+
+/** Sysctl names as recorded: an interface sits at index 3 of net.ipv{4,6}.conf.<iface>.<key>. */
+export function sysctlFromName(name: string): Sysctl {
+  const m = /^net\.(ipv4|ipv6)\.conf\.(.+)\.([^.]+)$/.exec(name);
+  if (m) return { name, path: `/proc/sys/net/${m[1]}/conf/${m[2]}/${m[3]}` };
+  return plainSysctl(name);
+}
+
+function moduleRemedy(stderr: string): string | undefined {
+  if (/cannot load kernel modules|modprobe/i.test(stderr)) {
+    return "the kernel modules are not available on that host: install its kernel's modules package (e.g. linux-modules-extra-$(uname -r) on Ubuntu) or check `modprobe ip_vs` there";
+  }
+  return undefined;
+}
+
+function permissionRemedy(stderr: string): string | undefined {
+  if (/Permission denied|Operation not permitted|must be root/i.test(stderr)) {
+    return "changing kernel settings needs root: connect as root, or set connection.sudo: true for a user with passwordless sudo";
+  }
+  return undefined;
+}
+
+/** What a host resource observes of what it manages; compared with {@link expectedState} to find drift. */
+export interface HostState {
+  sysctls: Record<string, string | null>;
+  modules: string[];
+  addresses: string[];
+  links: string[];
+  persisted: boolean;
+  timeouts?: { tcp: number; tcpfin: number; udp: number };
+}
+
+/** The links a plan needs up (tunl0 for TUN). */
+export type LinkNeeds = string[];
+
+export function expectedState(plan: HostPlan, persist: boolean, links: LinkNeeds): HostState {
+  const s: HostState = {
+    sysctls: Object.fromEntries(plan.sysctls.map(([k, v]) => [k.name, v])),
+    modules: [...plan.modules].sort(),
+    addresses: plan.addresses.map(addressKey).sort(),
+    links: [...links].sort(),
+    persisted: persist,
+  };
+  if (plan.timeouts) s.timeouts = { ...plan.timeouts };
+  return s;
+}
+
+export function observedState(plan: HostPlan, persist: boolean, links: LinkNeeds, facts: HostFacts): HostState {
+  const filesOk = plan.files.every((f) => (facts.files.get(f.path) ?? "").trim() === f.content.trim());
+  const anyFile = plan.ownedFiles.some((p) => facts.files.has(p));
+  const s: HostState = {
+    sysctls: Object.fromEntries(plan.sysctls.map(([k]) => [k.name, facts.sysctls.get(k.name) ?? null])),
+    modules: plan.modules.filter((m) => facts.modules.has(m)).sort(),
+    addresses: plan.addresses.filter((a) => hasAddress(facts.addresses, a)).map(addressKey).sort(),
+    links: links.filter((l) => facts.links.get(l) === true).sort(),
+    persisted: persist ? filesOk : anyFile,
+  };
+  if (plan.timeouts) {
+    const live = facts.timeouts ?? { tcp: 0, tcpfin: 0, udp: 0 };
+    s.timeouts = {
+      tcp: plan.timeouts.tcp ? live.tcp : 0,
+      tcpfin: plan.timeouts.tcpfin ? live.tcpfin : 0,
+      udp: plan.timeouts.udp ? live.udp : 0,
+    };
+  }
+  return s;
+}

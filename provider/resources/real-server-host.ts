@@ -1,0 +1,161 @@
+/**
+ * RealServerHost: what a real server needs for LVS-DR or LVS-TUN.
+ *
+ * DR: the VIPs on `lo` (/32, IPv6 /128 with nodad), and arp_ignore=1 / arp_announce=2 on `all`
+ * and on the interface facing the VIP network, set before any VIP goes up, so that the real
+ * server never answers ARP for the VIP (the director must get the traffic).
+ *
+ * TUN: the ipip module, tunl0 up with the VIPs on it, rp_filter=0 on `all` and `tunl0` (the
+ * decapsulated packets come from the client's address on an interface that has no route back to
+ * it), plus the same ARP settings (a real server on the director's segment must not answer ARP for
+ * the VIP either).
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { InterfaceAddress } from "../host/addresses";
+import { type PersistedFile, unit } from "../host/persist";
+import { ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
+import { hostIdOf } from "../model/connection";
+import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
+import { containsUnknown } from "../model/unknown";
+import { validate } from "../model/validate";
+import { transportFor } from "../transport/pool";
+import { diffKeys, hostIdentity, jsonEqual } from "./common";
+import {
+  addressKey,
+  applyPlan,
+  type Baseline,
+  captureBaseline,
+  expectedState,
+  type HostPlan,
+  type HostState,
+  observedState,
+  probe,
+  revert,
+} from "./host-config";
+
+const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-realserver.conf";
+const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-realserver.conf";
+const UNIT = "pulumi-lvs-realserver.service";
+const OWNED_FILES = [SYSCTL_FILE, MODULES_FILE, `/etc/systemd/system/${UNIT}`, `/etc/systemd/system/multi-user.target.wants/${UNIT}`];
+
+type Props = RealServerHostInputs & {
+  __provider?: string;
+  /** The interface facing the VIP network: `interface`, or the default route's when not given. */
+  effectiveInterface?: string;
+  baseline?: Baseline;
+  state?: HostState;
+};
+
+export function realServerHostPlan(v: RealServerHostInputs, iface: string): { plan: HostPlan; links: string[] } {
+  const arp: Array<[Sysctl, string]> = [];
+  for (const dev of ["all", iface]) {
+    arp.push([ifaceSysctl("ipv4", dev, "arp_ignore"), "1"], [ifaceSysctl("ipv4", dev, "arp_announce"), "2"]);
+  }
+  const tun = v.mode === "tun";
+  const sysctls = tun
+    ? [...arp, [ifaceSysctl("ipv4", "all", "rp_filter"), "0"] as [Sysctl, string], [ifaceSysctl("ipv4", "tunl0", "rp_filter"), "0"] as [Sysctl, string]]
+    : arp;
+  const device = tun ? "tunl0" : "lo";
+  const addresses: InterfaceAddress[] = v.vips.map((a) => ({ address: a, prefix: a.includes(":") ? 128 : 32, device }));
+  const modules = tun ? ["ipip"] : [];
+  const prepare = tun ? ["ip link set tunl0 up"] : [];
+  const files: PersistedFile[] = [{ path: SYSCTL_FILE, content: sysctlConf(`managed by pulumi-lvs (RealServerHost, ${v.mode})`, sysctls) }];
+  if (tun) files.push({ path: MODULES_FILE, content: "# managed by pulumi-lvs\nipip\n" });
+  const boot = [
+    ...(modules.length > 0 ? [`modprobe -a ${modules.join(" ")}`] : []),
+    // ARP settings again, in case the interface appeared after systemd-sysctl ran: before any VIP
+    ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
+    ...prepare,
+    ...addresses.map((a) => `ip ${a.address.includes(":") ? "-6 " : ""}addr replace ${a.address}/${a.prefix} dev ${a.device}${a.address.includes(":") ? " nodad" : ""}`),
+  ];
+  files.push(unit(UNIT, `pulumi-lvs: LVS-${v.mode.toUpperCase()} real-server VIPs and ARP settings`, boot));
+  return {
+    plan: { modules, sysctls, prepare, addresses, announce: [], files, ownedFiles: OWNED_FILES },
+    links: tun ? ["tunl0"] : [],
+  };
+}
+
+const INPUTS = ["connection", "mode", "vips", "interface", "persist"] as const;
+
+export const realServerHost: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    const { __provider, ...rest } = news;
+    const { value, failures } = validate(realServerHostInputs, rest);
+    if (value && value.mode === "tun" && value.vips.some((a) => a.includes(":"))) {
+      failures.push({ property: "vips", reason: "vips: IPv6 VIPs are supported in dr mode only (tun mode uses IPv4 ipip tunnels)" });
+    }
+    if (failures.length > 0 || !value || containsUnknown(rest)) return { inputs: news, failures };
+    return { inputs: { ...value, __provider }, failures: [] };
+  },
+
+  async diff(_id, olds: Props, news: Props) {
+    const d = diffKeys(
+      { ...olds, host: hostIdentity(olds.connection) },
+      { ...news, host: hostIdentity(news.connection) },
+      ["host", ...INPUTS],
+      ["host"],
+    );
+    if (d.changes) return d;
+    const { plan, links } = realServerHostPlan(news, olds.effectiveInterface ?? news.interface ?? "eth0");
+    return { ...d, changes: !jsonEqual(olds.state, expectedState(plan, news.persist, links)) };
+  },
+
+  async create(inputs: Props) {
+    const t = transportFor(inputs.connection);
+    const iface = inputs.interface ?? (await detectInterface(t));
+    const { plan, links } = realServerHostPlan(inputs, iface);
+    const baseline = await captureBaseline(t, plan);
+    await applyPlan(t, plan, inputs.persist);
+    return {
+      id: `${hostIdOf(inputs.connection)}/real-server-host`,
+      outs: { ...inputs, effectiveInterface: iface, baseline, state: expectedState(plan, inputs.persist, links) },
+    };
+  },
+
+  async read(id, props: Props) {
+    const t = transportFor(props.connection);
+    const { plan, links } = realServerHostPlan(props, props.effectiveInterface ?? props.interface ?? "eth0");
+    const facts = await probe(t, plan);
+    return { id, props: { ...props, state: observedState(plan, props.persist, links, facts) } };
+  },
+
+  async update(_id, olds: Props, news: Props) {
+    const t = transportFor(news.connection);
+    const iface = news.interface ?? olds.effectiveInterface ?? (await detectInterface(t));
+    const old = realServerHostPlan(olds, olds.effectiveInterface ?? iface).plan;
+    const { plan, links } = realServerHostPlan(news, iface);
+    const baseline = await captureBaseline(t, plan, {
+      baseline: olds.baseline ?? { sysctls: {}, addresses: [] },
+      plannedAddresses: old.addresses.map(addressKey),
+    });
+    await applyPlan(t, plan, news.persist);
+    const keep = new Set(plan.sysctls.map(([s]) => s.name));
+    const dropped = old.sysctls.map(([s]) => s.name).filter((n) => !keep.has(n));
+    const keepAddr = new Set(plan.addresses.map(addressKey));
+    const droppedAddr = old.addresses.filter((a) => !keepAddr.has(addressKey(a)));
+    if (dropped.length > 0 || droppedAddr.length > 0) await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
+    for (const n of dropped) delete baseline.sysctls[n];
+    baseline.addresses = baseline.addresses.filter((a) => keepAddr.has(a));
+    return { outs: { ...news, effectiveInterface: iface, baseline, state: expectedState(plan, news.persist, links) } };
+  },
+
+  async delete(_id, props: Props) {
+    const t = transportFor(props.connection);
+    const { plan } = realServerHostPlan(props, props.effectiveInterface ?? props.interface ?? "eth0");
+    await revert(t, props.baseline ?? { sysctls: {}, addresses: [] }, {
+      sysctls: plan.sysctls.map(([s]) => s.name),
+      addresses: plan.addresses,
+      files: OWNED_FILES,
+    });
+  },
+};
+
+async function detectInterface(t: import("../transport/transport").Transport): Promise<string> {
+  const facts = await probe(t, { sysctls: [], files: [], ownedFiles: [] });
+  if (!facts.defaultInterface) {
+    throw new Error(
+      `on ${t.label}: cannot tell which interface faces the VIP network (the host has no IPv4 default route). Set the RealServerHost's interface argument (e.g. "eth0").`,
+    );
+  }
+  return facts.defaultInterface;
+}

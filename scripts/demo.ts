@@ -1,0 +1,82 @@
+/**
+ * The main job: deploy the quickstart load balancer into the local lab with the real pulumi CLI,
+ * send real requests through it, and show how they were balanced.
+ *
+ *   npm run demo              deploy (or update) and show the traffic
+ *   npm run demo -- destroy   tear it down
+ *
+ * Run through scripts/demo.sh, which first sets up the toolchain, the build and the lab.
+ */
+import * as os from "node:os";
+import * as path from "node:path";
+import { lab, labConnection, labPrivateKey, requests, sh } from "../test/e2e/harness/lab";
+import { cacheDir } from "../test/e2e/harness/paths";
+import { TestStack } from "../test/e2e/harness/stack";
+
+const REQUESTS = Number(process.env.DEMO_REQUESTS ?? 30);
+const VIP = "10.0.0.100";
+const REAL_SERVERS = ["rs1", "rs2", "rs3"];
+
+function step(n: number, text: string) {
+  process.stdout.write(`\n\x1b[1m[${n}/4] ${text}\x1b[0m\n`);
+}
+
+async function main() {
+  process.env.PULUMI_LVS_E2E_QUIET ??= "0";
+  const home = path.join(cacheDir, "demo");
+  const stack = await TestStack.create("lab", { program: "examples/quickstart", home });
+  if (process.argv[2] === "destroy") {
+    const r = await stack.destroy();
+    console.log(`\ndestroyed: ${JSON.stringify(r.summary.resourceChanges)}`);
+    return;
+  }
+  const env = lab();
+  const addr = (h: string) => env.hosts[h]!.addresses.eth0![0]!.split("/")[0]!;
+  await stack.stack.setConfig("director", { value: JSON.stringify(labConnection("director")) });
+  await stack.stack.setConfig("privateKey", { value: labPrivateKey(), secret: true });
+  await stack.stack.setConfig("vip", { value: VIP });
+  await stack.stack.setConfig("realServers", { value: JSON.stringify(REAL_SERVERS.map(addr)) });
+
+  step(1, "host setup for direct routing (VIP on the director; VIP on lo and ARP sysctls on the real servers)");
+  await sh("director", `ip addr replace ${VIP}/32 dev eth0`);
+  for (const rs of REAL_SERVERS) {
+    await sh(
+      rs,
+      "sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2" +
+        ` && ip addr replace ${VIP}/32 dev lo`,
+    );
+  }
+
+  step(2, "pulumi up (examples/quickstart) against the lab director");
+  const up = await stack.up();
+  console.log(`\nresult: ${up.summary.result}; changes: ${JSON.stringify(up.summary.resourceChanges)}`);
+
+  step(3, `${REQUESTS} HTTP requests from the lab client to http://${VIP}/`);
+  const counts = await requests("client", `http://${VIP}/`, REQUESTS);
+  const width = Math.max(...Object.keys(counts).map((k) => k.length));
+  for (const [server, n] of Object.entries(counts).sort()) {
+    console.log(`  ${server.padEnd(width)}  ${String(n).padStart(4)}  ${"#".repeat(n)}`);
+  }
+  console.log("\n  director's table:");
+  console.log((await sh("director", "ipvsadm -L -n --stats")).replace(/^/gm, "    "));
+
+  step(4, "pulumi preview --refresh --expect-no-changes (the kernel matches the state)");
+  await stack.preview({ refresh: true, expectNoChanges: true });
+  console.log("  clean: no drift");
+
+  const repo = path.relative(os.homedir(), process.cwd()) ? process.cwd() : "~";
+  console.log(`
+Look around:
+  test/lab/lab ssh director ipvsadm -Ln          the director's IPVS table
+  test/lab/lab ssh client wget -qO- http://${VIP}/   one request from the client
+  test/lab/lab ssh director ipvsadm -e -t ${VIP}:80 -r ${addr("rs1")}:80 -g -w 5   drift, then run npm run demo again
+Tear down:
+  npm run demo -- destroy      removes what the demo deployed (in ${repo})
+  test/lab/lab down            stops the lab
+State and program: ${home}`);
+}
+
+main().catch((e) => {
+  console.error(`\ndemo failed: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});
