@@ -100,14 +100,16 @@ describe("DR load balancer from VirtualService + RealServer", () => {
     );
     let text = "";
     await assert.rejects(
-      s.stack.preview({ refresh: true, expectNoChanges: true, onOutput: (o) => void (text += o) }),
+      s.stack.preview({ refresh: true, expectNoChanges: true, diff: true, onOutput: (o) => void (text += o) }),
       /no changes were expected/i,
     );
-    assert.match(text, /rs1[^\n]*\n?[^\n]*weight/, "names the weight change");
-    assert.match(text, /upperThreshold/, "names the threshold change");
-    assert.match(text, /\+ +pulumi-nodejs:dynamic\/lvs:RealServer +rs2 +create/, "recreates the deleted real server");
-    assert.match(text, /10\.0\.0\.99:80/, "names the stray real server");
-    assert.match(text, /scheduler/, "names the scheduler change");
+    // the refresh part of the preview names each drift, in ipvsadm's terms
+    assert.match(text, /::rs1\]\s*--outputs:--\s*~ weight\s*: 3 => 9/, "names the weight change");
+    assert.match(text, /::rs3\]\s*--outputs:--\s*~ lowerThreshold: 0 => 10\s*~ upperThreshold: 0 => 50/, "names the thresholds");
+    assert.match(text, /::rs2\]\s*--outputs:--\s*- address\s*: "10\.0\.0\.12"/, "shows the deleted real server gone");
+    assert.match(text, /\+ pulumi-nodejs:dynamic\/lvs:RealServer: \(create\)\s*\[urn=[^\]]*::rs2\]/, "and recreates it");
+    assert.match(text, /~ scheduler\s*: "rr" => "wlc"/, "names the scheduler change");
+    assert.match(text, /~ strayRealServers: \[\s*\+ \[0\]: "10\.0\.0\.99:80"/, "names the stray real server");
     const r = await s.up({ refresh: true });
     assert.equal(r.summary.result, "succeeded");
     assert.deepEqual(await savedRules(), [
@@ -215,7 +217,7 @@ describe("IPv6, fwmark, flags, persistence and tunnel options read back", () => 
       "-a -t [fd00:10::100]:80 -r [fd00:10::11]:80 -g -w 5",
       "-a -t [fd00:10::100]:80 -r [fd00:10::12]:8080 -m -w 1",
       "-A -f 7 -s mh -b mh-fallback,mh-port",
-      "-A -f 8 -6 -s sh -b sh-port -p 300",
+      "-A -f 8 -6 -s sh -p 300 -b sh-port",
     ]) {
       assert.ok(rules.includes(want), `${want} in\n${rules.join("\n")}`);
     }

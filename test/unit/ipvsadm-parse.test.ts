@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { addRealServerArgs, addServiceArgs } from "../../provider/ipvs/ipvsadm/command";
-import { mergeThresholds, parseRules, parseThresholds } from "../../provider/ipvs/ipvsadm/parse";
+import { mergeThresholds, parseLedger, parseRules, parseThresholds } from "../../provider/ipvs/ipvsadm/parse";
 import {
   FORWARDING_METHODS,
   type IpvsTable,
@@ -196,5 +196,13 @@ describe("build then parse is the identity (property)", () => {
       .flatMap((s) => [addServiceArgs(s.config).join(" "), ...s.realServers.map((r) => addRealServerArgs(s.config.key, r.config).join(" "))])
       .join("\n");
     assert.deepEqual(parseRules(rebuilt), t);
+  });
+});
+
+describe("ledger", () => {
+  it("reads services before real servers whatever the line order", () => {
+    const t = parseLedger("-a -f 7 -r 10.0.0.11:0 -g -w 1 -x 0 -y 0\n-A -f 7 -s mh -b mh-port\n");
+    assert.equal(t.services.length, 1);
+    assert.equal(t.services[0]!.realServers[0]!.config.address, "10.0.0.11");
   });
 });

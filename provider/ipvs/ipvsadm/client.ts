@@ -16,7 +16,7 @@ import {
   realServerAddress,
   serviceArgs,
 } from "./command";
-import { mergeThresholds, parseRules, parseThresholds } from "./parse";
+import { mergeThresholds, parseLedger, parseRules, parseThresholds } from "./parse";
 
 /** Where a host keeps the ledger of what pulumi-lvs owns (ipvsadm rules format). */
 export const LEDGER = "/var/lib/pulumi-lvs/ipvs.rules";
@@ -83,7 +83,7 @@ export class IpvsadmClient implements IpvsClient {
     const loaded = !("not-loaded" in sections);
     const table = loaded ? parseRules(sections[""] ?? "") : { services: [] };
     if (loaded) mergeThresholds(table, parseThresholds(sections.thresholds ?? ""));
-    const owned = parseRules(sections.ledger ?? "");
+    const owned = parseLedger(sections.ledger ?? "");
     return { table, owned, loaded };
   }
 

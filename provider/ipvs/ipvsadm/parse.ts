@@ -99,6 +99,15 @@ function familyOf(k: ServiceKey): Family {
   return "fwmark" in k ? k.family : k.address.includes(":") ? "ipv6" : "ipv4";
 }
 
+/**
+ * Parses a ledger: rules in `ipvsadm -R` format whose lines may come in any order (an edited
+ * service's line moves to the end), so services are read before real servers.
+ */
+export function parseLedger(text: string): IpvsTable {
+  const lines = text.split("\n").map((l) => l.trim());
+  return parseRules([...lines.filter((l) => l.startsWith("-A ")), ...lines.filter((l) => l.startsWith("-a "))].join("\n"));
+}
+
 /** Parses `ipvsadm -S -n` (also the format `ipvsadm -R` reads). */
 export function parseRules(text: string): IpvsTable {
   const services: ServiceEntry[] = [];

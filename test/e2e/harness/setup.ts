@@ -32,6 +32,6 @@ export async function savedRules(host = "director"): Promise<string[]> {
 
 /** How many SSH connections a lab host's sshd has accepted so far (from its log). */
 export async function sshConnectionCount(host: string): Promise<number> {
-  const out = await sh(host, "grep -c 'Child connection from' /var/log/dropbear.log || true");
+  const out = await sh(host, "grep -c 'tcpserver: ok' /var/log/lab-host-start.log || true");
   return Number(out.trim() || 0);
 }
