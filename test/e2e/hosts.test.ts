@@ -35,7 +35,13 @@ function labReboot(host: string) {
 
 function drConfig(persist: boolean) {
   return {
-    directorHost: { vips: [{ address: VIP, interface: "eth0" }], ipvsSysctls: { expire_nodest_conn: 1 }, timeouts: { tcp: 600 }, persist },
+    directorHost: {
+      vips: [{ address: VIP, interface: "eth0" }],
+      ipvsSysctls: { expire_nodest_conn: 1 },
+      timeouts: { tcp: 600 },
+      modules: ["ip_vs", "ip_vs_wrr"],
+      persist,
+    },
     realServerHosts: Object.keys(lanRs).map((h) => ({ name: `${h}-host`, host: h, mode: "dr", vips: [VIP], persist })),
     services: [
       {
@@ -81,14 +87,18 @@ describe("LVS-DR where every host setting comes from Pulumi", () => {
   it("drift: a changed sysctl, a missing VIP and an unloaded module are detected and repaired", async () => {
     await sh("rs2", "echo 0 > /proc/sys/net/ipv4/conf/all/arp_ignore");
     await sh("rs3", `ip addr del ${VIP}/32 dev lo`);
+    await sh("director", "modprobe -r ip_vs_wrr");
     let text = "";
     await assert.rejects(
       s.stack.preview({ refresh: true, expectNoChanges: true, onOutput: (o) => void (text += o) }),
       /no changes were expected/i,
     );
-    assert.match(text, /rs2-host/);
-    assert.match(text, /rs3-host/);
+    assert.match(text, /lvs:RealServerHost +rs2-host +update/);
+    assert.match(text, /lvs:RealServerHost +rs3-host +update/);
+    assert.match(text, /lvs:Director +director +update/);
+    assert.doesNotMatch(text, /lvs:RealServerHost +rs1-host +update/);
     await s.up({ refresh: true });
+    assert.match(await sh("director", "ls /sys/module"), /^ip_vs_wrr$/m);
     assert.equal((await sh("rs2", "cat /proc/sys/net/ipv4/conf/all/arp_ignore")).trim(), "1");
     assert.match(await sh("rs3", "ip -o addr show dev lo"), /10\.0\.0\.100\/32/);
     await s.preview({ refresh: true, expectNoChanges: true });
@@ -130,8 +140,12 @@ describe("reboot without persistence: drift is reported, up repairs it, traffic 
       s.stack.preview({ refresh: true, expectNoChanges: true, onOutput: (o) => void (text += o) }),
       /no changes were expected/i,
     );
-    for (const name of ["director", "rs1-host", "web", "rs1 ", "rs2 ", "rs3 "]) assert.ok(text.includes(name), `${name} in the preview`);
-    assert.ok(!/rs2-host/.test(text), "rs2's host was not rebooted: no drift there");
+    const changed = (type: string, name: string) => new RegExp(`lvs:${type} +${name} +(update|create)`).test(text);
+    assert.ok(changed("Director", "director"), "the director's settings");
+    assert.ok(changed("RealServerHost", "rs1-host"), "rs1's settings");
+    assert.ok(changed("VirtualService", "web"), "the service, gone with the director's reboot");
+    for (const rs of ["rs1", "rs2", "rs3"]) assert.ok(changed("RealServer", rs), `real server ${rs}`);
+    assert.ok(!changed("RealServerHost", "rs2-host"), "rs2 was not rebooted: no drift there");
   });
 
   it("up --refresh repairs it and traffic flows again", async () => {
