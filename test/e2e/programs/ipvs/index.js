@@ -1,7 +1,8 @@
 "use strict";
 // Builds pulumi-lvs resources from stack config, so that one program serves many end-to-end tests:
 //   director:        a connection without its key ({host, port, user, hostKey, ...})
-//   privateKey:      the SSH private key (secret)
+//   privateKey:      the SSH private key (secret; optional)
+//   password:        a login password (secret; optional)
 //   directorHost:    optional Director arguments (without connection)
 //   hosts:           optional {name: connection-without-key} of real-server hosts
 //   realServerHosts: optional [{name, host, mode, vips, ...}] (host: a key of `hosts`)
@@ -10,8 +11,11 @@ const pulumi = require("@pulumi/pulumi");
 const lvs = require("pulumi-lvs");
 
 const config = new pulumi.Config();
-const privateKey = config.requireSecret("privateKey");
-const connection = { ...config.requireObject("director"), privateKey };
+const privateKey = config.getSecret("privateKey");
+const password = config.getSecret("password");
+const credentials = { ...(privateKey ? { privateKey } : {}), ...(password ? { password } : {}) };
+const withCredentials = (c) => ({ ...c, ...credentials, ...(c.proxy ? { proxy: { ...c.proxy, ...credentials } } : {}) });
+const connection = withCredentials(config.requireObject("director"));
 const hosts = config.getObject("hosts") ?? {};
 const out = { services: {}, hosts: {} };
 
@@ -23,7 +27,7 @@ if (directorHost) {
   deps.push(d);
 }
 for (const { name, host, ...args } of config.getObject("realServerHosts") ?? []) {
-  const h = new lvs.RealServerHost(name, { connection: { ...hosts[host], privateKey }, ...args });
+  const h = new lvs.RealServerHost(name, { connection: withCredentials(hosts[host]), ...args });
   out.hosts[name] = { id: h.id, interface: h.effectiveInterface };
   deps.push(h);
 }

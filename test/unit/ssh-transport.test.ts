@@ -1,0 +1,192 @@
+import * as assert from "node:assert/strict";
+import * as net from "node:net";
+import { after, before, describe, it } from "node:test";
+import { Server, utils } from "ssh2";
+import { connection } from "../../provider/model/connection";
+import { MAX_CHANNELS, SshTransport } from "../../provider/transport/ssh";
+import { TransportError } from "../../provider/transport/transport";
+
+// A real SSH server (ssh2's, in this process, on 127.0.0.1) that answers `exec` by echoing the
+// command, holds each channel open for a moment, refuses more than 10 sessions at once (sshd's
+// MaxSessions default), and counts what happened.
+const hostKey = utils.generateKeyPairSync("ed25519");
+const otherHostKey = utils.generateKeyPairSync("ed25519");
+const clientKey = utils.generateKeyPairSync("ed25519");
+const encryptedKey = utils.generateKeyPairSync("ed25519", { passphrase: "s3cret-pass", cipher: "aes256-cbc", rounds: 16 });
+const allowed = [clientKey, encryptedKey].map((k) => utils.parseKey(k.public) as any);
+
+const stats = { handshakes: 0, open: 0, maxOpen: 0, refused: 0, commands: [] as string[] };
+let server: Server;
+const clients = new Set<{ end(): void }>();
+let port: number;
+
+function conn(extra: Record<string, unknown> = {}) {
+  return connection.parse({
+    host: "127.0.0.1",
+    port,
+    privateKey: clientKey.private,
+    hostKey: hostKey.public,
+    dialTimeout: 2,
+    dialAttempts: 1,
+    ...extra,
+  });
+}
+
+before(async () => {
+  server = new Server({ hostKeys: [hostKey.private] }, (client) => {
+    clients.add(client);
+    client.on("close", () => clients.delete(client));
+    // direct-tcpip, for the jump-host test: connect where the client asks (here: this server)
+    client.on("tcpip", (accept, reject, info) => {
+      const sock = net.connect(info.destPort, info.destIP);
+      sock.on("connect", () => {
+        const ch = accept();
+        ch.pipe(sock).pipe(ch);
+      });
+      sock.on("error", () => reject());
+    });
+    client.on("authentication", (ctx) => {
+      if (ctx.method === "password" && ctx.username === "deploy" && ctx.password === "pw-123456") return ctx.accept();
+      if (ctx.method === "publickey" && allowed.some((k) => k.getPublicSSH().equals(ctx.key.data))) {
+        if (!ctx.signature) return ctx.accept();
+        const k = allowed.find((x) => x.getPublicSSH().equals(ctx.key.data));
+        if (k.verify(ctx.blob, ctx.signature, ctx.hashAlgo)) return ctx.accept();
+      }
+      ctx.reject(["publickey", "password"]);
+    });
+    client.on("ready", () => {
+      stats.handshakes++;
+      client.on("session", (accept, reject) => {
+        if (stats.open >= 10) {
+          stats.refused++;
+          return reject();
+        }
+        stats.open++;
+        stats.maxOpen = Math.max(stats.maxOpen, stats.open);
+        const session = accept();
+        session.on("exec", (acc, _rej, info) => {
+          const ch = acc();
+          stats.commands.push(info.command);
+          setTimeout(() => {
+            ch.write(`ran: ${info.command}\n`);
+            if (info.command.includes("fail")) ch.stderr.write("it failed\n");
+            ch.exit(info.command.includes("fail") ? 3 : 0);
+            ch.end();
+            stats.open--;
+          }, 30);
+        });
+      });
+    });
+    client.on("error", () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  port = (server.address() as net.AddressInfo).port;
+});
+after(() => {
+  for (const c of clients) c.end();
+  server.close();
+});
+
+describe("SshTransport against a real SSH server", () => {
+  it("runs commands over one connection, with at most MAX_CHANNELS channels at once", async () => {
+    const t = new SshTransport(conn());
+    const before = { ...stats, commands: stats.commands.length };
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => t.run(`echo ${i}`)));
+    assert.equal(results.length, 60);
+    assert.ok(results.every((r, i) => r.code === 0 && r.stdout === `ran: echo ${i}\n`));
+    assert.equal(stats.handshakes - before.handshakes, 1, "one SSH connection");
+    assert.equal(stats.refused, 0, "no session refused for MaxSessions");
+    assert.ok(stats.maxOpen <= MAX_CHANNELS, `at most ${MAX_CHANNELS} channels at once (saw ${stats.maxOpen})`);
+    assert.ok(MAX_CHANNELS < 10, "below sshd's MaxSessions default");
+    assert.deepEqual(t.stats, { connections: 1, commands: 60 });
+    t.close();
+  });
+
+  it("returns the exit code and stderr of a failed command", async () => {
+    const t = new SshTransport(conn());
+    const r = await t.run("fail please");
+    assert.equal(r.code, 3);
+    assert.equal(r.stderr, "it failed\n");
+    t.close();
+  });
+
+  it("wraps commands in sudo -n when asked", async () => {
+    const t = new SshTransport(conn({ sudo: true }), undefined, true);
+    await t.run("ipvsadm -S -n");
+    assert.equal(stats.commands.at(-1), "sudo -n -- sh -c 'ipvsadm -S -n'");
+    t.close();
+  });
+
+  it("logs in with a password", async () => {
+    const t = new SshTransport(conn({ user: "deploy", privateKey: undefined, password: "pw-123456", agent: false }));
+    assert.equal((await t.run("true")).code, 0);
+    t.close();
+  });
+
+  it("logs in with a passphrase-protected key", async () => {
+    const t = new SshTransport(conn({ privateKey: encryptedKey.private, privateKeyPassphrase: "s3cret-pass" }));
+    assert.equal((await t.run("true")).code, 0);
+    t.close();
+  });
+
+  it("refuses a host whose key is not pinned, and runs nothing there", async () => {
+    const n = stats.commands.length;
+    const t = new SshTransport(conn({ hostKey: otherHostKey.public, dialAttempts: 3 }));
+    const err = await t.run("touch /tmp/canary").then(
+      () => undefined,
+      (e: TransportError) => e,
+    );
+    assert.ok(err instanceof TransportError);
+    assert.equal(err.kind, "host-key");
+    assert.match(err.message, /host key verification failed for root@127\.0\.0\.1:\d+: it presented ssh-ed25519 SHA256:/);
+    assert.equal(stats.commands.length, n, "no command ran");
+  });
+
+  it("accepts known_hosts lines as pins", async () => {
+    const line = `[127.0.0.1]:${port} ${hostKey.public}`;
+    const t = new SshTransport(conn({ hostKey: `${line}\n# comment\n` }));
+    assert.equal((await t.run("true")).code, 0);
+    t.close();
+  });
+
+  it("reports a refused login without retrying, and never prints the secret", async () => {
+    const t = new SshTransport(conn({ user: "deploy", privateKey: undefined, password: "wrong-password-xyz", agent: false, dialAttempts: 3 }));
+    const started = Date.now();
+    const err = await t.run("true").then(
+      () => undefined,
+      (e: TransportError) => e,
+    );
+    assert.equal(err?.kind, "auth");
+    assert.match(err!.message, /authentication failed for deploy@127\.0\.0\.1/);
+    assert.ok(!err!.message.includes("wrong-password-xyz"));
+    assert.ok(Date.now() - started < 1500, "no backoff for a refused login");
+  });
+
+  it("gives up after the configured attempts, saying how many, within the dial timeout", async () => {
+    // a TCP server that accepts and never speaks SSH
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    const silentPort = (silent.address() as net.AddressInfo).port;
+    const t = new SshTransport(conn({ port: silentPort, dialTimeout: 0.5, dialAttempts: 2 }));
+    const started = Date.now();
+    const err = await t.run("true").then(
+      () => undefined,
+      (e: TransportError) => e,
+    );
+    const took = Date.now() - started;
+    silent.close();
+    assert.equal(err?.kind, "unreachable");
+    assert.match(err!.message, /could not connect to root@127\.0\.0\.1:\d+ after 2 attempts \(dial timeout 0\.5 s each\)/);
+    assert.ok(took >= 1000 && took < 5000, `two 0.5 s attempts and one backoff (took ${took} ms)`);
+  });
+
+  it("reaches a host through a jump host", async () => {
+    const before = stats.handshakes;
+    const proxy = new SshTransport(conn());
+    const t = new SshTransport(conn(), proxy);
+    assert.equal((await t.run("via-proxy")).stdout, "ran: via-proxy\n");
+    assert.equal(stats.handshakes - before, 2, "one handshake with the jump host, one with the target through it");
+    t.close();
+    proxy.close();
+  });
+});
