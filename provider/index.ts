@@ -6,8 +6,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { director } from "./resources/director";
 import { noop } from "./resources/noop";
-import { realServerHost } from "./resources/real-server-host";
 import { realServer } from "./resources/real-server";
+import { realServerHost } from "./resources/real-server-host";
 import { virtualService } from "./resources/virtual-service";
 
 const providers: Record<string, pulumi.dynamic.ResourceProvider> = {

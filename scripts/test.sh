@@ -18,6 +18,10 @@ e2e) files=("dist/test/e2e/**/*.test.js") ;;
 all) files=("dist/test/unit/**/*.test.js" "dist/test/e2e/**/*.test.js") ;;
 *) echo "usage: $0 all|unit|e2e" >&2; exit 2 ;;
 esac
+if [ "$what" = all ]; then
+	echo "[test] lint (biome)" >&2
+	npx biome check provider sdk test scripts examples
+fi
 if [ "$what" != unit ]; then
 	test/lab/lab up
 fi

@@ -53,7 +53,9 @@ export interface DirectorArgs {
    * VIPs to hold on an interface (/32 or /128 unless `prefix`), announced with a gratuitous ARP when
    * added. With keepalived managing VIPs (VRRP), leave this empty.
    */
-  vips?: pulumi.Input<pulumi.Input<{ address: pulumi.Input<string>; interface: pulumi.Input<string>; prefix?: pulumi.Input<number> }>[]>;
+  vips?: pulumi.Input<
+    pulumi.Input<{ address: pulumi.Input<string>; interface: pulumi.Input<string>; prefix?: pulumi.Input<number> }>[]
+  >;
   /**
    * Survive a reboot: write /etc/sysctl.d/60-pulumi-lvs-director.conf, /etc/modules-load.d/pulumi-lvs-director.conf
    * and a oneshot systemd unit (pulumi-lvs-director.service) that adds the VIPs, sets the timeouts and
@@ -72,7 +74,13 @@ export class Director extends pulumi.dynamic.Resource {
   declare public readonly announced: pulumi.Output<string[]>;
 
   constructor(name: string, args: DirectorArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...args, connection: pulumi.secret(args.connection), state: undefined, baseline: undefined, announced: undefined };
+    const props = {
+      ...args,
+      connection: pulumi.secret(args.connection),
+      state: undefined,
+      baseline: undefined,
+      announced: undefined,
+    };
     super(providerFor("Director"), name, props, withSecretOutputs(opts), "lvs", "Director");
   }
 }

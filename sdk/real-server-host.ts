@@ -32,7 +32,13 @@ export class RealServerHost extends pulumi.dynamic.Resource {
   declare public readonly state: pulumi.Output<Record<string, unknown>>;
 
   constructor(name: string, args: RealServerHostArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...args, connection: pulumi.secret(args.connection), state: undefined, baseline: undefined, effectiveInterface: undefined };
+    const props = {
+      ...args,
+      connection: pulumi.secret(args.connection),
+      state: undefined,
+      baseline: undefined,
+      effectiveInterface: undefined,
+    };
     super(providerFor("RealServerHost"), name, props, withSecretOutputs(opts), "lvs", "RealServerHost");
   }
 }

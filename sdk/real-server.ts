@@ -42,8 +42,9 @@ export interface RealServerArgs {
 function serviceRef(s: VirtualService): pulumi.Output<Record<string, unknown>> {
   return pulumi
     .all([s.protocol, s.address, s.port, s.fwmark, s.family])
-    .apply(([protocol, address, port, fwmark, family]): Record<string, unknown> =>
-      fwmark !== undefined && fwmark !== null ? { fwmark, family: family ?? "ipv4" } : { protocol, address, port },
+    .apply(
+      ([protocol, address, port, fwmark, family]): Record<string, unknown> =>
+        fwmark !== undefined && fwmark !== null ? { fwmark, family: family ?? "ipv4" } : { protocol, address, port },
     );
 }
 

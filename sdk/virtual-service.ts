@@ -3,7 +3,21 @@ import type { ConnectionArgs } from "./connection";
 import { providerFor } from "./shim";
 
 /** Kernel schedulers (ipvsadm `-s`). */
-export type Scheduler = "rr" | "wrr" | "lc" | "wlc" | "lblc" | "lblcr" | "dh" | "sh" | "sed" | "nq" | "fo" | "ovf" | "mh" | "twos";
+export type Scheduler =
+  | "rr"
+  | "wrr"
+  | "lc"
+  | "wlc"
+  | "lblc"
+  | "lblcr"
+  | "dh"
+  | "sh"
+  | "sed"
+  | "nq"
+  | "fo"
+  | "ovf"
+  | "mh"
+  | "twos";
 /** Scheduler flags (ipvsadm `-b`): `sh-*` for the sh scheduler, `mh-*` for mh. */
 export type SchedulerFlag = "sh-fallback" | "sh-port" | "mh-fallback" | "mh-port";
 

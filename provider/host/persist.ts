@@ -48,13 +48,18 @@ export function writeFilesScript(files: PersistedFile[]): string {
   const lines: string[] = [];
   for (const f of files) {
     const dir = f.path.slice(0, f.path.lastIndexOf("/"));
-    lines.push(`mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(f.content)} > ${shellQuote(`${f.path}.tmp`)} && mv ${shellQuote(`${f.path}.tmp`)} ${shellQuote(f.path)} || exit 1`);
+    lines.push(
+      `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(f.content)} > ${shellQuote(`${f.path}.tmp`)} && mv ${shellQuote(`${f.path}.tmp`)} ${shellQuote(f.path)} || exit 1`,
+    );
     if (f.enableLink) {
       const ldir = f.enableLink.slice(0, f.enableLink.lastIndexOf("/"));
       lines.push(`mkdir -p ${shellQuote(ldir)} && ln -sf ${shellQuote(f.path)} ${shellQuote(f.enableLink)} || exit 1`);
     }
   }
-  if (files.some((f) => f.enableLink)) lines.push("if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi");
+  if (files.some((f) => f.enableLink))
+    lines.push(
+      "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi",
+    );
   return lines.join("\n");
 }
 
@@ -64,7 +69,9 @@ export function removeFilesScript(paths: string[]): string {
 
 /** Prints each existing file as `#file <path>` followed by its content. */
 export function readFilesScript(paths: string[]): string {
-  return paths.map((p) => `if [ -f ${shellQuote(p)} ]; then echo ${shellQuote(`#file ${p}`)}; cat ${shellQuote(p)}; echo; fi`).join("\n");
+  return paths
+    .map((p) => `if [ -f ${shellQuote(p)} ]; then echo ${shellQuote(`#file ${p}`)}; cat ${shellQuote(p)}; echo; fi`)
+    .join("\n");
 }
 
 export function parseFiles(text: string): Map<string, string> {

@@ -52,7 +52,10 @@ export function parseProbe(text: string): HostFacts {
     if (line.startsWith(MARK)) {
       cur = line.slice(MARK.length).trim();
       sec[cur] = [];
-    } else (sec[cur] ??= []).push(line);
+    } else {
+      sec[cur] ??= [];
+      sec[cur].push(line);
+    }
   }
   const links = new Map<string, boolean>();
   for (const l of sec.links ?? []) {

@@ -24,7 +24,10 @@ export function plainSysctl(name: string): Sysctl {
 /** Reads sysctls: one line each, `name=value`, or `name!` when the kernel has no such parameter. */
 export function readSysctlsScript(list: Sysctl[]): string {
   return list
-    .map((s) => `if [ -r ${shellQuote(s.path)} ]; then printf '%s=%s\\n' ${shellQuote(s.name)} "$(cat ${shellQuote(s.path)})"; else printf '%s!\\n' ${shellQuote(s.name)}; fi`)
+    .map(
+      (s) =>
+        `if [ -r ${shellQuote(s.path)} ]; then printf '%s=%s\\n' ${shellQuote(s.name)} "$(cat ${shellQuote(s.path)})"; else printf '%s!\\n' ${shellQuote(s.name)}; fi`,
+    )
     .join("\n");
 }
 
@@ -34,7 +37,14 @@ export function parseSysctls(text: string): Map<string, string | undefined> {
     if (line.endsWith("!")) out.set(line.slice(0, -1), undefined);
     else {
       const i = line.indexOf("=");
-      if (i > 0) out.set(line.slice(0, i), line.slice(i + 1).trim().replace(/\s+/g, " "));
+      if (i > 0)
+        out.set(
+          line.slice(0, i),
+          line
+            .slice(i + 1)
+            .trim()
+            .replace(/\s+/g, " "),
+        );
     }
   }
   return out;

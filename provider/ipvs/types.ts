@@ -13,7 +13,22 @@ export const FAMILIES = ["ipv4", "ipv6"] as const;
 export type Family = (typeof FAMILIES)[number];
 
 /** Every scheduler of the Linux kernel (ip_vs_<name> modules). */
-export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] as const;
+export const SCHEDULERS = [
+  "rr",
+  "wrr",
+  "lc",
+  "wlc",
+  "lblc",
+  "lblcr",
+  "dh",
+  "sh",
+  "sed",
+  "nq",
+  "fo",
+  "ovf",
+  "mh",
+  "twos",
+] as const;
 export type Scheduler = (typeof SCHEDULERS)[number];
 
 /** Scheduler flags (`ipvsadm -b`), each valid for one scheduler only. */
@@ -33,9 +48,7 @@ export const TUNNEL_CHECKSUMS = ["nocsum", "csum", "remcsum"] as const;
 export type TunnelChecksum = (typeof TUNNEL_CHECKSUMS)[number];
 
 /** What names a virtual service in the kernel. */
-export type ServiceKey =
-  | { protocol: Protocol; address: string; port: number }
-  | { fwmark: number; family: Family };
+export type ServiceKey = { protocol: Protocol; address: string; port: number } | { fwmark: number; family: Family };
 
 export function isFwmarkKey(k: ServiceKey): k is { fwmark: number; family: Family } {
   return "fwmark" in k;

@@ -85,7 +85,10 @@ const sshFields = {
     .default(3),
 };
 
-function refineSsh(c: { hostKey?: string; insecureIgnoreHostKey: boolean; privateKeyPassphrase?: string; privateKey?: string }, ctx: z.RefinementCtx) {
+function refineSsh(
+  c: { hostKey?: string; insecureIgnoreHostKey: boolean; privateKeyPassphrase?: string; privateKey?: string },
+  ctx: z.RefinementCtx,
+) {
   if (c.hostKey === undefined && !c.insecureIgnoreHostKey) {
     ctx.addIssue({
       code: "custom",

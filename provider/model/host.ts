@@ -5,7 +5,9 @@ import { ipAddress } from "./net";
 /** A network interface name (as the kernel allows them). */
 export const interfaceName = z
   .string({ error: "must be an interface name such as eth0" })
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$/, { error: "must be an interface name (1-15 letters, digits, _ . : -), such as eth0" });
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$/, {
+    error: "must be an interface name (1-15 letters, digits, _ . : -), such as eth0",
+  });
 
 const moduleName = z.string().regex(/^[a-z0-9_]{1,64}$/, { error: "must be a kernel module name such as ip_vs_wrr" });
 
@@ -50,55 +52,76 @@ const timeout = z
   .min(1, { error: "must be at least 1 second" })
   .max(2_147_483, { error: "must be at most 2147483 seconds" });
 
-export const directorInputs = z.strictObject({
-  connection,
-  ipForward: z.boolean({ error: "must be a boolean" }).optional(),
-  ipv6Forward: z.boolean({ error: "must be a boolean" }).optional(),
-  ipvsSysctls: z
-    .partialRecord(z.enum(IPVS_SYSCTLS, { error: (i) => `"${String(i.input)}" is not a net.ipv4.vs parameter; known: ${IPVS_SYSCTLS.join(", ")}` }), sysctlValue)
-    .optional(),
-  sysctls: z
-    .record(
-      z.string().regex(/^(net|kernel|vm|fs)\.[A-Za-z0-9_.-]+$/, { error: "must be a dotted sysctl name such as net.ipv4.conf.all.send_redirects" }),
-      sysctlValue,
-    )
-    .optional(),
-  timeouts: z.strictObject({ tcp: timeout.optional(), tcpFin: timeout.optional(), udp: timeout.optional() }).optional(),
-  modules: z.array(moduleName).default(["ip_vs"]),
-  vips: z
-    .array(
-      z.strictObject({
-        address: ipAddress,
-        interface: interfaceName,
-        prefix: z.number().int().min(1).max(128).optional(),
-      }),
-    )
-    .default([]),
-  persist: z.boolean({ error: "must be a boolean" }).default(true),
-}).superRefine((v, ctx) => {
-  v.vips.forEach((vip, i) => {
-    const max = vip.address.includes(":") ? 128 : 32;
-    if (vip.prefix !== undefined && vip.prefix > max) ctx.addIssue({ code: "custom", path: ["vips", i, "prefix"], message: `must be at most ${max} for ${vip.address}` });
+export const directorInputs = z
+  .strictObject({
+    connection,
+    ipForward: z.boolean({ error: "must be a boolean" }).optional(),
+    ipv6Forward: z.boolean({ error: "must be a boolean" }).optional(),
+    ipvsSysctls: z
+      .partialRecord(
+        z.enum(IPVS_SYSCTLS, {
+          error: (i) => `"${String(i.input)}" is not a net.ipv4.vs parameter; known: ${IPVS_SYSCTLS.join(", ")}`,
+        }),
+        sysctlValue,
+      )
+      .optional(),
+    sysctls: z
+      .record(
+        z.string().regex(/^(net|kernel|vm|fs)\.[A-Za-z0-9_.-]+$/, {
+          error: "must be a dotted sysctl name such as net.ipv4.conf.all.send_redirects",
+        }),
+        sysctlValue,
+      )
+      .optional(),
+    timeouts: z
+      .strictObject({ tcp: timeout.optional(), tcpFin: timeout.optional(), udp: timeout.optional() })
+      .optional(),
+    modules: z.array(moduleName).default(["ip_vs"]),
+    vips: z
+      .array(
+        z.strictObject({
+          address: ipAddress,
+          interface: interfaceName,
+          prefix: z.number().int().min(1).max(128).optional(),
+        }),
+      )
+      .default([]),
+    persist: z.boolean({ error: "must be a boolean" }).default(true),
+  })
+  .superRefine((v, ctx) => {
+    v.vips.forEach((vip, i) => {
+      const max = vip.address.includes(":") ? 128 : 32;
+      if (vip.prefix !== undefined && vip.prefix > max)
+        ctx.addIssue({
+          code: "custom",
+          path: ["vips", i, "prefix"],
+          message: `must be at most ${max} for ${vip.address}`,
+        });
+    });
+    const seen = new Set<string>();
+    v.vips.forEach((vip, i) => {
+      if (seen.has(vip.address))
+        ctx.addIssue({ code: "custom", path: ["vips", i, "address"], message: `${vip.address} is listed twice` });
+      seen.add(vip.address);
+    });
   });
-  const seen = new Set<string>();
-  v.vips.forEach((vip, i) => {
-    if (seen.has(vip.address)) ctx.addIssue({ code: "custom", path: ["vips", i, "address"], message: `${vip.address} is listed twice` });
-    seen.add(vip.address);
-  });
-});
 export type DirectorInputs = z.infer<typeof directorInputs>;
 
-export const realServerHostInputs = z.strictObject({
-  connection,
-  mode: z.enum(["dr", "tun"], { error: 'must be "dr" (direct routing) or "tun" (IP tunnelling)' }),
-  vips: z.array(ipAddress, { error: "must be a list of IP addresses" }).min(1, { error: "must list at least one VIP" }),
-  interface: interfaceName.optional(),
-  persist: z.boolean({ error: "must be a boolean" }).default(true),
-}).superRefine((v, ctx) => {
-  const seen = new Set<string>();
-  v.vips.forEach((a, i) => {
-    if (seen.has(a)) ctx.addIssue({ code: "custom", path: ["vips", i], message: `${a} is listed twice` });
-    seen.add(a);
+export const realServerHostInputs = z
+  .strictObject({
+    connection,
+    mode: z.enum(["dr", "tun"], { error: 'must be "dr" (direct routing) or "tun" (IP tunnelling)' }),
+    vips: z
+      .array(ipAddress, { error: "must be a list of IP addresses" })
+      .min(1, { error: "must list at least one VIP" }),
+    interface: interfaceName.optional(),
+    persist: z.boolean({ error: "must be a boolean" }).default(true),
+  })
+  .superRefine((v, ctx) => {
+    const seen = new Set<string>();
+    v.vips.forEach((a, i) => {
+      if (seen.has(a)) ctx.addIssue({ code: "custom", path: ["vips", i], message: `${a} is listed twice` });
+      seen.add(a);
+    });
   });
-});
 export type RealServerHostInputs = z.infer<typeof realServerHostInputs>;

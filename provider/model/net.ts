@@ -28,6 +28,13 @@ export const port = z
 export const hostName = z
   .string({ error: "must be a host name or an IP address" })
   .min(1, { error: "must not be empty" })
-  .refine((s) => net.isIP(s) !== 0 || /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/.test(s), {
-    error: (i) => `"${String(i.input)}" is not a valid host name or IP address`,
-  });
+  .refine(
+    (s) =>
+      net.isIP(s) !== 0 ||
+      /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/.test(
+        s,
+      ),
+    {
+      error: (i) => `"${String(i.input)}" is not a valid host name or IP address`,
+    },
+  );

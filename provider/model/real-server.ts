@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { FAMILIES, FORWARDING_METHODS, PROTOCOLS, type RealServerConfig, type ServiceKey, TUNNEL_CHECKSUMS, TUNNEL_TYPES } from "../ipvs/types";
+import {
+  FAMILIES,
+  FORWARDING_METHODS,
+  PROTOCOLS,
+  type RealServerConfig,
+  type ServiceKey,
+  TUNNEL_CHECKSUMS,
+  TUNNEL_TYPES,
+} from "../ipvs/types";
 import { connection } from "./connection";
 import { ipAddress, port } from "./net";
 
@@ -34,7 +42,11 @@ export const realServerInputs = z
     service: serviceRef,
     address: ipAddress,
     port: port.optional(),
-    forwarding: z.enum(FORWARDING_METHODS, { error: `must be one of ${FORWARDING_METHODS.join(", ")} (masquerading, direct routing, tunnelling)` }).default("dr"),
+    forwarding: z
+      .enum(FORWARDING_METHODS, {
+        error: `must be one of ${FORWARDING_METHODS.join(", ")} (masquerading, direct routing, tunnelling)`,
+      })
+      .default("dr"),
     weight: z
       .number({ error: "must be an integer from 0 to 65535" })
       .int({ error: "must be an integer from 0 to 65535" })
@@ -57,7 +69,10 @@ export const realServerInputs = z
     const svcPort = "port" in v.service ? v.service.port : undefined;
     const svcV6 = "fwmark" in v.service ? v.service.family === "ipv6" : v.service.address.includes(":");
     if (svcV6 !== v.address.includes(":") && v.forwarding !== "tun") {
-      issue(["address"], `is ${v.address.includes(":") ? "IPv6" : "IPv4"} but the virtual service is ${svcV6 ? "IPv6" : "IPv4"}; only tun real servers may be of the other family`);
+      issue(
+        ["address"],
+        `is ${v.address.includes(":") ? "IPv6" : "IPv4"} but the virtual service is ${svcV6 ? "IPv6" : "IPv4"}; only tun real servers may be of the other family`,
+      );
     }
     if (v.forwarding !== "nat" && v.port !== undefined && svcPort !== undefined && v.port !== svcPort) {
       issue(
@@ -65,24 +80,33 @@ export const realServerInputs = z
         `is ${v.port} but the virtual service listens on ${svcPort}: ${v.forwarding === "dr" ? "direct routing" : "tunnelling"} cannot remap ports (the real server sees the packet as the client sent it). Use forwarding "nat", or set port to ${svcPort} or leave it out`,
       );
     }
-    if (v.tunnel !== undefined && v.forwarding !== "tun") issue(["tunnel"], `is only for forwarding "tun", not "${v.forwarding}"`);
+    if (v.tunnel !== undefined && v.forwarding !== "tun")
+      issue(["tunnel"], `is only for forwarding "tun", not "${v.forwarding}"`);
     if (v.tunnel) {
-      if (v.tunnel.type === "gue" && v.tunnel.port === undefined) issue(["tunnel", "port"], "is required for a gue tunnel (the UDP port of the real server's GUE receiver)");
-      if (v.tunnel.type !== "gue" && v.tunnel.port !== undefined) issue(["tunnel", "port"], `is only for gue tunnels, not ${v.tunnel.type}`);
-      if (v.tunnel.type === "ipip" && v.tunnel.checksum !== undefined) issue(["tunnel", "checksum"], "is only for gue and gre tunnels");
+      if (v.tunnel.type === "gue" && v.tunnel.port === undefined)
+        issue(["tunnel", "port"], "is required for a gue tunnel (the UDP port of the real server's GUE receiver)");
+      if (v.tunnel.type !== "gue" && v.tunnel.port !== undefined)
+        issue(["tunnel", "port"], `is only for gue tunnels, not ${v.tunnel.type}`);
+      if (v.tunnel.type === "ipip" && v.tunnel.checksum !== undefined)
+        issue(["tunnel", "checksum"], "is only for gue and gre tunnels");
     }
     if (v.upperThreshold > 0 && v.lowerThreshold > v.upperThreshold) {
       issue(["lowerThreshold"], `(${v.lowerThreshold}) must not exceed upperThreshold (${v.upperThreshold})`);
     }
     if (v.upperThreshold === 0 && v.lowerThreshold > 0) {
-      issue(["lowerThreshold"], "needs upperThreshold: the lower threshold only re-enables a server that hit its upper threshold");
+      issue(
+        ["lowerThreshold"],
+        "needs upperThreshold: the lower threshold only re-enables a server that hit its upper threshold",
+      );
     }
   });
 
 export type RealServerInputs = z.infer<typeof realServerInputs>;
 
 export function serviceKeyOfRef(s: RealServerInputs["service"]): ServiceKey {
-  return "fwmark" in s ? { fwmark: s.fwmark, family: s.family } : { protocol: s.protocol, address: s.address, port: s.port };
+  return "fwmark" in s
+    ? { fwmark: s.fwmark, family: s.family }
+    : { protocol: s.protocol, address: s.address, port: s.port };
 }
 
 export function realServerConfigOf(v: RealServerInputs): RealServerConfig {

@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { FAMILIES, PROTOCOLS, SCHEDULER_FLAGS, SCHEDULERS, schedulerOfFlag, type ServiceKey, type VirtualServiceConfig } from "../ipvs/types";
+import {
+  FAMILIES,
+  PROTOCOLS,
+  SCHEDULER_FLAGS,
+  SCHEDULERS,
+  type ServiceKey,
+  schedulerOfFlag,
+  type VirtualServiceConfig,
+} from "../ipvs/types";
 import { connection } from "./connection";
 import { ipAddress, port } from "./net";
 
@@ -13,7 +21,9 @@ const persistence = z.strictObject({
     .min(1, { error: `must be from 1 to ${MAX_PERSISTENCE_TIMEOUT} seconds` })
     .max(MAX_PERSISTENCE_TIMEOUT, { error: `must be from 1 to ${MAX_PERSISTENCE_TIMEOUT} seconds` })
     .default(300),
-  netmask: z.union([z.string(), z.number()], { error: "must be a dotted IPv4 mask or an IPv6 prefix length" }).optional(),
+  netmask: z
+    .union([z.string(), z.number()], { error: "must be a dotted IPv4 mask or an IPv6 prefix length" })
+    .optional(),
 });
 
 export const virtualServiceInputs = z
@@ -30,10 +40,16 @@ export const virtualServiceInputs = z
       .optional(),
     family: z.enum(FAMILIES, { error: `must be one of ${FAMILIES.join(", ")}` }).optional(),
     scheduler: z
-      .enum(SCHEDULERS, { error: (i) => `"${String(i.input)}" is not a kernel scheduler; use one of ${SCHEDULERS.join(", ")}` })
+      .enum(SCHEDULERS, {
+        error: (i) => `"${String(i.input)}" is not a kernel scheduler; use one of ${SCHEDULERS.join(", ")}`,
+      })
       .default("wlc"),
     schedulerFlags: z
-      .array(z.enum(SCHEDULER_FLAGS, { error: (i) => `"${String(i.input)}" is not a scheduler flag; use ${SCHEDULER_FLAGS.join(", ")}` }))
+      .array(
+        z.enum(SCHEDULER_FLAGS, {
+          error: (i) => `"${String(i.input)}" is not a scheduler flag; use ${SCHEDULER_FLAGS.join(", ")}`,
+        }),
+      )
       .default([]),
     persistence: persistence.optional(),
     pe: z.literal("sip", { error: 'must be "sip" (the only persistence engine)' }).optional(),
@@ -45,7 +61,8 @@ export const virtualServiceInputs = z
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
     if (v.fwmark !== undefined) {
       for (const f of ["protocol", "address", "port"] as const) {
-        if (v[f] !== undefined) issue(f, "must not be set with fwmark: a fwmark service is named by its mark (and family) alone");
+        if (v[f] !== undefined)
+          issue(f, "must not be set with fwmark: a fwmark service is named by its mark (and family) alone");
       }
     } else {
       if (v.protocol === undefined) issue("protocol", "is required (tcp, udp or sctp), unless fwmark is set");
@@ -53,7 +70,8 @@ export const virtualServiceInputs = z
       if (v.port === undefined) issue("port", "is required, unless fwmark is set");
       if (v.family !== undefined) {
         const actual = v.address?.includes(":") ? "ipv6" : "ipv4";
-        if (v.address !== undefined && v.family !== actual) issue("family", `is ${v.family} but address ${v.address} is ${actual}`);
+        if (v.address !== undefined && v.family !== actual)
+          issue("family", `is ${v.family} but address ${v.address} is ${actual}`);
       }
     }
     for (const f of v.schedulerFlags) {
@@ -67,9 +85,13 @@ export const virtualServiceInputs = z
       const err = checkNetmask(v.persistence.netmask, ipv6);
       if (err) ctx.addIssue({ code: "custom", path: ["persistence", "netmask"], message: err });
     }
-    if (v.pe !== undefined && v.persistence === undefined) issue("pe", "needs persistence: a persistence engine only works on a persistent service");
+    if (v.pe !== undefined && v.persistence === undefined)
+      issue("pe", "needs persistence: a persistence engine only works on a persistent service");
     if (v.onePacket && v.protocol !== undefined && v.protocol !== "udp") {
-      issue("onePacket", `one-packet scheduling is for UDP services (or fwmark services that match UDP), not ${v.protocol}`);
+      issue(
+        "onePacket",
+        `one-packet scheduling is for UDP services (or fwmark services that match UDP), not ${v.protocol}`,
+      );
     }
   });
 
@@ -78,7 +100,8 @@ export type VirtualServiceInputs = z.infer<typeof virtualServiceInputs>;
 function checkNetmask(m: string | number, ipv6: boolean): string | undefined {
   if (ipv6) {
     const n = typeof m === "number" ? m : /^\d+$/.test(m) ? Number(m) : Number.NaN;
-    if (!Number.isInteger(n) || n < 1 || n > 128) return `must be a prefix length from 1 to 128 for an IPv6 service, got ${JSON.stringify(m)}`;
+    if (!Number.isInteger(n) || n < 1 || n > 128)
+      return `must be a prefix length from 1 to 128 for an IPv6 service, got ${JSON.stringify(m)}`;
     return undefined;
   }
   if (typeof m !== "string" || !/^\d{1,3}(\.\d{1,3}){3}$/.test(m)) {
@@ -111,7 +134,8 @@ export function serviceConfigOf(v: VirtualServiceInputs): VirtualServiceConfig {
     schedulerFlags: [...v.schedulerFlags].sort(),
     onePacket: v.onePacket,
   };
-  if (v.persistence) c.persistence = { timeout: v.persistence.timeout, netmask: normalizedNetmask(v.persistence.netmask, ipv6) };
+  if (v.persistence)
+    c.persistence = { timeout: v.persistence.timeout, netmask: normalizedNetmask(v.persistence.netmask, ipv6) };
   if (v.pe) c.pe = v.pe;
   return c;
 }

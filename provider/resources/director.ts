@@ -31,7 +31,12 @@ import {
 const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-director.conf";
 const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-director.conf";
 const UNIT = "pulumi-lvs-director.service";
-const OWNED_FILES = [SYSCTL_FILE, MODULES_FILE, `/etc/systemd/system/${UNIT}`, `/etc/systemd/system/multi-user.target.wants/${UNIT}`];
+const OWNED_FILES = [
+  SYSCTL_FILE,
+  MODULES_FILE,
+  `/etc/systemd/system/${UNIT}`,
+  `/etc/systemd/system/multi-user.target.wants/${UNIT}`,
+];
 
 type Props = DirectorInputs & {
   __provider?: string;
@@ -43,8 +48,10 @@ type Props = DirectorInputs & {
 export function directorPlan(v: DirectorInputs): HostPlan {
   const sysctls: Array<[Sysctl, string]> = [];
   if (v.ipForward !== undefined) sysctls.push([plainSysctl("net.ipv4.ip_forward"), v.ipForward ? "1" : "0"]);
-  if (v.ipv6Forward !== undefined) sysctls.push([plainSysctl("net.ipv6.conf.all.forwarding"), v.ipv6Forward ? "1" : "0"]);
-  for (const [k, val] of Object.entries(v.ipvsSysctls ?? {}).sort()) sysctls.push([plainSysctl(`net.ipv4.vs.${k}`), String(val)]);
+  if (v.ipv6Forward !== undefined)
+    sysctls.push([plainSysctl("net.ipv6.conf.all.forwarding"), v.ipv6Forward ? "1" : "0"]);
+  for (const [k, val] of Object.entries(v.ipvsSysctls ?? {}).sort())
+    sysctls.push([plainSysctl(`net.ipv4.vs.${k}`), String(val)]);
   for (const [k, val] of Object.entries(v.sysctls ?? {}).sort()) sysctls.push([sysctlFromName(k), String(val)]);
   const modules = [...new Set(["ip_vs", ...v.modules])];
   const addresses: InterfaceAddress[] = v.vips.map((x) => ({
@@ -52,21 +59,35 @@ export function directorPlan(v: DirectorInputs): HostPlan {
     prefix: x.prefix ?? (x.address.includes(":") ? 128 : 32),
     device: x.interface,
   }));
-  const timeouts = v.timeouts ? { tcp: v.timeouts.tcp ?? 0, tcpfin: v.timeouts.tcpFin ?? 0, udp: v.timeouts.udp ?? 0 } : undefined;
+  const timeouts = v.timeouts
+    ? { tcp: v.timeouts.tcp ?? 0, tcpfin: v.timeouts.tcpFin ?? 0, udp: v.timeouts.udp ?? 0 }
+    : undefined;
   const files: PersistedFile[] = [{ path: MODULES_FILE, content: `# managed by pulumi-lvs\n${modules.join("\n")}\n` }];
-  if (sysctls.length > 0) files.push({ path: SYSCTL_FILE, content: sysctlConf("managed by pulumi-lvs (Director)", sysctls) });
+  if (sysctls.length > 0)
+    files.push({ path: SYSCTL_FILE, content: sysctlConf("managed by pulumi-lvs (Director)", sysctls) });
   const boot = [
     `modprobe -a ${modules.join(" ")}`,
     // again after the modules are in (net.ipv4.vs.* exist only once ip_vs is loaded)
     ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
-    ...addresses.map((a) => `ip ${a.address.includes(":") ? "-6 " : ""}addr replace ${a.address}/${a.prefix} dev ${a.device}${a.address.includes(":") ? " nodad" : ""}`),
+    ...addresses.map(
+      (a) =>
+        `ip ${a.address.includes(":") ? "-6 " : ""}addr replace ${a.address}/${a.prefix} dev ${a.device}${a.address.includes(":") ? " nodad" : ""}`,
+    ),
     ...addresses.filter((a) => !a.address.includes(":")).map((a) => `${announceCommand(a)} >/dev/null`),
     ...(timeouts ? [`ipvsadm --set ${timeouts.tcp} ${timeouts.tcpfin} ${timeouts.udp}`] : []),
     // the IPVS rules this host's stacks own (the ledger), services before their real servers
     `[ ! -s ${LEDGER} ] || { grep '^-A' ${LEDGER}; grep '^-a' ${LEDGER}; } | ipvsadm -R`,
   ];
   files.push(unit(UNIT, "pulumi-lvs: director VIPs, IPVS timeouts and IPVS rules", boot));
-  const plan: HostPlan = { modules, sysctls, prepare: [], addresses, announce: addresses, files, ownedFiles: OWNED_FILES };
+  const plan: HostPlan = {
+    modules,
+    sysctls,
+    prepare: [],
+    addresses,
+    announce: addresses,
+    files,
+    ownedFiles: OWNED_FILES,
+  };
   if (timeouts) plan.timeouts = timeouts;
   return plan;
 }
@@ -74,13 +95,25 @@ export function directorPlan(v: DirectorInputs): HostPlan {
 function normalize(v: DirectorInputs): DirectorInputs {
   const out: DirectorInputs = { ...v };
   if (v.ipvsSysctls) {
-    out.ipvsSysctls = Object.fromEntries(Object.entries(v.ipvsSysctls).map(([k, x]) => [k, String(x)])) as DirectorInputs["ipvsSysctls"];
+    out.ipvsSysctls = Object.fromEntries(
+      Object.entries(v.ipvsSysctls).map(([k, x]) => [k, String(x)]),
+    ) as DirectorInputs["ipvsSysctls"];
   }
   if (v.sysctls) out.sysctls = Object.fromEntries(Object.entries(v.sysctls).map(([k, x]) => [k, String(x)]));
   return out;
 }
 
-const INPUTS = ["connection", "ipForward", "ipv6Forward", "ipvsSysctls", "sysctls", "timeouts", "modules", "vips", "persist"] as const;
+const INPUTS = [
+  "connection",
+  "ipForward",
+  "ipv6Forward",
+  "ipvsSysctls",
+  "sysctls",
+  "timeouts",
+  "modules",
+  "vips",
+  "persist",
+] as const;
 
 export const director: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
@@ -136,7 +169,8 @@ export const director: pulumi.dynamic.ResourceProvider = {
     const dropped = oldPlan.sysctls.map(([s]) => s.name).filter((n) => !keep.has(n));
     const keepAddr = new Set(plan.addresses.map((a) => `${a.address}/${a.prefix} dev ${a.device}`));
     const droppedAddr = oldPlan.addresses.filter((a) => !keepAddr.has(`${a.address}/${a.prefix} dev ${a.device}`));
-    if (dropped.length > 0 || droppedAddr.length > 0) await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
+    if (dropped.length > 0 || droppedAddr.length > 0)
+      await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
     for (const n of dropped) delete baseline.sysctls[n];
     baseline.addresses = baseline.addresses.filter((a) => keepAddr.has(a));
     return { outs: { ...news, baseline, announced, state: expectedState(plan, news.persist, []) } };
@@ -152,4 +186,3 @@ export const director: pulumi.dynamic.ResourceProvider = {
     });
   },
 };
-

@@ -3,7 +3,14 @@
  * addresses and files; applied in one round trip; the values it replaces recorded so that delete
  * restores exactly those, and only those.
  */
-import { addAddressCommand, addressText, announceCommand, deleteAddressCommand, hasAddress, type InterfaceAddress } from "../host/addresses";
+import {
+  addAddressCommand,
+  addressText,
+  announceCommand,
+  deleteAddressCommand,
+  hasAddress,
+  type InterfaceAddress,
+} from "../host/addresses";
 import { type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
 import { type HostFacts, parseProbe, probeScript } from "../host/probe";
 import { plainSysctl, type Sysctl, writeSysctlsScript } from "../host/sysctl";
@@ -38,7 +45,11 @@ export function addressKey(a: InterfaceAddress): string {
   return `${addressText(a)} dev ${a.device}`;
 }
 
-export async function probe(t: Transport, plan: Pick<HostPlan, "sysctls" | "files" | "ownedFiles">, timeouts = false): Promise<HostFacts> {
+export async function probe(
+  t: Transport,
+  plan: Pick<HostPlan, "sysctls" | "files" | "ownedFiles">,
+  timeouts = false,
+): Promise<HostFacts> {
   const r = await t.run(probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: plan.ownedFiles, timeouts }));
   if (r.code !== 0) throw new CommandError(t.label, "read host settings", r);
   return parseProbe(r.stdout);
@@ -59,7 +70,9 @@ export async function captureBaseline(
   plan: HostPlan,
   earlier?: { baseline: Baseline; plannedAddresses: string[] },
 ): Promise<Baseline> {
-  const r = await t.run(`${modprobe(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [] })}`);
+  const r = await t.run(
+    `${modprobe(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [] })}`,
+  );
   if (r.code !== 0) throw new CommandError(t.label, "load modules and read host settings", r, moduleRemedy(r.stderr));
   const facts = parseProbe(r.stdout);
   const sysctls: Record<string, string | null> = { ...earlier?.baseline.sysctls };
@@ -88,7 +101,8 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean):
     persist ? writeFilesScript(plan.files) : removeFilesScript(plan.ownedFiles),
   ].join("\n");
   const r = await t.exclusive(() => t.run(script));
-  if (r.code !== 0) throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? permissionRemedy(r.stderr));
+  if (r.code !== 0)
+    throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? permissionRemedy(r.stderr));
   return r.stdout.split("#announce\n")[1]?.trim().split("\n").filter(Boolean) ?? [];
 }
 
@@ -109,7 +123,9 @@ export async function revert(
   const script = [
     ...what.addresses.filter((a) => !baseline.addresses.includes(addressKey(a))).map(deleteAddressCommand),
     // a parameter that disappeared (its module unloaded, its interface gone) has nothing to restore
-    ...restore.map(([s, v]) => `[ ! -e ${shellQuote(s.path)} ] || printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)}`),
+    ...restore.map(
+      ([s, v]) => `[ ! -e ${shellQuote(s.path)} ] || printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)}`,
+    ),
     removeFilesScript(what.files),
     "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi",
   ].join("\n");
@@ -169,7 +185,10 @@ export function observedState(plan: HostPlan, persist: boolean, links: LinkNeeds
   const s: HostState = {
     sysctls: Object.fromEntries(plan.sysctls.map(([k]) => [k.name, facts.sysctls.get(k.name) ?? null])),
     modules: plan.modules.filter((m) => facts.modules.has(m)).sort(),
-    addresses: plan.addresses.filter((a) => hasAddress(facts.addresses, a)).map(addressKey).sort(),
+    addresses: plan.addresses
+      .filter((a) => hasAddress(facts.addresses, a))
+      .map(addressKey)
+      .sort(),
     links: links.filter((l) => facts.links.get(l) === true).sort(),
     persisted: persist ? filesOk : anyFile,
   };

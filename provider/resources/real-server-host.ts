@@ -36,7 +36,12 @@ import {
 const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-realserver.conf";
 const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-realserver.conf";
 const UNIT = "pulumi-lvs-realserver.service";
-const OWNED_FILES = [SYSCTL_FILE, MODULES_FILE, `/etc/systemd/system/${UNIT}`, `/etc/systemd/system/multi-user.target.wants/${UNIT}`];
+const OWNED_FILES = [
+  SYSCTL_FILE,
+  MODULES_FILE,
+  `/etc/systemd/system/${UNIT}`,
+  `/etc/systemd/system/multi-user.target.wants/${UNIT}`,
+];
 
 type Props = RealServerHostInputs & {
   __provider?: string;
@@ -53,20 +58,29 @@ export function realServerHostPlan(v: RealServerHostInputs, iface: string): { pl
   }
   const tun = v.mode === "tun";
   const sysctls = tun
-    ? [...arp, [ifaceSysctl("ipv4", "all", "rp_filter"), "0"] as [Sysctl, string], [ifaceSysctl("ipv4", "tunl0", "rp_filter"), "0"] as [Sysctl, string]]
+    ? [
+        ...arp,
+        [ifaceSysctl("ipv4", "all", "rp_filter"), "0"] as [Sysctl, string],
+        [ifaceSysctl("ipv4", "tunl0", "rp_filter"), "0"] as [Sysctl, string],
+      ]
     : arp;
   const device = tun ? "tunl0" : "lo";
   const addresses: InterfaceAddress[] = v.vips.map((a) => ({ address: a, prefix: a.includes(":") ? 128 : 32, device }));
   const modules = tun ? ["ipip"] : [];
   const prepare = tun ? ["ip link set tunl0 up"] : [];
-  const files: PersistedFile[] = [{ path: SYSCTL_FILE, content: sysctlConf(`managed by pulumi-lvs (RealServerHost, ${v.mode})`, sysctls) }];
+  const files: PersistedFile[] = [
+    { path: SYSCTL_FILE, content: sysctlConf(`managed by pulumi-lvs (RealServerHost, ${v.mode})`, sysctls) },
+  ];
   if (tun) files.push({ path: MODULES_FILE, content: "# managed by pulumi-lvs\nipip\n" });
   const boot = [
     ...(modules.length > 0 ? [`modprobe -a ${modules.join(" ")}`] : []),
     // ARP settings again, in case the interface appeared after systemd-sysctl ran: before any VIP
     ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
     ...prepare,
-    ...addresses.map((a) => `ip ${a.address.includes(":") ? "-6 " : ""}addr replace ${a.address}/${a.prefix} dev ${a.device}${a.address.includes(":") ? " nodad" : ""}`),
+    ...addresses.map(
+      (a) =>
+        `ip ${a.address.includes(":") ? "-6 " : ""}addr replace ${a.address}/${a.prefix} dev ${a.device}${a.address.includes(":") ? " nodad" : ""}`,
+    ),
   ];
   files.push(unit(UNIT, `pulumi-lvs: LVS-${v.mode.toUpperCase()} real-server VIPs and ARP settings`, boot));
   return {
@@ -82,7 +96,10 @@ export const realServerHost: pulumi.dynamic.ResourceProvider = {
     const { __provider, ...rest } = news;
     const { value, failures } = validate(realServerHostInputs, rest);
     if (value && value.mode === "tun" && value.vips.some((a) => a.includes(":"))) {
-      failures.push({ property: "vips", reason: "vips: IPv6 VIPs are supported in dr mode only (tun mode uses IPv4 ipip tunnels)" });
+      failures.push({
+        property: "vips",
+        reason: "vips: IPv6 VIPs are supported in dr mode only (tun mode uses IPv4 ipip tunnels)",
+      });
     }
     if (failures.length > 0 || !value || containsUnknown(rest)) return { inputs: news, failures };
     return { inputs: { ...value, __provider }, failures: [] };
@@ -133,7 +150,8 @@ export const realServerHost: pulumi.dynamic.ResourceProvider = {
     const dropped = old.sysctls.map(([s]) => s.name).filter((n) => !keep.has(n));
     const keepAddr = new Set(plan.addresses.map(addressKey));
     const droppedAddr = old.addresses.filter((a) => !keepAddr.has(addressKey(a)));
-    if (dropped.length > 0 || droppedAddr.length > 0) await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
+    if (dropped.length > 0 || droppedAddr.length > 0)
+      await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
     for (const n of dropped) delete baseline.sysctls[n];
     baseline.addresses = baseline.addresses.filter((a) => keepAddr.has(a));
     return { outs: { ...news, effectiveInterface: iface, baseline, state: expectedState(plan, news.persist, links) } };

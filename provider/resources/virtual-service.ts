@@ -10,9 +10,9 @@ import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } from "../ipvs/types";
 import { hostIdOf } from "../model/connection";
-import { validate } from "../model/validate";
 import { containsUnknown } from "../model/unknown";
-import { serviceConfigOf, virtualServiceInputs, type VirtualServiceInputs } from "../model/virtual-service";
+import { validate } from "../model/validate";
+import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from "../model/virtual-service";
 import { diffKeys, hostIdentity, ipvsClientFor } from "./common";
 
 const IDENTITY = ["protocol", "address", "port", "fwmark", "family"] as const;
@@ -36,7 +36,10 @@ export function virtualServiceId(v: VirtualServiceInputs): string {
 /** Live real servers of the service that pulumi-lvs does not own on that host. */
 function straysOf(live: ServiceEntry, owned: ServiceEntry | undefined): string[] {
   const mine = new Set((owned?.realServers ?? []).map((r) => realServerKeyText(r.config)));
-  return live.realServers.map((r) => realServerKeyText(r.config)).filter((k) => !mine.has(k)).sort();
+  return live.realServers
+    .map((r) => realServerKeyText(r.config))
+    .filter((k) => !mine.has(k))
+    .sort();
 }
 
 export const virtualService: pulumi.dynamic.ResourceProvider = {
@@ -140,4 +143,3 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     });
   },
 };
-

@@ -1,5 +1,12 @@
 import { spawn } from "node:child_process";
-import { type ExecResult, Mutex, type RunOptions, type Transport, TransportError, type TransportStats } from "./transport";
+import {
+  type ExecResult,
+  Mutex,
+  type RunOptions,
+  type Transport,
+  TransportError,
+  type TransportStats,
+} from "./transport";
 
 /**
  * Runs commands on the machine the provider runs on, with `/bin/sh -c`. Used when the provider runs
@@ -22,7 +29,13 @@ export class LocalTransport implements Transport {
       let stderr = "";
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
-        reject(new TransportError("timeout", this.label, `command did not finish within ${(opts.timeoutMs ?? 120_000) / 1000} s: ${command}`));
+        reject(
+          new TransportError(
+            "timeout",
+            this.label,
+            `command did not finish within ${(opts.timeoutMs ?? 120_000) / 1000} s: ${command}`,
+          ),
+        );
       }, opts.timeoutMs ?? 120_000);
       child.stdout.on("data", (d: Buffer) => {
         stdout += d.toString("utf8");

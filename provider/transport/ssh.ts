@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
-import { type Connection, connectionLabel, parseHostKeys, type ProxyConnection } from "../model/connection";
+import { type Connection, connectionLabel, type ProxyConnection, parseHostKeys } from "../model/connection";
 import {
   type ExecResult,
   Mutex,
@@ -49,7 +49,13 @@ export class SshTransport implements Transport {
     return new Promise<ExecResult>((resolve, reject) => {
       client.exec(line, (err: Error | undefined, stream: ClientChannel) => {
         if (err) {
-          reject(new TransportError("connection-lost", this.label, `on ${this.label}: could not open a channel: ${err.message}`));
+          reject(
+            new TransportError(
+              "connection-lost",
+              this.label,
+              `on ${this.label}: could not open a channel: ${err.message}`,
+            ),
+          );
           return;
         }
         this.stats.commands++;
@@ -137,7 +143,8 @@ export class SshTransport implements Transport {
     if (c.privateKey !== undefined) cfg.privateKey = c.privateKey;
     if (c.privateKeyPassphrase !== undefined) cfg.passphrase = c.privateKeyPassphrase;
     if (c.password !== undefined) cfg.password = c.password;
-    const agent = c.agent === true || (c.agent === undefined && !c.privateKey && !c.password) ? process.env.SSH_AUTH_SOCK : c.agent;
+    const agent =
+      c.agent === true || (c.agent === undefined && !c.privateKey && !c.password) ? process.env.SSH_AUTH_SOCK : c.agent;
     if (typeof agent === "string") cfg.agent = agent;
     if (!cfg.privateKey && !cfg.password && !cfg.agent) {
       throw new TransportError(
@@ -162,7 +169,13 @@ export class SshTransport implements Transport {
       cfg.sock = await new Promise((resolve, reject) =>
         proxy.forwardOut("127.0.0.1", 0, c.host, c.port, (err, stream) =>
           err
-            ? reject(new TransportError("unreachable", this.label, `jump host ${this.via!.label} could not reach ${c.host}:${c.port}: ${err.message}`))
+            ? reject(
+                new TransportError(
+                  "unreachable",
+                  this.label,
+                  `jump host ${this.via!.label} could not reach ${c.host}:${c.port}: ${err.message}`,
+                ),
+              )
             : resolve(stream),
         ),
       );
@@ -208,13 +221,19 @@ export class SshTransport implements Transport {
 
   /** Closes the connection (tests; the provider process simply exits). */
   close(): void {
-    void this.client?.then((c) => c.end(), () => undefined);
+    void this.client?.then(
+      (c) => c.end(),
+      () => undefined,
+    );
     this.client = undefined;
   }
 }
 
 /** Never let a secret into a message, even if a library echoes it. */
-export function redact(message: string, c: { privateKey?: string; privateKeyPassphrase?: string; password?: string }): string {
+export function redact(
+  message: string,
+  c: { privateKey?: string; privateKeyPassphrase?: string; password?: string },
+): string {
   let m = message;
   for (const s of [c.privateKey, c.privateKeyPassphrase, c.password]) {
     if (s && s.length >= 4) m = m.split(s).join("[secret]");

@@ -64,7 +64,8 @@ export class CommandError extends Error {
   ) {
     const detail = (result.stderr || result.stdout).trim().split("\n").slice(-5).join("\n");
     super(
-      `on ${host}: command failed (exit ${result.code}): ${command}\n${detail}` + (remedy ? `\nWhat to do: ${remedy}` : ""),
+      `on ${host}: command failed (exit ${result.code}): ${command}\n${detail}` +
+        (remedy ? `\nWhat to do: ${remedy}` : ""),
     );
     this.name = "CommandError";
   }

@@ -5,9 +5,21 @@ import { savedRules } from "./harness/setup";
 import { TestStack } from "./harness/stack";
 
 // Issue 3 (connection and adoption), through the real CLI against the lab's real sshd (dropbear).
-const svc = (extra: Record<string, unknown> = {}) => ({ name: "web", protocol: "tcp", address: "10.0.0.100", port: 80, scheduler: "rr", ...extra });
+const svc = (extra: Record<string, unknown> = {}) => ({
+  name: "web",
+  protocol: "tcp",
+  address: "10.0.0.100",
+  port: 80,
+  scheduler: "rr",
+  ...extra,
+});
 
-async function stackWith(name: string, director: Record<string, unknown>, services: unknown[], creds: { key?: boolean; password?: string } = { key: true }) {
+async function stackWith(
+  name: string,
+  director: Record<string, unknown>,
+  services: unknown[],
+  creds: { key?: boolean; password?: string } = { key: true },
+) {
   const s = await TestStack.create(name, { program: "test/e2e/programs/ipvs" });
   await s.stack.setConfig("director", { value: JSON.stringify(director) });
   if (creds.key) await s.stack.setConfig("privateKey", { value: labPrivateKey(), secret: true });
@@ -18,7 +30,13 @@ async function stackWith(name: string, director: Record<string, unknown>, servic
 
 async function upError(s: TestStack): Promise<string> {
   let text = "";
-  await assert.rejects(s.stack.up({ onOutput: (o) => void (text += o) }));
+  await assert.rejects(
+    s.stack.up({
+      onOutput: (o) => {
+        text += o;
+      },
+    }),
+  );
   return text;
 }
 
@@ -38,7 +56,12 @@ describe("connections", () => {
 
   it("password authentication works, and the password is not in the state", async () => {
     const pw = (lab() as any).users.deploy.password as string;
-    const s = await stackWith("password", labConnection("director", { user: "deploy", sudo: true, agent: false }), [svc()], { password: pw });
+    const s = await stackWith(
+      "password",
+      labConnection("director", { user: "deploy", sudo: true, agent: false }),
+      [svc()],
+      { password: pw },
+    );
     try {
       await s.up();
       assert.deepEqual(await savedRules(), ["-A -t 10.0.0.100:80 -s rr"]);
@@ -67,14 +90,24 @@ describe("connections", () => {
       const text = await upError(s);
       assert.match(text, /host key verification failed for root@127\.0\.0\.1:2201: it presented ssh-ed25519 SHA256:/);
       assert.deepEqual(await savedRules(), []);
-      assert.equal((await sh("director", "ls /var/lib/pulumi-lvs 2>/dev/null | wc -l")).trim(), "0", "not even the ledger was written");
+      assert.equal(
+        (await sh("director", "ls /var/lib/pulumi-lvs 2>/dev/null | wc -l")).trim(),
+        "0",
+        "not even the ledger was written",
+      );
     } finally {
       await s.dispose();
     }
   });
 
   it("reaches the director through a jump host", async () => {
-    const director = { host: "10.0.0.2", port: 22, user: "root", hostKey: lab().hosts.director!.hostKey, proxy: labConnection("lab") };
+    const director = {
+      host: "10.0.0.2",
+      port: 22,
+      user: "root",
+      hostKey: lab().hosts.director!.hostKey,
+      proxy: labConnection("lab"),
+    };
     const s = await stackWith("proxy", director, [svc()]);
     try {
       const r = await s.up();
@@ -91,7 +124,9 @@ describe("adoption and strays", () => {
   before(async () => {
     resetLab();
     await sh("director", "ipvsadm -A -t 10.0.0.100:80 -s wlc && ipvsadm -a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1");
-    s = await stackWith("adopt", labConnection("director"), [svc({ realServers: [{ name: "rs1", address: "10.0.0.11", weight: 2 }] })]);
+    s = await stackWith("adopt", labConnection("director"), [
+      svc({ realServers: [{ name: "rs1", address: "10.0.0.11", weight: 2 }] }),
+    ]);
   });
   after(async () => {
     await s?.dispose();
@@ -99,14 +134,23 @@ describe("adoption and strays", () => {
 
   it("create fails on an existing service, saying how to adopt it", async () => {
     const text = await upError(s);
-    assert.match(text, /virtual service tcp\/10\.0\.0\.100:80 already exists on root@127\.0\.0\.1:2201, and this stack does not own it/);
+    assert.match(
+      text,
+      /virtual service tcp\/10\.0\.0\.100:80 already exists on root@127\.0\.0\.1:2201, and this stack does not own it/,
+    );
     assert.match(text, /set adopt: true/);
-    assert.deepEqual(await savedRules(), ["-A -t 10.0.0.100:80 -s wlc", "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1"], "left alone");
+    assert.deepEqual(
+      await savedRules(),
+      ["-A -t 10.0.0.100:80 -s wlc", "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1"],
+      "left alone",
+    );
   });
 
   it("with adopt: true, up takes the service and its real server over and converges them", async () => {
     await s.stack.setConfig("services", {
-      value: JSON.stringify([svc({ adopt: true, realServers: [{ name: "rs1", address: "10.0.0.11", weight: 2, adopt: true }] })]),
+      value: JSON.stringify([
+        svc({ adopt: true, realServers: [{ name: "rs1", address: "10.0.0.11", weight: 2, adopt: true }] }),
+      ]),
     });
     await s.up();
     assert.deepEqual(await savedRules(), ["-A -t 10.0.0.100:80 -s rr", "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 2"]);
@@ -116,7 +160,13 @@ describe("adoption and strays", () => {
   it("a stray real server of a non-exclusive service shows on refresh and is left alone by up", async () => {
     await sh("director", "ipvsadm -a -t 10.0.0.100:80 -r 10.0.0.99:80 -g -w 1");
     let text = "";
-    await s.stack.preview({ refresh: true, diff: true, onOutput: (o) => void (text += o) });
+    await s.stack.preview({
+      refresh: true,
+      diff: true,
+      onOutput: (o) => {
+        text += o;
+      },
+    });
     assert.match(text, /~ strayRealServers: \[\s*\+ \[0\]: "10\.0\.0\.99:80"/);
     await s.up({ refresh: true });
     assert.ok((await savedRules()).includes("-a -t 10.0.0.100:80 -r 10.0.0.99:80 -g -w 1"), "not touched");

@@ -72,7 +72,10 @@ describe("LVS-DR where every host setting comes from Pulumi", () => {
     const r = await s.up();
     assert.equal(r.summary.result, "succeeded");
     assert.deepEqual(await requests("client", `http://${VIP}/`, 30), { rs1: 10, rs2: 10, rs3: 10 });
-    const rs1 = await sh("rs1", "cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/eth0/arp_announce; ip -o addr show dev lo");
+    const rs1 = await sh(
+      "rs1",
+      "cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/eth0/arp_announce; ip -o addr show dev lo",
+    );
     assert.match(rs1, /^1\n2\n/);
     assert.match(rs1, /inet 10\.0\.0\.100\/32/);
     assert.equal((await sh("director", "cat /proc/sys/net/ipv4/vs/expire_nodest_conn")).trim(), "1");
@@ -90,7 +93,13 @@ describe("LVS-DR where every host setting comes from Pulumi", () => {
     await sh("director", "modprobe -r ip_vs_wrr");
     let text = "";
     await assert.rejects(
-      s.stack.preview({ refresh: true, expectNoChanges: true, onOutput: (o) => void (text += o) }),
+      s.stack.preview({
+        refresh: true,
+        expectNoChanges: true,
+        onOutput: (o) => {
+          text += o;
+        },
+      }),
       /no changes were expected/i,
     );
     assert.match(text, /lvs:RealServerHost +rs2-host +update/);
@@ -137,7 +146,13 @@ describe("reboot without persistence: drift is reported, up repairs it, traffic 
     labReboot("director");
     let text = "";
     await assert.rejects(
-      s.stack.preview({ refresh: true, expectNoChanges: true, onOutput: (o) => void (text += o) }),
+      s.stack.preview({
+        refresh: true,
+        expectNoChanges: true,
+        onOutput: (o) => {
+          text += o;
+        },
+      }),
       /no changes were expected/i,
     );
     const changed = (type: string, name: string) => new RegExp(`lvs:${type} +${name} +(update|create)`).test(text);

@@ -51,10 +51,10 @@ describe("DR load balancer from VirtualService + RealServer", () => {
     assert.equal(r.summary.result, "succeeded");
     assert.equal(r.summary.resourceChanges?.create, 5);
     assert.equal((await sshConnectionCount("director")) - before, 2, "one connection by pulumi-lvs, one by this check");
-    assert.deepEqual(await savedRules(), [
-      `-A -t ${VIP}:80 -s rr`,
-      ...rsNames.map((n) => `-a -t ${VIP}:80 -r ${rsAddr[n]}:80 -g -w 1`),
-    ].sort());
+    assert.deepEqual(
+      await savedRules(),
+      [`-A -t ${VIP}:80 -s rr`, ...rsNames.map((n) => `-a -t ${VIP}:80 -r ${rsAddr[n]}:80 -g -w 1`)].sort(),
+    );
     assert.equal(r.outputs.services.value.web.id, `127.0.0.1:2201/tcp/${VIP}:80`);
   });
 
@@ -100,24 +100,42 @@ describe("DR load balancer from VirtualService + RealServer", () => {
     );
     let text = "";
     await assert.rejects(
-      s.stack.preview({ refresh: true, expectNoChanges: true, diff: true, onOutput: (o) => void (text += o) }),
+      s.stack.preview({
+        refresh: true,
+        expectNoChanges: true,
+        diff: true,
+        onOutput: (o) => {
+          text += o;
+        },
+      }),
       /no changes were expected/i,
     );
     // the refresh part of the preview names each drift, in ipvsadm's terms
     assert.match(text, /::rs1\]\s*--outputs:--\s*~ weight\s*: 3 => 9/, "names the weight change");
-    assert.match(text, /::rs3\]\s*--outputs:--\s*~ lowerThreshold: 0 => 10\s*~ upperThreshold: 0 => 50/, "names the thresholds");
+    assert.match(
+      text,
+      /::rs3\]\s*--outputs:--\s*~ lowerThreshold: 0 => 10\s*~ upperThreshold: 0 => 50/,
+      "names the thresholds",
+    );
     assert.match(text, /::rs2\]\s*--outputs:--\s*- address\s*: "10\.0\.0\.12"/, "shows the deleted real server gone");
-    assert.match(text, /\+ pulumi-nodejs:dynamic\/lvs:RealServer: \(create\)\s*\[urn=[^\]]*::rs2\]/, "and recreates it");
+    assert.match(
+      text,
+      /\+ pulumi-nodejs:dynamic\/lvs:RealServer: \(create\)\s*\[urn=[^\]]*::rs2\]/,
+      "and recreates it",
+    );
     assert.match(text, /~ scheduler\s*: "rr" => "wlc"/, "names the scheduler change");
     assert.match(text, /~ strayRealServers: \[\s*\+ \[0\]: "10\.0\.0\.99:80"/, "names the stray real server");
     const r = await s.up({ refresh: true });
     assert.equal(r.summary.result, "succeeded");
-    assert.deepEqual(await savedRules(), [
-      `-A -t ${VIP}:80 -s rr`,
-      `-a -t ${VIP}:80 -r 10.0.0.11:80 -g -w 3`,
-      `-a -t ${VIP}:80 -r 10.0.0.12:80 -g -w 1`,
-      `-a -t ${VIP}:80 -r 10.0.0.13:80 -g -w 1`,
-    ].sort());
+    assert.deepEqual(
+      await savedRules(),
+      [
+        `-A -t ${VIP}:80 -s rr`,
+        `-a -t ${VIP}:80 -r 10.0.0.11:80 -g -w 3`,
+        `-a -t ${VIP}:80 -r 10.0.0.12:80 -g -w 1`,
+        `-a -t ${VIP}:80 -r 10.0.0.13:80 -g -w 1`,
+      ].sort(),
+    );
     const thresholds = await sh("director", "ipvsadm -L -n --thresholds");
     assert.match(thresholds, /10\.0\.0\.13:80\s+0\s+0\s/, "thresholds repaired");
     await s.preview({ refresh: true, expectNoChanges: true });
@@ -173,7 +191,14 @@ describe("IPv6, fwmark, flags, persistence and tunnel options read back", () => 
       persistence: { timeout: 120, netmask: 64 },
       realServers: [
         { name: "v6-rs1", address: "fd00:10::11", weight: 5 },
-        { name: "v6-rs2", address: "fd00:10::12", port: 8080, forwarding: "nat", upperThreshold: 10, lowerThreshold: 5 },
+        {
+          name: "v6-rs2",
+          address: "fd00:10::12",
+          port: 8080,
+          forwarding: "nat",
+          upperThreshold: 10,
+          lowerThreshold: 5,
+        },
       ],
     },
     {
@@ -194,7 +219,12 @@ describe("IPv6, fwmark, flags, persistence and tunnel options read back", () => 
       pe: "sip",
       onePacket: true,
       realServers: [
-        { name: "sip-gue", address: "172.16.0.21", forwarding: "tun", tunnel: { type: "gue", port: 6080, checksum: "remcsum" } },
+        {
+          name: "sip-gue",
+          address: "172.16.0.21",
+          forwarding: "tun",
+          tunnel: { type: "gue", port: 6080, checksum: "remcsum" },
+        },
         { name: "sip-gre", address: "10.0.0.12", forwarding: "tun", tunnel: { type: "gre", checksum: "csum" } },
         { name: "sip-ipip", address: "10.0.0.13", forwarding: "tun", weight: 0 },
       ],
@@ -221,8 +251,14 @@ describe("IPv6, fwmark, flags, persistence and tunnel options read back", () => 
     ]) {
       assert.ok(rules.includes(want), `${want} in\n${rules.join("\n")}`);
     }
-    assert.ok(rules.some((l) => l.startsWith("-A -u 10.0.0.101:5060 -s lc -p 30 -M 255.255.255.0 --pe sip")), rules.join("\n"));
-    assert.ok(rules.some((l) => /-r 172\.16\.0\.21:5060 -i .*--tun-type gue --tun-port 6080 --tun-remcsum/.test(l)), rules.join("\n"));
+    assert.ok(
+      rules.some((l) => l.startsWith("-A -u 10.0.0.101:5060 -s lc -p 30 -M 255.255.255.0 --pe sip")),
+      rules.join("\n"),
+    );
+    assert.ok(
+      rules.some((l) => /-r 172\.16\.0\.21:5060 -i .*--tun-type gue --tun-port 6080 --tun-remcsum/.test(l)),
+      rules.join("\n"),
+    );
   });
 
   it("reads them all back: preview --refresh --expect-no-changes passes", async () => {

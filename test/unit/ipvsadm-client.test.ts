@@ -41,17 +41,46 @@ class CannedTransport implements Transport {
 
 describe("IpvsadmClient error semantics (stderr captured from ipvsadm 1.31)", () => {
   const cases: Array<[string, (c: IpvsadmClient) => Promise<void>, new (...a: any[]) => Error, RegExp]> = [
-    ["Service already exists", (c) => c.addService(svc), IpvsAlreadyExistsError, /virtual service tcp\/10\.0\.0\.100:80 already exists/],
-    ["Destination already exists", (c) => c.addRealServer(svc.key, rs("10.0.0.11")), IpvsAlreadyExistsError, /real server 10\.0\.0\.11:80 .* already exists/],
+    [
+      "Service already exists",
+      (c) => c.addService(svc),
+      IpvsAlreadyExistsError,
+      /virtual service tcp\/10\.0\.0\.100:80 already exists/,
+    ],
+    [
+      "Destination already exists",
+      (c) => c.addRealServer(svc.key, rs("10.0.0.11")),
+      IpvsAlreadyExistsError,
+      /real server 10\.0\.0\.11:80 .* already exists/,
+    ],
     ["No such service", (c) => c.editService(svc), IpvsNotFoundError, /does not exist/],
-    ["Service not defined", (c) => c.addRealServer(svc.key, rs("10.0.0.11")), IpvsNotFoundError, /virtual service tcp\/10\.0\.0\.100:80 does not exist/],
-    ["No such destination", (c) => c.editRealServer(svc.key, rs("10.0.0.11")), IpvsNotFoundError, /real server 10\.0\.0\.11:80 .* does not exist/],
-    ["Scheduler or persistence engine not found", (c) => c.addService(svc), IpvsError, /What to do: the kernel lacks the scheduler/],
+    [
+      "Service not defined",
+      (c) => c.addRealServer(svc.key, rs("10.0.0.11")),
+      IpvsNotFoundError,
+      /virtual service tcp\/10\.0\.0\.100:80 does not exist/,
+    ],
+    [
+      "No such destination",
+      (c) => c.editRealServer(svc.key, rs("10.0.0.11")),
+      IpvsNotFoundError,
+      /real server 10\.0\.0\.11:80 .* does not exist/,
+    ],
+    [
+      "Scheduler or persistence engine not found",
+      (c) => c.addService(svc),
+      IpvsError,
+      /What to do: the kernel lacks the scheduler/,
+    ],
     ["sh: 1: ipvsadm: not found", (c) => c.addService(svc), IpvsError, /install ipvsadm/],
   ];
   for (const [stderr, op, type, message] of cases) {
     it(`maps "${stderr}"`, async () => {
-      const t = new CannedTransport({ stdout: "", stderr: `${stderr}\n`, code: stderr.includes("not found") && stderr.startsWith("sh") ? 127 : 255 });
+      const t = new CannedTransport({
+        stdout: "",
+        stderr: `${stderr}\n`,
+        code: stderr.includes("not found") && stderr.startsWith("sh") ? 127 : 255,
+      });
       const err = await op(new IpvsadmClient(t)).then(
         () => undefined,
         (e: Error) => e,
@@ -93,13 +122,19 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     await client.addRealServer(svc.key, rs("10.0.0.111"));
     await client.editRealServer(svc.key, rs("10.0.0.11", 5));
     await client.editService({ ...svc, scheduler: "wlc" });
-    assert.deepEqual(lines(), [
-      "-A -t 10.0.0.100:80 -s wlc",
-      "-a -t 10.0.0.100:80 -r 10.0.0.111:80 -g -w 1 -x 0 -y 0",
-      "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 5 -x 0 -y 0",
-    ].sort());
+    assert.deepEqual(
+      lines(),
+      [
+        "-A -t 10.0.0.100:80 -s wlc",
+        "-a -t 10.0.0.100:80 -r 10.0.0.111:80 -g -w 1 -x 0 -y 0",
+        "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 5 -x 0 -y 0",
+      ].sort(),
+    );
     await client.deleteRealServer(svc.key, rs("10.0.0.11"));
-    assert.deepEqual(lines(), ["-A -t 10.0.0.100:80 -s wlc", "-a -t 10.0.0.100:80 -r 10.0.0.111:80 -g -w 1 -x 0 -y 0"].sort());
+    assert.deepEqual(
+      lines(),
+      ["-A -t 10.0.0.100:80 -s wlc", "-a -t 10.0.0.100:80 -r 10.0.0.111:80 -g -w 1 -x 0 -y 0"].sort(),
+    );
     await client.deleteService(svc.key);
     assert.equal(fs.readFileSync(ledger, "utf8"), "");
     assert.deepEqual(fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n"), [
@@ -146,6 +181,9 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     await client.addService(other);
     await client.addRealServer(other.key, rs("10.0.0.11"));
     await client.deleteService(svc.key);
-    assert.deepEqual(lines(), ["-A -t 10.0.0.100:8080 -s rr", "-a -t 10.0.0.100:8080 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0"].sort());
+    assert.deepEqual(
+      lines(),
+      ["-A -t 10.0.0.100:8080 -s rr", "-a -t 10.0.0.100:8080 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0"].sort(),
+    );
   });
 });

@@ -36,20 +36,32 @@ describe("ipvsadm -S -n and --thresholds (captured)", () => {
   it("parses every service and real server", () => {
     const t = table();
     assert.equal(t.services.length, 13); // twos is not in this kernel: ipvsadm refused it
-    assert.equal(t.services.reduce((n, s) => n + s.realServers.length, 0), 14);
+    assert.equal(
+      t.services.reduce((n, s) => n + s.realServers.length, 0),
+      14,
+    );
   });
 
   it("reads forwarding, weight and thresholds (thresholds come from --thresholds only)", () => {
     const s = svc(table(), JSON.stringify({ protocol: "tcp", address: "192.0.2.1", port: 80 }));
     assert.deepEqual(s.config, { key: s.config.key, scheduler: "rr", schedulerFlags: [], onePacket: false });
     assert.deepEqual(s.realServers[1], {
-      config: { address: "192.0.2.12", port: 8080, forwarding: "nat", weight: 3, upperThreshold: 100, lowerThreshold: 50 },
+      config: {
+        address: "192.0.2.12",
+        port: 8080,
+        forwarding: "nat",
+        weight: 3,
+        upperThreshold: 100,
+        lowerThreshold: 50,
+      },
       stats: { activeConnections: 0, inactiveConnections: 0 },
     });
   });
 
   it("reads tunnel types, ports and checksum modes", () => {
-    const rs = svc(table(), JSON.stringify({ protocol: "tcp", address: "192.0.2.1", port: 80 })).realServers.map((r) => r.config);
+    const rs = svc(table(), JSON.stringify({ protocol: "tcp", address: "192.0.2.1", port: 80 })).realServers.map(
+      (r) => r.config,
+    );
     assert.equal(rs[2]!.tunnel, undefined, "ipip is the default, not reported as a tunnel option");
     assert.deepEqual(rs[3]!.tunnel, { type: "gue", port: 6080, checksum: "nocsum" });
     assert.deepEqual(rs[4]!.tunnel, { type: "gue", port: 6081, checksum: "remcsum" });
@@ -114,7 +126,10 @@ const port = fc.integer({ min: 1, max: 65535 });
 
 const serviceKey: fc.Arbitrary<ServiceKey> = fc.oneof(
   fc.record({ protocol: fc.constantFrom(...PROTOCOLS), address: fc.oneof(ipv4, ipv6), port }),
-  fc.record({ fwmark: fc.integer({ min: 1, max: 4294967295 }), family: fc.constantFrom("ipv4" as const, "ipv6" as const) }),
+  fc.record({
+    fwmark: fc.integer({ min: 1, max: 4294967295 }),
+    family: fc.constantFrom("ipv4" as const, "ipv6" as const),
+  }),
 );
 
 const serviceConfig: fc.Arbitrary<VirtualServiceConfig> = serviceKey.chain((key) => {
@@ -134,11 +149,15 @@ const serviceConfig: fc.Arbitrary<VirtualServiceConfig> = serviceKey.chain((key)
       flagPick: fc.subarray([0, 1]),
     })
     .map(({ scheduler, persistence, pe, onePacket, flagPick }) => {
-      const flags = scheduler === "sh" ? ["sh-fallback", "sh-port"] : scheduler === "mh" ? ["mh-fallback", "mh-port"] : [];
+      const flags =
+        scheduler === "sh" ? ["sh-fallback", "sh-port"] : scheduler === "mh" ? ["mh-fallback", "mh-port"] : [];
       const c: VirtualServiceConfig = {
         key,
         scheduler,
-        schedulerFlags: flagPick.map((i) => flags[i]!).filter(Boolean).sort() as VirtualServiceConfig["schedulerFlags"],
+        schedulerFlags: flagPick
+          .map((i) => flags[i]!)
+          .filter(Boolean)
+          .sort() as VirtualServiceConfig["schedulerFlags"],
         onePacket,
       };
       if (persistence) c.persistence = persistence;
@@ -177,10 +196,18 @@ describe("build then parse is the identity (property)", () => {
       fc.property(
         serviceConfig.chain((s) => {
           const v6 = "fwmark" in s.key ? s.key.family === "ipv6" : s.key.address.includes(":");
-          return fc.tuple(fc.constant(s), fc.uniqueArray(realServer(v6, "fwmark" in s.key), { maxLength: 4, selector: (r) => `${r.address}|${r.port}` }));
+          return fc.tuple(
+            fc.constant(s),
+            fc.uniqueArray(realServer(v6, "fwmark" in s.key), {
+              maxLength: 4,
+              selector: (r) => `${r.address}|${r.port}`,
+            }),
+          );
         }),
         ([s, rss]) => {
-          const text = [addServiceArgs(s).join(" "), ...rss.map((r) => addRealServerArgs(s.key, r).join(" "))].join("\n");
+          const text = [addServiceArgs(s).join(" "), ...rss.map((r) => addRealServerArgs(s.key, r).join(" "))].join(
+            "\n",
+          );
           const t = parseRules(text);
           const plain = (v: unknown) => JSON.parse(JSON.stringify(v));
           assert.deepEqual(t.services, plain([{ config: s, realServers: rss.map((config) => ({ config })) }]));
@@ -193,7 +220,10 @@ describe("build then parse is the identity (property)", () => {
   it("the captured save output parses, rebuilds and parses to the same table", () => {
     const t = parseRules(read("save.txt"));
     const rebuilt = t.services
-      .flatMap((s) => [addServiceArgs(s.config).join(" "), ...s.realServers.map((r) => addRealServerArgs(s.config.key, r.config).join(" "))])
+      .flatMap((s) => [
+        addServiceArgs(s.config).join(" "),
+        ...s.realServers.map((r) => addRealServerArgs(s.config.key, r.config).join(" ")),
+      ])
       .join("\n");
     assert.deepEqual(parseRules(rebuilt), t);
   });

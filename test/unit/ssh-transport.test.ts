@@ -12,7 +12,11 @@ import { TransportError } from "../../provider/transport/transport";
 const hostKey = utils.generateKeyPairSync("ed25519");
 const otherHostKey = utils.generateKeyPairSync("ed25519");
 const clientKey = utils.generateKeyPairSync("ed25519");
-const encryptedKey = utils.generateKeyPairSync("ed25519", { passphrase: "s3cret-pass", cipher: "aes256-cbc", rounds: 16 });
+const encryptedKey = utils.generateKeyPairSync("ed25519", {
+  passphrase: "s3cret-pass",
+  cipher: "aes256-cbc",
+  rounds: 16,
+});
 const allowed = [clientKey, encryptedKey].map((k) => utils.parseKey(k.public) as any);
 
 const stats = { handshakes: 0, open: 0, maxOpen: 0, refused: 0, commands: [] as string[] };
@@ -138,7 +142,10 @@ describe("SshTransport against a real SSH server", () => {
     );
     assert.ok(err instanceof TransportError);
     assert.equal(err.kind, "host-key");
-    assert.match(err.message, /host key verification failed for root@127\.0\.0\.1:\d+: it presented ssh-ed25519 SHA256:/);
+    assert.match(
+      err.message,
+      /host key verification failed for root@127\.0\.0\.1:\d+: it presented ssh-ed25519 SHA256:/,
+    );
     assert.equal(stats.commands.length, n, "no command ran");
   });
 
@@ -150,7 +157,9 @@ describe("SshTransport against a real SSH server", () => {
   });
 
   it("reports a refused login without retrying, and never prints the secret", async () => {
-    const t = new SshTransport(conn({ user: "deploy", privateKey: undefined, password: "wrong-password-xyz", agent: false, dialAttempts: 3 }));
+    const t = new SshTransport(
+      conn({ user: "deploy", privateKey: undefined, password: "wrong-password-xyz", agent: false, dialAttempts: 3 }),
+    );
     const started = Date.now();
     const err = await t.run("true").then(
       () => undefined,
@@ -176,7 +185,10 @@ describe("SshTransport against a real SSH server", () => {
     const took = Date.now() - started;
     silent.close();
     assert.equal(err?.kind, "unreachable");
-    assert.match(err!.message, /could not connect to root@127\.0\.0\.1:\d+ after 2 attempts \(dial timeout 0\.5 s each\)/);
+    assert.match(
+      err!.message,
+      /could not connect to root@127\.0\.0\.1:\d+ after 2 attempts \(dial timeout 0\.5 s each\)/,
+    );
     assert.ok(took >= 1000 && took < 5000, `two 0.5 s attempts and one backoff (took ${took} ms)`);
   });
 

@@ -1,11 +1,6 @@
-import { type Transport, shellJoin, shellQuote } from "../../transport/transport";
+import { shellJoin, shellQuote, type Transport } from "../../transport/transport";
 import { IpvsAlreadyExistsError, type IpvsClient, IpvsError, IpvsNotFoundError, type Snapshot } from "../client";
-import {
-  type RealServerConfig,
-  type RealServerKey,
-  type ServiceKey,
-  type VirtualServiceConfig,
-} from "../types";
+import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
 import {
   addRealServerArgs,
   addServiceArgs,
@@ -24,16 +19,17 @@ export const LEDGER = "/var/lib/pulumi-lvs/ipvs.rules";
 const SECTION = "#pulumi-lvs:section";
 
 /** One round trip: the rules, the thresholds, and the ledger. Loads nothing, changes nothing. */
-export const snapshotCommand = (ledger: string) => [
-  `if [ -e /proc/net/ip_vs ]; then`,
-  `  command -v ipvsadm >/dev/null 2>&1 || { echo "ipvsadm: command not found" >&2; exit 127; }`,
-  `  ipvsadm -S -n || exit $?`,
-  `  echo '${SECTION} thresholds'`,
-  `  ipvsadm -L -n --thresholds || exit $?`,
-  `else echo '${SECTION} not-loaded'; fi`,
-  `echo '${SECTION} ledger'`,
-  `cat ${shellQuote(ledger)} 2>/dev/null || true`,
-].join("\n");
+export const snapshotCommand = (ledger: string) =>
+  [
+    `if [ -e /proc/net/ip_vs ]; then`,
+    `  command -v ipvsadm >/dev/null 2>&1 || { echo "ipvsadm: command not found" >&2; exit 127; }`,
+    `  ipvsadm -S -n || exit $?`,
+    `  echo '${SECTION} thresholds'`,
+    `  ipvsadm -L -n --thresholds || exit $?`,
+    `else echo '${SECTION} not-loaded'; fi`,
+    `echo '${SECTION} ledger'`,
+    `cat ${shellQuote(ledger)} 2>/dev/null || true`,
+  ].join("\n");
 
 /** How long a snapshot is reused when nothing was changed through this client (a refresh reads many resources). */
 const SNAPSHOT_TTL_MS = 10_000;
@@ -88,15 +84,27 @@ export class IpvsadmClient implements IpvsClient {
   }
 
   async addService(s: VirtualServiceConfig): Promise<void> {
-    await this.mutate(addServiceArgs(s), { key: s.key, what: "service" }, ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s)));
+    await this.mutate(
+      addServiceArgs(s),
+      { key: s.key, what: "service" },
+      ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s)),
+    );
   }
 
   async editService(s: VirtualServiceConfig): Promise<void> {
-    await this.mutate(editServiceArgs(s), { key: s.key, what: "service" }, ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s)));
+    await this.mutate(
+      editServiceArgs(s),
+      { key: s.key, what: "service" },
+      ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s)),
+    );
   }
 
   async deleteService(k: ServiceKey): Promise<void> {
-    await this.mutate(deleteServiceArgs(k), { key: k, what: "service" }, ledgerDrop(this.ledger, [svcPrefix(k), rsPrefix(k)]));
+    await this.mutate(
+      deleteServiceArgs(k),
+      { key: k, what: "service" },
+      ledgerDrop(this.ledger, [svcPrefix(k), rsPrefix(k)]),
+    );
   }
 
   async addRealServer(service: ServiceKey, r: RealServerConfig): Promise<void> {
@@ -207,7 +215,8 @@ function permissionRemedy(stderr: string): string | undefined {
   if (/Permission denied|must be root|Operation not permitted/i.test(stderr)) {
     return "ipvsadm needs root: connect as root, or set connection.sudo: true for a user with passwordless sudo";
   }
-  if (/sudo/i.test(stderr)) return "the user cannot run sudo without a password: add a NOPASSWD sudoers rule for it, or connect as root";
+  if (/sudo/i.test(stderr))
+    return "the user cannot run sudo without a password: add a NOPASSWD sudoers rule for it, or connect as root";
   return undefined;
 }
 

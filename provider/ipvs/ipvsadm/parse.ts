@@ -105,7 +105,9 @@ function familyOf(k: ServiceKey): Family {
  */
 export function parseLedger(text: string): IpvsTable {
   const lines = text.split("\n").map((l) => l.trim());
-  return parseRules([...lines.filter((l) => l.startsWith("-A ")), ...lines.filter((l) => l.startsWith("-a "))].join("\n"));
+  return parseRules(
+    [...lines.filter((l) => l.startsWith("-A ")), ...lines.filter((l) => l.startsWith("-a "))].join("\n"),
+  );
 }
 
 /** Parses `ipvsadm -S -n` (also the format `ipvsadm -R` reads). */
@@ -174,7 +176,8 @@ function parseServiceOptions(key: ServiceKey, words: string[], line: string): Vi
       case "-b":
       case "--sched-flags": {
         const flags = (words[++i] ?? "").split(",").filter(Boolean) as SchedulerFlag[];
-        for (const f of flags) if (!SCHEDULER_FLAGS.includes(f)) throw new ParseError(`unknown scheduler flag "${f}"`, line);
+        for (const f of flags)
+          if (!SCHEDULER_FLAGS.includes(f)) throw new ParseError(`unknown scheduler flag "${f}"`, line);
         svc.schedulerFlags = [...new Set(flags)].sort();
         break;
       }
@@ -259,7 +262,13 @@ export function parseThresholds(text: string): ThresholdRow[] {
   let service: ServiceKey | undefined;
   for (const raw of text.split("\n")) {
     const line = raw.trim();
-    if (line === "" || line.startsWith("IP Virtual Server") || line.startsWith("Prot ") || line.startsWith("-> RemoteAddress")) continue;
+    if (
+      line === "" ||
+      line.startsWith("IP Virtual Server") ||
+      line.startsWith("Prot ") ||
+      line.startsWith("-> RemoteAddress")
+    )
+      continue;
     const words = line.split(/\s+/);
     if (words[0] === "->") {
       if (!service) throw new ParseError("real server before any service", line);

@@ -46,7 +46,11 @@ export function labConnection(name: string, extra: Record<string, unknown> = {})
  * Runs a shell command on a lab host with the system's OpenSSH client (independent of the code
  * under test). Rejects when the command fails, unless `allowFail`.
  */
-export async function sh(host: string, command: string, opts: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<string> {
+export async function sh(
+  host: string,
+  command: string,
+  opts: { allowFail?: boolean; timeoutMs?: number } = {},
+): Promise<string> {
   try {
     const r = await execFileP("ssh", ["-F", lab().sshConfig, host, command], {
       encoding: "utf8",
@@ -72,7 +76,11 @@ export async function requests(from: string, url: string, n: number): Promise<Re
     { timeoutMs: 10_000 + n * 6000 },
   );
   const counts: Record<string, number> = {};
-  for (const line of out.split("\n").map((l) => l.trim()).filter(Boolean)) counts[line] = (counts[line] ?? 0) + 1;
+  for (const line of out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean))
+    counts[line] = (counts[line] ?? 0) + 1;
   return counts;
 }
 

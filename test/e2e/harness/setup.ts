@@ -16,7 +16,10 @@ export async function drByHand(vip: string, realServers: string[]): Promise<void
 
 /** NAT host setup done by hand: the director forwards, and is the real servers' default gateway. */
 export async function natByHand(vip: string, realServers: string[], director = "10.0.0.2"): Promise<void> {
-  await sh("director", `ip addr replace ${vip}/32 dev eth0 && sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0`);
+  await sh(
+    "director",
+    `ip addr replace ${vip}/32 dev eth0 && sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0`,
+  );
   await Promise.all(realServers.map((rs) => sh(rs, `ip route replace default via ${director}`)));
 }
 

@@ -48,7 +48,8 @@ export class TestStack {
     }
     fs.cpSync(path.join(repoRoot, opts.program), dir, {
       recursive: true,
-      filter: (src) => !/^(node_modules|Pulumi\..+\.yaml|tsconfig\.json|package(-lock)?\.json)$/.test(path.basename(src)),
+      filter: (src) =>
+        !/^(node_modules|Pulumi\..+\.yaml|tsconfig\.json|package(-lock)?\.json)$/.test(path.basename(src)),
     });
     transpileTypeScript(dir);
     const stateDir = path.join(runDir, "state");
@@ -102,7 +103,8 @@ export class TestStack {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
         const p = path.join(d, e.name);
         if (e.isDirectory()) walk(p);
-        else if (/\.json$/.test(e.name) && !/\.bak$/.test(e.name) && p.includes(`${path.sep}stacks${path.sep}`)) files.push(p);
+        else if (/\.json$/.test(e.name) && !/\.bak$/.test(e.name) && p.includes(`${path.sep}stacks${path.sep}`))
+          files.push(p);
       }
     };
     walk(this.stateDir);
