@@ -7,9 +7,8 @@
  *
  * Run through scripts/demo.sh, which first sets up the toolchain, the build and the lab.
  */
-import * as os from "node:os";
 import * as path from "node:path";
-import { lab, labConnection, labPrivateKey, requests, sh } from "../test/e2e/harness/lab";
+import { lab, labConnection, labPrivateKey, requests, resetLab, sh } from "../test/e2e/harness/lab";
 import { cacheDir } from "../test/e2e/harness/paths";
 import { TestStack } from "../test/e2e/harness/stack";
 
@@ -17,7 +16,7 @@ const REQUESTS = Number(process.env.DEMO_REQUESTS ?? 30);
 const VIP = "10.0.0.100";
 const REAL_SERVERS = ["rs1", "rs2", "rs3"];
 
-function step(n: number, text: string) {
+function step(n: number, text: string): void {
   process.stdout.write(`\n\x1b[1m[${n}/4] ${text}\x1b[0m\n`);
 }
 
@@ -35,19 +34,21 @@ async function main() {
   await stack.stack.setConfig("director", { value: JSON.stringify(labConnection("director")) });
   await stack.stack.setConfig("privateKey", { value: labPrivateKey(), secret: true });
   await stack.stack.setConfig("vip", { value: VIP });
-  await stack.stack.setConfig("realServers", { value: JSON.stringify(REAL_SERVERS.map(addr)) });
+  await stack.stack.setConfig("realServers", {
+    value: JSON.stringify(REAL_SERVERS.map((h) => ({ address: addr(h), ssh: labConnection(h) }))),
+  });
 
-  step(1, "host setup for direct routing (VIP on the director; VIP on lo and ARP sysctls on the real servers)");
-  await sh("director", `ip addr replace ${VIP}/32 dev eth0`);
-  for (const rs of REAL_SERVERS) {
-    await sh(
-      rs,
-      "sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2" +
-        ` && ip addr replace ${VIP}/32 dev lo`,
-    );
+  step(1, "a clean lab");
+  const resources: Array<{ type: string }> = (await stack.stack.exportStack()).deployment?.resources ?? [];
+  if (resources.some((r) => r.type === "pulumi-nodejs:dynamic/lvs:VirtualService")) {
+    console.log("  the demo is deployed already: pulumi up will update it");
+  } else {
+    // a first run, or one that failed half-way: start from clean hosts
+    if (resources.length > 0) await stack.destroy();
+    resetLab();
   }
 
-  step(2, "pulumi up (examples/quickstart) against the lab director");
+  step(2, "pulumi up (examples/quickstart): director, virtual service, real servers and their hosts");
   const up = await stack.up();
   console.log(`\nresult: ${up.summary.result}; changes: ${JSON.stringify(up.summary.resourceChanges)}`);
 
@@ -57,26 +58,29 @@ async function main() {
   for (const [server, n] of Object.entries(counts).sort()) {
     console.log(`  ${server.padEnd(width)}  ${String(n).padStart(4)}  ${"#".repeat(n)}`);
   }
-  console.log("\n  director's table:");
+  await new Promise((r) => setTimeout(r, 2500)); // the kernel folds its counters in every 2 s
+  console.log("\n  the director's table:");
   console.log((await sh("director", "ipvsadm -L -n --stats")).replace(/^/gm, "    "));
 
-  step(4, "pulumi preview --refresh --expect-no-changes (the kernel matches the state)");
+  step(4, "pulumi preview --refresh --expect-no-changes (the hosts match the state)");
   await stack.preview({ refresh: true, expectNoChanges: true });
   console.log("  clean: no drift");
 
-  const repo = path.relative(os.homedir(), process.cwd()) ? process.cwd() : "~";
   console.log(`
 Look around:
-  test/lab/lab ssh director ipvsadm -Ln          the director's IPVS table
-  test/lab/lab ssh client wget -qO- http://${VIP}/   one request from the client
-  test/lab/lab ssh director ipvsadm -e -t ${VIP}:80 -r ${addr("rs1")}:80 -g -w 5   drift, then run npm run demo again
+  test/lab/lab ssh director ipvsadm -Ln                 the director's IPVS table
+  test/lab/lab ssh client wget -qO- http://${VIP}/          one request from the client
+  test/lab/lab ssh director ipvsadm -e -t ${VIP}:80 -r ${addr("rs1")}:80 -g -w 5
+                                                         drift by hand; npm run demo repairs it
 Tear down:
-  npm run demo -- destroy      removes what the demo deployed (in ${repo})
+  npm run demo -- destroy      removes what the demo deployed, restoring the hosts
   test/lab/lab down            stops the lab
-State and program: ${home}`);
+Program and state: ${home}`);
 }
 
 main().catch((e) => {
-  console.error(`\ndemo failed: ${e instanceof Error ? e.message : e}`);
+  const text = e instanceof Error ? e.message : String(e);
+  const diag = text.indexOf("Diagnostics:");
+  console.error(`\ndemo failed:\n${diag >= 0 ? text.slice(diag, text.indexOf("Resources:", diag) > 0 ? text.indexOf("Resources:", diag) : undefined) : text}`);
   process.exit(1);
 });
