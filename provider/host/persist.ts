@@ -15,7 +15,7 @@ export interface PersistedFile {
   enableLink?: string;
 }
 
-export function unitFile(description: string, execStart: string[], opts: { before?: string } = {}): string {
+export function unitFile(description: string, script: string, opts: { before?: string } = {}): string {
   return [
     "# managed by pulumi-lvs: do not edit (pulumi up rewrites it, pulumi destroy removes it)",
     "[Unit]",
@@ -27,7 +27,7 @@ export function unitFile(description: string, execStart: string[], opts: { befor
     "[Service]",
     "Type=oneshot",
     "RemainAfterExit=yes",
-    ...execStart.map((c) => `ExecStart=/bin/sh -c ${shellQuote(c)}`),
+    `ExecStart=/bin/sh ${script}`,
     "",
     "[Install]",
     "WantedBy=multi-user.target",
@@ -35,12 +35,36 @@ export function unitFile(description: string, execStart: string[], opts: { befor
   ].join("\n");
 }
 
-export function unit(name: string, description: string, execStart: string[]): PersistedFile {
-  return {
-    path: `/etc/systemd/system/${name}`,
-    content: unitFile(description, execStart),
-    enableLink: `/etc/systemd/system/multi-user.target.wants/${name}`,
-  };
+/** Where the boot scripts of the units live. */
+export const SCRIPT_DIR = "/etc/pulumi-lvs";
+
+/**
+ * A oneshot unit `name` (enabled) that runs a boot script of `commands` (one per line, stopping at
+ * the first failure), and that script. Keeping the commands in a script spares them systemd's own
+ * quoting rules.
+ */
+export function unit(name: string, description: string, commands: string[]): PersistedFile[] {
+  const script = `${SCRIPT_DIR}/${name.replace(/\.service$/, "")}.sh`;
+  return [
+    {
+      path: script,
+      content: ["#!/bin/sh", "# managed by pulumi-lvs: run at boot by " + name, "set -e", ...commands, ""].join("\n"),
+    },
+    {
+      path: `/etc/systemd/system/${name}`,
+      content: unitFile(description, script),
+      enableLink: `/etc/systemd/system/multi-user.target.wants/${name}`,
+    },
+  ];
+}
+
+/** The files {@link unit} writes. */
+export function unitPaths(name: string): string[] {
+  return [
+    `${SCRIPT_DIR}/${name.replace(/\.service$/, "")}.sh`,
+    `/etc/systemd/system/${name}`,
+    `/etc/systemd/system/multi-user.target.wants/${name}`,
+  ];
 }
 
 /** Writes the files (atomically each) and enables units; reloads systemd if there is one. */
@@ -63,8 +87,9 @@ export function writeFilesScript(files: PersistedFile[]): string {
   return lines.join("\n");
 }
 
+/** Removes the files, and the script directory once it is empty. */
 export function removeFilesScript(paths: string[]): string {
-  return paths.length === 0 ? ":" : `rm -f ${paths.map(shellQuote).join(" ")}`;
+  return paths.length === 0 ? ":" : `rm -f ${paths.map(shellQuote).join(" ")}; rmdir ${SCRIPT_DIR} 2>/dev/null || true`;
 }
 
 /** Prints each existing file as `#file <path>` followed by its content. */

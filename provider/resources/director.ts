@@ -6,7 +6,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { announceCommand, type InterfaceAddress } from "../host/addresses";
-import { type PersistedFile, unit } from "../host/persist";
+import { type PersistedFile, unit, unitPaths } from "../host/persist";
 import { plainSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { LEDGER } from "../ipvs/ipvsadm/client";
 import { hostIdOf } from "../model/connection";
@@ -31,12 +31,7 @@ import {
 const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-director.conf";
 const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-director.conf";
 const UNIT = "pulumi-lvs-director.service";
-const OWNED_FILES = [
-  SYSCTL_FILE,
-  MODULES_FILE,
-  `/etc/systemd/system/${UNIT}`,
-  `/etc/systemd/system/multi-user.target.wants/${UNIT}`,
-];
+const OWNED_FILES = [SYSCTL_FILE, MODULES_FILE, ...unitPaths(UNIT)];
 
 type Props = DirectorInputs & {
   __provider?: string;
@@ -78,7 +73,7 @@ export function directorPlan(v: DirectorInputs): HostPlan {
     // the IPVS rules this host's stacks own (the ledger), services before their real servers
     `[ ! -s ${LEDGER} ] || { grep '^-A' ${LEDGER}; grep '^-a' ${LEDGER}; } | ipvsadm -R`,
   ];
-  files.push(unit(UNIT, "pulumi-lvs: director VIPs, IPVS timeouts and IPVS rules", boot));
+  files.push(...unit(UNIT, "pulumi-lvs: director VIPs, IPVS timeouts and IPVS rules", boot));
   const plan: HostPlan = {
     modules,
     sysctls,

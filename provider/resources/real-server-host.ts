@@ -12,7 +12,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { InterfaceAddress } from "../host/addresses";
-import { type PersistedFile, unit } from "../host/persist";
+import { type PersistedFile, unit, unitPaths } from "../host/persist";
 import { ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { hostIdOf } from "../model/connection";
 import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
@@ -36,12 +36,7 @@ import {
 const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-realserver.conf";
 const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-realserver.conf";
 const UNIT = "pulumi-lvs-realserver.service";
-const OWNED_FILES = [
-  SYSCTL_FILE,
-  MODULES_FILE,
-  `/etc/systemd/system/${UNIT}`,
-  `/etc/systemd/system/multi-user.target.wants/${UNIT}`,
-];
+const OWNED_FILES = [SYSCTL_FILE, MODULES_FILE, ...unitPaths(UNIT)];
 
 type Props = RealServerHostInputs & {
   __provider?: string;
@@ -82,7 +77,7 @@ export function realServerHostPlan(v: RealServerHostInputs, iface: string): { pl
         `ip ${a.address.includes(":") ? "-6 " : ""}addr replace ${a.address}/${a.prefix} dev ${a.device}${a.address.includes(":") ? " nodad" : ""}`,
     ),
   ];
-  files.push(unit(UNIT, `pulumi-lvs: LVS-${v.mode.toUpperCase()} real-server VIPs and ARP settings`, boot));
+  files.push(...unit(UNIT, `pulumi-lvs: LVS-${v.mode.toUpperCase()} real-server VIPs and ARP settings`, boot));
   return {
     plan: { modules, sysctls, prepare, addresses, announce: [], files, ownedFiles: OWNED_FILES },
     links: tun ? ["tunl0"] : [],
