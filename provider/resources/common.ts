@@ -6,9 +6,16 @@ import { transportFor } from "../transport/pool";
 import type { Transport } from "../transport/transport";
 
 const clients = new WeakMap<Transport, IpvsClient>();
+let factory: ((c: Connection) => IpvsClient) | undefined;
+
+/** Replaces how resources get their IPVS client (unit tests use an in-memory fake). @internal */
+export function setIpvsClientFactory(f: ((c: Connection) => IpvsClient) | undefined): void {
+  factory = f;
+}
 
 /** The IPVS client of the host a connection reaches (one per host per deployment). */
 export function ipvsClientFor(c: Connection): IpvsClient {
+  if (factory) return factory(c);
   const t = transportFor(c);
   let client = clients.get(t);
   if (!client) {

@@ -1,5 +1,9 @@
 import * as assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Server, utils } from "ssh2";
 import { connection } from "../../provider/model/connection";
@@ -190,6 +194,24 @@ describe("SshTransport against a real SSH server", () => {
       /could not connect to root@127\.0\.0\.1:\d+ after 2 attempts \(dial timeout 0\.5 s each\)/,
     );
     assert.ok(took >= 1000 && took < 5000, `two 0.5 s attempts and one backoff (took ${took} ms)`);
+  });
+
+  it("logs in with a key held by an SSH agent (OpenSSH's ssh-agent)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-agent-"));
+    const sock = path.join(dir, "agent.sock");
+    const keyFile = path.join(dir, "id_ed25519");
+    fs.writeFileSync(keyFile, clientKey.private, { mode: 0o600 });
+    const agent: ChildProcess = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+    try {
+      for (let i = 0; i < 50 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+      execFileSync("ssh-add", [keyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" });
+      const t = new SshTransport(conn({ privateKey: undefined, agent: sock }));
+      assert.equal((await t.run("via-agent")).stdout, "ran: via-agent\n");
+      t.close();
+    } finally {
+      agent.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reaches a host through a jump host", async () => {

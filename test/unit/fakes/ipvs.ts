@@ -1,0 +1,114 @@
+import {
+  IpvsAlreadyExistsError,
+  type IpvsClient,
+  IpvsNotFoundError,
+  type Snapshot,
+} from "../../../provider/ipvs/client";
+import {
+  findService,
+  type IpvsTable,
+  type RealServerConfig,
+  type RealServerKey,
+  type ServiceKey,
+  serviceKeyText,
+  type VirtualServiceConfig,
+} from "../../../provider/ipvs/types";
+import { TransportError } from "../../../provider/transport/transport";
+
+/**
+ * An in-memory IPVS host with the error semantics of IpvsClient: a kernel table, and the ledger
+ * of owned objects, kept the way the ipvsadm client keeps it. `unreachable` makes every call fail
+ * as an SSH failure would.
+ */
+export class FakeIpvs implements IpvsClient {
+  readonly host = "root@fake:22";
+  table: IpvsTable = { services: [] };
+  owned: IpvsTable = { services: [] };
+  unreachable = false;
+  calls: string[] = [];
+
+  private check(op: string): void {
+    this.calls.push(op);
+    if (this.unreachable)
+      throw new TransportError("unreachable", this.host, `could not connect to ${this.host} after 3 attempts`);
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    this.check("snapshot");
+    return structuredClone({ table: this.table, owned: this.owned, loaded: true });
+  }
+
+  /** An object made by hand: in the kernel, not in the ledger. */
+  byHand(s: VirtualServiceConfig, rs: RealServerConfig[] = []): void {
+    const existing = findService(this.table, s.key);
+    if (existing) existing.realServers.push(...rs.map((config) => ({ config })));
+    else this.table.services.push({ config: s, realServers: rs.map((config) => ({ config })) });
+  }
+
+  async addService(s: VirtualServiceConfig): Promise<void> {
+    this.check(`add ${serviceKeyText(s.key)}`);
+    if (findService(this.table, s.key)) throw new IpvsAlreadyExistsError(this.host, "ipvsadm -A", "service", s.key);
+    this.table.services.push({ config: s, realServers: [] });
+    this.own(s);
+  }
+  async editService(s: VirtualServiceConfig): Promise<void> {
+    this.check(`edit ${serviceKeyText(s.key)}`);
+    const e = findService(this.table, s.key);
+    if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -E", "service", s.key);
+    e.config = s;
+    this.own(s);
+  }
+  async deleteService(k: ServiceKey): Promise<void> {
+    this.check(`delete ${serviceKeyText(k)}`);
+    const had = findService(this.table, k);
+    this.table.services = this.table.services.filter((x) => serviceKeyText(x.config.key) !== serviceKeyText(k));
+    this.owned.services = this.owned.services.filter((x) => serviceKeyText(x.config.key) !== serviceKeyText(k));
+    if (!had) throw new IpvsNotFoundError(this.host, "ipvsadm -D", "service", k);
+  }
+  async addRealServer(k: ServiceKey, r: RealServerConfig): Promise<void> {
+    this.check(`add ${serviceKeyText(k)} ${r.address}:${r.port}`);
+    const e = findService(this.table, k);
+    if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -a", "service", k);
+    if (e.realServers.some((x) => same(x.config, r)))
+      throw new IpvsAlreadyExistsError(this.host, "ipvsadm -a", "real server", k, r);
+    e.realServers.push({ config: r });
+    this.ownRs(k, r);
+  }
+  async editRealServer(k: ServiceKey, r: RealServerConfig): Promise<void> {
+    this.check(`edit ${serviceKeyText(k)} ${r.address}:${r.port}`);
+    const e = findService(this.table, k);
+    if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -e", "service", k);
+    const x = e.realServers.find((y) => same(y.config, r));
+    if (!x) throw new IpvsNotFoundError(this.host, "ipvsadm -e", "real server", k, r);
+    x.config = r;
+    this.ownRs(k, r);
+  }
+  async deleteRealServer(k: ServiceKey, r: RealServerKey): Promise<void> {
+    this.check(`delete ${serviceKeyText(k)} ${r.address}:${r.port}`);
+    const e = findService(this.table, k);
+    const o = findService(this.owned, k);
+    if (o) o.realServers = o.realServers.filter((y) => !same(y.config, r));
+    if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -d", "service", k);
+    const before = e.realServers.length;
+    e.realServers = e.realServers.filter((y) => !same(y.config, r));
+    if (e.realServers.length === before) throw new IpvsNotFoundError(this.host, "ipvsadm -d", "real server", k, r);
+  }
+
+  private own(s: VirtualServiceConfig): void {
+    const o = findService(this.owned, s.key);
+    if (o) o.config = s;
+    else this.owned.services.push({ config: s, realServers: [] });
+  }
+  private ownRs(k: ServiceKey, r: RealServerConfig): void {
+    let o = findService(this.owned, k);
+    if (!o) {
+      o = { config: findService(this.table, k)!.config, realServers: [] };
+      this.owned.services.push(o);
+    }
+    o.realServers = [...o.realServers.filter((y) => !same(y.config, r)), { config: r }];
+  }
+}
+
+function same(a: RealServerKey, b: RealServerKey): boolean {
+  return a.address === b.address && a.port === b.port;
+}

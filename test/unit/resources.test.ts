@@ -1,0 +1,166 @@
+import * as assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { setIpvsClientFactory } from "../../provider/resources/common";
+import { realServer } from "../../provider/resources/real-server";
+import { virtualService } from "../../provider/resources/virtual-service";
+import { FakeIpvs } from "./fakes/ipvs";
+import { conn } from "./fixtures";
+
+// The VirtualService and RealServer lifecycles against an in-memory IPVS host.
+let ipvs: FakeIpvs;
+beforeEach(() => {
+  ipvs = new FakeIpvs();
+  setIpvsClientFactory(() => ipvs);
+});
+afterEach(() => setIpvsClientFactory(undefined));
+
+async function checked(p: typeof virtualService, news: Record<string, unknown>) {
+  const r = await p.check!({}, news);
+  assert.deepEqual(r.failures, []);
+  return r.inputs;
+}
+const vsInputs = (extra: Record<string, unknown> = {}) =>
+  checked(virtualService, {
+    connection: conn(),
+    protocol: "tcp",
+    address: "10.0.0.100",
+    port: 80,
+    scheduler: "rr",
+    ...extra,
+  });
+const rsInputs = (address: string, extra: Record<string, unknown> = {}) =>
+  checked(realServer, {
+    connection: conn(),
+    service: { protocol: "tcp", address: "10.0.0.100", port: 80 },
+    address,
+    ...extra,
+  });
+const svcKey = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
+const rsCfg = (address: string) => ({
+  address,
+  port: 80,
+  forwarding: "dr" as const,
+  weight: 1,
+  upperThreshold: 0,
+  lowerThreshold: 0,
+});
+
+describe("VirtualService lifecycle", () => {
+  it("create adds the service; the id reads like ipvsadm", async () => {
+    const r = await virtualService.create!(await vsInputs());
+    assert.equal(r.id, "127.0.0.1:2201/tcp/10.0.0.100:80");
+    assert.equal(ipvs.table.services[0]!.config.scheduler, "rr");
+  });
+
+  it("create fails on a service made by hand, unless adopt", async () => {
+    ipvs.byHand({ key: svcKey, scheduler: "wlc", schedulerFlags: [], onePacket: false });
+    await assert.rejects(virtualService.create!(await vsInputs()), /already exists .* set adopt: true/s);
+    assert.equal(ipvs.table.services[0]!.config.scheduler, "wlc", "untouched");
+    await virtualService.create!(await vsInputs({ adopt: true }));
+    assert.equal(ipvs.table.services[0]!.config.scheduler, "rr", "converged");
+    assert.equal(ipvs.owned.services.length, 1, "now owned");
+  });
+
+  it("read reports live configuration and strays; a missing service gives an empty id", async () => {
+    const inputs = await vsInputs();
+    const { id, outs } = await virtualService.create!(inputs);
+    ipvs.table.services[0]!.config.scheduler = "wlc";
+    ipvs.byHand(ipvs.table.services[0]!.config, [rsCfg("10.0.0.99")]);
+    const r = await virtualService.read!(id, outs);
+    assert.equal(r.props.scheduler, "wlc");
+    assert.deepEqual(r.props.strayRealServers, ["10.0.0.99:80"]);
+    ipvs.table.services = [];
+    assert.equal((await virtualService.read!(id, outs)).id, "");
+  });
+
+  it("read throws when the host cannot be reached: never mistaken for a deletion", async () => {
+    const { id, outs } = await virtualService.create!(await vsInputs());
+    ipvs.unreachable = true;
+    await assert.rejects(virtualService.read!(id, outs), /could not connect/);
+  });
+
+  it("strays are drift only for an exclusive service, and update removes them", async () => {
+    const inputs = await vsInputs({ exclusive: true });
+    const { id, outs } = await virtualService.create!(inputs);
+    ipvs.byHand(ipvs.table.services[0]!.config, [rsCfg("10.0.0.99")]);
+    const read = (await virtualService.read!(id, outs)).props;
+    assert.equal((await virtualService.diff!(id, read, inputs)).changes, true);
+    const nonExclusive = await vsInputs();
+    assert.equal((await virtualService.diff!(id, { ...read, exclusive: false }, nonExclusive)).changes, false);
+    await virtualService.update!(id, read, inputs);
+    assert.deepEqual(ipvs.table.services[0]!.realServers, []);
+  });
+
+  it("identity changes replace (delete first); the rest updates in place", async () => {
+    const olds = { ...(await vsInputs()), strayRealServers: [] };
+    let d = await virtualService.diff!("x", olds, await vsInputs({ port: 8080 }));
+    assert.deepEqual([d.changes, d.replaces, d.deleteBeforeReplace], [true, ["port"], true]);
+    d = await virtualService.diff!("x", olds, await vsInputs({ scheduler: "wlc" }));
+    assert.deepEqual([d.changes, d.replaces], [true, []]);
+    d = await virtualService.diff!("x", olds, await vsInputs({ connection: conn({ port: 2299 }) }));
+    assert.deepEqual(d.replaces, ["host"]);
+    d = await virtualService.diff!("x", olds, await vsInputs({ connection: conn({ dialTimeout: 30 }) }));
+    assert.deepEqual([d.changes, d.replaces], [true, []], "credentials and timeouts: update, no replace");
+  });
+
+  it("delete leaves a service that still has real servers the stack does not own", async () => {
+    const { id, outs } = await virtualService.create!(await vsInputs());
+    ipvs.byHand(ipvs.table.services[0]!.config, [rsCfg("10.0.0.99")]);
+    await virtualService.delete!(id, outs);
+    assert.equal(ipvs.table.services.length, 1);
+    ipvs.table.services[0]!.realServers = [];
+    await virtualService.delete!(id, outs);
+    assert.equal(ipvs.table.services.length, 0);
+  });
+});
+
+describe("RealServer lifecycle", () => {
+  beforeEach(async () => {
+    await virtualService.create!(await vsInputs());
+  });
+
+  it("create, read, update in place, delete", async () => {
+    const inputs = await rsInputs("10.0.0.11", { weight: 2 });
+    const { id, outs } = await realServer.create!(inputs);
+    assert.equal(id, "127.0.0.1:2201/tcp/10.0.0.100:80/10.0.0.11:80");
+    ipvs.table.services[0]!.realServers[0]!.config.weight = 9;
+    const read = (await realServer.read!(id, outs)).props;
+    assert.equal(read.weight, 9);
+    const d = await realServer.diff!(id, read, inputs);
+    assert.deepEqual([d.changes, d.replaces], [true, []]);
+    await realServer.update!(id, read, inputs);
+    assert.equal(ipvs.table.services[0]!.realServers[0]!.config.weight, 2);
+    assert.ok(!ipvs.calls.some((c) => c.startsWith("delete")), "no delete on a weight change");
+    await realServer.delete!(id, outs);
+    assert.deepEqual(ipvs.table.services[0]!.realServers, []);
+  });
+
+  it("a real server deleted by hand reads as gone; update puts a missing one back", async () => {
+    const inputs = await rsInputs("10.0.0.11");
+    const { id, outs } = await realServer.create!(inputs);
+    ipvs.table.services[0]!.realServers = [];
+    assert.equal((await realServer.read!(id, outs)).id, "");
+    await realServer.update!(id, outs, inputs);
+    assert.equal(ipvs.table.services[0]!.realServers.length, 1);
+  });
+
+  it("create without the service says to declare it", async () => {
+    ipvs.table.services = [];
+    await assert.rejects(
+      realServer.create!(await rsInputs("10.0.0.11")),
+      /does not exist .* Declare it with a VirtualService/s,
+    );
+  });
+
+  it("delete of a real server already gone succeeds", async () => {
+    const { id, outs } = await realServer.create!(await rsInputs("10.0.0.11"));
+    ipvs.table.services[0]!.realServers = [];
+    await realServer.delete!(id, outs);
+  });
+
+  it("a failed connection on delete is an error (the resource stays in the state)", async () => {
+    const { id, outs } = await realServer.create!(await rsInputs("10.0.0.11"));
+    ipvs.unreachable = true;
+    await assert.rejects(realServer.delete!(id, outs), /could not connect/);
+  });
+});
