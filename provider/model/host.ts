@@ -122,6 +122,13 @@ export const realServerHostInputs = z
     v.vips.forEach((a, i) => {
       if (seen.has(a)) ctx.addIssue({ code: "custom", path: ["vips", i], message: `${a} is listed twice` });
       seen.add(a);
+      if (v.mode === "tun" && a.includes(":")) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["vips", i],
+          message: `${a}: IPv6 VIPs are supported in dr mode only (tun mode uses IPv4 ipip tunnels)`,
+        });
+      }
     });
   });
 export type RealServerHostInputs = z.infer<typeof realServerHostInputs>;

@@ -1,7 +1,10 @@
 import type * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
 import type { IpvsClient } from "../ipvs/client";
 import { IpvsadmClient } from "../ipvs/ipvsadm/client";
 import type { Connection } from "../model/connection";
+import { containsUnknown } from "../model/unknown";
+import { validate } from "../model/validate";
 import { transportFor } from "../transport/pool";
 import type { Transport } from "../transport/transport";
 
@@ -23,6 +26,22 @@ export function ipvsClientFor(c: Connection): IpvsClient {
     clients.set(t, client);
   }
   return client;
+}
+
+/**
+ * `check` of every resource: validates the inputs (without the `__provider` key Pulumi adds) and,
+ * when they are complete and valid, returns them normalized, with defaults, and `__provider` back.
+ * Inputs still unknown at preview are returned as they are.
+ */
+export function checkInputs<S extends z.ZodType>(
+  schema: S,
+  news: Record<string, unknown>,
+  normalize: (v: z.infer<S>) => z.infer<S> = (v) => v,
+): pulumi.dynamic.CheckResult {
+  const { __provider, ...rest } = news;
+  const { value, failures } = validate(schema, rest);
+  if (failures.length > 0 || value === undefined || containsUnknown(rest)) return { inputs: news, failures };
+  return { inputs: { ...(normalize(value) as Record<string, unknown>), __provider }, failures: [] };
 }
 
 /** Deep equality of JSON-like values (key order ignored). */

@@ -11,21 +11,19 @@ import { plainSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { LEDGER } from "../ipvs/ipvsadm/client";
 import { hostIdOf } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
-import { containsUnknown } from "../model/unknown";
-import { validate } from "../model/validate";
 import { transportFor } from "../transport/pool";
-import { diffKeys, hostIdentity, jsonEqual } from "./common";
+import { checkInputs, diffKeys, hostIdentity, jsonEqual } from "./common";
 import {
-  applyPlan,
   type Baseline,
-  captureBaseline,
+  createHost,
+  deleteHost,
   expectedState,
   type HostPlan,
   type HostState,
   observedState,
   probe,
-  revert,
   sysctlFromName,
+  updateHost,
 } from "./host-config";
 
 const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-director.conf";
@@ -112,10 +110,7 @@ const INPUTS = [
 
 export const director: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const { __provider, ...rest } = news;
-    const { value, failures } = validate(directorInputs, rest);
-    if (failures.length > 0 || !value || containsUnknown(rest)) return { inputs: news, failures };
-    return { inputs: { ...normalize(value), __provider }, failures: [] };
+    return checkInputs(directorInputs, news, normalize);
   },
 
   async diff(_id, olds: Props, news: Props) {
@@ -132,10 +127,8 @@ export const director: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: Props) {
-    const t = transportFor(inputs.connection);
     const plan = directorPlan(inputs);
-    const baseline = await captureBaseline(t, plan);
-    const announced = await applyPlan(t, plan, inputs.persist);
+    const { baseline, announced } = await createHost(transportFor(inputs.connection), plan, inputs.persist);
     return {
       id: `${hostIdOf(inputs.connection)}/director`,
       outs: { ...inputs, baseline, announced, state: expectedState(plan, inputs.persist, []) },
@@ -150,34 +143,13 @@ export const director: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id, olds: Props, news: Props) {
-    const t = transportFor(news.connection);
-    const oldPlan = directorPlan(olds);
     const plan = directorPlan(news);
-    const earlier = olds.baseline ?? { sysctls: {}, addresses: [] };
-    const baseline = await captureBaseline(t, plan, {
-      baseline: earlier,
-      plannedAddresses: oldPlan.addresses.map((a) => `${a.address}/${a.prefix} dev ${a.device}`),
-    });
-    const announced = await applyPlan(t, plan, news.persist);
-    // what the old plan set and the new one does not: put back
-    const keep = new Set(plan.sysctls.map(([s]) => s.name));
-    const dropped = oldPlan.sysctls.map(([s]) => s.name).filter((n) => !keep.has(n));
-    const keepAddr = new Set(plan.addresses.map((a) => `${a.address}/${a.prefix} dev ${a.device}`));
-    const droppedAddr = oldPlan.addresses.filter((a) => !keepAddr.has(`${a.address}/${a.prefix} dev ${a.device}`));
-    if (dropped.length > 0 || droppedAddr.length > 0)
-      await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
-    for (const n of dropped) delete baseline.sysctls[n];
-    baseline.addresses = baseline.addresses.filter((a) => keepAddr.has(a));
+    const t = transportFor(news.connection);
+    const { baseline, announced } = await updateHost(t, directorPlan(olds), plan, olds.baseline, news.persist);
     return { outs: { ...news, baseline, announced, state: expectedState(plan, news.persist, []) } };
   },
 
   async delete(_id, props: Props) {
-    const t = transportFor(props.connection);
-    const plan = directorPlan(props);
-    await revert(t, props.baseline ?? { sysctls: {}, addresses: [] }, {
-      sysctls: plan.sysctls.map(([s]) => s.name),
-      addresses: plan.addresses,
-      files: OWNED_FILES,
-    });
+    await deleteHost(transportFor(props.connection), directorPlan(props), props.baseline);
   },
 };

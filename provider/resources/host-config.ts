@@ -202,3 +202,53 @@ export function observedState(plan: HostPlan, persist: boolean, links: LinkNeeds
   }
   return s;
 }
+
+const NO_BASELINE: Baseline = { sysctls: {}, addresses: [] };
+
+/** Creates a host resource's settings: records the baseline, then applies the plan. */
+export async function createHost(
+  t: Transport,
+  plan: HostPlan,
+  persist: boolean,
+): Promise<{ baseline: Baseline; announced: string[] }> {
+  const baseline = await captureBaseline(t, plan);
+  const announced = await applyPlan(t, plan, persist);
+  return { baseline, announced };
+}
+
+/**
+ * Moves a host from `oldPlan` to `plan`: records the baseline of what is newly managed, applies the
+ * new plan, and puts back what the old plan set and the new one no longer does.
+ */
+export async function updateHost(
+  t: Transport,
+  oldPlan: HostPlan,
+  plan: HostPlan,
+  earlier: Baseline | undefined,
+  persist: boolean,
+): Promise<{ baseline: Baseline; announced: string[] }> {
+  const baseline = await captureBaseline(t, plan, {
+    baseline: earlier ?? NO_BASELINE,
+    plannedAddresses: oldPlan.addresses.map(addressKey),
+  });
+  const announced = await applyPlan(t, plan, persist);
+  const keep = new Set(plan.sysctls.map(([s]) => s.name));
+  const dropped = oldPlan.sysctls.map(([s]) => s.name).filter((n) => !keep.has(n));
+  const keepAddr = new Set(plan.addresses.map(addressKey));
+  const droppedAddr = oldPlan.addresses.filter((a) => !keepAddr.has(addressKey(a)));
+  if (dropped.length > 0 || droppedAddr.length > 0) {
+    await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
+  }
+  for (const n of dropped) delete baseline.sysctls[n];
+  baseline.addresses = baseline.addresses.filter((a) => keepAddr.has(a));
+  return { baseline, announced };
+}
+
+/** Deletes a host resource's settings: everything the plan set goes back to the baseline. */
+export function deleteHost(t: Transport, plan: HostPlan, baseline: Baseline | undefined): Promise<void> {
+  return revert(t, baseline ?? NO_BASELINE, {
+    sysctls: plan.sysctls.map(([s]) => s.name),
+    addresses: plan.addresses,
+    files: plan.ownedFiles,
+  });
+}

@@ -16,21 +16,18 @@ import { type PersistedFile, unit, unitPaths } from "../host/persist";
 import { ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { hostIdOf } from "../model/connection";
 import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
-import { containsUnknown } from "../model/unknown";
-import { validate } from "../model/validate";
 import { transportFor } from "../transport/pool";
-import { diffKeys, hostIdentity, jsonEqual } from "./common";
+import { checkInputs, diffKeys, hostIdentity, jsonEqual } from "./common";
 import {
-  addressKey,
-  applyPlan,
   type Baseline,
-  captureBaseline,
+  createHost,
+  deleteHost,
   expectedState,
   type HostPlan,
   type HostState,
   observedState,
   probe,
-  revert,
+  updateHost,
 } from "./host-config";
 
 const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-realserver.conf";
@@ -88,16 +85,7 @@ const INPUTS = ["connection", "mode", "vips", "interface", "persist"] as const;
 
 export const realServerHost: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const { __provider, ...rest } = news;
-    const { value, failures } = validate(realServerHostInputs, rest);
-    if (value && value.mode === "tun" && value.vips.some((a) => a.includes(":"))) {
-      failures.push({
-        property: "vips",
-        reason: "vips: IPv6 VIPs are supported in dr mode only (tun mode uses IPv4 ipip tunnels)",
-      });
-    }
-    if (failures.length > 0 || !value || containsUnknown(rest)) return { inputs: news, failures };
-    return { inputs: { ...value, __provider }, failures: [] };
+    return checkInputs(realServerHostInputs, news);
   },
 
   async diff(_id, olds: Props, news: Props) {
@@ -116,8 +104,7 @@ export const realServerHost: pulumi.dynamic.ResourceProvider = {
     const t = transportFor(inputs.connection);
     const iface = inputs.interface ?? (await detectInterface(t));
     const { plan, links } = realServerHostPlan(inputs, iface);
-    const baseline = await captureBaseline(t, plan);
-    await applyPlan(t, plan, inputs.persist);
+    const { baseline } = await createHost(t, plan, inputs.persist);
     return {
       id: `${hostIdOf(inputs.connection)}/real-server-host`,
       outs: { ...inputs, effectiveInterface: iface, baseline, state: expectedState(plan, inputs.persist, links) },
@@ -136,30 +123,13 @@ export const realServerHost: pulumi.dynamic.ResourceProvider = {
     const iface = news.interface ?? olds.effectiveInterface ?? (await detectInterface(t));
     const old = realServerHostPlan(olds, olds.effectiveInterface ?? iface).plan;
     const { plan, links } = realServerHostPlan(news, iface);
-    const baseline = await captureBaseline(t, plan, {
-      baseline: olds.baseline ?? { sysctls: {}, addresses: [] },
-      plannedAddresses: old.addresses.map(addressKey),
-    });
-    await applyPlan(t, plan, news.persist);
-    const keep = new Set(plan.sysctls.map(([s]) => s.name));
-    const dropped = old.sysctls.map(([s]) => s.name).filter((n) => !keep.has(n));
-    const keepAddr = new Set(plan.addresses.map(addressKey));
-    const droppedAddr = old.addresses.filter((a) => !keepAddr.has(addressKey(a)));
-    if (dropped.length > 0 || droppedAddr.length > 0)
-      await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
-    for (const n of dropped) delete baseline.sysctls[n];
-    baseline.addresses = baseline.addresses.filter((a) => keepAddr.has(a));
+    const { baseline } = await updateHost(t, old, plan, olds.baseline, news.persist);
     return { outs: { ...news, effectiveInterface: iface, baseline, state: expectedState(plan, news.persist, links) } };
   },
 
   async delete(_id, props: Props) {
-    const t = transportFor(props.connection);
     const { plan } = realServerHostPlan(props, props.effectiveInterface ?? props.interface ?? "eth0");
-    await revert(t, props.baseline ?? { sysctls: {}, addresses: [] }, {
-      sysctls: plan.sysctls.map(([s]) => s.name),
-      addresses: plan.addresses,
-      files: OWNED_FILES,
-    });
+    await deleteHost(transportFor(props.connection), plan, props.baseline);
   },
 };
 

@@ -10,9 +10,7 @@ import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findRealServer, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
 import { hostIdOf } from "../model/connection";
 import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKeyOfRef } from "../model/real-server";
-import { containsUnknown } from "../model/unknown";
-import { validate } from "../model/validate";
-import { diffKeys, hostIdentity, ipvsClientFor } from "./common";
+import { checkInputs, diffKeys, hostIdentity, ipvsClientFor } from "./common";
 
 const IDENTITY = ["service", "address", "port"] as const;
 const CONFIG = ["forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel", "adopt"] as const;
@@ -34,10 +32,7 @@ export function realServerId(v: RealServerInputs): string {
 
 export const realServer: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const { __provider, ...rest } = news;
-    const { value, failures } = validate(realServerInputs, rest);
-    if (failures.length > 0 || !value || containsUnknown(rest)) return { inputs: news, failures };
-    return { inputs: { ...normalize(value), __provider }, failures: [] };
+    return checkInputs(realServerInputs, news, normalize);
   },
 
   async diff(_id, olds: Props, news: Props) {

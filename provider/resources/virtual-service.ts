@@ -10,10 +10,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } from "../ipvs/types";
 import { hostIdOf } from "../model/connection";
-import { containsUnknown } from "../model/unknown";
-import { validate } from "../model/validate";
 import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from "../model/virtual-service";
-import { diffKeys, hostIdentity, ipvsClientFor } from "./common";
+import { checkInputs, diffKeys, hostIdentity, ipvsClientFor } from "./common";
 
 const IDENTITY = ["protocol", "address", "port", "fwmark", "family"] as const;
 const CONFIG = ["scheduler", "schedulerFlags", "persistence", "pe", "onePacket", "exclusive", "adopt"] as const;
@@ -44,10 +42,7 @@ function straysOf(live: ServiceEntry, owned: ServiceEntry | undefined): string[]
 
 export const virtualService: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const { __provider, ...rest } = news;
-    const { value, failures } = validate(virtualServiceInputs, rest);
-    if (failures.length > 0 || !value || containsUnknown(rest)) return { inputs: news, failures };
-    return { inputs: { ...normalize(value), __provider }, failures: [] };
+    return checkInputs(virtualServiceInputs, news, normalize);
   },
 
   async diff(_id, olds: Props, news: Props) {
