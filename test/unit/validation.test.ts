@@ -1,7 +1,9 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { UNKNOWN } from "../../provider/model/unknown";
+import { director } from "../../provider/resources/director";
 import { realServer } from "../../provider/resources/real-server";
+import { realServerHost } from "../../provider/resources/real-server-host";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { conn } from "./fixtures";
 
@@ -141,5 +143,66 @@ describe("RealServer check", () => {
 
   it("allows NAT to remap ports", async () => {
     assert.deepEqual(await rsFailures({ ...rs, forwarding: "nat", port: 8080 }), []);
+  });
+});
+
+describe("Director and RealServerHost check", () => {
+  const failures = async (p: typeof realServerHost | typeof director, news: Record<string, unknown>) =>
+    (await p.check!({}, news)).failures ?? [];
+  it("rejects IPv6 VIPs in tun mode, naming the VIP", async () => {
+    const f = await failures(realServerHost, { connection: conn(), mode: "tun", vips: ["10.0.0.100", "fd00::100"] });
+    assert.ok(
+      f.some(
+        (x) => x.property === "vips" && /vips\.1: fd00::100: IPv6 VIPs are supported in dr mode only/.test(x.reason),
+      ),
+      JSON.stringify(f),
+    );
+  });
+  it("rejects an unknown mode, an empty VIP list and a duplicate VIP", async () => {
+    assert.ok(
+      (await failures(realServerHost, { connection: conn(), mode: "nat", vips: ["10.0.0.100"] })).some(
+        (x) => x.property === "mode",
+      ),
+    );
+    assert.ok(
+      (await failures(realServerHost, { connection: conn(), mode: "dr", vips: [] })).some((x) =>
+        /at least one VIP/.test(x.reason),
+      ),
+    );
+    assert.ok(
+      (await failures(realServerHost, { connection: conn(), mode: "dr", vips: ["10.0.0.1", "10.0.0.1"] })).some((x) =>
+        /listed twice/.test(x.reason),
+      ),
+    );
+  });
+  it("rejects an unknown net.ipv4.vs parameter and a bad interface name", async () => {
+    const f = await failures(director, {
+      connection: conn(),
+      ipvsSysctls: { conntrak: 1 },
+      vips: [{ address: "10.0.0.100", interface: "eth0; reboot" }],
+    });
+    assert.ok(
+      f.some((x) => /ipvsSysctls\.conntrak: is not a known argument/.test(x.reason)),
+      JSON.stringify(f),
+    );
+    assert.ok(
+      f.some((x) => /vips\.0\.interface: must be an interface name/.test(x.reason)),
+      JSON.stringify(f),
+    );
+  });
+  it("accepts a full director and normalizes sysctl values to text", async () => {
+    const r = await director.check!(
+      {},
+      {
+        connection: conn(),
+        ipForward: true,
+        ipvsSysctls: { conntrack: 1 },
+        sysctls: { "net.ipv4.conf.all.send_redirects": 0 },
+      },
+    );
+    assert.deepEqual(r.failures, []);
+    assert.deepEqual(r.inputs.ipvsSysctls, { conntrack: "1" });
+    assert.deepEqual(r.inputs.modules, ["ip_vs"]);
+    assert.equal(r.inputs.persist, true);
   });
 });
