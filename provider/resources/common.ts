@@ -79,6 +79,24 @@ export function diffKeys(
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 };
 }
 
+/**
+ * `diff` of every resource: compares `keys` of the old outputs and the new inputs; the host the
+ * connection reaches and the `identity` keys replace (old one deleted first), the rest updates.
+ */
+export function diffResource(
+  olds: { connection?: unknown } & Record<string, unknown>,
+  news: { connection?: unknown } & Record<string, unknown>,
+  keys: readonly string[],
+  identity: readonly string[] = [],
+): pulumi.dynamic.DiffResult {
+  return diffKeys(
+    { ...olds, host: hostIdentity(olds.connection as never) },
+    { ...news, host: hostIdentity(news.connection as never) },
+    [...new Set(["host", "connection", ...identity, ...keys])],
+    ["host", ...identity],
+  );
+}
+
 /** The part of a connection that names the host; changing it moves the resource to another host. */
 export function hostIdentity(c: { host?: unknown; port?: unknown; proxy?: unknown } | undefined): unknown {
   if (!c || typeof c !== "object") return c;

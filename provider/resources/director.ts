@@ -12,7 +12,7 @@ import { LEDGER } from "../ipvs/ipvsadm/client";
 import { hostIdOf } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
-import { checkInputs, diffKeys, hostIdentity, jsonEqual } from "./common";
+import { checkInputs, diffResource, jsonEqual } from "./common";
 import {
   type Baseline,
   createHost,
@@ -114,12 +114,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id, olds: Props, news: Props) {
-    const d = diffKeys(
-      { ...olds, host: hostIdentity(olds.connection) },
-      { ...news, host: hostIdentity(news.connection) },
-      ["host", ...INPUTS],
-      ["host"],
-    );
+    const d = diffResource(olds, news, INPUTS);
     if (d.changes) return d;
     // drift: what the host has differs from what these inputs want
     const drift = !jsonEqual(olds.state, expectedState(directorPlan(news), news.persist, []));

@@ -17,7 +17,7 @@ import { ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { hostIdOf } from "../model/connection";
 import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
-import { checkInputs, diffKeys, hostIdentity, jsonEqual } from "./common";
+import { checkInputs, diffResource, jsonEqual } from "./common";
 import {
   type Baseline,
   createHost,
@@ -89,12 +89,7 @@ export const realServerHost: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id, olds: Props, news: Props) {
-    const d = diffKeys(
-      { ...olds, host: hostIdentity(olds.connection) },
-      { ...news, host: hostIdentity(news.connection) },
-      ["host", ...INPUTS],
-      ["host"],
-    );
+    const d = diffResource(olds, news, INPUTS);
     if (d.changes) return d;
     const { plan, links } = realServerHostPlan(news, olds.effectiveInterface ?? news.interface ?? "eth0");
     return { ...d, changes: !jsonEqual(olds.state, expectedState(plan, news.persist, links)) };

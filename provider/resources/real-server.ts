@@ -10,7 +10,7 @@ import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findRealServer, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
 import { hostIdOf } from "../model/connection";
 import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKeyOfRef } from "../model/real-server";
-import { checkInputs, diffKeys, hostIdentity, ipvsClientFor } from "./common";
+import { checkInputs, diffResource, ipvsClientFor } from "./common";
 
 const IDENTITY = ["service", "address", "port"] as const;
 const CONFIG = ["forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel", "adopt"] as const;
@@ -36,12 +36,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id, olds: Props, news: Props) {
-    return diffKeys(
-      { ...olds, host: hostIdentity(olds.connection) },
-      { ...news, host: hostIdentity(news.connection) },
-      ["host", "connection", ...IDENTITY, ...CONFIG],
-      ["host", ...IDENTITY],
-    );
+    return diffResource(olds, news, CONFIG, IDENTITY);
   },
 
   async create(inputs: Props) {

@@ -11,7 +11,7 @@ import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } from "../ipvs/types";
 import { hostIdOf } from "../model/connection";
 import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from "../model/virtual-service";
-import { checkInputs, diffKeys, hostIdentity, ipvsClientFor } from "./common";
+import { checkInputs, diffResource, ipvsClientFor } from "./common";
 
 const IDENTITY = ["protocol", "address", "port", "fwmark", "family"] as const;
 const CONFIG = ["scheduler", "schedulerFlags", "persistence", "pe", "onePacket", "exclusive", "adopt"] as const;
@@ -46,12 +46,7 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id, olds: Props, news: Props) {
-    const d = diffKeys(
-      { ...olds, host: hostIdentity(olds.connection) },
-      { ...news, host: hostIdentity(news.connection) },
-      ["host", "connection", ...IDENTITY, ...CONFIG],
-      ["host", ...IDENTITY],
-    );
+    const d = diffResource(olds, news, CONFIG, IDENTITY);
     // stray real servers are drift only where the service claims all its real servers
     if (news.exclusive && (olds.strayRealServers?.length ?? 0) > 0) return { ...d, changes: true };
     return d;
