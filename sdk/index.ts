@@ -5,6 +5,7 @@
  */
 export type { ConnectionArgs, ProxyConnectionArgs } from "./connection";
 export { Director, type DirectorArgs, type IpvsSysctl } from "./director";
+export { type BackendArgs, LoadBalancer, type LoadBalancerArgs } from "./load-balancer";
 export { Noop, type NoopArgs } from "./noop";
 export { RealServer, type RealServerArgs } from "./real-server";
 export { RealServerHost, type RealServerHostArgs } from "./real-server-host";
