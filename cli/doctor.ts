@@ -76,7 +76,13 @@ export async function doctor(o: DoctorOptions, transport?: Transport): Promise<F
     dialAttempts: 1,
   });
   if (!parsed.success) {
-    return [{ check: "arguments", ok: false, detail: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") }];
+    return [
+      {
+        check: "arguments",
+        ok: false,
+        detail: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+      },
+    ];
   }
   if (hostKey === undefined) {
     findings.push({
@@ -91,9 +97,18 @@ export async function doctor(o: DoctorOptions, transport?: Transport): Promise<F
   try {
     const r = await t.run(facts(o.role));
     text = r.stdout;
-    findings.push({ check: "ssh", ok: true, detail: `reached ${t.label}${hostKey ? ", host key matches the pinned key" : ""}` });
+    findings.push({
+      check: "ssh",
+      ok: true,
+      detail: `reached ${t.label}${hostKey ? ", host key matches the pinned key" : ""}`,
+    });
   } catch (e) {
-    findings.push({ check: "ssh", ok: false, detail: (e as Error).message, fix: "fix reachability, credentials or the host key first" });
+    findings.push({
+      check: "ssh",
+      ok: false,
+      detail: (e as Error).message,
+      fix: "fix reachability, credentials or the host key first",
+    });
     return findings;
   } finally {
     (t as { close?: () => void }).close?.();
@@ -107,17 +122,28 @@ export async function doctor(o: DoctorOptions, transport?: Transport): Promise<F
           check: "privileges",
           ok: false,
           detail: `commands run as uid ${uid || "?"}${o.sudo ? " (sudo -n failed)" : ""}`,
-          fix: o.sudo ? "give the user passwordless sudo (NOPASSWD)" : "connect as root, or use --sudo with passwordless sudo",
+          fix: o.sudo
+            ? "give the user passwordless sudo (NOPASSWD)"
+            : "connect as root, or use --sudo with passwordless sudo",
         },
   );
   const ip = (s.ip ?? "").trim();
-  findings.push(ip === "ok" ? { check: "iproute2", ok: true, detail: "ip is installed" } : { check: "iproute2", ok: false, detail: "ip is missing", fix: "apt-get install iproute2" });
+  findings.push(
+    ip === "ok"
+      ? { check: "iproute2", ok: true, detail: "ip is installed" }
+      : { check: "iproute2", ok: false, detail: "ip is missing", fix: "apt-get install iproute2" },
+  );
   if (o.role === "director") {
     const v = (s.ipvsadm ?? "").trim();
     findings.push(
       v && v !== "missing"
         ? { check: "ipvsadm", ok: true, detail: v }
-        : { check: "ipvsadm", ok: false, detail: "ipvsadm is not installed", fix: "apt-get install ipvsadm (RHEL: dnf install ipvsadm)" },
+        : {
+            check: "ipvsadm",
+            ok: false,
+            detail: "ipvsadm is not installed",
+            fix: "apt-get install ipvsadm (RHEL: dnf install ipvsadm)",
+          },
     );
     const m = (s.ip_vs ?? "").trim();
     findings.push(
@@ -171,11 +197,18 @@ export async function doctor(o: DoctorOptions, transport?: Transport): Promise<F
     }
     const dev = o.mode === "tun" ? "tunl0" : "lo";
     for (const vip of o.vips) {
-      const has = new RegExp(`^\\d+:\\s+${dev}\\s+inet6?\\s+${vip.replace(/\./g, "\\.")}/`, "m").test(s.addresses ?? "");
+      const has = new RegExp(`^\\d+:\\s+${dev}\\s+inet6?\\s+${vip.replace(/\./g, "\\.")}/`, "m").test(
+        s.addresses ?? "",
+      );
       findings.push(
         has
           ? { check: `VIP ${vip}`, ok: true, detail: `on ${dev}` }
-          : { check: `VIP ${vip}`, ok: false, detail: `not on ${dev}`, fix: `declare a RealServerHost (mode ${o.mode}) with this VIP` },
+          : {
+              check: `VIP ${vip}`,
+              ok: false,
+              detail: `not on ${dev}`,
+              fix: `declare a RealServerHost (mode ${o.mode}) with this VIP`,
+            },
       );
     }
   }
@@ -183,7 +216,9 @@ export async function doctor(o: DoctorOptions, transport?: Transport): Promise<F
 }
 
 export function report(findings: Finding[]): string {
-  const lines = findings.map((f) => `${f.ok ? "ok  " : "FAIL"}  ${f.check}: ${f.detail}${f.fix ? `\n        fix: ${f.fix}` : ""}`);
+  const lines = findings.map(
+    (f) => `${f.ok ? "ok  " : "FAIL"}  ${f.check}: ${f.detail}${f.fix ? `\n        fix: ${f.fix}` : ""}`,
+  );
   const bad = findings.filter((f) => !f.ok).length;
   lines.push("", bad === 0 ? "no problem found" : `${bad} problem${bad > 1 ? "s" : ""} found`);
   return lines.join("\n");

@@ -61,7 +61,9 @@ async function main(argv: string[]): Promise<number> {
     mode,
     dialTimeout: Number(values.timeout),
   });
-  console.log(`pulumi-lvs doctor: ${values.user}@${values.host}:${values.port} (${role}${role === "real-server" ? `, ${mode}` : ""})\n`);
+  console.log(
+    `pulumi-lvs doctor: ${values.user}@${values.host}:${values.port} (${role}${role === "real-server" ? `, ${mode}` : ""})\n`,
+  );
   console.log(report(findings));
   return findings.every((f) => f.ok) ? 0 : 1;
 }

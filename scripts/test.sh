@@ -20,7 +20,7 @@ all) files=("dist/test/unit/**/*.test.js" "dist/test/e2e/**/*.test.js") ;;
 esac
 if [ "$what" = all ]; then
 	echo "[test] lint (biome)" >&2
-	biome check provider sdk test scripts examples
+	biome check provider sdk cli test scripts examples
 fi
 if [ "$what" != unit ]; then
 	test/lab/lab up
