@@ -48,8 +48,9 @@ async function main() {
     resetLab();
   }
 
-  step(2, "pulumi up (examples/quickstart): director, virtual service, real servers and their hosts");
-  const up = await stack.up();
+  step(2, "pulumi up --refresh (examples/quickstart): director, virtual service, real servers and their hosts");
+  // --refresh: whatever changed on the hosts since the last run (drift, a lab reset) is repaired
+  const up = await stack.up({ refresh: true });
   console.log(`\nresult: ${up.summary.result}; changes: ${JSON.stringify(up.summary.resourceChanges)}`);
 
   step(3, `${REQUESTS} HTTP requests from the lab client to http://${VIP}/`);
@@ -75,7 +76,12 @@ Look around:
 Tear down:
   npm run demo -- destroy      removes what the demo deployed, restoring the hosts
   test/lab/lab down            stops the lab
-Program and state: ${home}`);
+Program and state: ${home}
+
+${REQUESTS} requests through the load balancer: ${Object.entries(counts)
+    .sort()
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ")}`);
 }
 
 main().catch((e) => {
