@@ -28,8 +28,3 @@ export function resourceProvider(kind: string): pulumi.dynamic.ResourceProvider 
   }
   return p;
 }
-
-/** Registers a resource kind (used by the modules that define resources). @internal */
-export function registerResourceProvider(kind: string, p: pulumi.dynamic.ResourceProvider): void {
-  providers[kind] = p;
-}

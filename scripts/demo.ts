@@ -8,7 +8,7 @@
  * Run through scripts/demo.sh, which first sets up the toolchain, the build and the lab.
  */
 import * as path from "node:path";
-import { lab, labConnection, labPrivateKey, requests, resetLab, sh } from "../test/e2e/harness/lab";
+import { labAddress, labConnection, labPrivateKey, requests, resetLab, sh } from "../test/e2e/harness/lab";
 import { cacheDir } from "../test/e2e/harness/paths";
 import { TestStack } from "../test/e2e/harness/stack";
 
@@ -29,13 +29,11 @@ async function main() {
     console.log(`\ndestroyed: ${JSON.stringify(r.summary.resourceChanges)}`);
     return;
   }
-  const env = lab();
-  const addr = (h: string) => env.hosts[h]!.addresses.eth0![0]!.split("/")[0]!;
   await stack.stack.setConfig("director", { value: JSON.stringify(labConnection("director")) });
   await stack.stack.setConfig("privateKey", { value: labPrivateKey(), secret: true });
   await stack.stack.setConfig("vip", { value: VIP });
   await stack.stack.setConfig("realServers", {
-    value: JSON.stringify(REAL_SERVERS.map((h) => ({ address: addr(h), ssh: labConnection(h) }))),
+    value: JSON.stringify(REAL_SERVERS.map((h) => ({ address: labAddress(h), ssh: labConnection(h) }))),
   });
 
   step(1, "a clean lab");
@@ -71,7 +69,7 @@ async function main() {
 Look around:
   test/lab/lab ssh director ipvsadm -Ln                 the director's IPVS table
   test/lab/lab ssh client wget -qO- http://${VIP}/          one request from the client
-  test/lab/lab ssh director ipvsadm -e -t ${VIP}:80 -r ${addr("rs1")}:80 -g -w 5
+  test/lab/lab ssh director ipvsadm -e -t ${VIP}:80 -r ${labAddress("rs1")}:80 -g -w 5
                                                          drift by hand; npm run demo repairs it
 Tear down:
   npm run demo -- destroy      removes what the demo deployed, restoring the hosts

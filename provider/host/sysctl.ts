@@ -62,5 +62,5 @@ export function writeSysctlsScript(values: Array<[Sysctl, string]>): string {
 
 /** sysctl.d(5) file content. */
 export function sysctlConf(header: string, values: Array<[Sysctl, string]>): string {
-  return `# ${header}\n${values.map(([s, v]) => `${s.name.replace(/\./g, ".")} = ${v}`).join("\n")}\n`;
+  return `# ${header}\n${values.map(([s, v]) => `${s.name} = ${v}`).join("\n")}\n`;
 }

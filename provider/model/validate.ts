@@ -50,13 +50,3 @@ function touchesUnknown(inputs: unknown, path: string[], issue: z.core.$ZodIssue
   if (issue.code === "custom" && containsUnknown(inputs)) return true;
   return false;
 }
-
-/** Replaces values still unknown at preview by undefined, so that the schema parses the rest. */
-export function withoutUnknowns<T>(value: T): T {
-  if (value === UNKNOWN) return undefined as T;
-  if (Array.isArray(value)) return value.map(withoutUnknowns) as T;
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutUnknowns(v)])) as T;
-  }
-  return value;
-}

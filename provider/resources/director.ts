@@ -5,7 +5,7 @@
  * oneshot unit), and so do the IPVS rules the stack owns (restored at boot from the ledger).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { announceCommand, type InterfaceAddress } from "../host/addresses";
+import { addAddressCommand, announceCommand, type InterfaceAddress } from "../host/addresses";
 import { type PersistedFile, unit, unitPaths } from "../host/persist";
 import { plainSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { LEDGER } from "../ipvs/ipvsadm/client";
@@ -62,10 +62,7 @@ export function directorPlan(v: DirectorInputs): HostPlan {
     `modprobe -a ${modules.join(" ")}`,
     // again after the modules are in (net.ipv4.vs.* exist only once ip_vs is loaded)
     ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
-    ...addresses.map(
-      (a) =>
-        `ip ${a.address.includes(":") ? "-6 " : ""}addr replace ${a.address}/${a.prefix} dev ${a.device}${a.address.includes(":") ? " nodad" : ""}`,
-    ),
+    ...addresses.map(addAddressCommand),
     ...addresses.filter((a) => !a.address.includes(":")).map((a) => `${announceCommand(a)} >/dev/null`),
     ...(timeouts ? [`ipvsadm --set ${timeouts.tcp} ${timeouts.tcpfin} ${timeouts.udp}`] : []),
     // the IPVS rules this host's stacks own (the ledger), services before their real servers

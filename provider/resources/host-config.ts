@@ -14,7 +14,7 @@ import {
 import { type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
 import { type HostFacts, parseProbe, probeScript } from "../host/probe";
 import { plainSysctl, type Sysctl, writeSysctlsScript } from "../host/sysctl";
-import { CommandError, shellQuote, type Transport } from "../transport/transport";
+import { CommandError, privilegeRemedy, shellQuote, type Transport } from "../transport/transport";
 
 export interface HostPlan {
   modules: string[];
@@ -102,7 +102,7 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean):
   ].join("\n");
   const r = await t.exclusive(() => t.run(script));
   if (r.code !== 0)
-    throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? permissionRemedy(r.stderr));
+    throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? privilegeRemedy(r.stderr));
   return r.stdout.split("#announce\n")[1]?.trim().split("\n").filter(Boolean) ?? [];
 }
 
@@ -143,13 +143,6 @@ export function sysctlFromName(name: string): Sysctl {
 function moduleRemedy(stderr: string): string | undefined {
   if (/cannot load kernel modules|modprobe/i.test(stderr)) {
     return "the kernel modules are not available on that host: install its kernel's modules package (e.g. linux-modules-extra-$(uname -r) on Ubuntu) or check `modprobe ip_vs` there";
-  }
-  return undefined;
-}
-
-function permissionRemedy(stderr: string): string | undefined {
-  if (/Permission denied|Operation not permitted|must be root/i.test(stderr)) {
-    return "changing kernel settings needs root: connect as root, or set connection.sudo: true for a user with passwordless sudo";
   }
   return undefined;
 }

@@ -11,7 +11,7 @@
  * the VIP either).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { InterfaceAddress } from "../host/addresses";
+import { addAddressCommand, type InterfaceAddress } from "../host/addresses";
 import { type PersistedFile, unit, unitPaths } from "../host/persist";
 import { ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { hostIdOf } from "../model/connection";
@@ -69,10 +69,7 @@ export function realServerHostPlan(v: RealServerHostInputs, iface: string): { pl
     // ARP settings again, in case the interface appeared after systemd-sysctl ran: before any VIP
     ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
     ...prepare,
-    ...addresses.map(
-      (a) =>
-        `ip ${a.address.includes(":") ? "-6 " : ""}addr replace ${a.address}/${a.prefix} dev ${a.device}${a.address.includes(":") ? " nodad" : ""}`,
-    ),
+    ...addresses.map(addAddressCommand),
   ];
   files.push(...unit(UNIT, `pulumi-lvs: LVS-${v.mode.toUpperCase()} real-server VIPs and ARP settings`, boot));
   return {

@@ -71,6 +71,17 @@ export class CommandError extends Error {
   }
 }
 
+/** What to do when a command failed for lack of privileges (root, or sudo without a password). */
+export function privilegeRemedy(stderr: string): string | undefined {
+  if (/Permission denied|must be root|Operation not permitted/i.test(stderr)) {
+    return "this needs root: connect as root, or set connection.sudo: true for a user with passwordless sudo";
+  }
+  if (/sudo/i.test(stderr)) {
+    return "the user cannot run sudo without a password: add a NOPASSWD sudoers rule for it, or connect as root";
+  }
+  return undefined;
+}
+
 /** Quotes one word for a POSIX shell. */
 export function shellQuote(word: string): string {
   if (word !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;

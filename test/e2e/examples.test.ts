@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { lab, labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/lab";
+import { labAddress, labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/lab";
 import { savedRules } from "./harness/setup";
 import { TestStack } from "./harness/stack";
 
@@ -12,12 +12,11 @@ describe("examples/quickstart", () => {
     resetLab();
     rs1Before = await sh("rs1", "cat /proc/sys/net/ipv4/conf/all/arp_ignore; ip -o addr show dev lo");
     s = await TestStack.create("quickstart", { program: "examples/quickstart" });
-    const addr = (h: string) => lab().hosts[h]!.addresses.eth0![0]!.split("/")[0]!;
     await s.stack.setAllConfig({
       director: { value: JSON.stringify(labConnection("director")) },
       privateKey: { value: labPrivateKey(), secret: true },
       realServers: {
-        value: JSON.stringify(["rs1", "rs2", "rs3"].map((h) => ({ address: addr(h), ssh: labConnection(h) }))),
+        value: JSON.stringify(["rs1", "rs2", "rs3"].map((h) => ({ address: labAddress(h), ssh: labConnection(h) }))),
       },
     });
   });
@@ -39,8 +38,7 @@ describe("examples/quickstart", () => {
   });
 });
 
-const addr = (h: string) => lab().hosts[h]!.addresses.eth0![0]!.split("/")[0]!;
-const backend = (h: string) => ({ address: addr(h), ssh: labConnection(h) });
+const backend = (h: string) => ({ address: labAddress(h), ssh: labConnection(h) });
 
 async function exampleStack(name: string, config: Record<string, unknown>): Promise<TestStack> {
   const s = await TestStack.create(name, { program: `examples/${name}` });
@@ -92,7 +90,9 @@ describe("examples/nat (LoadBalancer component, masquerading with a port remap)"
     resetLab();
     // network setup outside pulumi-lvs: the real servers route through the director
     await Promise.all(["rs1", "rs2", "rs3"].map((h) => sh(h, "ip route replace default via 10.0.0.2")));
-    s = await exampleStack("nat", { backends: ["rs1", "rs2", "rs3"].map((h) => ({ address: addr(h), port: 80 })) });
+    s = await exampleStack("nat", {
+      backends: ["rs1", "rs2", "rs3"].map((h) => ({ address: labAddress(h), port: 80 })),
+    });
   });
   after(async () => {
     await s?.dispose();

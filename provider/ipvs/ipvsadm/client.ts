@@ -1,4 +1,4 @@
-import { shellJoin, shellQuote, type Transport } from "../../transport/transport";
+import { privilegeRemedy, shellJoin, shellQuote, type Transport } from "../../transport/transport";
 import { IpvsAlreadyExistsError, type IpvsClient, IpvsError, IpvsNotFoundError, type Snapshot } from "../client";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
 import {
@@ -72,7 +72,7 @@ export class IpvsadmClient implements IpvsClient {
         (r.stderr || r.stdout).trim() || `exit ${r.code}`,
         missing
           ? "install ipvsadm on the director (Debian/Ubuntu: apt-get install ipvsadm; RHEL: dnf install ipvsadm)"
-          : permissionRemedy(r.stderr),
+          : privilegeRemedy(r.stderr),
       );
     }
     const sections = splitSections(r.stdout);
@@ -211,15 +211,6 @@ export function ledgerPut(ledger: string, prefix: string, args: string[]): strin
   );
 }
 
-function permissionRemedy(stderr: string): string | undefined {
-  if (/Permission denied|must be root|Operation not permitted/i.test(stderr)) {
-    return "ipvsadm needs root: connect as root, or set connection.sudo: true for a user with passwordless sudo";
-  }
-  if (/sudo/i.test(stderr))
-    return "the user cannot run sudo without a password: add a NOPASSWD sudoers rule for it, or connect as root";
-  return undefined;
-}
-
 function remedyFor(err: string, code: number): string | undefined {
   if (code === 127 || /ipvsadm: (command )?not found/.test(err)) {
     return "install ipvsadm on the director (Debian/Ubuntu: apt-get install ipvsadm; RHEL: dnf install ipvsadm)";
@@ -230,5 +221,5 @@ function remedyFor(err: string, code: number): string | undefined {
   if (/Scheduler or persistence engine not found|Scheduler not found/i.test(err)) {
     return "the kernel lacks the scheduler (or persistence engine) module: check `modprobe ip_vs_<scheduler>` on the director";
   }
-  return permissionRemedy(err);
+  return privilegeRemedy(err);
 }

@@ -30,6 +30,11 @@ export function lab(): LabEnv {
   return cached;
 }
 
+/** A lab host's first address on its segment (eth0), e.g. 10.0.0.11 for rs1. */
+export function labAddress(name: string): string {
+  return lab().hosts[name]!.addresses.eth0![0]!.split("/")[0]!;
+}
+
 /** The lab's client private key (text). */
 export function labPrivateKey(): string {
   return fs.readFileSync(lab().privateKeyPath, "utf8");

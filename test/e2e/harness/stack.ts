@@ -1,3 +1,4 @@
+import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type * as automation from "@pulumi/pulumi/automation";
@@ -86,6 +87,26 @@ export class TestStack {
 
   preview(opts: { refresh?: boolean; expectNoChanges?: boolean } = {}): Promise<automation.PreviewResult> {
     return this.stack.preview({ ...opts, onOutput: log });
+  }
+
+  /**
+   * `pulumi preview --refresh --expect-no-changes`, which must fail because something drifted.
+   * @returns what the preview printed (with `diff`, the values that changed)
+   */
+  async previewDrift(opts: { diff?: boolean } = {}): Promise<string> {
+    let text = "";
+    await assert.rejects(
+      this.stack.preview({
+        refresh: true,
+        expectNoChanges: true,
+        ...opts,
+        onOutput: (o) => {
+          text += o;
+        },
+      }),
+      /no changes were expected/i,
+    );
+    return text;
   }
 
   refresh(opts: { expectNoChanges?: boolean } = {}): Promise<automation.RefreshResult> {
