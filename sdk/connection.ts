@@ -36,7 +36,11 @@ export interface ConnectionArgs {
   insecureIgnoreHostKey?: pulumi.Input<boolean>;
   /** Run commands through `sudo -n` (the user needs passwordless sudo). Default false. */
   sudo?: pulumi.Input<boolean>;
-  /** Seconds to wait for the SSH handshake of one attempt. Default 15. */
+  /**
+   * Seconds to wait for the SSH handshake of one attempt. Default 15. An established connection
+   * that stops answering is declared lost after 3 keepalives this far apart (at most 15 s each),
+   * and the command running on it fails with a "connection lost" error.
+   */
   dialTimeout?: pulumi.Input<number>;
   /** Connection attempts before giving up, with exponential backoff between them. Default 3. */
   dialAttempts?: pulumi.Input<number>;

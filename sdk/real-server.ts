@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
 import { providerFor } from "./shim";
-import { type VirtualService, withSecretOutputs } from "./virtual-service";
+import { ownerOf, type VirtualService, withSecretOutputs } from "./virtual-service";
 
 /** Arguments of {@link RealServer}. */
 export interface RealServerArgs {
@@ -66,7 +66,12 @@ export class RealServer extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
     const { service, ...rest } = args;
-    const props = { ...rest, connection: pulumi.secret(service.connection), service: serviceRef(service) };
+    const props = {
+      ...rest,
+      connection: pulumi.secret(service.connection),
+      service: serviceRef(service),
+      owner: ownerOf(name),
+    };
     super(
       providerFor("RealServer"),
       name,

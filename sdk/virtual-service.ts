@@ -85,9 +85,22 @@ export class VirtualService extends pulumi.dynamic.Resource {
   declare public readonly strayRealServers: pulumi.Output<string[]>;
 
   constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...args, connection: pulumi.secret(args.connection), strayRealServers: undefined };
+    const props = {
+      ...args,
+      connection: pulumi.secret(args.connection),
+      owner: ownerOf(name),
+      strayRealServers: undefined,
+    };
     super(providerFor("VirtualService"), name, props, withSecretOutputs(opts), "lvs", "VirtualService");
   }
+}
+
+/**
+ * The owner recorded in the director's ledger: `project/stack/name`. It lets a rerun take back what
+ * an interrupted run of the same resource made, and tells two resources declaring the same object apart.
+ */
+export function ownerOf(name: string): string {
+  return `${pulumi.getProject()}/${pulumi.getStack()}/${name}`;
 }
 
 /** Connections are secret in state, whatever the user passed. */

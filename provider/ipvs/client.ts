@@ -21,11 +21,18 @@ export interface IpvsClient {
    * next mutation through this client.
    */
   snapshot(): Promise<Snapshot>;
-  addService(s: VirtualServiceConfig): Promise<void>;
-  editService(s: VirtualServiceConfig): Promise<void>;
+  /**
+   * Mutations record the object in the ledger with its `owner` (the resource, `project/stack/name`),
+   * before the kernel is changed: an operation cut short (a lost connection) leaves the ledger
+   * claiming an object the kernel may or may not have, never the reverse, so a rerun can tell its
+   * own half-made object from one made by someone else. A mutation the kernel refuses leaves the
+   * ledger as it was.
+   */
+  addService(s: VirtualServiceConfig, owner?: string): Promise<void>;
+  editService(s: VirtualServiceConfig, owner?: string): Promise<void>;
   deleteService(k: ServiceKey): Promise<void>;
-  addRealServer(service: ServiceKey, r: RealServerConfig): Promise<void>;
-  editRealServer(service: ServiceKey, r: RealServerConfig): Promise<void>;
+  addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void>;
+  editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void>;
   deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void>;
 }
 
@@ -34,7 +41,8 @@ export interface IpvsClient {
  *
  * The ledger (`owned`) lists the services and real servers that pulumi-lvs created or adopted, in
  * ipvsadm's rules format: it tells owned objects from ones made by hand (which are never touched),
- * shows stray real servers of owned services, and is what the host restores at boot.
+ * shows stray real servers of owned services, and is what the host restores at boot. Its entries
+ * carry their `owner` where one was recorded.
  */
 export interface Snapshot {
   table: IpvsTable;

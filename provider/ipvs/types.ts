@@ -125,7 +125,9 @@ export interface RealServerStats {
 /** One virtual service as the kernel has it, with its real servers. */
 export interface ServiceEntry {
   config: VirtualServiceConfig;
-  realServers: Array<{ config: RealServerConfig; stats?: RealServerStats }>;
+  realServers: Array<{ config: RealServerConfig; stats?: RealServerStats; owner?: string }>;
+  /** In a ledger: the resource that owns it (`project/stack/name`), when recorded. */
+  owner?: string;
 }
 
 /** The whole IPVS table of a host (its network namespace). */
@@ -143,5 +145,13 @@ export function findService(t: IpvsTable, key: ServiceKey): ServiceEntry | undef
 }
 
 export function findRealServer(s: ServiceEntry, key: RealServerKey): RealServerConfig | undefined {
-  return s.realServers.find((r) => r.config.address === key.address && r.config.port === key.port)?.config;
+  return findRealServerEntry(s, key)?.config;
+}
+
+/** A real server of a service with what is known of it (stats in a kernel table, owner in a ledger). */
+export function findRealServerEntry(
+  s: Pick<ServiceEntry, "realServers">,
+  key: RealServerKey,
+): ServiceEntry["realServers"][number] | undefined {
+  return s.realServers.find((r) => r.config.address === key.address && r.config.port === key.port);
 }

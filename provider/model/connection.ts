@@ -109,6 +109,16 @@ function refineSsh(
   }
 }
 
+/**
+ * Which resource declares an object: `project/stack/name`, set by the SDK (not by users). Recorded
+ * in the director's ledger, it lets a rerun take back what an interrupted run of the same resource
+ * made, and tells two resources that declare the same object apart.
+ */
+export const owner = z
+  .string({ error: "must be a string" })
+  .min(1, { error: "must not be empty" })
+  .max(1024, { error: "must be at most 1024 characters" });
+
 /** A jump host: the same fields as a connection, without sudo or a further proxy. */
 export const proxyConnection = z.strictObject(sshFields).superRefine(refineSsh);
 

@@ -42,9 +42,14 @@ export const IPVS_SYSCTLS = [
   "run_estimation",
 ] as const;
 
-const sysctlValue = z.union([z.number().int(), z.string().regex(/^[0-9 -]{1,64}$/)], {
-  error: "must be a number (or numbers separated by spaces)",
-});
+const SYSCTL_VALUE = "must be a number (or numbers separated by spaces)";
+const sysctlValue = z.union(
+  [
+    z.number({ error: SYSCTL_VALUE }).int({ error: SYSCTL_VALUE }),
+    z.string().regex(/^[0-9 -]{1,64}$/, { error: SYSCTL_VALUE }),
+  ],
+  { error: SYSCTL_VALUE },
+);
 
 const timeout = z
   .number({ error: "must be a number of seconds" })

@@ -8,7 +8,7 @@ import {
   TUNNEL_CHECKSUMS,
   TUNNEL_TYPES,
 } from "../ipvs/types";
-import { connection } from "./connection";
+import { connection, owner } from "./connection";
 import { ipAddress, port } from "./net";
 
 /** The virtual service a real server belongs to, by its kernel key. */
@@ -63,6 +63,7 @@ export const realServerInputs = z
       })
       .optional(),
     adopt: z.boolean({ error: "must be a boolean" }).default(false),
+    owner: owner.optional(),
   })
   .superRefine((v, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });

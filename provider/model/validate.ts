@@ -5,7 +5,10 @@ import { containsUnknown, UNKNOWN } from "./unknown";
 /**
  * Validates resource inputs with a zod schema, the way `check` needs it:
  * - every failure names the field by its full path (`connection.port: …`) and says why;
- * - values still unknown during preview are not judged (nor anything that depends on them).
+ * - values still unknown during preview are not judged (nor anything that depends on them);
+ * - failures inside a property that holds secrets (`connection`) are reported without a property:
+ *   the Pulumi engine prints the whole value of a failure's property next to it, secrets included
+ *   (it unwraps them), so such failures name their field in the reason only.
  *
  * @returns the parsed value (defaults applied) when the inputs are complete and valid, else undefined;
  *   and the failures, keyed by top-level property as Pulumi requires.
@@ -13,6 +16,7 @@ import { containsUnknown, UNKNOWN } from "./unknown";
 export function validate<S extends z.ZodType>(
   schema: S,
   inputs: Record<string, unknown>,
+  secretProperties: readonly string[] = SECRET_PROPERTIES,
 ): { value?: z.infer<S>; failures: pulumi.dynamic.CheckFailure[] } {
   const r = schema.safeParse(inputs);
   if (r.success) return { value: r.data, failures: [] };
@@ -24,17 +28,33 @@ export function validate<S extends z.ZodType>(
     if (issue.code === "unrecognized_keys") {
       for (const k of issue.keys) {
         const where = [...path, k].join(".");
-        failures.push({ property: path[0] ?? k, reason: `${where}: is not a known argument (check its spelling)` });
+        failures.push({
+          property: reported(path[0] ?? k, secretProperties),
+          reason: `${where}: is not a known argument (check its spelling)`,
+        });
       }
       continue;
     }
     const where = path.join(".") || "(inputs)";
-    const reason = `${where}: ${issue.message}`;
+    const reason = `${where}: ${messageOf(issue)}`;
     if (seen.has(reason)) continue;
     seen.add(reason);
-    failures.push({ property: path[0] ?? "", reason });
+    failures.push({ property: reported(path[0] ?? "", secretProperties), reason });
   }
   return { failures };
+}
+
+/** An issue's message; for a record key, the key's own issue (zod says only "Invalid key in record"). */
+function messageOf(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_key" && issue.issues.length > 0) return issue.issues[0]!.message;
+  return issue.message;
+}
+
+/** Properties whose values may hold secrets (keys, passwords, passphrases). */
+export const SECRET_PROPERTIES = ["connection"] as const;
+
+function reported(property: string, secretProperties: readonly string[]): string {
+  return secretProperties.includes(property) ? "" : property;
 }
 
 /** An issue is about an unknown value if the value at its path, or any parent, is unknown. */

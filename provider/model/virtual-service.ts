@@ -8,7 +8,7 @@ import {
   schedulerOfFlag,
   type VirtualServiceConfig,
 } from "../ipvs/types";
-import { connection } from "./connection";
+import { connection, owner } from "./connection";
 import { ipAddress, port } from "./net";
 
 /** Persistence timeout bounds, in seconds (the kernel stores timeout × HZ in 32 bits). */
@@ -56,6 +56,7 @@ export const virtualServiceInputs = z
     onePacket: z.boolean({ error: "must be a boolean" }).default(false),
     exclusive: z.boolean({ error: "must be a boolean" }).default(false),
     adopt: z.boolean({ error: "must be a boolean" }).default(false),
+    owner: owner.optional(),
   })
   .superRefine((v, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });

@@ -44,6 +44,70 @@ export function checkInputs<S extends z.ZodType>(
   return { inputs: { ...(normalize(value) as Record<string, unknown>), __provider }, failures: [] };
 }
 
+/**
+ * The real servers this deployment declares, by host and service, as their RealServer resources
+ * are read, created or updated in this provider process. An exclusive VirtualService never prunes
+ * these as strays, even if the host's ledger lost them (a wiped /var/lib, a reinstalled host).
+ * Memory only: recording it changes nothing anywhere.
+ */
+const declared = new Map<string, Set<string>>();
+
+export function declareRealServer(host: string, service: string, realServer: string): void {
+  const k = `${host} ${service}`;
+  let set = declared.get(k);
+  if (!set) {
+    set = new Set();
+    declared.set(k, set);
+  }
+  set.add(realServer);
+}
+
+export function isDeclaredRealServer(host: string, service: string, realServer: string): boolean {
+  return declared.get(`${host} ${service}`)?.has(realServer) ?? false;
+}
+
+/**
+ * Which resource (owner, `project/stack/name`) declared each IPVS object checked in this provider
+ * process: one deployment's resources share it, so two resources that declare the same service or
+ * real server are caught at `check`, in preview, before any host is touched. Memory only.
+ */
+const claims = new Map<string, string>();
+
+/**
+ * Records that `owner` declares the object `id`.
+ * @returns the other resource that already declared it in this deployment, if any
+ */
+export function claim(id: string, owner: string | undefined): string | undefined {
+  if (owner === undefined) return undefined;
+  const first = claims.get(id);
+  if (first === undefined) claims.set(id, owner);
+  return first !== undefined && first !== owner ? first : undefined;
+}
+
+/** Forgets every claim (unit tests run many deployments in one process). @internal */
+export function resetClaims(): void {
+  claims.clear();
+}
+
+/** The resource name part of an owner (`project/stack/name` → `name`), for messages. */
+export function resourceNameOf(owner: string): string {
+  const parts = owner.split("/");
+  return parts.length >= 3 ? parts.slice(2).join("/") : owner;
+}
+
+/**
+ * Whether an object found already in the kernel may be taken over by a create: the resource asked
+ * for it (`adopt`), or the ledger records this very resource as its owner (an earlier run was cut
+ * short after making it). Otherwise it is someone else's, and create must fail.
+ */
+export function mayTakeOver(
+  adopt: boolean | undefined,
+  owner: string | undefined,
+  recorded: string | undefined,
+): boolean {
+  return !!adopt || (owner !== undefined && recorded === owner);
+}
+
 /** Deep equality of JSON-like values (key order ignored). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   return stable(a) === stable(b);

@@ -65,8 +65,8 @@ export function directorPlan(v: DirectorInputs): HostPlan {
     ...addresses.map(addAddressCommand),
     ...addresses.filter((a) => !a.address.includes(":")).map((a) => `${announceCommand(a)} >/dev/null`),
     ...(timeouts ? [`ipvsadm --set ${timeouts.tcp} ${timeouts.tcpfin} ${timeouts.udp}`] : []),
-    // the IPVS rules this host's stacks own (the ledger), services before their real servers
-    `[ ! -s ${LEDGER} ] || { grep '^-A' ${LEDGER}; grep '^-a' ${LEDGER}; } | ipvsadm -R`,
+    // the IPVS rules this host's stacks own (the ledger, without its owner tags), services first
+    `[ ! -s ${LEDGER} ] || { grep '^-A' ${LEDGER}; grep '^-a' ${LEDGER}; } | sed 's/ #owner=.*//' | ipvsadm -R`,
   ];
   files.push(...unit(UNIT, "pulumi-lvs: director VIPs, IPVS timeouts and IPVS rules", boot));
   const plan: HostPlan = {

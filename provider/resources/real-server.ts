@@ -7,15 +7,37 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
-import { findRealServer, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
+import { findRealServer, findRealServerEntry, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
 import { hostIdOf } from "../model/connection";
 import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKeyOfRef } from "../model/real-server";
-import { checkInputs, diffResource, ipvsClientFor } from "./common";
+import { containsUnknown } from "../model/unknown";
+import {
+  checkInputs,
+  claim,
+  declareRealServer,
+  diffResource,
+  ipvsClientFor,
+  mayTakeOver,
+  resourceNameOf,
+} from "./common";
 
 const IDENTITY = ["service", "address", "port"] as const;
+const EMPTY = { realServers: [] };
 const CONFIG = ["forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel", "adopt"] as const;
 
-type Props = RealServerInputs & { __provider?: string };
+type Props = RealServerInputs & {
+  __provider?: string;
+  /** Whether the director's ledger lists this real server as owned (false: drift, update re-owns it). */
+  owned?: boolean;
+};
+
+function declare(v: RealServerInputs): void {
+  declareRealServer(
+    hostIdOf(v.connection),
+    serviceKeyText(serviceKeyOfRef(v.service)),
+    realServerKeyText(realServerConfigOf(v)),
+  );
+}
 
 function normalize(v: RealServerInputs): RealServerInputs {
   const cfg = realServerConfigOf(v);
@@ -32,11 +54,26 @@ export function realServerId(v: RealServerInputs): string {
 
 export const realServer: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    return checkInputs(realServerInputs, news, normalize);
+    const r = checkInputs(realServerInputs, news, normalize);
+    if ((r.failures?.length ?? 0) > 0 || containsUnknown(r.inputs)) return r;
+    const v = r.inputs as RealServerInputs;
+    const other = claim(realServerId(v), v.owner);
+    if (!other) return r;
+    return {
+      inputs: news,
+      failures: [
+        {
+          property: "address",
+          reason: `address: real server ${realServerKeyText(realServerConfigOf(v))} of ${serviceKeyText(serviceKeyOfRef(v.service))} is already declared by resource "${resourceNameOf(other)}": declare each real server once`,
+        },
+      ],
+    };
   },
 
   async diff(_id, olds: Props, news: Props) {
-    return diffResource(olds, news, CONFIG, IDENTITY);
+    const d = diffResource(olds, news, CONFIG, IDENTITY);
+    // in the kernel but missing from the ledger: an update writes it back
+    return olds.owned === false ? { ...d, changes: true } : d;
   },
 
   async create(inputs: Props) {
@@ -45,7 +82,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
     const cfg = realServerConfigOf(v);
     const ipvs = ipvsClientFor(v.connection);
     try {
-      await ipvs.addRealServer(key, cfg);
+      await ipvs.addRealServer(key, cfg, v.owner);
     } catch (e) {
       if (e instanceof IpvsNotFoundError) {
         throw new Error(
@@ -54,15 +91,18 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
         );
       }
       if (!(e instanceof IpvsAlreadyExistsError)) throw e;
-      if (!v.adopt) {
+      const recorded = findRealServerEntry(findService((await ipvs.snapshot()).owned, key) ?? EMPTY, cfg)?.owner;
+      if (!mayTakeOver(v.adopt, v.owner, recorded)) {
         throw new Error(
-          `real server ${realServerKeyText(cfg)} of ${serviceKeyText(key)} already exists on ${ipvs.host}, and this stack does not own it. ` +
-            "To manage it from this stack, set adopt: true on the RealServer: pulumi-lvs then takes it over and converges it to the declared weight, forwarding and thresholds (dynamic providers cannot `pulumi import`).",
+          `real server ${realServerKeyText(cfg)} of ${serviceKeyText(key)} already exists on ${ipvs.host}, and this resource does not own it` +
+            (recorded ? ` (the director's ledger records it as "${recorded}")` : "") +
+            ". To manage it from this stack, set adopt: true on the RealServer: pulumi-lvs then takes it over and converges it to the declared weight, forwarding and thresholds (dynamic providers cannot `pulumi import`).",
         );
       }
-      await ipvs.editRealServer(key, cfg);
+      await ipvs.editRealServer(key, cfg, v.owner);
     }
-    return { id: realServerId(v), outs: { ...v } };
+    declare(v);
+    return { id: realServerId(v), outs: { ...v, owned: true } };
   },
 
   async read(id, props: Props) {
@@ -73,8 +113,11 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
     const svc = findService(snap.table, key);
     const live = svc && findRealServer(svc, want);
     if (!live) return { id: "" };
+    declare(props);
+    const owned = !!findRealServer(findService(snap.owned, key) ?? { config: svc.config, realServers: [] }, want);
     const out: Props = {
       ...props,
+      owned,
       forwarding: live.forwarding,
       weight: live.weight,
       upperThreshold: live.upperThreshold,
@@ -90,12 +133,13 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
     const cfg = realServerConfigOf(news);
     const ipvs = ipvsClientFor(news.connection);
     try {
-      await ipvs.editRealServer(key, cfg);
+      await ipvs.editRealServer(key, cfg, news.owner);
     } catch (e) {
       if (!(e instanceof IpvsNotFoundError)) throw e;
-      await ipvs.addRealServer(key, cfg); // deleted out of band: put it back
+      await ipvs.addRealServer(key, cfg, news.owner); // deleted out of band: put it back
     }
-    return { outs: { ...news } };
+    declare(news);
+    return { outs: { ...news, owned: true } };
   },
 
   async delete(_id, props: Props) {

@@ -10,8 +10,17 @@ import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } from "../ipvs/types";
 import { hostIdOf } from "../model/connection";
+import { containsUnknown } from "../model/unknown";
 import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from "../model/virtual-service";
-import { checkInputs, diffResource, ipvsClientFor } from "./common";
+import {
+  checkInputs,
+  claim,
+  diffResource,
+  ipvsClientFor,
+  isDeclaredRealServer,
+  mayTakeOver,
+  resourceNameOf,
+} from "./common";
 
 const IDENTITY = ["protocol", "address", "port", "fwmark", "family"] as const;
 const CONFIG = ["scheduler", "schedulerFlags", "persistence", "pe", "onePacket", "exclusive", "adopt"] as const;
@@ -42,7 +51,20 @@ function straysOf(live: ServiceEntry, owned: ServiceEntry | undefined): string[]
 
 export const virtualService: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    return checkInputs(virtualServiceInputs, news, normalize);
+    const r = checkInputs(virtualServiceInputs, news, normalize);
+    if ((r.failures?.length ?? 0) > 0 || containsUnknown(r.inputs)) return r;
+    const v = r.inputs as VirtualServiceInputs;
+    const other = claim(virtualServiceId(v), v.owner);
+    if (!other) return r;
+    return {
+      inputs: news,
+      failures: [
+        {
+          property: v.fwmark !== undefined ? "fwmark" : "address",
+          reason: `${v.fwmark !== undefined ? "fwmark" : "address"}: virtual service ${serviceKeyText(serviceConfigOf(v).key)} is already declared by resource "${resourceNameOf(other)}": declare each virtual service once`,
+        },
+      ],
+    };
   },
 
   async diff(_id, olds: Props, news: Props) {
@@ -57,16 +79,17 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     const cfg = serviceConfigOf(v);
     const ipvs = ipvsClientFor(v.connection);
     try {
-      await ipvs.addService(cfg);
+      await ipvs.addService(cfg, v.owner);
     } catch (e) {
       if (!(e instanceof IpvsAlreadyExistsError)) throw e;
-      if (!v.adopt) {
+      const recorded = findService((await ipvs.snapshot()).owned, cfg.key)?.owner;
+      if (!mayTakeOver(v.adopt, v.owner, recorded)) {
         throw new Error(
-          `virtual service ${serviceKeyText(cfg.key)} already exists on ${ipvs.host}, and this stack does not own it (made by hand, by keepalived, or by another stack). ` +
+          `virtual service ${serviceKeyText(cfg.key)} already exists on ${ipvs.host}, and this resource does not own it (made by hand, by keepalived, or by another stack${recorded ? `: the director's ledger records it as "${recorded}"` : ""}). ` +
             "To manage it from this stack, set adopt: true on the VirtualService: pulumi-lvs then takes it over and converges it to the declared configuration (dynamic providers cannot `pulumi import`). Otherwise pick another address, port or fwmark.",
         );
       }
-      await ipvs.editService(cfg);
+      await ipvs.editService(cfg, v.owner);
     }
     return { id: virtualServiceId(v), outs: { ...v, strayRealServers: [] } };
   },
@@ -96,10 +119,10 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     const cfg = serviceConfigOf(news);
     const ipvs = ipvsClientFor(news.connection);
     try {
-      await ipvs.editService(cfg);
+      await ipvs.editService(cfg, news.owner);
     } catch (e) {
       if (!(e instanceof IpvsNotFoundError)) throw e;
-      await ipvs.addService(cfg); // deleted out of band: put it back
+      await ipvs.addService(cfg, news.owner); // deleted out of band: put it back
     }
     let strays: string[] = [];
     const snap = await ipvs.snapshot();
@@ -107,12 +130,15 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     if (live) {
       strays = straysOf(live, findService(snap.owned, cfg.key));
       if (news.exclusive) {
+        const host = hostIdOf(news.connection);
         for (const r of live.realServers) {
-          if (!strays.includes(realServerKeyText(r.config))) continue;
+          const k = realServerKeyText(r.config);
+          if (!strays.includes(k) || isDeclaredRealServer(host, serviceKeyText(cfg.key), k)) continue;
           await ipvs.deleteRealServer(cfg.key, r.config).catch((e) => {
             if (!(e instanceof IpvsNotFoundError)) throw e;
           });
         }
+        // what is left is declared by this deployment (its RealServers re-own it in the ledger)
         strays = [];
       }
     }

@@ -39,9 +39,20 @@ export class SshTransport implements Transport {
   }
 
   async run(command: string, opts: RunOptions = {}): Promise<ExecResult> {
-    const client = await this.connect();
     const line = this.sudo ? `sudo -n -- sh -c ${shellQuote(command)}` : command;
-    return this.channels.use(() => this.exec(client, line, opts));
+    for (let attempt = 1; ; attempt++) {
+      const pending = this.connect();
+      const client = await pending;
+      try {
+        return await this.channels.use(() => this.exec(client, line, opts));
+      } catch (e) {
+        // the connection died before the command was sent (no channel): it did not run, so it is
+        // safe to run it once more on a new connection
+        if (attempt > 1 || !(e instanceof NotStartedError)) throw e;
+        if (this.client === pending) this.client = undefined;
+        client.end();
+      }
+    }
   }
 
   private exec(client: Client, line: string, opts: RunOptions): Promise<ExecResult> {
@@ -49,12 +60,16 @@ export class SshTransport implements Transport {
     return new Promise<ExecResult>((resolve, reject) => {
       client.exec(line, (err: Error | undefined, stream: ClientChannel) => {
         if (err) {
+          const dead = /No response from server|Not connected|closed/i.test(err.message);
+          const message = `on ${this.label}: could not open a channel: ${err.message}. The command did not run. ${
+            dead
+              ? "The connection was lost: run pulumi up again once the host is reachable."
+              : "The server refused another session: raise MaxSessions in sshd_config (pulumi-lvs opens at most 8 per connection)."
+          }`;
           reject(
-            new TransportError(
-              "connection-lost",
-              this.label,
-              `on ${this.label}: could not open a channel: ${err.message}`,
-            ),
+            dead
+              ? new NotStartedError(this.label, message)
+              : new TransportError("connection-lost", this.label, message),
           );
           return;
         }
@@ -137,8 +152,10 @@ export class SshTransport implements Transport {
       port: c.port,
       username: c.user,
       readyTimeout: c.dialTimeout * 1000,
-      keepaliveInterval: 15_000,
-      keepaliveCountMax: 4,
+      // a connection that stops answering (a cut link, a hung host) is declared lost after about
+      // 3 keepalives, each dialTimeout (at most 15 s) apart, and the command running on it fails
+      keepaliveInterval: Math.min(c.dialTimeout, 15) * 1000,
+      keepaliveCountMax: 3,
     };
     if (c.privateKey !== undefined) cfg.privateKey = c.privateKey;
     if (c.privateKeyPassphrase !== undefined) cfg.passphrase = c.privateKeyPassphrase;
@@ -226,6 +243,13 @@ export class SshTransport implements Transport {
       () => undefined,
     );
     this.client = undefined;
+  }
+}
+
+/** The connection was gone before a channel opened: the command was never sent. */
+class NotStartedError extends TransportError {
+  constructor(host: string, message: string) {
+    super("connection-lost", host, message);
   }
 }
 

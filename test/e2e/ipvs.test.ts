@@ -130,6 +130,19 @@ describe("DR load balancer from VirtualService + RealServer", () => {
     await s.preview({ refresh: true, expectNoChanges: true });
   });
 
+  it("a lost ledger (rules still in the kernel) is rebuilt by up --refresh without dropping a real server", async () => {
+    const rules = await savedRules();
+    await sh("director", "rm -f /var/lib/pulumi-lvs/ipvs.rules");
+    const text = await s.previewDrift({ diff: true });
+    assert.match(text, /~ owned\s*: true => false/, "the real servers show as not owned");
+    await s.up({ refresh: true });
+    assert.deepEqual(await savedRules(), rules, "no real server was pruned");
+    const ledger = await sh("director", "cat /var/lib/pulumi-lvs/ipvs.rules");
+    for (const a of ["10.0.0.11", "10.0.0.12", "10.0.0.13"])
+      assert.match(ledger, new RegExp(`-r ${a.replace(/\./g, "\\.")}:80 `));
+    await s.preview({ refresh: true, expectNoChanges: true });
+  });
+
   it("destroy removes only what the stack owns", async () => {
     await sh("director", "ipvsadm -A -t 10.0.0.200:80 -s rr && ipvsadm -a -t 10.0.0.200:80 -r 10.0.0.11:80 -g -w 1");
     const r = await s.destroy();

@@ -103,7 +103,10 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     // stand-in ipvsadm: logs its arguments; fails like the real one when FAIL is set
     fs.writeFileSync(
       path.join(dir, "ipvsadm"),
-      `#!/bin/sh\necho "$*" >> "${dir}/calls"\nif [ -e "${dir}/fail" ]; then cat "${dir}/fail" >&2; exit 255; fi\n`,
+      `#!/bin/sh\necho "$*" >> "${dir}/calls"\n` +
+        // "cut": the round trip is cut short right after the kernel changed (the shell dies)
+        `if [ -e "${dir}/cut" ]; then kill -9 $PPID; fi\n` +
+        `if [ -e "${dir}/fail" ]; then cat "${dir}/fail" >&2; exit 255; fi\n`,
       { mode: 0o755 },
     );
     savedPath = process.env.PATH;
@@ -146,6 +149,39 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
       "-d -t 10.0.0.100:80 -r 10.0.0.11:80",
       "-D -t 10.0.0.100:80",
     ]);
+  });
+
+  it("records each entry's owner, and snapshot reads it back", async () => {
+    await client.addService(svc, "shop/prod/web vip");
+    await client.addRealServer(svc.key, rs("10.0.0.11"), "shop/prod/web-rs1");
+    await client.addRealServer(svc.key, rs("10.0.0.12"));
+    assert.deepEqual(lines(), [
+      "-A -t 10.0.0.100:80 -s rr #owner=shop%2Fprod%2Fweb%20vip",
+      "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0 #owner=shop%2Fprod%2Fweb-rs1",
+      "-a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 1 -x 0 -y 0",
+    ]);
+    const owned = (await client.snapshot()).owned.services[0]!;
+    assert.equal(owned.owner, "shop/prod/web vip");
+    assert.deepEqual(
+      owned.realServers.map((r) => [r.config.address, r.owner]),
+      [
+        ["10.0.0.11", "shop/prod/web-rs1"],
+        ["10.0.0.12", undefined],
+      ],
+    );
+    // an edit keeps one line per object, with the new owner
+    await client.editRealServer(svc.key, rs("10.0.0.11", 3), "shop/prod/renamed");
+    assert.equal(lines().filter((l) => l.includes("10.0.0.11")).length, 1);
+    assert.match(lines().join("\n"), /-w 3 -x 0 -y 0 #owner=shop%2Fprod%2Frenamed/);
+  });
+
+  it("writes the ledger before ipvsadm runs: a round trip cut short leaves the owner recorded", async () => {
+    await client.addService(svc, "p/s/web");
+    fs.writeFileSync(path.join(dir, "cut"), "");
+    await assert.rejects(client.addRealServer(svc.key, rs("10.0.0.11"), "p/s/rs1"));
+    assert.match(fs.readFileSync(path.join(dir, "calls"), "utf8"), /-a -t 10\.0\.0\.100:80 -r 10\.0\.0\.11:80/);
+    const owned = (await client.snapshot()).owned.services[0]!;
+    assert.equal(owned.realServers[0]?.owner, "p/s/rs1", "the ledger claims what the kernel may have");
   });
 
   it("leaves the ledger alone when ipvsadm fails", async () => {

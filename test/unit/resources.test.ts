@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { setIpvsClientFactory } from "../../provider/resources/common";
+import { resetClaims, setIpvsClientFactory } from "../../provider/resources/common";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { FakeIpvs } from "./fakes/ipvs";
@@ -11,6 +11,7 @@ let ipvs: FakeIpvs;
 beforeEach(() => {
   ipvs = new FakeIpvs();
   setIpvsClientFactory(() => ipvs);
+  resetClaims();
 });
 afterEach(() => setIpvsClientFactory(undefined));
 
@@ -114,6 +115,28 @@ describe("VirtualService lifecycle", () => {
   });
 });
 
+describe("a ledger lost while the rules stay in the kernel (a wiped /var/lib, a reinstalled host)", () => {
+  it("real servers show as drift, an exclusive service does not prune them, and up re-owns them", async () => {
+    const vs = await vsInputs({ exclusive: true });
+    const { id: vsId, outs: vsOuts } = await virtualService.create!(vs);
+    const rsIn = await rsInputs("10.0.0.11");
+    const { id: rsId, outs: rsOuts } = await realServer.create!(rsIn);
+    ipvs.owned = { services: [] }; // the ledger is gone, the kernel still has everything
+    // refresh (as `up --refresh` does): the service sees a stray, the real server sees it is not owned
+    const vsRead = (await virtualService.read!(vsId, vsOuts)).props;
+    const rsRead = (await realServer.read!(rsId, rsOuts)).props;
+    assert.deepEqual(vsRead.strayRealServers, ["10.0.0.11:80"]);
+    assert.equal(rsRead.owned, false);
+    assert.equal((await realServer.diff!(rsId, rsRead, rsIn)).changes, true, "drift on the real server");
+    // up: the service updates first (the real server depends on it), then the real server
+    await virtualService.update!(vsId, vsRead, vs);
+    assert.equal(ipvs.table.services[0]!.realServers.length, 1, "a declared real server is not pruned as a stray");
+    await realServer.update!(rsId, rsRead, rsIn);
+    assert.equal(ipvs.owned.services[0]?.realServers.length, 1, "owned again");
+    assert.deepEqual((await virtualService.read!(vsId, vsOuts)).props.strayRealServers, []);
+  });
+});
+
 describe("RealServer lifecycle", () => {
   beforeEach(async () => {
     await virtualService.create!(await vsInputs());
@@ -162,5 +185,74 @@ describe("RealServer lifecycle", () => {
     const { id, outs } = await realServer.create!(await rsInputs("10.0.0.11"));
     ipvs.unreachable = true;
     await assert.rejects(realServer.delete!(id, outs), /could not connect/);
+  });
+});
+
+describe("a run cut short, and two resources declaring one object", () => {
+  beforeEach(async () => {
+    await virtualService.create!(await vsInputs({ owner: "shop/prod/web" }));
+  });
+
+  it("a rerun takes back the real server its interrupted create made; another resource's is refused", async () => {
+    // the earlier run's create reached the kernel, but its answer was lost: not in the state
+    ipvs.interruptedAdd(svcKey, rsCfg("10.0.0.11"), "shop/prod/rs1");
+    const again = await realServer.create!(await rsInputs("10.0.0.11", { owner: "shop/prod/rs1", weight: 4 }));
+    assert.equal(again.id, "127.0.0.1:2201/tcp/10.0.0.100:80/10.0.0.11:80");
+    assert.equal(ipvs.table.services[0]!.realServers[0]!.config.weight, 4, "converged to the declaration");
+
+    resetClaims(); // another deployment (another stack)
+    await assert.rejects(
+      realServer.create!(await rsInputs("10.0.0.11", { owner: "shop/staging/rs1" })),
+      /already exists .* records it as "shop\/prod\/rs1".* set adopt: true/s,
+    );
+    assert.equal(ipvs.table.services[0]!.realServers[0]!.config.weight, 4, "untouched");
+  });
+
+  it("a service made by an interrupted create of the same resource is taken back too", async () => {
+    ipvs.table.services = [];
+    ipvs.owned.services = [];
+    await virtualService.create!(await vsInputs({ owner: "shop/prod/web" }));
+    const again = await virtualService.create!(await vsInputs({ owner: "shop/prod/web", scheduler: "wlc" }));
+    assert.equal(again.id, "127.0.0.1:2201/tcp/10.0.0.100:80");
+    assert.equal(ipvs.table.services[0]!.config.scheduler, "wlc");
+  });
+
+  it("check refuses a second resource that declares the same real server or service, naming the first", async () => {
+    await rsInputs("10.0.0.11", { owner: "shop/prod/rs1" });
+    await rsInputs("10.0.0.11", { owner: "shop/prod/rs1" }); // the same resource again is fine
+    const dup = await realServer.check!(
+      {},
+      {
+        connection: conn(),
+        service: { protocol: "tcp", address: "10.0.0.100", port: 80 },
+        address: "10.0.0.11",
+        owner: "shop/prod/rs1-again",
+      },
+    );
+    assert.deepEqual(
+      dup.failures?.map((f) => f.property),
+      ["address"],
+    );
+    assert.match(dup.failures![0]!.reason, /already declared by resource "rs1"/);
+    const vdup = await virtualService.check!(
+      {},
+      {
+        connection: conn(),
+        protocol: "tcp",
+        address: "10.0.0.100",
+        port: 80,
+        scheduler: "rr",
+        owner: "shop/prod/web-again",
+      },
+    );
+    assert.match(
+      vdup.failures![0]!.reason,
+      /virtual service tcp\/10\.0\.0\.100:80 is already declared by resource "web"/,
+    );
+    assert.deepEqual(
+      ipvs.calls.filter((c) => c !== "snapshot").length,
+      1,
+      "check touched no host (1 = the service created above)",
+    );
   });
 });

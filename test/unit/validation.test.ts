@@ -63,22 +63,17 @@ describe("VirtualService check", () => {
     ["timeout 0", { ...vs, persistence: { timeout: 0 } }, "persistence", /from 1 to/],
     ["pe without persistence", { ...vs, pe: "sip" }, "pe", /needs persistence/],
     ["ops on tcp", { ...vs, onePacket: true }, "onePacket", /UDP/],
-    ["no host key", { ...vs, connection: conn({ hostKey: undefined }) }, "connection", /hostKey: is required/],
+    ["no host key", { ...vs, connection: conn({ hostKey: undefined }) }, "", /hostKey: is required/],
     [
       "garbage host key",
       { ...vs, connection: conn({ hostKey: "ssh-ed25519 Zm9v" }) },
-      "connection",
+      "",
       /not a ssh-ed25519 public key/,
     ],
-    [
-      "key path instead of key",
-      { ...vs, connection: conn({ privateKey: "~/.ssh/id_ed25519" }) },
-      "connection",
-      /not a path/,
-    ],
-    ["bad ssh port", { ...vs, connection: conn({ port: 70000 }) }, "connection", /connection.port/],
-    ["empty host", { ...vs, connection: conn({ host: "" }) }, "connection", /connection.host/],
-    ["bad user", { ...vs, connection: conn({ user: "root; rm -rf /" }) }, "connection", /connection.user/],
+    ["key path instead of key", { ...vs, connection: conn({ privateKey: "~/.ssh/id_ed25519" }) }, "", /not a path/],
+    ["bad ssh port", { ...vs, connection: conn({ port: 70000 }) }, "", /connection.port/],
+    ["empty host", { ...vs, connection: conn({ host: "" }) }, "", /connection.host/],
+    ["bad user", { ...vs, connection: conn({ user: "root; rm -rf /" }) }, "", /connection.user/],
     ["unknown field", { ...vs, weight: 3 }, "weight", /weight: is not a known argument/],
   ];
   for (const [name, input, property, reason] of bad) {
@@ -91,6 +86,14 @@ describe("VirtualService check", () => {
       );
     });
   }
+
+  it("reports connection failures without a property: the engine would print the value, secrets and all", async () => {
+    const f = await vsFailures({ ...vs, connection: conn({ password: "hunter2-pw", dialTimeout: 0 }) });
+    assert.deepEqual(
+      f.map((x) => [x.property, x.reason]),
+      [["", "connection.dialTimeout: must be more than 0 seconds"]],
+    );
+  });
 
   it("does not judge unknown values at preview", async () => {
     assert.deepEqual(await vsFailures({ ...vs, address: UNKNOWN, port: UNKNOWN }), []);

@@ -11,7 +11,7 @@ import {
   realServerAddress,
   serviceArgs,
 } from "./command";
-import { mergeThresholds, parseLedger, parseRules, parseThresholds } from "./parse";
+import { ledgerLine, mergeThresholds, parseLedger, parseRules, parseThresholds } from "./parse";
 
 /** Where a host keeps the ledger of what pulumi-lvs owns (ipvsadm rules format). */
 export const LEDGER = "/var/lib/pulumi-lvs/ipvs.rules";
@@ -83,19 +83,19 @@ export class IpvsadmClient implements IpvsClient {
     return { table, owned, loaded };
   }
 
-  async addService(s: VirtualServiceConfig): Promise<void> {
+  async addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     await this.mutate(
       addServiceArgs(s),
       { key: s.key, what: "service" },
-      ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s)),
+      ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s), owner),
     );
   }
 
-  async editService(s: VirtualServiceConfig): Promise<void> {
+  async editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     await this.mutate(
       editServiceArgs(s),
       { key: s.key, what: "service" },
-      ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s)),
+      ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s), owner),
     );
   }
 
@@ -107,19 +107,19 @@ export class IpvsadmClient implements IpvsClient {
     );
   }
 
-  async addRealServer(service: ServiceKey, r: RealServerConfig): Promise<void> {
+  async addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
     await this.mutate(
       addRealServerArgs(service, r),
       { key: service, what: "real server", rs: r },
-      ledgerPut(this.ledger, rsPrefix(service, r), addRealServerArgs(service, r)),
+      ledgerPut(this.ledger, rsPrefix(service, r), addRealServerArgs(service, r), owner),
     );
   }
 
-  async editRealServer(service: ServiceKey, r: RealServerConfig): Promise<void> {
+  async editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
     await this.mutate(
       editRealServerArgs(service, r),
       { key: service, what: "real server", rs: r },
-      ledgerPut(this.ledger, rsPrefix(service, r), addRealServerArgs(service, r)),
+      ledgerPut(this.ledger, rsPrefix(service, r), addRealServerArgs(service, r), owner),
     );
   }
 
@@ -132,8 +132,11 @@ export class IpvsadmClient implements IpvsClient {
   }
 
   /**
-   * Runs one ipvsadm command and, if it succeeds, the ledger update, in one round trip, under the
-   * host's mutation lock. A failed delete still drops the ledger entry when the object is gone.
+   * Runs the ledger update and then one ipvsadm command, in one round trip, under the host's
+   * mutation lock. The ledger goes first so that a round trip cut short (the connection lost, the
+   * shell killed) leaves it claiming at most what the kernel may have: a rerun finds its own
+   * half-made object there and takes it back. When ipvsadm refuses, the ledger is put back as it
+   * was. A failed delete still drops the ledger entry when the object is gone.
    */
   private async mutate(
     args: string[],
@@ -142,7 +145,7 @@ export class IpvsadmClient implements IpvsClient {
   ): Promise<void> {
     const command = `ipvsadm ${shellJoin(args)}`;
     const isDelete = args[0] === "-D" || args[0] === "-d";
-    const full = `${command} && { ${ledgerScript}; }`;
+    const full = withLedgerFirst(this.ledger, ledgerScript, command);
     await this.t.exclusive(async () => {
       this.cached = undefined;
       const r = await this.t.run(full);
@@ -193,6 +196,20 @@ function rsPrefix(k: ServiceKey, r?: RealServerKey): string {
   return `-a ${serviceArgs(k).join(" ")} -r ${r ? `${realServerAddress(r)} ` : ""}`;
 }
 
+/**
+ * Shell that updates the ledger, then runs `command`; if the command fails, the ledger is restored
+ * from the copy taken before and the command's exit status returned.
+ */
+export function withLedgerFirst(ledger: string, ledgerScript: string, command: string): string {
+  const f = shellQuote(ledger);
+  const prev = shellQuote(`${ledger}.prev`);
+  const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
+  return (
+    `mkdir -p ${dir} && touch ${f} && cp ${f} ${prev} && { ${ledgerScript}; } && ` +
+    `{ ${command} || { rc=$?; mv ${prev} ${f}; exit $rc; }; } && rm -f ${prev}`
+  );
+}
+
 /** Shell that removes every ledger line starting with one of the prefixes. */
 export function ledgerDrop(ledger: string, prefixes: string[]): string {
   const f = shellQuote(ledger);
@@ -201,13 +218,13 @@ export function ledgerDrop(ledger: string, prefixes: string[]): string {
   return `[ ! -e ${f} ] || { awk ${vars} ${shellQuote(conds)} ${f} > ${f}.tmp && mv ${f}.tmp ${f}; }`;
 }
 
-/** Shell that replaces the ledger line starting with `prefix` by the rule `args`. */
-export function ledgerPut(ledger: string, prefix: string, args: string[]): string {
+/** Shell that replaces the ledger line starting with `prefix` by the rule `args` (tagged with its owner). */
+export function ledgerPut(ledger: string, prefix: string, args: string[], owner?: string): string {
   const f = shellQuote(ledger);
   const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
   return (
     `mkdir -p ${dir} && touch ${f} && ` +
-    `{ awk -v p=${shellQuote(prefix)} 'index($0 " ", p) != 1' ${f}; printf '%s\\n' ${shellQuote(args.join(" "))}; } > ${f}.tmp && mv ${f}.tmp ${f}`
+    `{ awk -v p=${shellQuote(prefix)} 'index($0 " ", p) != 1' ${f}; printf '%s\\n' ${shellQuote(ledgerLine(args.join(" "), owner))}; } > ${f}.tmp && mv ${f}.tmp ${f}`
   );
 }
 

@@ -105,9 +105,51 @@ function familyOf(k: ServiceKey): Family {
  */
 export function parseLedger(text: string): IpvsTable {
   const lines = text.split("\n").map((l) => l.trim());
-  return parseRules(
-    [...lines.filter((l) => l.startsWith("-A ")), ...lines.filter((l) => l.startsWith("-a "))].join("\n"),
+  const owners = new Map<string, string>();
+  const rules = lines.map((l) => {
+    const m = OWNER_TAG.exec(l);
+    if (!m) return l;
+    const rule = l.slice(0, m.index).trim();
+    owners.set(rule, decodeOwner(m[1]!));
+    return rule;
+  });
+  const table = parseRules(
+    [...rules.filter((l) => l.startsWith("-A ")), ...rules.filter((l) => l.startsWith("-a "))].join("\n"),
   );
+  if (owners.size === 0) return table;
+  for (const [rule, owner] of owners) {
+    const words = rule.split(/\s+/);
+    const cmd = words.shift();
+    const { key, rest } = takeServiceKey(words, rule);
+    const svc = table.services.find((x) => serviceKeyText(x.config.key) === serviceKeyText(key));
+    if (!svc) continue;
+    if (cmd === "-A") {
+      svc.owner = owner;
+      continue;
+    }
+    const r = rest.indexOf("-r");
+    if (r < 0) continue;
+    const k = splitHostPort(rest[r + 1] ?? "", rule);
+    const rs = svc.realServers.find((x) => x.config.address === k.address && x.config.port === k.port);
+    if (rs) rs.owner = owner;
+  }
+  return table;
+}
+
+/** The tag a ledger line ends with when its owner is recorded: ` #owner=<percent-encoded owner>`. */
+const OWNER_TAG = /\s#owner=(\S+)$/;
+
+/** The ledger line of a rule with its owner (ipvsadm never sees the tag: the boot unit strips it). */
+export function ledgerLine(rule: string, owner?: string): string {
+  return owner ? `${rule} #owner=${encodeURIComponent(owner)}` : rule;
+}
+
+function decodeOwner(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** Parses `ipvsadm -S -n` (also the format `ipvsadm -R` reads). */

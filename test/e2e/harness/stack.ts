@@ -119,6 +119,20 @@ export class TestStack {
 
   /** The stack's checkpoint as stored by the file backend (for secret checks). */
   stateFileText(): string {
+    return this.stateFiles()
+      .map((f) => fs.readFileSync(f, "utf8"))
+      .join("\n");
+  }
+
+  /** The stack's checkpoint, parsed (`checkpoint.latest.resources`, …). */
+  checkpoint(): any {
+    const files = this.stateFiles().filter((f) => path.basename(f) === `${this.stack.name}.json`);
+    if (files.length !== 1)
+      throw new Error(`expected one checkpoint file for ${this.stack.name}, found ${files.length}`);
+    return JSON.parse(fs.readFileSync(files[0]!, "utf8"));
+  }
+
+  private stateFiles(): string[] {
     const files: string[] = [];
     const walk = (d: string) => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
@@ -129,7 +143,7 @@ export class TestStack {
       }
     };
     walk(this.stateDir);
-    return files.map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    return files;
   }
 
   /** Destroys whatever is left and removes the stack. */

@@ -45,18 +45,18 @@ export class FakeIpvs implements IpvsClient {
     else this.table.services.push({ config: s, realServers: rs.map((config) => ({ config })) });
   }
 
-  async addService(s: VirtualServiceConfig): Promise<void> {
+  async addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     this.check(`add ${serviceKeyText(s.key)}`);
     if (findService(this.table, s.key)) throw new IpvsAlreadyExistsError(this.host, "ipvsadm -A", "service", s.key);
     this.table.services.push({ config: s, realServers: [] });
-    this.own(s);
+    this.own(s, owner);
   }
-  async editService(s: VirtualServiceConfig): Promise<void> {
+  async editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     this.check(`edit ${serviceKeyText(s.key)}`);
     const e = findService(this.table, s.key);
     if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -E", "service", s.key);
     e.config = s;
-    this.own(s);
+    this.own(s, owner);
   }
   async deleteService(k: ServiceKey): Promise<void> {
     this.check(`delete ${serviceKeyText(k)}`);
@@ -65,23 +65,23 @@ export class FakeIpvs implements IpvsClient {
     this.owned.services = this.owned.services.filter((x) => serviceKeyText(x.config.key) !== serviceKeyText(k));
     if (!had) throw new IpvsNotFoundError(this.host, "ipvsadm -D", "service", k);
   }
-  async addRealServer(k: ServiceKey, r: RealServerConfig): Promise<void> {
+  async addRealServer(k: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
     this.check(`add ${serviceKeyText(k)} ${r.address}:${r.port}`);
     const e = findService(this.table, k);
     if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -a", "service", k);
     if (e.realServers.some((x) => same(x.config, r)))
       throw new IpvsAlreadyExistsError(this.host, "ipvsadm -a", "real server", k, r);
     e.realServers.push({ config: r });
-    this.ownRs(k, r);
+    this.ownRs(k, r, owner);
   }
-  async editRealServer(k: ServiceKey, r: RealServerConfig): Promise<void> {
+  async editRealServer(k: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
     this.check(`edit ${serviceKeyText(k)} ${r.address}:${r.port}`);
     const e = findService(this.table, k);
     if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -e", "service", k);
     const x = e.realServers.find((y) => same(y.config, r));
     if (!x) throw new IpvsNotFoundError(this.host, "ipvsadm -e", "real server", k, r);
     x.config = r;
-    this.ownRs(k, r);
+    this.ownRs(k, r, owner);
   }
   async deleteRealServer(k: ServiceKey, r: RealServerKey): Promise<void> {
     this.check(`delete ${serviceKeyText(k)} ${r.address}:${r.port}`);
@@ -94,18 +94,28 @@ export class FakeIpvs implements IpvsClient {
     if (e.realServers.length === before) throw new IpvsNotFoundError(this.host, "ipvsadm -d", "real server", k, r);
   }
 
-  private own(s: VirtualServiceConfig): void {
+  private own(s: VirtualServiceConfig, owner?: string): void {
     const o = findService(this.owned, s.key);
-    if (o) o.config = s;
-    else this.owned.services.push({ config: s, realServers: [] });
+    if (o) {
+      o.config = s;
+      if (owner) o.owner = owner;
+      else delete o.owner;
+    } else this.owned.services.push({ config: s, realServers: [], ...(owner ? { owner } : {}) });
   }
-  private ownRs(k: ServiceKey, r: RealServerConfig): void {
+
+  /** A create cut short after the kernel changed (the ledger went first, so it records the owner). */
+  interruptedAdd(k: ServiceKey, r: RealServerConfig, owner: string): void {
+    findService(this.table, k)!.realServers.push({ config: r });
+    this.ownRs(k, r, owner);
+  }
+
+  private ownRs(k: ServiceKey, r: RealServerConfig, owner?: string): void {
     let o = findService(this.owned, k);
     if (!o) {
       o = { config: findService(this.table, k)!.config, realServers: [] };
       this.owned.services.push(o);
     }
-    o.realServers = [...o.realServers.filter((y) => !same(y.config, r)), { config: r }];
+    o.realServers = [...o.realServers.filter((y) => !same(y.config, r)), { config: r, ...(owner ? { owner } : {}) }];
   }
 }
 

@@ -3,6 +3,7 @@
 //   director:        a connection without its key ({host, port, user, hostKey, ...})
 //   privateKey:      the SSH private key (secret; optional)
 //   password:        a login password (secret; optional)
+//   privateKeyPassphrase: the private key's passphrase (secret; optional)
 //   directorHost:    optional Director arguments (without connection)
 //   hosts:           optional {name: connection-without-key} of real-server hosts
 //   realServerHosts: optional [{name, host, mode, vips, ...}] (host: a key of `hosts`)
@@ -13,7 +14,12 @@ const lvs = require("pulumi-lvs");
 const config = new pulumi.Config();
 const privateKey = config.getSecret("privateKey");
 const password = config.getSecret("password");
-const credentials = { ...(privateKey ? { privateKey } : {}), ...(password ? { password } : {}) };
+const privateKeyPassphrase = config.getSecret("privateKeyPassphrase");
+const credentials = {
+  ...(privateKey ? { privateKey } : {}),
+  ...(privateKeyPassphrase ? { privateKeyPassphrase } : {}),
+  ...(password ? { password } : {}),
+};
 const withCredentials = (c) => ({ ...c, ...credentials, ...(c.proxy ? { proxy: { ...c.proxy, ...credentials } } : {}) });
 const connection = withCredentials(config.requireObject("director"));
 const hosts = config.getObject("hosts") ?? {};
