@@ -119,7 +119,7 @@ describe("adoption and strays", () => {
     const text = await upError(s);
     assert.match(
       text,
-      /virtual service tcp\/10\.0\.0\.100:80 already exists on root@127\.0\.0\.1:2201, and this stack does not own it/,
+      /virtual service tcp\/10\.0\.0\.100:80 already exists on root@127\.0\.0\.1:2201, and this resource does not own it/,
     );
     assert.match(text, /set adopt: true/);
     assert.deepEqual(
