@@ -103,25 +103,16 @@ describe("reliability and security (issue 6)", () => {
       assert.equal(new Set(BAD_INPUTS.map((b) => b.name)).size, BAD_INPUTS.length, "distinct cases");
       const before = await sshConnectionCount("director");
       const t0 = Date.now();
-      // two stacks preview side by side (one failing resource stops a preview, so one case each)
-      const workers = await Promise.all(
-        [0, 1].map(async (w) => {
-          const s = await TestStack.create(`bad-input-${w}`, { program: "test/e2e/programs/cases" });
-          await s.stack.setConfig("director", { value: JSON.stringify(labConnection("director")) });
-          await s.stack.setConfig("privateKey", { value: labPrivateKey(), secret: true });
-          return s;
-        }),
-      );
-      const queue = [...BAD_INPUTS];
+      // one preview per case (a failing check stops a preview at its first error), one after the
+      // other: the Automation API's inline programs share global state in this process
+      const s = await TestStack.create("bad-input", { program: "test/e2e/programs/cases" });
+      await s.stack.setConfig("director", { value: JSON.stringify(labConnection("director")) });
+      await s.stack.setConfig("privateKey", { value: labPrivateKey(), secret: true });
       const failures: string[] = [];
-      await Promise.all(
-        workers.map(async (s) => {
-          for (let c = queue.shift(); c; c = queue.shift()) {
-            const problem = await rejectedAtPreview(s, c);
-            if (problem) failures.push(`${c.name}: ${problem}`);
-          }
-        }),
-      );
+      for (const c of BAD_INPUTS) {
+        const problem = await rejectedAtPreview(s, c);
+        if (problem) failures.push(`${c.name}: ${problem}`);
+      }
       const opened = (await sshConnectionCount("director")) - before - 1; // - 1: this count's own connection
       figures.record({
         area: "bad input at preview",
@@ -129,7 +120,7 @@ describe("reliability and security (issue 6)", () => {
         failed: failures.length,
         measured: `${opened} SSH connections opened, ${secondsSince(t0)}`,
       });
-      for (const s of workers) await s.stack.workspace.removeStack(s.stack.name).catch(() => undefined);
+      await s.stack.workspace.removeStack(s.stack.name).catch(() => undefined);
       assert.deepEqual(failures, []);
       assert.equal(opened, 0, "no SSH connection was opened by any preview");
     });
