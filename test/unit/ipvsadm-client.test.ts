@@ -106,7 +106,9 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
       `#!/bin/sh\necho "$*" >> "${dir}/calls"\n` +
         // "cut": the round trip is cut short right after the kernel changed (the shell dies)
         `if [ -e "${dir}/cut" ]; then kill -9 $PPID; fi\n` +
-        `if [ -e "${dir}/fail" ]; then cat "${dir}/fail" >&2; exit 255; fi\n`,
+        `if [ -e "${dir}/fail" ]; then cat "${dir}/fail" >&2; exit 255; fi\n` +
+        // one address that always exists already
+        `case "$*" in *10.0.0.66*) echo "Destination already exists" >&2; exit 255;; esac\n`,
       { mode: 0o755 },
     );
     savedPath = process.env.PATH;
@@ -149,6 +151,53 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
       "-d -t 10.0.0.100:80 -r 10.0.0.11:80",
       "-D -t 10.0.0.100:80",
     ]);
+  });
+
+  it("mutations sent together run in one round trip, each with its own result and ledger entry", async () => {
+    const local = new LocalTransport();
+    let trips = 0;
+    const counting: Transport = {
+      label: local.label,
+      stats: local.stats,
+      exclusive: (fn) => local.exclusive(fn),
+      run: (c, o) => {
+        trips++;
+        return local.run(c, o);
+      },
+    };
+    const batched = new IpvsadmClient(counting, ledger);
+    await batched.addService(svc);
+    assert.equal(trips, 1);
+    const addresses = ["10.0.0.11", "10.0.0.12", "10.0.0.66", "10.0.0.13", "10.0.0.14"];
+    const results = await Promise.allSettled(addresses.map((a) => batched.addRealServer(svc.key, rs(a), `p/s/${a}`)));
+    assert.equal(trips, 2, "the five adds shared one round trip");
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"],
+    );
+    const failed = (results[2] as PromiseRejectedResult).reason as Error;
+    assert.ok(failed instanceof IpvsAlreadyExistsError);
+    assert.match(failed.message, /ipvsadm -a -t 10\.0\.0\.100:80 -r 10\.0\.0\.66:80/);
+    assert.deepEqual(
+      lines().map((l) => l.replace(/ #owner=.*/, "")),
+      [
+        "-A -t 10.0.0.100:80 -s rr",
+        ...["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"].map(
+          (a) => `-a -t 10.0.0.100:80 -r ${a}:80 -g -w 1 -x 0 -y 0`,
+        ),
+      ].sort(),
+      "the refused one is not in the ledger; the others are",
+    );
+    assert.deepEqual(
+      fs
+        .readFileSync(path.join(dir, "calls"), "utf8")
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(" ")[4]),
+      addresses.map((a) => `${a}:80`),
+      "run in the order they came",
+    );
   });
 
   it("records each entry's owner, and snapshot reads it back", async () => {

@@ -42,10 +42,16 @@ export class IpvsadmClient implements IpvsClient {
   private cached?: { at: number; value: Promise<Snapshot> };
 
   /** @param ledger where the host keeps the ledger (tests point it elsewhere) */
+  private readonly batcher: Batcher;
+
   constructor(
     private readonly t: Transport,
     private readonly ledger = LEDGER,
-  ) {}
+  ) {
+    this.batcher = new Batcher(t, () => {
+      this.cached = undefined;
+    });
+  }
 
   get host(): string {
     return this.t.label;
@@ -132,11 +138,15 @@ export class IpvsadmClient implements IpvsClient {
   }
 
   /**
-   * Runs the ledger update and then one ipvsadm command, in one round trip, under the host's
-   * mutation lock. The ledger goes first so that a round trip cut short (the connection lost, the
-   * shell killed) leaves it claiming at most what the kernel may have: a rerun finds its own
-   * half-made object there and takes it back. When ipvsadm refuses, the ledger is put back as it
-   * was. A failed delete still drops the ledger entry when the object is gone.
+   * Runs the ledger update and then one ipvsadm command, under the host's mutation lock. The
+   * ledger goes first so that a round trip cut short (the connection lost, the shell killed) leaves
+   * it claiming at most what the kernel may have: a rerun finds its own half-made object there and
+   * takes it back. When ipvsadm refuses, the ledger is put back as it was. A failed delete still
+   * drops the ledger entry when the object is gone.
+   *
+   * Mutations requested while a round trip is under way (the engine creates many resources at
+   * once) are batched: the next round trip runs them all, one after the other in the order they
+   * came, and each gets its own exit status and message back.
    */
   private async mutate(
     args: string[],
@@ -145,32 +155,126 @@ export class IpvsadmClient implements IpvsClient {
   ): Promise<void> {
     const command = `ipvsadm ${shellJoin(args)}`;
     const isDelete = args[0] === "-D" || args[0] === "-d";
-    const full = withLedgerFirst(this.ledger, ledgerScript, command);
-    await this.t.exclusive(async () => {
-      this.cached = undefined;
-      const r = await this.t.run(full);
-      this.cached = undefined;
-      if (r.code === 0) return;
-      const err = (r.stderr || r.stdout).trim();
-      if (/already exists/i.test(err)) {
-        throw new IpvsAlreadyExistsError(this.host, command, subject.what, subject.key, subject.rs);
-      }
-      if (/No such service|Service not defined/i.test(err)) {
-        if (isDelete) await this.dropFromLedger(ledgerScript);
-        throw new IpvsNotFoundError(this.host, command, "service", subject.key);
-      }
-      if (/No such destination/i.test(err)) {
-        if (isDelete) await this.dropFromLedger(ledgerScript);
-        throw new IpvsNotFoundError(this.host, command, "real server", subject.key, subject.rs);
-      }
-      throw new IpvsError(this.host, command, err || `exit ${r.code}`, remedyFor(err, r.code));
-    });
+    const r = await this.batcher.run(withLedgerFirst(this.ledger, ledgerScript, command));
+    if (r.code === 0) return;
+    const err = r.output.trim();
+    if (/already exists/i.test(err)) {
+      throw new IpvsAlreadyExistsError(this.host, command, subject.what, subject.key, subject.rs);
+    }
+    if (/No such service|Service not defined/i.test(err)) {
+      if (isDelete) await this.dropFromLedger(ledgerScript);
+      throw new IpvsNotFoundError(this.host, command, "service", subject.key);
+    }
+    if (/No such destination/i.test(err)) {
+      if (isDelete) await this.dropFromLedger(ledgerScript);
+      throw new IpvsNotFoundError(this.host, command, "real server", subject.key, subject.rs);
+    }
+    throw new IpvsError(this.host, command, err || `exit ${r.code}`, remedyFor(err, r.code));
   }
 
   private async dropFromLedger(script: string): Promise<void> {
     // the object is gone from the kernel: forget it
-    await this.t.run(script);
+    await this.batcher.run(script);
   }
+}
+
+const OP = "#pulumi-lvs:op";
+
+/**
+ * Runs mutation scripts on a host in batches: one round trip, under the host's mutation lock, runs
+ * every script queued since the previous one started, in order. Each script's exit status and
+ * output (stdout and stderr together) come back separately. A transport failure fails every
+ * script of the batch (their outcome is unknown).
+ */
+export class Batcher {
+  private queue: Array<{ script: string; resolve: (r: OpResult) => void; reject: (e: unknown) => void }> = [];
+  private scheduled = false;
+
+  /** @param changed called before and after each round trip (the host's state changes) */
+  constructor(
+    private readonly t: Transport,
+    private readonly changed: () => void = () => undefined,
+  ) {}
+
+  run(script: string): Promise<OpResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ script, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // let the mutations the engine sends together join this batch
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    await this.t.exclusive(async () => {
+      this.scheduled = false;
+      const batch = this.queue;
+      this.queue = [];
+      if (batch.length === 0) return;
+      this.changed();
+      try {
+        const r = await this.t.run(batchScript(batch.map((b) => b.script)));
+        const text = r.stdout + r.stderr;
+        const results = parseBatch(text, batch.length);
+        // nothing ran at all (sudo refused, no shell): each script failed the same way
+        const none = !text.includes(OP);
+        batch.forEach((b, i) => {
+          const one = results[i];
+          if (one) b.resolve(one);
+          else if (none) b.resolve({ code: r.code || 1, output: text });
+          else
+            b.reject(
+              new IpvsError(
+                this.t.label,
+                "(batch)",
+                `the batch of ${batch.length} commands stopped before command ${i + 1} (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-500)}`,
+                "run pulumi up again; if it persists, run the command by hand on the host to see why",
+              ),
+            );
+        });
+      } catch (e) {
+        for (const b of batch) b.reject(e);
+      } finally {
+        this.changed();
+      }
+    });
+  }
+}
+
+export interface OpResult {
+  code: number;
+  /** stdout and stderr of the script, together. */
+  output: string;
+}
+
+/** One shell script running `scripts` in order, each between markers that carry its exit status. */
+export function batchScript(scripts: string[]): string {
+  return scripts.map((s, i) => `echo '${OP} ${i}'\n{ ${s}\n} 2>&1\necho "${OP}-rc ${i} $?"`).join("\n");
+}
+
+/** Splits what batchScript printed into each script's result. Missing results: the batch stopped early. */
+export function parseBatch(text: string, n: number): Array<OpResult | undefined> {
+  const out: Array<OpResult | undefined> = new Array(n).fill(undefined);
+  let current = -1;
+  let buf: string[] = [];
+  for (const line of text.split("\n")) {
+    const start = line.startsWith(`${OP} `) ? Number(line.slice(OP.length + 1)) : Number.NaN;
+    if (Number.isInteger(start)) {
+      current = start;
+      buf = [];
+      continue;
+    }
+    const end = /^#pulumi-lvs:op-rc (\d+) (\d+)$/.exec(line);
+    if (end && Number(end[1]) === current) {
+      out[current] = { code: Number(end[2]), output: buf.join("\n") };
+      current = -1;
+      continue;
+    }
+    if (current >= 0) buf.push(line);
+  }
+  return out;
 }
 
 function splitSections(text: string): Record<string, string> {
@@ -206,7 +310,7 @@ export function withLedgerFirst(ledger: string, ledgerScript: string, command: s
   const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
   return (
     `mkdir -p ${dir} && touch ${f} && cp ${f} ${prev} && { ${ledgerScript}; } && ` +
-    `{ ${command} || { rc=$?; mv ${prev} ${f}; exit $rc; }; } && rm -f ${prev}`
+    `{ ${command} || { rc=$?; mv ${prev} ${f}; (exit $rc); }; } && rm -f ${prev}`
   );
 }
 
