@@ -100,7 +100,8 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean):
     ...plan.announce.map(announceCommand),
     persist ? writeFilesScript(plan.files) : removeFilesScript(plan.ownedFiles),
   ].join("\n");
-  const r = await t.exclusive(() => t.run(script));
+  // on standard input: with persisted files the script can be longer than sshd accepts as a command line
+  const r = await t.exclusive(() => t.run("sh -s", { stdin: script }));
   if (r.code !== 0)
     throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? privilegeRemedy(r.stderr));
   return r.stdout.split("#announce\n")[1]?.trim().split("\n").filter(Boolean) ?? [];
@@ -129,7 +130,7 @@ export async function revert(
     removeFilesScript(what.files),
     "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi",
   ].join("\n");
-  const r = await t.exclusive(() => t.run(script));
+  const r = await t.exclusive(() => t.run("sh -s", { stdin: script }));
   if (r.code !== 0) throw new CommandError(t.label, "restore host settings", r);
 }
 

@@ -147,7 +147,7 @@ describe("reliability and security (issue 6)", () => {
         if (outcome === "failed") {
           assert.match(
             text,
-            /on root@127\.0\.0\.1:2201: (the connection was lost while running: |could not open a channel: ).*run pulumi up again once the host is reachable/,
+            /on root@127\.0\.0\.1:2201: (the connection was lost while running ipvsadm -a -t 10\.0\.0\.100:80 -r [0-9.:]+ -g -w 1 -x 0 -y 0\. It may or may not have run|could not open a channel: .*\. The command did not run\.).*run pulumi up again once the host is reachable/,
           );
         }
         const r = await s.up();

@@ -6,7 +6,7 @@ import { parseProbe } from "../../provider/host/probe";
 import { directorPlan } from "../../provider/resources/director";
 import { applyPlan, expectedState, observedState } from "../../provider/resources/host-config";
 import { realServerHostPlan } from "../../provider/resources/real-server-host";
-import type { ExecResult, Transport } from "../../provider/transport/transport";
+import type { ExecResult, RunOptions, Transport } from "../../provider/transport/transport";
 import { conn } from "./fixtures";
 
 // Captured from the lab's root namespace with probeScript (see test/unit/fixtures/host/).
@@ -16,8 +16,9 @@ class RecordingTransport implements Transport {
   readonly label = "root@rs1:22";
   readonly stats = { connections: 0, commands: 0 };
   readonly scripts: string[] = [];
-  async run(command: string): Promise<ExecResult> {
-    this.scripts.push(command);
+  async run(command: string, opts: RunOptions = {}): Promise<ExecResult> {
+    // a script passed on standard input is what runs
+    this.scripts.push(command === "sh -s" && opts.stdin !== undefined ? opts.stdin : command);
     return { stdout: "#announce\nannounced\n", stderr: "", code: 0 };
   }
   exclusive<T>(fn: () => Promise<T>): Promise<T> {

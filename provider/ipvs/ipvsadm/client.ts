@@ -1,4 +1,4 @@
-import { privilegeRemedy, shellJoin, shellQuote, type Transport } from "../../transport/transport";
+import { privilegeRemedy, shellJoin, shellQuote, type Transport, TransportError } from "../../transport/transport";
 import { IpvsAlreadyExistsError, type IpvsClient, IpvsError, IpvsNotFoundError, type Snapshot } from "../client";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
 import {
@@ -155,7 +155,7 @@ export class IpvsadmClient implements IpvsClient {
   ): Promise<void> {
     const command = `ipvsadm ${shellJoin(args)}`;
     const isDelete = args[0] === "-D" || args[0] === "-d";
-    const r = await this.batcher.run(withLedgerFirst(this.ledger, ledgerScript, command));
+    const r = await this.batcher.run(withLedgerFirst(this.ledger, ledgerScript, command), command);
     if (r.code === 0) return;
     const err = r.output.trim();
     if (/already exists/i.test(err)) {
@@ -174,11 +174,13 @@ export class IpvsadmClient implements IpvsClient {
 
   private async dropFromLedger(script: string): Promise<void> {
     // the object is gone from the kernel: forget it
-    await this.batcher.run(script);
+    await this.batcher.run(script, "the ledger update");
   }
 }
 
 const OP = "#pulumi-lvs:op";
+/** Mutations per round trip at most (each is a few process starts on the host). */
+const MAX_BATCH = 250;
 
 /**
  * Runs mutation scripts on a host in batches: one round trip, under the host's mutation lock, runs
@@ -187,7 +189,12 @@ const OP = "#pulumi-lvs:op";
  * script of the batch (their outcome is unknown).
  */
 export class Batcher {
-  private queue: Array<{ script: string; resolve: (r: OpResult) => void; reject: (e: unknown) => void }> = [];
+  private queue: Array<{
+    script: string;
+    what: string;
+    resolve: (r: OpResult) => void;
+    reject: (e: unknown) => void;
+  }> = [];
   private scheduled = false;
 
   /** @param changed called before and after each round trip (the host's state changes) */
@@ -196,9 +203,10 @@ export class Batcher {
     private readonly changed: () => void = () => undefined,
   ) {}
 
-  run(script: string): Promise<OpResult> {
+  /** @param what the command, for messages (e.g. `ipvsadm -a -t …`) */
+  run(script: string, what: string): Promise<OpResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ script, resolve, reject });
+      this.queue.push({ script, what, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // let the mutations the engine sends together join this batch
@@ -210,12 +218,14 @@ export class Batcher {
   private async flush(): Promise<void> {
     await this.t.exclusive(async () => {
       this.scheduled = false;
-      const batch = this.queue;
-      this.queue = [];
+      const batch = this.queue.splice(0, MAX_BATCH);
+      if (this.queue.length > 0) setImmediate(() => void this.flush());
       if (batch.length === 0) return;
       this.changed();
       try {
-        const r = await this.t.run(batchScript(batch.map((b) => b.script)));
+        // the script goes on standard input: a batch can be longer than sshd accepts as a command
+        // line (dropbear refuses commands over 9000 bytes)
+        const r = await this.t.run("sh -s", { stdin: batchScript(batch.map((b) => b.script)) });
         const text = r.stdout + r.stderr;
         const results = parseBatch(text, batch.length);
         // nothing ran at all (sudo refused, no shell): each script failed the same way
@@ -235,12 +245,30 @@ export class Batcher {
             );
         });
       } catch (e) {
-        for (const b of batch) b.reject(e);
+        for (const b of batch) b.reject(forOne(e, b.what, this.t.label));
       } finally {
         this.changed();
       }
     });
   }
+}
+
+/** A failure of the whole round trip, told for one of its commands. */
+function forOne(e: unknown, what: string, host: string): unknown {
+  if (!(e instanceof TransportError)) return e;
+  if (e.kind === "connection-lost")
+    return new TransportError(
+      e.kind,
+      host,
+      `on ${host}: the connection was lost while running ${what}. It may or may not have run: run pulumi up again once the host is reachable.`,
+    );
+  if (e.kind === "timeout")
+    return new TransportError(
+      e.kind,
+      host,
+      `on ${host}: ${what} did not finish in time (${e.message}). It may or may not have run: check the host, then run pulumi up again.`,
+    );
+  return e;
 }
 
 export interface OpResult {
