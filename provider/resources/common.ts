@@ -84,6 +84,23 @@ export function claim(id: string, owner: string | undefined): string | undefined
   return first !== undefined && first !== owner ? first : undefined;
 }
 
+/**
+ * The end of every `check` of an IPVS object: when the inputs are valid and known, claims the object
+ * for its owner, and fails on `property` if another resource of this deployment declared it first.
+ */
+export function checkClaim<V>(
+  checked: pulumi.dynamic.CheckResult,
+  news: Record<string, unknown>,
+  object: (inputs: V) => { id: string; owner?: string; property: string; kind: string; text: string },
+): pulumi.dynamic.CheckResult {
+  if ((checked.failures?.length ?? 0) > 0 || containsUnknown(checked.inputs)) return checked;
+  const o = object(checked.inputs as V);
+  const other = claim(o.id, o.owner);
+  if (!other) return checked;
+  const reason = `${o.property}: ${o.kind} ${o.text} is already declared by resource "${resourceNameOf(other)}": declare each ${o.kind} once`;
+  return { inputs: news, failures: [{ property: o.property, reason }] };
+}
+
 /** Forgets every claim (unit tests run many deployments in one process). @internal */
 export function resetClaims(): void {
   claims.clear();

@@ -14,7 +14,7 @@ import {
 import { type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
 import { type HostFacts, parseProbe, probeScript } from "../host/probe";
 import { plainSysctl, type Sysctl, writeSysctlsScript } from "../host/sysctl";
-import { CommandError, privilegeRemedy, shellQuote, type Transport } from "../transport/transport";
+import { CommandError, privilegeRemedy, runScript, shellQuote, type Transport } from "../transport/transport";
 
 export interface HostPlan {
   modules: string[];
@@ -100,8 +100,7 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean):
     ...plan.announce.map(announceCommand),
     persist ? writeFilesScript(plan.files) : removeFilesScript(plan.ownedFiles),
   ].join("\n");
-  // on standard input: with persisted files the script can be longer than sshd accepts as a command line
-  const r = await t.exclusive(() => t.run("sh -s", { stdin: script }));
+  const r = await t.exclusive(() => runScript(t, script));
   if (r.code !== 0)
     throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? privilegeRemedy(r.stderr));
   return r.stdout.split("#announce\n")[1]?.trim().split("\n").filter(Boolean) ?? [];
@@ -130,7 +129,7 @@ export async function revert(
     removeFilesScript(what.files),
     "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi",
   ].join("\n");
-  const r = await t.exclusive(() => t.run("sh -s", { stdin: script }));
+  const r = await t.exclusive(() => runScript(t, script));
   if (r.code !== 0) throw new CommandError(t.label, "restore host settings", r);
 }
 

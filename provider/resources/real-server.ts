@@ -10,16 +10,7 @@ import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findRealServer, findRealServerEntry, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
 import { hostIdOf } from "../model/connection";
 import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKeyOfRef } from "../model/real-server";
-import { containsUnknown } from "../model/unknown";
-import {
-  checkInputs,
-  claim,
-  declareRealServer,
-  diffResource,
-  ipvsClientFor,
-  mayTakeOver,
-  resourceNameOf,
-} from "./common";
+import { checkClaim, checkInputs, declareRealServer, diffResource, ipvsClientFor, mayTakeOver } from "./common";
 
 const IDENTITY = ["service", "address", "port"] as const;
 const EMPTY = { realServers: [] };
@@ -54,20 +45,13 @@ export function realServerId(v: RealServerInputs): string {
 
 export const realServer: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const r = checkInputs(realServerInputs, news, normalize);
-    if ((r.failures?.length ?? 0) > 0 || containsUnknown(r.inputs)) return r;
-    const v = r.inputs as RealServerInputs;
-    const other = claim(realServerId(v), v.owner);
-    if (!other) return r;
-    return {
-      inputs: news,
-      failures: [
-        {
-          property: "address",
-          reason: `address: real server ${realServerKeyText(realServerConfigOf(v))} of ${serviceKeyText(serviceKeyOfRef(v.service))} is already declared by resource "${resourceNameOf(other)}": declare each real server once`,
-        },
-      ],
-    };
+    return checkClaim<RealServerInputs>(checkInputs(realServerInputs, news, normalize), news, (v) => ({
+      id: realServerId(v),
+      owner: v.owner,
+      property: "address",
+      kind: "real server",
+      text: `${realServerKeyText(realServerConfigOf(v))} of ${serviceKeyText(serviceKeyOfRef(v.service))}`,
+    }));
   },
 
   async diff(_id, olds: Props, news: Props) {

@@ -10,17 +10,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } from "../ipvs/types";
 import { hostIdOf } from "../model/connection";
-import { containsUnknown } from "../model/unknown";
 import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from "../model/virtual-service";
-import {
-  checkInputs,
-  claim,
-  diffResource,
-  ipvsClientFor,
-  isDeclaredRealServer,
-  mayTakeOver,
-  resourceNameOf,
-} from "./common";
+import { checkClaim, checkInputs, diffResource, ipvsClientFor, isDeclaredRealServer, mayTakeOver } from "./common";
 
 const IDENTITY = ["protocol", "address", "port", "fwmark", "family"] as const;
 const CONFIG = ["scheduler", "schedulerFlags", "persistence", "pe", "onePacket", "exclusive", "adopt"] as const;
@@ -51,20 +42,13 @@ function straysOf(live: ServiceEntry, owned: ServiceEntry | undefined): string[]
 
 export const virtualService: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const r = checkInputs(virtualServiceInputs, news, normalize);
-    if ((r.failures?.length ?? 0) > 0 || containsUnknown(r.inputs)) return r;
-    const v = r.inputs as VirtualServiceInputs;
-    const other = claim(virtualServiceId(v), v.owner);
-    if (!other) return r;
-    return {
-      inputs: news,
-      failures: [
-        {
-          property: v.fwmark !== undefined ? "fwmark" : "address",
-          reason: `${v.fwmark !== undefined ? "fwmark" : "address"}: virtual service ${serviceKeyText(serviceConfigOf(v).key)} is already declared by resource "${resourceNameOf(other)}": declare each virtual service once`,
-        },
-      ],
-    };
+    return checkClaim<VirtualServiceInputs>(checkInputs(virtualServiceInputs, news, normalize), news, (v) => ({
+      id: virtualServiceId(v),
+      owner: v.owner,
+      property: v.fwmark !== undefined ? "fwmark" : "address",
+      kind: "virtual service",
+      text: serviceKeyText(serviceConfigOf(v).key),
+    }));
   },
 
   async diff(_id, olds: Props, news: Props) {

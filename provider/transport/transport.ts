@@ -82,6 +82,14 @@ export function privilegeRemedy(stderr: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Runs a shell script given on standard input (`sh -s`), for scripts of any length: sshd limits
+ * command lines (dropbear refuses commands over 9000 bytes and drops the connection).
+ */
+export function runScript(t: Transport, script: string): Promise<ExecResult> {
+  return t.run("sh -s", { stdin: script });
+}
+
 /** Quotes one word for a POSIX shell. */
 export function shellQuote(word: string): string {
   if (word !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;

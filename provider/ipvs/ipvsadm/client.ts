@@ -1,4 +1,11 @@
-import { privilegeRemedy, shellJoin, shellQuote, type Transport, TransportError } from "../../transport/transport";
+import {
+  privilegeRemedy,
+  runScript,
+  shellJoin,
+  shellQuote,
+  type Transport,
+  TransportError,
+} from "../../transport/transport";
 import { IpvsAlreadyExistsError, type IpvsClient, IpvsError, IpvsNotFoundError, type Snapshot } from "../client";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
 import {
@@ -48,9 +55,13 @@ export class IpvsadmClient implements IpvsClient {
     private readonly t: Transport,
     private readonly ledger = LEDGER,
   ) {
-    this.batcher = new Batcher(t, () => {
-      this.cached = undefined;
-    });
+    this.batcher = new Batcher(
+      t,
+      () => {
+        this.cached = undefined;
+      },
+      ledgerExists(ledger),
+    );
   }
 
   get host(): string {
@@ -197,10 +208,15 @@ export class Batcher {
   }> = [];
   private scheduled = false;
 
-  /** @param changed called before and after each round trip (the host's state changes) */
+  /**
+   * @param changed called before and after each round trip (the host's state changes)
+   * @param prologue shell run once at the start of each round trip; if it fails, no script runs
+   *   and each gets its exit status and output
+   */
   constructor(
     private readonly t: Transport,
     private readonly changed: () => void = () => undefined,
+    private readonly prologue = "",
   ) {}
 
   /** @param what the command, for messages (e.g. `ipvsadm -a -t …`) */
@@ -223,9 +239,8 @@ export class Batcher {
       if (batch.length === 0) return;
       this.changed();
       try {
-        // the script goes on standard input: a batch can be longer than sshd accepts as a command
-        // line (dropbear refuses commands over 9000 bytes)
-        const r = await this.t.run("sh -s", { stdin: batchScript(batch.map((b) => b.script)) });
+        const body = batchScript(batch.map((b) => b.script));
+        const r = await runScript(this.t, this.prologue ? `${this.prologue} || exit $?\n${body}` : body);
         const text = r.stdout + r.stderr;
         const results = parseBatch(text, batch.length);
         // nothing ran at all (sudo refused, no shell): each script failed the same way
@@ -328,16 +343,21 @@ function rsPrefix(k: ServiceKey, r?: RealServerKey): string {
   return `-a ${serviceArgs(k).join(" ")} -r ${r ? `${realServerAddress(r)} ` : ""}`;
 }
 
+/** Shell that makes sure the ledger file exists (once per round trip: the scripts below assume it). */
+export function ledgerExists(ledger: string): string {
+  const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
+  return `mkdir -p ${dir} && touch ${shellQuote(ledger)}`;
+}
+
 /**
- * Shell that updates the ledger, then runs `command`; if the command fails, the ledger is restored
- * from the copy taken before and the command's exit status returned.
+ * Shell that updates the ledger (which must exist), then runs `command`; if the command fails, the
+ * ledger is restored from the copy taken before and the command's exit status returned.
  */
 export function withLedgerFirst(ledger: string, ledgerScript: string, command: string): string {
   const f = shellQuote(ledger);
   const prev = shellQuote(`${ledger}.prev`);
-  const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
   return (
-    `mkdir -p ${dir} && touch ${f} && cp ${f} ${prev} && { ${ledgerScript}; } && ` +
+    `cp ${f} ${prev} && { ${ledgerScript}; } && ` +
     `{ ${command} || { rc=$?; mv ${prev} ${f}; (exit $rc); }; } && rm -f ${prev}`
   );
 }
@@ -350,14 +370,13 @@ export function ledgerDrop(ledger: string, prefixes: string[]): string {
   return `[ ! -e ${f} ] || { awk ${vars} ${shellQuote(conds)} ${f} > ${f}.tmp && mv ${f}.tmp ${f}; }`;
 }
 
-/** Shell that replaces the ledger line starting with `prefix` by the rule `args` (tagged with its owner). */
+/**
+ * Shell that replaces the ledger line starting with `prefix` by the rule `args` (tagged with its
+ * owner). The ledger must exist ({@link ledgerExists}).
+ */
 export function ledgerPut(ledger: string, prefix: string, args: string[], owner?: string): string {
   const f = shellQuote(ledger);
-  const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
-  return (
-    `mkdir -p ${dir} && touch ${f} && ` +
-    `{ awk -v p=${shellQuote(prefix)} 'index($0 " ", p) != 1' ${f}; printf '%s\\n' ${shellQuote(ledgerLine(args.join(" "), owner))}; } > ${f}.tmp && mv ${f}.tmp ${f}`
-  );
+  return `{ awk -v p=${shellQuote(prefix)} 'index($0 " ", p) != 1' ${f}; printf '%s\\n' ${shellQuote(ledgerLine(args.join(" "), owner))}; } > ${f}.tmp && mv ${f}.tmp ${f}`;
 }
 
 function remedyFor(err: string, code: number): string | undefined {
