@@ -40,7 +40,8 @@ export class SshTransport implements Transport {
 
   async run(command: string, opts: RunOptions = {}): Promise<ExecResult> {
     const line = this.sudo ? `sudo -n -- sh -c ${shellQuote(command)}` : command;
-    for (let attempt = 1; ; attempt++) {
+    let reconnected = false;
+    for (let refusals = 0; ; ) {
       const pending = this.connect();
       const client = await pending;
       try {
@@ -48,9 +49,19 @@ export class SshTransport implements Transport {
       } catch (e) {
         // the connection died before the command was sent (no channel): it did not run, so it is
         // safe to run it once more on a new connection
-        if (attempt > 1 || !(e instanceof NotStartedError)) throw e;
-        if (this.client === pending) this.client = undefined;
-        client.end();
+        if (e instanceof NotStartedError && !reconnected) {
+          reconnected = true;
+          if (this.client === pending) this.client = undefined;
+          client.end();
+          continue;
+        }
+        // the server refused the channel or the exec request (a busy server: out of sessions,
+        // processes or memory for a moment): the command did not run; wait and ask again
+        if (e instanceof RefusedError && refusals < REFUSAL_BACKOFF_MS.length) {
+          await sleep(REFUSAL_BACKOFF_MS[refusals++]);
+          continue;
+        }
+        throw e;
       }
     }
   }
@@ -60,17 +71,7 @@ export class SshTransport implements Transport {
     return new Promise<ExecResult>((resolve, reject) => {
       client.exec(line, (err: Error | undefined, stream: ClientChannel) => {
         if (err) {
-          const dead = /No response from server|Not connected|closed/i.test(err.message);
-          const message = `on ${this.label}: could not open a channel: ${err.message}. The command did not run. ${
-            dead
-              ? "The connection was lost: run pulumi up again once the host is reachable."
-              : "The server refused another session: raise MaxSessions in sshd_config (pulumi-lvs opens at most 8 per connection)."
-          }`;
-          reject(
-            dead
-              ? new NotStartedError(this.label, message)
-              : new TransportError("connection-lost", this.label, message),
-          );
+          reject(this.notStarted(err));
           return;
         }
         this.stats.commands++;
@@ -112,6 +113,27 @@ export class SshTransport implements Transport {
         else stream.end();
       });
     });
+  }
+
+  /** Why a command never started: the connection is gone, or the server said no. */
+  private notStarted(err: Error): TransportError {
+    const head = `on ${this.label}: could not start a command: ${err.message}. The command did not run.`;
+    if (/No response from server|Not connected|closed/i.test(err.message)) {
+      return new NotStartedError(
+        this.label,
+        `${head} The connection was lost: run pulumi up again once the host is reachable.`,
+      );
+    }
+    if (/Unable to exec/i.test(err.message)) {
+      return new RefusedError(
+        this.label,
+        `${head} The server refused to run it ${REFUSAL_BACKOFF_MS.length + 1} times (an exec request is refused when the server cannot start a process): check the host's free memory and process limits, and its SSH server's log.`,
+      );
+    }
+    return new RefusedError(
+      this.label,
+      `${head} The server refused another session ${REFUSAL_BACKOFF_MS.length + 1} times: raise MaxSessions in sshd_config (pulumi-lvs opens at most ${MAX_CHANNELS} per connection).`,
+    );
   }
 
   /** The open connection, opened (with retries) if needed. */
@@ -252,6 +274,16 @@ class NotStartedError extends TransportError {
     super("connection-lost", host, message);
   }
 }
+
+/** The server refused the channel or the command (nothing ran); worth asking again shortly. */
+class RefusedError extends TransportError {
+  constructor(host: string, message: string) {
+    super("connection-lost", host, message);
+  }
+}
+
+/** Waits before asking again a server that refused a channel or an exec request. */
+const REFUSAL_BACKOFF_MS = [100, 400, 1500];
 
 /** Never let a secret into a message, even if a library echoes it. */
 export function redact(

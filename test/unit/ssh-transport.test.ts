@@ -24,6 +24,7 @@ const encryptedKey = utils.generateKeyPairSync("ed25519", {
 const allowed = [clientKey, encryptedKey].map((k) => utils.parseKey(k.public) as any);
 
 const stats = { handshakes: 0, open: 0, maxOpen: 0, refused: 0, commands: [] as string[] };
+const refusedExecs = new Map<string, number>();
 let server: Server;
 const clients = new Set<{ end(): void }>();
 let port: number;
@@ -72,7 +73,18 @@ before(async () => {
         stats.open++;
         stats.maxOpen = Math.max(stats.maxOpen, stats.open);
         const session = accept();
-        session.on("exec", (acc, _rej, info) => {
+        session.on("exec", (acc, rej, info) => {
+          // `refuse N id`: refuse the exec request for `id` N times (as dropbear does when it
+          // cannot fork), then run it
+          const refuse = /refuse (\d+) (\S+)/.exec(info.command);
+          if (refuse) {
+            const seen = (refusedExecs.get(refuse[2]) ?? 0) + 1;
+            refusedExecs.set(refuse[2], seen);
+            if (seen <= Number(refuse[1])) {
+              stats.open--;
+              return rej();
+            }
+          }
           const ch = acc();
           stats.commands.push(info.command);
           setTimeout(() => {
@@ -115,6 +127,33 @@ describe("SshTransport against a real SSH server", () => {
     const r = await t.run("fail please");
     assert.equal(r.code, 3);
     assert.equal(r.stderr, "it failed\n");
+    t.close();
+  });
+
+  it("asks again, on the same connection, when the server refuses an exec request (nothing ran)", async () => {
+    const t = new SshTransport(conn());
+    const before = { handshakes: stats.handshakes, commands: stats.commands.length };
+    const r = await t.run("refuse 2 twice");
+    assert.equal(r.stdout, "ran: refuse 2 twice\n");
+    assert.equal(refusedExecs.get("twice"), 3, "refused twice, then run");
+    assert.equal(stats.commands.length - before.commands, 1, "ran exactly once");
+    assert.equal(stats.handshakes - before.handshakes, 1, "on one connection");
+    t.close();
+  });
+
+  it("says the command did not run when the server keeps refusing to run it", async () => {
+    const t = new SshTransport(conn());
+    const before = stats.commands.length;
+    await assert.rejects(t.run("refuse 99 always"), (e: TransportError) => {
+      assert.match(
+        e.message,
+        /^on .*127\.0\.0\.1.*: could not start a command: Unable to exec\. The command did not run\./,
+      );
+      assert.match(e.message, /refused to run it 4 times/);
+      return true;
+    });
+    assert.equal(refusedExecs.get("always"), 4);
+    assert.equal(stats.commands.length, before, "nothing ran");
     t.close();
   });
 
