@@ -4,8 +4,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
+import { type FastOp, onePassFits, parseOnePass, tookEffect } from "../../provider/ipvs/ipvsadm/batch";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
-import type { RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
+import type { IpvsTable, RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
 import { LocalTransport } from "../../provider/transport/local";
 import type { ExecResult, Transport } from "../../provider/transport/transport";
 
@@ -92,6 +93,39 @@ describe("IpvsadmClient error semantics (stderr captured from ipvsadm 1.31)", ()
   }
 });
 
+/** A stand-in ipvsadm (POSIX sh) for the ledger tests: see where it is written. */
+function standInIpvsadm(dir: string): string {
+  return `#!/bin/sh
+K="${dir}/kernel"; touch "$K"
+case "$1" in
+  -S) cat "$K"; exit 0;;
+  -R) while read -r l; do "$0" $l; done; exit 0;;
+esac
+echo "$*" >> "${dir}/calls"
+# "cut": the round trip is cut short right after the kernel changed (the shell dies)
+if [ -e "${dir}/cut" ]; then kill -9 $PPID; fi
+if [ -e "${dir}/fail" ]; then cat "${dir}/fail" >&2; exit 255; fi
+# one address that always exists already
+case "$*" in *10.0.0.66*) echo "Destination already exists" >&2; exit 255;; esac
+# (the words of an IPv4 fwmark service begin those of the IPv6 one: -f 8, -f 8 -6)
+own='index($0 " ", p) == 1 && substr($0 " ", length(p) + 1, 3) != "-6 "'
+has() { awk -v p="$1 " "$own { f = 1 } END { exit !f }" "$K"; }
+drop() { for x in "$1" "$2"; do awk -v p="$x " "!($own)" "$K" > "$K.t"; mv "$K.t" "$K"; done; }
+line=$(echo "$*" | sed -e 's/^-E/-A/' -e 's/^-e/-a/' -e 's/ -x [0-9]* -y [0-9]*//')
+if [ "$4" = -6 ]; then w="$2 $3 -6"; r="$6"; else w="$2 $3"; r="$5"; fi
+svc="-A $w"; rs="-a $w -r $r"
+case "$1" in
+  -A) has "$svc" && { echo "Service already exists" >&2; exit 255; }; echo "$line" >> "$K";;
+  -E) has "$svc" || { echo "No such service" >&2; exit 255; }; drop "$svc" "$svc"; echo "$line" >> "$K";;
+  -D) has "$svc" || { echo "No such service" >&2; exit 255; }; drop "$svc" "-a $w -r";;
+  -a) has "$svc" || { echo "Service not defined" >&2; exit 255; }
+      has "$rs" && { echo "Destination already exists" >&2; exit 255; }; echo "$line" >> "$K";;
+  -e) has "$rs" || { echo "No such destination" >&2; exit 255; }; drop "$rs" "$rs"; echo "$line" >> "$K";;
+  -d) has "$rs" || { echo "No such destination" >&2; exit 255; }; drop "$rs" "$rs";;
+esac
+`;
+}
+
 describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm", () => {
   let dir: string;
   let ledger: string;
@@ -100,17 +134,10 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-ledger-"));
     ledger = path.join(dir, "state", "ipvs.rules");
-    // stand-in ipvsadm: logs its arguments; fails like the real one when FAIL is set
-    fs.writeFileSync(
-      path.join(dir, "ipvsadm"),
-      `#!/bin/sh\necho "$*" >> "${dir}/calls"\n` +
-        // "cut": the round trip is cut short right after the kernel changed (the shell dies)
-        `if [ -e "${dir}/cut" ]; then kill -9 $PPID; fi\n` +
-        `if [ -e "${dir}/fail" ]; then cat "${dir}/fail" >&2; exit 255; fi\n` +
-        // one address that always exists already
-        `case "$*" in *10.0.0.66*) echo "Destination already exists" >&2; exit 255;; esac\n`,
-      { mode: 0o755 },
-    );
+    // stand-in ipvsadm: logs its arguments, keeps a table (in `kernel`, as -S prints it) with the
+    // real one's error messages, and reads -R like the real one (it goes on after a failed line
+    // and exits 0); fails like the real one when FAIL is set
+    fs.writeFileSync(path.join(dir, "ipvsadm"), standInIpvsadm(dir), { mode: 0o755 });
     savedPath = process.env.PATH;
     process.env.PATH = `${dir}:${savedPath}`;
     client = new IpvsadmClient(new LocalTransport(), ledger);
@@ -153,7 +180,8 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     ]);
   });
 
-  it("mutations sent together run in one round trip, each with its own result and ledger entry", async () => {
+  /** A client whose round trips are counted. */
+  function counted(): { client: IpvsadmClient; trips: () => number } {
     const local = new LocalTransport();
     let trips = 0;
     const counting: Transport = {
@@ -165,39 +193,100 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
         return local.run(c, o);
       },
     };
-    const batched = new IpvsadmClient(counting, ledger);
+    return { client: new IpvsadmClient(counting, ledger), trips: () => trips };
+  }
+  const kernel = () => fs.readFileSync(path.join(dir, "kernel"), "utf8").trim().split("\n").sort();
+
+  it("mutations sent together run in one round trip and one ipvsadm -R, each with its own ledger entry", async () => {
+    const { client: batched, trips } = counted();
     await batched.addService(svc);
-    assert.equal(trips, 1);
-    const addresses = ["10.0.0.11", "10.0.0.12", "10.0.0.66", "10.0.0.13", "10.0.0.14"];
-    const results = await Promise.allSettled(addresses.map((a) => batched.addRealServer(svc.key, rs(a), `p/s/${a}`)));
-    assert.equal(trips, 2, "the five adds shared one round trip");
+    assert.equal(trips(), 1);
+    const addresses = ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14", "10.0.0.15"];
+    await Promise.all(addresses.map((a) => batched.addRealServer(svc.key, rs(a), `p/s/${a}`)));
+    assert.equal(trips(), 2, "the five adds shared one round trip");
+    const calls = fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
     assert.deepEqual(
-      results.map((r) => r.status),
-      ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"],
-    );
-    const failed = (results[2] as PromiseRejectedResult).reason as Error;
-    assert.ok(failed instanceof IpvsAlreadyExistsError);
-    assert.match(failed.message, /ipvsadm -a -t 10\.0\.0\.100:80 -r 10\.0\.0\.66:80/);
-    assert.deepEqual(
-      lines().map((l) => l.replace(/ #owner=.*/, "")),
-      [
-        "-A -t 10.0.0.100:80 -s rr",
-        ...["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"].map(
-          (a) => `-a -t 10.0.0.100:80 -r ${a}:80 -g -w 1 -x 0 -y 0`,
-        ),
-      ].sort(),
-      "the refused one is not in the ledger; the others are",
-    );
-    assert.deepEqual(
-      fs
-        .readFileSync(path.join(dir, "calls"), "utf8")
-        .trim()
-        .split("\n")
-        .slice(1)
-        .map((l) => l.split(" ")[4]),
+      calls.slice(1).map((l) => l.split(" ")[4]),
       addresses.map((a) => `${a}:80`),
       "run in the order they came",
     );
+    assert.deepEqual(
+      lines().map((l) => l.replace(/ #owner=.*/, "")),
+      ["-A -t 10.0.0.100:80 -s rr", ...addresses.map((a) => `-a -t 10.0.0.100:80 -r ${a}:80 -g -w 1 -x 0 -y 0`)].sort(),
+    );
+    assert.equal(lines().filter((l) => l.includes("#owner=p%2Fs%2F10.0.0.1")).length, 5, "each with its owner");
+    // edits and deletes together: one round trip too
+    await Promise.all([
+      batched.editRealServer(svc.key, rs("10.0.0.11", 7)),
+      batched.deleteRealServer(svc.key, rs("10.0.0.12")),
+      batched.editRealServer(svc.key, rs("10.0.0.13", 3), "p/s/new-owner"),
+    ]);
+    assert.equal(trips(), 3);
+    assert.deepEqual(kernel(), [
+      "-A -t 10.0.0.100:80 -s rr",
+      "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 7",
+      "-a -t 10.0.0.100:80 -r 10.0.0.13:80 -g -w 3",
+      "-a -t 10.0.0.100:80 -r 10.0.0.14:80 -g -w 1",
+      "-a -t 10.0.0.100:80 -r 10.0.0.15:80 -g -w 1",
+    ]);
+    assert.deepEqual(
+      lines().map((l) => l.replace(/ #owner=p%2Fs%2F10\.0\.0\.1\d$/, "")),
+      [
+        "-A -t 10.0.0.100:80 -s rr",
+        "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 7 -x 0 -y 0",
+        "-a -t 10.0.0.100:80 -r 10.0.0.13:80 -g -w 3 -x 0 -y 0 #owner=p%2Fs%2Fnew-owner",
+        "-a -t 10.0.0.100:80 -r 10.0.0.14:80 -g -w 1 -x 0 -y 0",
+        "-a -t 10.0.0.100:80 -r 10.0.0.15:80 -g -w 1 -x 0 -y 0",
+      ].sort(),
+    );
+  });
+
+  it("in a batch, a refused mutation gets its ledger lines back and its own error; the others take effect", async () => {
+    const { client: batched, trips } = counted();
+    await batched.addService(svc);
+    await batched.addRealServer(svc.key, rs("10.0.0.20"), "p/s/kept");
+    // .66 is refused by the stand-in; .20 exists already; .21 is deleted but does not exist
+    const results = await Promise.allSettled([
+      batched.addRealServer(svc.key, rs("10.0.0.11"), "p/s/a"),
+      batched.addRealServer(svc.key, rs("10.0.0.66"), "p/s/b"),
+      batched.addRealServer(svc.key, rs("10.0.0.20"), "p/s/intruder"),
+      batched.deleteRealServer(svc.key, rs("10.0.0.21")),
+      batched.addRealServer(svc.key, rs("10.0.0.12"), "p/s/c"),
+    ]);
+    // one pass; ipvsadm -R complained, so one read of the table; one round trip for the three that
+    // did not take effect; and the missing one's ledger entry is forgotten (as for any delete of an
+    // object already gone)
+    assert.equal(trips(), 6);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "rejected", "rejected", "rejected", "fulfilled"],
+    );
+    const reasons = results.map((r) => (r.status === "rejected" ? (r.reason as Error) : undefined));
+    assert.ok(reasons[1] instanceof IpvsAlreadyExistsError);
+    assert.match(reasons[1]!.message, /ipvsadm -a -t 10\.0\.0\.100:80 -r 10\.0\.0\.66:80/);
+    assert.ok(reasons[2] instanceof IpvsAlreadyExistsError);
+    assert.ok(reasons[3] instanceof IpvsNotFoundError);
+    assert.deepEqual(
+      lines(),
+      [
+        "-A -t 10.0.0.100:80 -s rr",
+        "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0 #owner=p%2Fs%2Fa",
+        "-a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 1 -x 0 -y 0 #owner=p%2Fs%2Fc",
+        "-a -t 10.0.0.100:80 -r 10.0.0.20:80 -g -w 1 -x 0 -y 0 #owner=p%2Fs%2Fkept",
+      ],
+      "the refused ones left the ledger as it was: .20 still belongs to its owner",
+    );
+  });
+
+  it("keeps an IPv4 fwmark service's ledger line apart from the IPv6 one with the same mark", async () => {
+    const v4: VirtualServiceConfig = { ...svc, key: { fwmark: 8, family: "ipv4" } };
+    const v6: VirtualServiceConfig = { ...svc, key: { fwmark: 8, family: "ipv6" } };
+    await client.addService(v6, "p/s/v6");
+    await client.addService(v4, "p/s/v4");
+    await client.editService({ ...v4, scheduler: "wlc" }, "p/s/v4");
+    assert.deepEqual(lines(), ["-A -f 8 -6 -s rr #owner=p%2Fs%2Fv6", "-A -f 8 -s wlc #owner=p%2Fs%2Fv4"]);
+    await client.deleteService(v4.key);
+    assert.deepEqual(lines(), ["-A -f 8 -6 -s rr #owner=p%2Fs%2Fv6"]);
   });
 
   it("records each entry's owner, and snapshot reads it back", async () => {
@@ -270,5 +359,75 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
       lines(),
       ["-A -t 10.0.0.100:8080 -s rr", "-a -t 10.0.0.100:8080 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0"].sort(),
     );
+  });
+});
+
+describe("one-pass batches", () => {
+  const key = svc.key;
+  const op = (kind: FastOp["kind"], address?: string, service = key): FastOp => ({
+    kind,
+    service,
+    rs: address ? { address, port: 80 } : undefined,
+    args: address ? ["-a", "-t", "10.0.0.100:80", "-r", `${address}:80`] : ["-A", "-t", "10.0.0.100:80"],
+    prefixes: [],
+  });
+  it("runs in one pass only mutations of distinct objects whose order does not matter", () => {
+    assert.equal(onePassFits([op("add", "10.0.0.11"), op("add", "10.0.0.12")]), true);
+    assert.equal(onePassFits([op("add", "10.0.0.11"), op("edit", "10.0.0.11")]), false, "one object twice");
+    assert.equal(onePassFits([op("add"), op("add", "10.0.0.11")]), false, "a service and its real server");
+    assert.equal(onePassFits([op("add", "10.0.0.11"), op("delete")]), false, "a real server and its service");
+    const other = { protocol: "tcp" as const, address: "10.0.0.101", port: 80 };
+    assert.equal(onePassFits([op("delete"), op("add", undefined, other)]), true, "two services");
+    assert.equal(onePassFits([op("add", "10.0.0.11"), undefined]), false, "a script that is not a mutation");
+    assert.equal(
+      onePassFits([{ ...op("add", "10.0.0.11"), args: ["-a", "x y"] }]),
+      false,
+      "a word ipvsadm -R would split",
+    );
+  });
+  it("tells which mutations took effect from the tables before and after", () => {
+    const table = (weights: Record<string, number>): IpvsTable => ({
+      services: [
+        {
+          config: svc,
+          realServers: Object.entries(weights).map(([address, weight]) => ({ config: { ...rs(address, weight) } })),
+        },
+      ],
+    });
+    const before = table({ "10.0.0.11": 1, "10.0.0.12": 1, "10.0.0.13": 1 });
+    const after = table({ "10.0.0.11": 5, "10.0.0.12": 1, "10.0.0.14": 1, "10.0.0.15": 1 });
+    assert.deepEqual(
+      tookEffect(
+        [
+          op("edit", "10.0.0.11"), // weight changed: took effect
+          op("edit", "10.0.0.12"), // unchanged: unsure, runs again
+          op("delete", "10.0.0.13"), // gone: took effect
+          op("add", "10.0.0.14"), // new: took effect
+          op("add", "10.0.0.12"), // was there before: refused
+          op("delete", "10.0.0.16"), // was never there
+        ],
+        before,
+        after,
+      ),
+      [true, false, true, true, false, false],
+    );
+  });
+  it("reads the script's sections: the table before, each op's old ledger lines, ipvsadm -R's complaints", () => {
+    const text = [
+      "#pulumi-lvs:fast before",
+      "-A -t 10.0.0.100:80 -s rr",
+      "#pulumi-lvs:fast old",
+      "#old 1 -a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 1 -x 0 -y 0 #owner=a",
+      "#pulumi-lvs:fast applied",
+      "Destination already exists",
+      "#pulumi-lvs:fast rc 0",
+    ].join("\n");
+    const out = parseOnePass(text, 2);
+    assert.equal(out.applied, true);
+    assert.equal(out.clean, false, "ipvsadm -R exits 0 even when a line fails: its complaint counts");
+    assert.deepEqual(out.old, [[], ["-a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 1 -x 0 -y 0 #owner=a"]]);
+    assert.equal(out.before.services.length, 1);
+    assert.equal(parseOnePass(text.replace("Destination already exists\n", ""), 2).clean, true);
+    assert.equal(parseOnePass("#pulumi-lvs:fast before\n#pulumi-lvs:fast stop 127", 2).applied, false);
   });
 });

@@ -1,13 +1,7 @@
-import {
-  privilegeRemedy,
-  runScript,
-  shellJoin,
-  shellQuote,
-  type Transport,
-  TransportError,
-} from "../../transport/transport";
+import { privilegeRemedy, shellJoin, shellQuote, type Transport } from "../../transport/transport";
 import { IpvsAlreadyExistsError, type IpvsClient, IpvsError, IpvsNotFoundError, type Snapshot } from "../client";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
+import { Batcher, type FastOp, ledgerLineStartsWith } from "./batch";
 import {
   addRealServerArgs,
   addServiceArgs,
@@ -61,6 +55,7 @@ export class IpvsadmClient implements IpvsClient {
         this.cached = undefined;
       },
       ledgerExists(ledger),
+      ledger,
     );
   }
 
@@ -102,50 +97,40 @@ export class IpvsadmClient implements IpvsClient {
 
   async addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     await this.mutate(
+      "add",
       addServiceArgs(s),
-      { key: s.key, what: "service" },
-      ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s), owner),
+      { key: s.key },
+      [svcPrefix(s.key)],
+      ledgerLine(addServiceArgs(s).join(" "), owner),
     );
   }
 
   async editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     await this.mutate(
+      "edit",
       editServiceArgs(s),
-      { key: s.key, what: "service" },
-      ledgerPut(this.ledger, svcPrefix(s.key), addServiceArgs(s), owner),
+      { key: s.key },
+      [svcPrefix(s.key)],
+      ledgerLine(addServiceArgs(s).join(" "), owner),
     );
   }
 
   async deleteService(k: ServiceKey): Promise<void> {
-    await this.mutate(
-      deleteServiceArgs(k),
-      { key: k, what: "service" },
-      ledgerDrop(this.ledger, [svcPrefix(k), rsPrefix(k)]),
-    );
+    await this.mutate("delete", deleteServiceArgs(k), { key: k }, [svcPrefix(k), rsPrefix(k)]);
   }
 
   async addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    await this.mutate(
-      addRealServerArgs(service, r),
-      { key: service, what: "real server", rs: r },
-      ledgerPut(this.ledger, rsPrefix(service, r), addRealServerArgs(service, r), owner),
-    );
+    const line = ledgerLine(addRealServerArgs(service, r).join(" "), owner);
+    await this.mutate("add", addRealServerArgs(service, r), { key: service, rs: r }, [rsPrefix(service, r)], line);
   }
 
   async editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    await this.mutate(
-      editRealServerArgs(service, r),
-      { key: service, what: "real server", rs: r },
-      ledgerPut(this.ledger, rsPrefix(service, r), addRealServerArgs(service, r), owner),
-    );
+    const line = ledgerLine(addRealServerArgs(service, r).join(" "), owner);
+    await this.mutate("edit", editRealServerArgs(service, r), { key: service, rs: r }, [rsPrefix(service, r)], line);
   }
 
   async deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
-    await this.mutate(
-      deleteRealServerArgs(service, r),
-      { key: service, what: "real server", rs: r },
-      ledgerDrop(this.ledger, [rsPrefix(service, r)]),
-    );
+    await this.mutate("delete", deleteRealServerArgs(service, r), { key: service, rs: r }, [rsPrefix(service, r)]);
   }
 
   /**
@@ -160,17 +145,28 @@ export class IpvsadmClient implements IpvsClient {
    * came, and each gets its own exit status and message back.
    */
   private async mutate(
+    kind: FastOp["kind"],
     args: string[],
-    subject: { key: ServiceKey; what: "service" | "real server"; rs?: RealServerKey },
-    ledgerScript: string,
+    subject: { key: ServiceKey; rs?: RealServerKey },
+    prefixes: string[],
+    put?: string,
   ): Promise<void> {
     const command = `ipvsadm ${shellJoin(args)}`;
-    const isDelete = args[0] === "-D" || args[0] === "-d";
-    const r = await this.batcher.run(withLedgerFirst(this.ledger, ledgerScript, command), command);
+    const isDelete = kind === "delete";
+    const ledgerScript =
+      put === undefined ? ledgerDrop(this.ledger, prefixes) : ledgerReplace(this.ledger, prefixes[0]!, put);
+    const fast: FastOp = { kind, service: subject.key, rs: subject.rs, args, prefixes, put };
+    const r = await this.batcher.run(withLedgerFirst(this.ledger, ledgerScript, command), command, fast);
     if (r.code === 0) return;
     const err = r.output.trim();
     if (/already exists/i.test(err)) {
-      throw new IpvsAlreadyExistsError(this.host, command, subject.what, subject.key, subject.rs);
+      throw new IpvsAlreadyExistsError(
+        this.host,
+        command,
+        subject.rs ? "real server" : "service",
+        subject.key,
+        subject.rs,
+      );
     }
     if (/No such service|Service not defined/i.test(err)) {
       if (isDelete) await this.dropFromLedger(ledgerScript);
@@ -187,137 +183,6 @@ export class IpvsadmClient implements IpvsClient {
     // the object is gone from the kernel: forget it
     await this.batcher.run(script, "the ledger update");
   }
-}
-
-const OP = "#pulumi-lvs:op";
-/** Mutations per round trip at most (each is a few process starts on the host). */
-const MAX_BATCH = 250;
-
-/**
- * Runs mutation scripts on a host in batches: one round trip, under the host's mutation lock, runs
- * every script queued since the previous one started, in order. Each script's exit status and
- * output (stdout and stderr together) come back separately. A transport failure fails every
- * script of the batch (their outcome is unknown).
- */
-export class Batcher {
-  private queue: Array<{
-    script: string;
-    what: string;
-    resolve: (r: OpResult) => void;
-    reject: (e: unknown) => void;
-  }> = [];
-  private scheduled = false;
-
-  /**
-   * @param changed called before and after each round trip (the host's state changes)
-   * @param prologue shell run once at the start of each round trip; if it fails, no script runs
-   *   and each gets its exit status and output
-   */
-  constructor(
-    private readonly t: Transport,
-    private readonly changed: () => void = () => undefined,
-    private readonly prologue = "",
-  ) {}
-
-  /** @param what the command, for messages (e.g. `ipvsadm -a -t …`) */
-  run(script: string, what: string): Promise<OpResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ script, what, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // let the mutations the engine sends together join this batch
-        setImmediate(() => void this.flush());
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    await this.t.exclusive(async () => {
-      this.scheduled = false;
-      const batch = this.queue.splice(0, MAX_BATCH);
-      if (this.queue.length > 0) setImmediate(() => void this.flush());
-      if (batch.length === 0) return;
-      this.changed();
-      try {
-        const body = batchScript(batch.map((b) => b.script));
-        const r = await runScript(this.t, this.prologue ? `${this.prologue} || exit $?\n${body}` : body);
-        const text = r.stdout + r.stderr;
-        const results = parseBatch(text, batch.length);
-        // nothing ran at all (sudo refused, no shell): each script failed the same way
-        const none = !text.includes(OP);
-        batch.forEach((b, i) => {
-          const one = results[i];
-          if (one) b.resolve(one);
-          else if (none) b.resolve({ code: r.code || 1, output: text });
-          else
-            b.reject(
-              new IpvsError(
-                this.t.label,
-                "(batch)",
-                `the batch of ${batch.length} commands stopped before command ${i + 1} (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-500)}`,
-                "run pulumi up again; if it persists, run the command by hand on the host to see why",
-              ),
-            );
-        });
-      } catch (e) {
-        for (const b of batch) b.reject(forOne(e, b.what, this.t.label));
-      } finally {
-        this.changed();
-      }
-    });
-  }
-}
-
-/** A failure of the whole round trip, told for one of its commands. */
-function forOne(e: unknown, what: string, host: string): unknown {
-  if (!(e instanceof TransportError)) return e;
-  if (e.kind === "connection-lost")
-    return new TransportError(
-      e.kind,
-      host,
-      `on ${host}: the connection was lost while running ${what}. It may or may not have run: run pulumi up again once the host is reachable.`,
-    );
-  if (e.kind === "timeout")
-    return new TransportError(
-      e.kind,
-      host,
-      `on ${host}: ${what} did not finish in time (${e.message}). It may or may not have run: check the host, then run pulumi up again.`,
-    );
-  return e;
-}
-
-export interface OpResult {
-  code: number;
-  /** stdout and stderr of the script, together. */
-  output: string;
-}
-
-/** One shell script running `scripts` in order, each between markers that carry its exit status. */
-export function batchScript(scripts: string[]): string {
-  return scripts.map((s, i) => `echo '${OP} ${i}'\n{ ${s}\n} 2>&1\necho "${OP}-rc ${i} $?"`).join("\n");
-}
-
-/** Splits what batchScript printed into each script's result. Missing results: the batch stopped early. */
-export function parseBatch(text: string, n: number): Array<OpResult | undefined> {
-  const out: Array<OpResult | undefined> = new Array(n).fill(undefined);
-  let current = -1;
-  let buf: string[] = [];
-  for (const line of text.split("\n")) {
-    const start = line.startsWith(`${OP} `) ? Number(line.slice(OP.length + 1)) : Number.NaN;
-    if (Number.isInteger(start)) {
-      current = start;
-      buf = [];
-      continue;
-    }
-    const end = /^#pulumi-lvs:op-rc (\d+) (\d+)$/.exec(line);
-    if (end && Number(end[1]) === current) {
-      out[current] = { code: Number(end[2]), output: buf.join("\n") };
-      current = -1;
-      continue;
-    }
-    if (current >= 0) buf.push(line);
-  }
-  return out;
 }
 
 function splitSections(text: string): Record<string, string> {
@@ -365,18 +230,18 @@ export function withLedgerFirst(ledger: string, ledgerScript: string, command: s
 /** Shell that removes every ledger line starting with one of the prefixes. */
 export function ledgerDrop(ledger: string, prefixes: string[]): string {
   const f = shellQuote(ledger);
-  const conds = prefixes.map((_, i) => `index($0 " ", p${i}) != 1`).join(" && ");
+  const conds = prefixes.map((_, i) => `!${ledgerLineStartsWith(`p${i}`)}`).join(" && ");
   const vars = prefixes.map((p, i) => `-v p${i}=${shellQuote(p)}`).join(" ");
   return `[ ! -e ${f} ] || { awk ${vars} ${shellQuote(conds)} ${f} > ${f}.tmp && mv ${f}.tmp ${f}; }`;
 }
 
 /**
- * Shell that replaces the ledger line starting with `prefix` by the rule `args` (tagged with its
- * owner). The ledger must exist ({@link ledgerExists}).
+ * Shell that replaces the ledger line starting with `prefix` by `line` (a rule tagged with its
+ * owner, see {@link ledgerLine}). The ledger must exist ({@link ledgerExists}).
  */
-export function ledgerPut(ledger: string, prefix: string, args: string[], owner?: string): string {
+export function ledgerReplace(ledger: string, prefix: string, line: string): string {
   const f = shellQuote(ledger);
-  return `{ awk -v p=${shellQuote(prefix)} 'index($0 " ", p) != 1' ${f}; printf '%s\\n' ${shellQuote(ledgerLine(args.join(" "), owner))}; } > ${f}.tmp && mv ${f}.tmp ${f}`;
+  return `{ awk -v p=${shellQuote(prefix)} ${shellQuote(`!${ledgerLineStartsWith("p")}`)} ${f}; printf '%s\\n' ${shellQuote(line)}; } > ${f}.tmp && mv ${f}.tmp ${f}`;
 }
 
 function remedyFor(err: string, code: number): string | undefined {

@@ -1,0 +1,405 @@
+import { runScript, shellQuote, type Transport, TransportError } from "../../transport/transport";
+import { IpvsError } from "../client";
+import {
+  findRealServerEntry,
+  findService,
+  type IpvsTable,
+  type RealServerKey,
+  realServerKeyText,
+  type ServiceKey,
+  serviceKeyText,
+} from "../types";
+import { parseRules } from "./parse";
+
+/**
+ * What the one-pass path needs to know of a mutation: the ipvsadm words, the object it changes,
+ * and the ledger lines it replaces (`prefixes`) with `put` (absent for a delete).
+ */
+export interface FastOp {
+  kind: "add" | "edit" | "delete";
+  service: ServiceKey;
+  /** The real server, for a real-server mutation. */
+  rs?: RealServerKey;
+  /** ipvsadm's words, without "ipvsadm" (`-a -t … -r …`). */
+  args: string[];
+  /** Ledger lines starting with one of these belong to the object (and, for a service delete, its real servers). */
+  prefixes: string[];
+  /** The object's new ledger line (owner tag included). */
+  put?: string;
+}
+
+export interface OpResult {
+  code: number;
+  /** stdout and stderr of the script, together. */
+  output: string;
+}
+
+interface Item {
+  script: string;
+  what: string;
+  fast?: FastOp;
+  resolve: (r: OpResult) => void;
+  reject: (e: unknown) => void;
+}
+
+const OP = "#pulumi-lvs:op";
+const FAST = "#pulumi-lvs:fast";
+/** Mutations per round trip at most. */
+const MAX_BATCH = 250;
+
+/**
+ * Runs mutation scripts on a host in batches: one round trip, under the host's mutation lock, runs
+ * every script queued since the previous one started. A transport failure fails every script of
+ * the batch (their outcome is unknown).
+ *
+ * Two ways to run a batch:
+ * - **One pass** (two or more IPVS mutations on distinct objects, given `fast`): one awk pass
+ *   writes every ledger change, then one `ipvsadm -R` applies every rule. A few process starts per
+ *   batch instead of a few per mutation. When ipvsadm -R says nothing, every rule was applied. When
+ *   it complains (it goes on after a failed line and still exits 0), the table before and after
+ *   tells which mutations took effect; the others get their ledger lines back and run again one by
+ *   one, which gives each its own exit status and message.
+ * - **One by one**: each script between markers that carry its exit status and output.
+ */
+export class Batcher {
+  private queue: Item[] = [];
+  private scheduled = false;
+  /** Round trips and how each batch ran (tests, benchmarks). */
+  readonly stats = { roundTrips: 0, onePass: 0, oneByOne: 0, retried: 0 };
+
+  /**
+   * @param changed called before and after each round trip (the host's state changes)
+   * @param prologue shell run once at the start of each round trip; if it fails, no script runs
+   *   and each gets its exit status and output
+   * @param ledger the ledger file, for the one-pass path (absent: one by one only)
+   */
+  constructor(
+    private readonly t: Transport,
+    private readonly changed: () => void = () => undefined,
+    private readonly prologue = "",
+    private readonly ledger?: string,
+  ) {}
+
+  /**
+   * @param script the mutation as a shell script of its own (the one-by-one path)
+   * @param what the command, for messages (e.g. `ipvsadm -a -t …`)
+   * @param fast the mutation, for the one-pass path
+   */
+  run(script: string, what: string, fast?: FastOp): Promise<OpResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ script, what, fast, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // let the mutations the engine sends together join this batch
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    await this.t.exclusive(async () => {
+      this.scheduled = false;
+      const batch = this.queue.splice(0, MAX_BATCH);
+      if (this.queue.length > 0) setImmediate(() => void this.flush());
+      if (batch.length === 0) return;
+      this.changed();
+      try {
+        const ops = batch.map((b) => b.fast);
+        if (this.ledger && batch.length >= 2 && onePassFits(ops)) await this.onePass(batch, ops as FastOp[]);
+        else await this.oneByOne(batch, (b) => b.script);
+      } finally {
+        this.changed();
+      }
+    });
+  }
+
+  private async oneByOne(batch: Item[], scriptOf: (b: Item) => string): Promise<void> {
+    this.stats.roundTrips++;
+    this.stats.oneByOne++;
+    try {
+      const body = batchScript(batch.map(scriptOf));
+      const r = await runScript(this.t, this.withPrologue(body));
+      const text = r.stdout + r.stderr;
+      const results = parseBatch(text, batch.length);
+      // nothing ran at all (sudo refused, no shell): each script failed the same way
+      const none = !text.includes(OP);
+      batch.forEach((b, i) => {
+        const one = results[i];
+        if (one) b.resolve(one);
+        else if (none) b.resolve({ code: r.code || 1, output: text });
+        else b.reject(this.stopped(batch.length, i, r.code, r.stderr || r.stdout));
+      });
+    } catch (e) {
+      for (const b of batch) b.reject(forOne(e, b.what, this.t.label));
+    }
+  }
+
+  private async onePass(batch: Item[], ops: FastOp[]): Promise<void> {
+    const ledger = this.ledger as string;
+    this.stats.roundTrips++;
+    this.stats.onePass++;
+    let out: OnePassOutput;
+    try {
+      const r = await runScript(this.t, this.withPrologue(onePassScript(ledger, ops)));
+      out = parseOnePass(r.stdout + r.stderr, ops.length);
+    } catch (e) {
+      for (const b of batch) b.reject(forOne(e, b.what, this.t.label));
+      return;
+    }
+    if (!out.applied) {
+      // stopped before any rule was applied (and before the ledger changed): one by one tells why
+      await this.oneByOne(batch, (b) => b.script);
+      return;
+    }
+    let ok = ops.map(() => true);
+    if (!out.clean) {
+      // ipvsadm -R complained about some rules: the table now tells which took effect
+      try {
+        this.stats.roundTrips++;
+        const after = await this.t.run("ipvsadm -S -n");
+        if (after.code !== 0)
+          throw new IpvsError(this.t.label, "ipvsadm -S -n", after.stderr.trim() || `exit ${after.code}`);
+        ok = tookEffect(ops, out.before, parseRules(after.stdout));
+      } catch (e) {
+        for (const b of batch) b.reject(forOne(e, b.what, this.t.label));
+        return;
+      }
+    }
+    const again: Item[] = [];
+    batch.forEach((b, i) => {
+      if (ok[i]) b.resolve({ code: 0, output: "" });
+      else again.push(b);
+    });
+    if (again.length === 0) return;
+    this.stats.retried += again.length;
+    // their ledger lines go back as they were, then each runs on its own
+    await this.oneByOne(again, (b) => {
+      const i = batch.indexOf(b);
+      return `{ ${ledgerRestore(ledger, ops[i]!.prefixes, out.old[i] ?? [])}; } && { ${b.script}\n}`;
+    });
+  }
+
+  private withPrologue(body: string): string {
+    return this.prologue ? `${this.prologue} || exit $?\n${body}` : body;
+  }
+
+  private stopped(n: number, i: number, code: number, text: string): IpvsError {
+    return new IpvsError(
+      this.t.label,
+      "(batch)",
+      `the batch of ${n} commands stopped before command ${i + 1} (exit ${code}): ${text.trim().slice(-500)}`,
+      "run pulumi up again; if it persists, run the command by hand on the host to see why",
+    );
+  }
+}
+
+/** A failure of the whole round trip, told for one of its commands. */
+function forOne(e: unknown, what: string, host: string): unknown {
+  if (!(e instanceof TransportError)) return e;
+  if (e.kind === "connection-lost")
+    return new TransportError(
+      e.kind,
+      host,
+      `on ${host}: the connection was lost while running ${what}. It may or may not have run: run pulumi up again once the host is reachable.`,
+    );
+  if (e.kind === "timeout")
+    return new TransportError(
+      e.kind,
+      host,
+      `on ${host}: ${what} did not finish in time (${e.message}). It may or may not have run: check the host, then run pulumi up again.`,
+    );
+  return e;
+}
+
+/** One shell script running `scripts` in order, each between markers that carry its exit status. */
+export function batchScript(scripts: string[]): string {
+  return scripts.map((s, i) => `echo '${OP} ${i}'\n{ ${s}\n} 2>&1\necho "${OP}-rc ${i} $?"`).join("\n");
+}
+
+/** Splits what batchScript printed into each script's result. Missing results: the batch stopped early. */
+export function parseBatch(text: string, n: number): Array<OpResult | undefined> {
+  const out: Array<OpResult | undefined> = new Array(n).fill(undefined);
+  let current = -1;
+  let buf: string[] = [];
+  for (const line of text.split("\n")) {
+    const start = line.startsWith(`${OP} `) ? Number(line.slice(OP.length + 1)) : Number.NaN;
+    if (Number.isInteger(start)) {
+      current = start;
+      buf = [];
+      continue;
+    }
+    const end = /^#pulumi-lvs:op-rc (\d+) (\d+)$/.exec(line);
+    if (end && Number(end[1]) === current) {
+      out[current] = { code: Number(end[2]), output: buf.join("\n") };
+      current = -1;
+      continue;
+    }
+    if (current >= 0) buf.push(line);
+  }
+  return out;
+}
+
+/** The object an op changes, as text: `tcp/10.0.0.1:80` or `tcp/10.0.0.1:80 10.0.0.11:80`. */
+function objectOf(op: FastOp): string {
+  return op.rs ? `${serviceKeyText(op.service)} ${realServerKeyText(op.rs)}` : serviceKeyText(op.service);
+}
+
+/** Words ipvsadm -R reads as they are (it splits lines on blanks; no quoting needed or possible). */
+const PLAIN_WORD = /^[A-Za-z0-9_.,:[\]/%+-]+$/;
+
+/**
+ * Whether a batch can run in one pass: every script is an IPVS mutation, no two touch the same
+ * object, no service mutation shares its service with another mutation (their order would matter),
+ * and every word and ledger line is plain.
+ */
+export function onePassFits(ops: Array<FastOp | undefined>): ops is FastOp[] {
+  const objects = new Set<string>();
+  const services = new Set<string>();
+  const serviceLevel = new Set<string>();
+  for (const op of ops) {
+    if (!op) return false;
+    if (!op.args.every((w) => PLAIN_WORD.test(w))) return false;
+    if (op.prefixes.some((p) => /[\\\n]/.test(p)) || op.put?.includes("\n")) return false;
+    const obj = objectOf(op);
+    const svc = serviceKeyText(op.service);
+    if (objects.has(obj)) return false;
+    if (serviceLevel.has(svc) || (!op.rs && services.has(svc))) return false;
+    objects.add(obj);
+    services.add(svc);
+    if (!op.rs) serviceLevel.add(svc);
+  }
+  return true;
+}
+
+/**
+ * The one-pass script. It prints, between `#pulumi-lvs:fast <section>` markers:
+ * `before` (ipvsadm -S -n), `old` (the ledger lines the batch replaces, as `#old <op> <line>`),
+ * `applied` (then ipvsadm -R's complaints, if any) and `rc <status>`. `stop <status>`: it stopped
+ * before applying anything.
+ *
+ * The ledger is written first (one awk pass, then an atomic rename), as for single mutations: a
+ * round trip cut short leaves the ledger claiming at most what the kernel may have.
+ */
+export function onePassScript(ledger: string, ops: FastOp[]): string {
+  const f = shellQuote(ledger);
+  const prefixes: string[] = [];
+  const index: number[] = [];
+  ops.forEach((op, i) => {
+    for (const p of op.prefixes) {
+      prefixes.push(p);
+      index.push(i);
+    }
+  });
+  // ledger lines start with their naming words; look up each line's first 2..8 words
+  const awk = [
+    `BEGIN { n = split(ps, P, "\\n"); split(ix, X, "\\n"); for (i = 1; i <= n; i++) H[P[i]] = X[i] }`,
+    // (an IPv4 fwmark service's words are the start of the IPv6 one's: `-f 8` and `-f 8 -6`)
+    `{ k = $1; m = -1; for (j = 2; j <= 8 && j <= NF; j++) { k = k " " $j; if ((k " ") in H && $(j + 1) != "-6") { m = H[k " "]; break } }`,
+    `  if (m >= 0) print "#old " m " " $0 > "/dev/stderr"; else print }`,
+  ].join("\n");
+  const puts = ops.filter((o) => o.put !== undefined).map((o) => shellQuote(o.put as string));
+  const rules = ops.map((o) => o.args.join(" ")).join("\n");
+  return [
+    `echo '${FAST} before'`,
+    `ipvsadm -S -n 2>&1 || { echo "${FAST} stop $?"; exit 0; }`,
+    `echo '${FAST} old'`,
+    `{ { awk -v ps=${shellQuote(prefixes.join("\n"))} -v ix=${shellQuote(index.join("\n"))} ${shellQuote(awk)} ${f} 2>&3 &&` +
+      (puts.length > 0 ? ` printf '%s\\n' ${puts.join(" ")};` : " :;") +
+      ` } > ${f}.tmp && mv ${f}.tmp ${f}; } 3>&1 || { echo "${FAST} stop $?"; exit 0; }`,
+    `echo '${FAST} applied'`,
+    `ipvsadm -R 2>&1 <<'PULUMI_LVS_RULES'`,
+    rules,
+    "PULUMI_LVS_RULES",
+    `echo "${FAST} rc $?"`,
+  ].join("\n");
+}
+
+export interface OnePassOutput {
+  /** ipvsadm -R ran (and the ledger was written before it). */
+  applied: boolean;
+  /** ipvsadm -R said nothing and exited 0: every rule took effect. */
+  clean: boolean;
+  before: IpvsTable;
+  /** Each op's ledger lines before the batch. */
+  old: string[][];
+  /** What ipvsadm -R printed. */
+  complaints: string;
+}
+
+/** Reads what {@link onePassScript} printed. */
+export function parseOnePass(text: string, n: number): OnePassOutput {
+  const sections: Record<string, string[]> = {};
+  let name = "";
+  let rc: number | undefined;
+  let stopped = false;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${FAST} `)) {
+      const [word, arg] = line.slice(FAST.length + 1).split(" ");
+      if (word === "rc") rc = Number(arg);
+      else if (word === "stop") stopped = true;
+      else {
+        name = word ?? "";
+        sections[name] = [];
+      }
+      continue;
+    }
+    sections[name] ??= [];
+    sections[name].push(line);
+  }
+  const old: string[][] = Array.from({ length: n }, () => []);
+  for (const line of sections.old ?? []) {
+    const m = /^#old (\d+) (.*)$/.exec(line);
+    if (m) old[Number(m[1])]?.push(m[2]!);
+  }
+  const complaints = (sections.applied ?? []).join("\n").trim();
+  const applied = !stopped && "applied" in sections && rc !== undefined;
+  return {
+    applied,
+    clean: applied && rc === 0 && complaints === "",
+    before: parseRules((sections.before ?? []).join("\n")),
+    old,
+    complaints,
+  };
+}
+
+/**
+ * Which mutations took effect, from the table before and after the batch. Unsure (an edit that
+ * left the object as it was: maybe refused, maybe a no-op, or changing only thresholds, which
+ * `ipvsadm -S` does not show) counts as not: it runs again on its own, which is harmless for an edit.
+ */
+export function tookEffect(ops: FastOp[], before: IpvsTable, after: IpvsTable): boolean[] {
+  return ops.map((op) => {
+    const was = lookup(before, op);
+    const is = lookup(after, op);
+    if (op.kind === "add")
+      return was === undefined && is !== undefined && (!op.rs || findService(before, op.service) !== undefined);
+    if (op.kind === "delete") return was !== undefined && is === undefined;
+    return was !== undefined && is !== undefined && was !== is;
+  });
+}
+
+/** The object's configuration in a table, as text (undefined: absent). */
+function lookup(t: IpvsTable, op: FastOp): string | undefined {
+  const s = findService(t, op.service);
+  if (!s) return undefined;
+  if (!op.rs) return JSON.stringify(s.config);
+  const r = findRealServerEntry(s, op.rs);
+  return r ? JSON.stringify(r.config) : undefined;
+}
+
+/** Shell that puts back an op's ledger lines as they were before the batch. */
+export function ledgerRestore(ledger: string, prefixes: string[], lines: string[]): string {
+  const f = shellQuote(ledger);
+  const conds = prefixes.map((_, i) => `!${ledgerLineStartsWith(`p${i}`)}`).join(" && ");
+  const vars = prefixes.map((p, i) => `-v p${i}=${shellQuote(p)}`).join(" ");
+  const back = lines.length > 0 ? ` printf '%s\\n' ${lines.map(shellQuote).join(" ")};` : "";
+  return `{ awk ${vars} ${shellQuote(conds)} ${f};${back} } > ${f}.tmp && mv ${f}.tmp ${f}`;
+}
+
+/**
+ * Awk condition: the ledger line ($0) belongs to the object named by the prefix in awk variable
+ * `v` (its naming words, then a blank). `-f 8 ` must not take `-f 8 -6 …` (IPv6 fwmark 8).
+ */
+export function ledgerLineStartsWith(v: string): string {
+  return `(index($0 " ", ${v}) == 1 && substr($0 " ", length(${v}) + 1, 3) != "-6 ")`;
+}
