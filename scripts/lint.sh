@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck disable=SC1090
 source "$(bash scripts/toolchain.sh --print 2>/dev/null)"
-exec biome check "$@" provider sdk cli test scripts examples
+exec biome check "$@" provider sdk cli test scripts examples bench

@@ -5,6 +5,7 @@ import {
   type ExecResult,
   Mutex,
   type RunOptions,
+  recordEvent,
   Semaphore,
   shellQuote,
   type Transport,
@@ -75,6 +76,7 @@ export class SshTransport implements Transport {
           return;
         }
         this.stats.commands++;
+        recordEvent(this.label, "command");
         let stdout = "";
         let stderr = "";
         let code: number | undefined;
@@ -225,6 +227,7 @@ export class SshTransport implements Transport {
       client.on("ready", () => {
         ready = true;
         this.stats.connections++;
+        recordEvent(this.label, "connection");
         resolve(client);
       });
       client.on("error", (err: Error & { level?: string }) => {

@@ -1,3 +1,4 @@
+import { appendFileSync } from "node:fs";
 /**
  * A transport runs shell commands on one host. Implementations: SSH (ssh.ts) and, when the provider
  * runs on the director itself, local (local.ts).
@@ -41,6 +42,15 @@ export interface TransportStats {
 }
 
 export type TransportErrorKind = "unreachable" | "auth" | "host-key" | "connection-lost" | "timeout" | "unsupported";
+
+/**
+ * For benchmarks and diagnostics: with PULUMI_LVS_STATS_FILE set, every SSH connection opened
+ * and every remote command run is appended to that file as `<kind>\t<host>`.
+ */
+export function recordEvent(host: string, kind: "connection" | "command"): void {
+  const file = process.env.PULUMI_LVS_STATS_FILE;
+  if (file) appendFileSync(file, `${kind}\t${host}\n`);
+}
 
 /** The host could not be reached or the command's outcome is unknown. Never means "not found". */
 export class TransportError extends Error {

@@ -211,7 +211,9 @@ function rsPrefix(k: ServiceKey, r?: RealServerKey): string {
 /** Shell that makes sure the ledger file exists (once per round trip: the scripts below assume it). */
 export function ledgerExists(ledger: string): string {
   const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
-  return `mkdir -p ${dir} && touch ${shellQuote(ledger)}`;
+  const f = shellQuote(ledger);
+  // shell builtins when both exist already (the usual case): no process to start
+  return `{ [ -d ${dir} ] || mkdir -p ${dir}; } && { [ -e ${f} ] || : >> ${f}; }`;
 }
 
 /**

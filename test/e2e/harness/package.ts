@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { cacheDir, repoRoot } from "./paths";
 
-let installed: Promise<string> | undefined;
+const installed = new Map<string, Promise<string>>();
 
 /**
  * Packs this repository with `npm pack` (from the built dist/) and installs the tarball, with the
@@ -13,14 +13,20 @@ let installed: Promise<string> | undefined;
  * from source. (Dynamic providers serialize local files by value, so testing from source would
  * test something else.) The install is keyed by the tarball's hash and reused while it is unchanged.
  *
+ * @param extra more packages to install alongside (name → version), e.g. for the benchmark's baselines
  * @returns the directory whose node_modules holds the installed package.
  */
-export function installedPackage(): Promise<string> {
-  installed ??= Promise.resolve().then(install);
-  return installed;
+export function installedPackage(extra: Record<string, string> = {}): Promise<string> {
+  const key = JSON.stringify(extra);
+  let p = installed.get(key);
+  if (!p) {
+    p = Promise.resolve().then(() => install(extra));
+    installed.set(key, p);
+  }
+  return p;
 }
 
-function install(): string {
+function install(extra: Record<string, string>): string {
   const packDir = path.join(cacheDir, "e2e", "pack");
   fs.mkdirSync(packDir, { recursive: true });
   const out = execFileSync("npm", ["pack", "--json", "--pack-destination", packDir], {
@@ -29,7 +35,11 @@ function install(): string {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const tarball = path.join(packDir, JSON.parse(out)[0].filename as string);
-  const hash = createHash("sha256").update(fs.readFileSync(tarball)).digest("hex").slice(0, 16);
+  const hash = createHash("sha256")
+    .update(fs.readFileSync(tarball))
+    .update(JSON.stringify(extra))
+    .digest("hex")
+    .slice(0, 16);
   const dir = path.join(cacheDir, "e2e", `install-${hash}`);
   const marker = path.join(dir, ".installed");
   if (fs.existsSync(marker)) return dir;
@@ -46,6 +56,7 @@ function install(): string {
     dependencies: {
       "pulumi-lvs": `file:${stable}`,
       "@pulumi/pulumi": pulumiVersion,
+      ...extra,
     },
   };
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));

@@ -16,6 +16,8 @@ export interface TestStackOptions {
   env?: Record<string, string>;
   /** A fixed directory for the program and the state (kept across runs), instead of a new one. */
   home?: string;
+  /** More npm packages the program needs (name → version), installed next to pulumi-lvs. */
+  packages?: Record<string, string>;
 }
 
 /**
@@ -37,7 +39,7 @@ export class TestStack {
   ) {}
 
   static async create(name: string, opts: TestStackOptions): Promise<TestStack> {
-    const base = await installedPackage();
+    const base = await installedPackage(opts.packages);
     const runDir = opts.home ?? fs.mkdtempSync(path.join(base, "run-"));
     const dir = path.join(runDir, "program");
     if (opts.home) {

@@ -1,0 +1,305 @@
+// The performance benchmark (bench/run.sh runs it; see bench/README.md). For each size it deploys
+// one director × 10 virtual services × N real servers three ways, with the real pulumi CLI against
+// the lab: no-op dynamic resources (the engine floor), pulumi-lvs, and @pulumi/command
+// remote.Command running ipvsadm. It times up, a no-op up, preview, refresh and destroy, counts the
+// SSH connections the director accepted and the remote commands run there, checks the director's
+// IPVS table against the declaration after each step, and writes docs/benchmarks.{json,md,png}.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { labConnection, labPrivateKey, sh } from "../test/e2e/harness/lab";
+import { cacheDir, repoRoot } from "../test/e2e/harness/paths";
+import { savedRules } from "../test/e2e/harness/setup";
+import { TestStack } from "../test/e2e/harness/stack";
+
+const SERVICES = 10;
+const VIP = "10.77.0.1";
+const VARIANTS = ["floor", "lvs", "command"] as const;
+type Variant = (typeof VARIANTS)[number];
+const STEPS = ["up", "noop-up", "preview", "refresh", "destroy"] as const;
+type Step = (typeof STEPS)[number];
+/** --parallel of every CLI run (the CLI's default is 4 × the CPUs: 8 on a 2-core machine). */
+const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 32);
+/** The @pulumi/command version of the baseline: its plugin is built by bench/command-plugin.sh. */
+const COMMAND_VERSION = "1.2.1";
+
+interface Service {
+  name: string;
+  address: string;
+  port: number;
+  realServers: Array<{ name: string; address: string }>;
+}
+
+interface Row {
+  size: number;
+  variant: Variant;
+  step: Step;
+  seconds: number;
+  /** SSH connections the director accepted during the step. */
+  connections: number;
+  /** Remote commands run on the director during the step (lvs: the provider's count; command: the counter file). */
+  commands: number | null;
+  /** Resources the step changed (created, updated, deleted), from the CLI's summary. */
+  changed: number;
+}
+
+/** The declaration: real servers spread evenly over the services. */
+function shape(services: number, realServers: number): Service[] {
+  const out: Service[] = [];
+  for (let s = 0; s < services; s++) out.push({ name: `svc-${s}`, address: VIP, port: 8000 + s, realServers: [] });
+  for (let r = 0; r < realServers; r++) {
+    const n = r + 1;
+    out[r % services]!.realServers.push({ name: `rs-${r}`, address: `10.78.${n >> 8}.${n & 255}` });
+  }
+  return out;
+}
+
+/** What `ipvsadm -S -n` must print for the declaration (sorted), and nothing else on the VIP. */
+function expectedRules(decl: Service[]): string[] {
+  const lines: string[] = [];
+  for (const s of decl) {
+    lines.push(`-A -t ${s.address}:${s.port} -s rr`);
+    for (const r of s.realServers) lines.push(`-a -t ${s.address}:${s.port} -r ${r.address}:80 -m -w 1`);
+  }
+  return lines.sort();
+}
+
+async function benchRules(): Promise<string[]> {
+  return (await savedRules("director")).filter((l) => l.includes(` ${VIP}:`));
+}
+
+/** Correctness: the director's table for the benchmark's VIP is exactly `want`. */
+async function checkTable(want: string[], what: string): Promise<void> {
+  const got = await benchRules();
+  const missing = want.filter((l) => !got.includes(l));
+  const extra = got.filter((l) => !want.includes(l));
+  if (missing.length > 0 || extra.length > 0) {
+    throw new Error(
+      `${what}: the director's IPVS table does not match the declaration: ${missing.length} missing (${missing.slice(0, 3).join("; ")}), ${extra.length} extra (${extra.slice(0, 3).join("; ")})`,
+    );
+  }
+}
+
+function changedOf(summary: { resourceChanges?: Record<string, number> } | undefined): number {
+  const c = summary?.resourceChanges ?? {};
+  return (c.create ?? 0) + (c.update ?? 0) + (c.delete ?? 0) + (c.replace ?? 0);
+}
+
+/** Installs the locally built pulumi-resource-command into a PULUMI_HOME of the benchmark's own. */
+function commandPluginHome(): string {
+  const home = path.join(cacheDir, "bench", "pulumi-home");
+  const bin = path.join(cacheDir, "build", `pulumi-command-v${COMMAND_VERSION}`, "pulumi-resource-command");
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run bench/command-plugin.sh (bench/run.sh does)`);
+  const installed = path.join(home, "plugins", `resource-command-v${COMMAND_VERSION}`, "pulumi-resource-command");
+  if (!fs.existsSync(installed)) {
+    execFileSync("pulumi", ["plugin", "install", "resource", "command", COMMAND_VERSION, "--file", bin], {
+      env: { ...process.env, PULUMI_HOME: home },
+      stdio: "inherit",
+    });
+  }
+  return home;
+}
+
+async function run(size: number, variant: Variant, statsFile: string): Promise<Row[]> {
+  const decl = shape(SERVICES, size);
+  const want = expectedRules(decl);
+  const env: Record<string, string> = { PULUMI_LVS_STATS_FILE: statsFile };
+  if (variant === "command") env.PULUMI_HOME = commandPluginHome();
+  const stack = await TestStack.create(`bench-${variant}-${size}`, {
+    program: `bench/programs/${variant}`,
+    config: {
+      director: { value: JSON.stringify(labConnection("director")) },
+      privateKey: { value: labPrivateKey(), secret: true },
+      services: { value: JSON.stringify(decl) },
+    },
+    env,
+    packages: variant === "command" ? { "@pulumi/command": COMMAND_VERSION } : {},
+  });
+  const rows: Row[] = [];
+  const counterFile = "/run/pulumi-lvs-bench.count";
+  /** SSH connections the director accepted so far (this one included), and remote.Command's counter. */
+  const onDirector = async () => {
+    const [conns, counted] = (
+      await sh(
+        "director",
+        `grep -c 'tcpserver: ok' /var/log/lab-host-start.log; cat ${counterFile} 2>/dev/null | wc -l`,
+      )
+    )
+      .trim()
+      .split("\n")
+      .map(Number);
+    return { conns: conns ?? 0, counted: counted ?? 0 };
+  };
+  const providerCount = () =>
+    fs.existsSync(statsFile)
+      ? fs
+          .readFileSync(statsFile, "utf8")
+          .split("\n")
+          .filter((l) => l.startsWith("command\t")).length
+      : 0;
+  try {
+    for (const step of STEPS) {
+      const before = await onDirector();
+      const provider0 = providerCount();
+      const t0 = process.hrtime.bigint();
+      let changed = 0;
+      if (step === "up" || step === "noop-up") changed = changedOf((await stack.up({ parallel: PARALLEL })).summary);
+      else if (step === "preview") {
+        const p = await stack.stack.preview({ parallel: PARALLEL });
+        changed = Object.entries(p.changeSummary)
+          .filter(([k]) => k !== "same")
+          .reduce((a, [, v]) => a + (v ?? 0), 0);
+      } else if (step === "refresh") changed = changedOf((await stack.stack.refresh({ parallel: PARALLEL })).summary);
+      else changed = changedOf((await stack.stack.destroy({ parallel: PARALLEL })).summary);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const after = await onDirector();
+      // the counting call is itself a connection
+      const connections = after.conns - before.conns - 1;
+      const commands = variant === "command" ? after.counted - before.counted : providerCount() - provider0;
+      rows.push({ size, variant, step, seconds, connections, commands, changed });
+      console.log(
+        `  ${variant.padEnd(7)} ${String(size).padStart(5)} ${step.padEnd(8)} ${seconds.toFixed(1).padStart(7)} s  connections ${connections}  commands ${commands}  changed ${changed}`,
+      );
+      if (variant !== "floor") await checkTable(step === "destroy" ? [] : want, `${variant} ${size} after ${step}`);
+      if (step !== "up" && step !== "destroy" && changed !== 0) {
+        throw new Error(`${variant} ${size}: ${step} changed ${changed} resources; it must change none`);
+      }
+    }
+  } finally {
+    await stack.stack.workspace.removeStack(stack.stack.name).catch(() => undefined);
+  }
+  return rows;
+}
+
+function ratio(a: number, b: number): string {
+  return b > 0 ? `${(a / b).toFixed(2)}×` : "–";
+}
+
+function report(rows: Row[], sizes: number[]): string {
+  const get = (size: number, v: Variant, s: Step) =>
+    rows.find((r) => r.size === size && r.variant === v && r.step === s);
+  const out: string[] = [];
+  out.push(
+    "| real servers | step | floor (s) | pulumi-lvs (s) | remote.Command (s) | lvs ÷ floor | Command ÷ lvs | lvs connections | lvs commands | Command connections | Command commands |",
+  );
+  out.push("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const size of sizes) {
+    for (const step of STEPS) {
+      const f = get(size, "floor", step);
+      const l = get(size, "lvs", step);
+      const c = get(size, "command", step);
+      out.push(
+        `| ${size} | ${step} | ${f?.seconds.toFixed(1) ?? "–"} | ${l?.seconds.toFixed(1) ?? "–"} | ${c?.seconds.toFixed(1) ?? "–"} | ${f && l ? ratio(l.seconds, f.seconds) : "–"} | ${l && c ? ratio(c.seconds, l.seconds) : "–"} | ${l?.connections ?? "–"} | ${l?.commands ?? "–"} | ${c?.connections ?? "–"} | ${c?.commands ?? "–"} |`,
+      );
+    }
+  }
+  const lines: string[] = [];
+  lines.push(out.join("\n"));
+  lines.push("");
+  lines.push("Targets:");
+  for (const size of sizes) {
+    const f = get(size, "floor", "up");
+    const l = get(size, "lvs", "up");
+    const c = get(size, "command", "up");
+    const refresh = get(size, "lvs", "refresh");
+    const maxConn = Math.max(
+      0,
+      ...rows.filter((r) => r.size === size && r.variant === "lvs").map((r) => r.connections),
+    );
+    lines.push(
+      `- ${size} real servers: up ${f && l ? ratio(l.seconds, f.seconds) : "–"} the floor (target ≤ 1.3×); ` +
+        `remote.Command ${l && c ? ratio(c.seconds, l.seconds) : "–"} slower (target ≥ 5×); ` +
+        `refresh ${refresh?.commands ?? "–"} round trips to the one host (target ≤ 2); ` +
+        `at most ${maxConn} SSH connection(s) per step (target 1).`,
+    );
+  }
+  const small = Math.min(...sizes);
+  const large = Math.max(...sizes);
+  for (const v of VARIANTS) {
+    const a = get(small, v, "up");
+    const b = get(large, v, "up");
+    if (a && b && large > small) {
+      const growth = b.seconds / a.seconds;
+      lines.push(
+        `- growth of ${v} up from ${small} to ${large} real servers: ${growth.toFixed(1)}× the time for ${(large / small).toFixed(0)}× the real servers (linear: ${(large / small).toFixed(0)}×)`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+function plot(rows: Row[], sizes: number[], png: string): void {
+  const dat = path.join(cacheDir, "bench", "up.dat");
+  const lines = ["# size floor lvs command"];
+  for (const size of sizes) {
+    const t = (v: Variant) =>
+      rows.find((r) => r.size === size && r.variant === v && r.step === "up")?.seconds ?? Number.NaN;
+    lines.push(`${size} ${t("floor")} ${t("lvs")} ${t("command")}`);
+  }
+  fs.writeFileSync(dat, `${lines.join("\n")}\n`);
+  const script = [
+    "set terminal png size 900,560 font ',11'",
+    `set output '${png}'`,
+    `set title 'pulumi up --parallel ${PARALLEL}: 1 director, 10 virtual services, N real servers (lab, real pulumi CLI)'`,
+    "set xlabel 'real servers'",
+    "set ylabel 'wall time of pulumi up (s)'",
+    "set logscale xy",
+    "set grid",
+    "set key top left",
+    `set xtics (${sizes.join(", ")})`,
+    `plot '${dat}' using 1:2 with linespoints lw 2 title 'engine floor (no-op dynamic resources)', ` +
+      `'' using 1:3 with linespoints lw 2 title 'pulumi-lvs', ` +
+      `'' using 1:4 with linespoints lw 2 title '@pulumi/command remote.Command'`,
+  ].join("\n");
+  execFileSync("gnuplot", [], { input: script });
+}
+
+async function main(): Promise<void> {
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
+  if (sizes.length === 0) sizes.push(20, 200, 1000);
+  const only = (process.env.BENCH_VARIANTS ?? VARIANTS.join(",")).split(",") as Variant[];
+  fs.mkdirSync(path.join(cacheDir, "bench"), { recursive: true });
+  const statsFile = path.join(cacheDir, "bench", "provider-stats.tsv");
+  fs.rmSync(statsFile, { force: true });
+  // nothing of an earlier, interrupted run may remain on the VIP
+  const left = await benchRules();
+  if (left.length > 0) throw new Error(`the director already has rules on ${VIP}: ${left.slice(0, 3).join("; ")}`);
+  const rows: Row[] = [];
+  const started = Date.now();
+  for (const size of sizes) {
+    for (const v of VARIANTS.filter((x) => only.includes(x))) {
+      console.log(`${v}, ${size} real servers:`);
+      rows.push(...(await run(size, v, statsFile)));
+    }
+  }
+  const text = report(rows, sizes);
+  console.log(`\n${text}\n`);
+  const docs = path.join(repoRoot, "docs");
+  fs.mkdirSync(docs, { recursive: true });
+  const meta = {
+    date: new Date().toISOString(),
+    minutes: (Date.now() - started) / 60000,
+    services: SERVICES,
+    sizes,
+    parallel: PARALLEL,
+    commandVersion: COMMAND_VERSION,
+    machine: `${fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ?? "?"}, lab under QEMU ${process.env.PULUMI_LVS_LAB_ACCEL ?? "tcg"}`,
+  };
+  fs.writeFileSync(path.join(docs, "benchmarks.json"), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(docs, "benchmarks-results.md"),
+    `<!-- written by bench/run.sh on ${meta.date} -->\n${text}\n`,
+  );
+  plot(rows, sizes, path.join(docs, "benchmark-up.png"));
+  console.log(
+    `wrote docs/benchmarks.json, docs/benchmarks-results.md and docs/benchmark-up.png (${meta.minutes.toFixed(1)} min)`,
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

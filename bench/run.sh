@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# bench/run.sh [SIZES...] - the performance benchmark (npm run bench): 1 director × 10 virtual
+# services × N real servers (default N = 20 200 1000), deployed with the real pulumi CLI into the lab
+# three ways (engine floor, pulumi-lvs, @pulumi/command remote.Command). Prints a table and writes
+# docs/benchmarks.json, docs/benchmarks-results.md and docs/benchmark-up.png. See bench/README.md.
+#   BENCH_VARIANTS=floor,lvs   run only some variants
+#   BENCH_PARALLEL=8           --parallel of every pulumi run (default 32)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive
+command -v gnuplot >/dev/null || apt-get install -y -q --no-install-recommends gnuplot-nox >/dev/null
+bash scripts/prepare.sh
+# shellcheck disable=SC1090
+source "$(bash scripts/toolchain.sh --print)"
+bash bench/command-plugin.sh
+test/lab/lab up
+export PULUMI_LVS_E2E_QUIET=1
+exec node dist/bench/bench.js "$@"
