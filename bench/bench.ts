@@ -6,6 +6,7 @@
 // IPVS table against the declaration after each step, and writes docs/benchmarks.{json,md,png}.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { labConnection, labPrivateKey, sh } from "../test/e2e/harness/lab";
 import { cacheDir, repoRoot } from "../test/e2e/harness/paths";
@@ -20,6 +21,8 @@ const STEPS = ["up", "noop-up", "preview", "refresh", "destroy"] as const;
 type Step = (typeof STEPS)[number];
 /** --parallel of every CLI run (the CLI's default is 4 × the CPUs: 8 on a 2-core machine). */
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 32);
+/** A step that takes longer is stopped and recorded as stalled (seconds). */
+const STEP_TIMEOUT_S = Number(process.env.BENCH_STEP_TIMEOUT ?? 600);
 /** The @pulumi/command version of the baseline: its plugin is built by bench/command-plugin.sh. */
 const COMMAND_VERSION = "1.2.1";
 
@@ -41,6 +44,30 @@ interface Row {
   commands: number | null;
   /** Resources the step changed (created, updated, deleted), from the CLI's summary. */
   changed: number;
+  /**
+   * Host CPU seconds the lab's QEMU process used during the step: the director's work, emulated,
+   * on the same cores as the engine (absent in rows measured before it was recorded).
+   */
+  labCpu?: number;
+  /** Most SSH connections open on the director at once during the step (its sshd's log). */
+  maxOpen?: number;
+  /**
+   * The step did not finish within BENCH_STEP_TIMEOUT: it was stopped (its CLI and provider
+   * processes killed) and the benchmark's VIP cleaned by hand; `seconds` is the timeout.
+   */
+  stalled?: string;
+}
+
+/** CPU seconds used so far by the lab's QEMU process (user + system), from /proc. */
+function labCpuSeconds(): number {
+  const pid = Number(
+    fs
+      .readFileSync(path.join(process.env.PULUMI_LVS_LAB_WORK ?? "/var/tmp/pulumi-lvs-lab", "run", "qemu.pid"), "utf8")
+      .trim(),
+  );
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  // utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** The declaration: real servers spread evenly over the services. */
@@ -65,7 +92,7 @@ function expectedRules(decl: Service[]): string[] {
 }
 
 async function benchRules(): Promise<string[]> {
-  return (await savedRules("director")).filter((l) => l.includes(` ${VIP}:`));
+  return (await retry(() => savedRules("director"))).filter((l) => l.includes(` ${VIP}:`));
 }
 
 /** Correctness: the director's table for the benchmark's VIP is exactly `want`. */
@@ -100,6 +127,9 @@ function commandPluginHome(): string {
   return home;
 }
 
+/** Every row measured so far, one JSON object per line (`--report` renders them again). */
+const rowsFile = path.join(cacheDir, "bench", "rows.jsonl");
+
 async function run(size: number, variant: Variant, statsFile: string): Promise<Row[]> {
   const decl = shape(SERVICES, size);
   const want = expectedRules(decl);
@@ -117,18 +147,18 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
   });
   const rows: Row[] = [];
   const counterFile = "/run/pulumi-lvs-bench.count";
-  /** SSH connections the director accepted so far (this one included), and remote.Command's counter. */
-  const onDirector = async () => {
-    const [conns, counted] = (
-      await sh(
-        "director",
-        `grep -c 'tcpserver: ok' /var/log/lab-host-start.log; cat ${counterFile} 2>/dev/null | wc -l`,
-      )
-    )
-      .trim()
-      .split("\n")
-      .map(Number);
-    return { conns: conns ?? 0, counted: counted ?? 0 };
+  const log = "/var/log/lab-host-start.log";
+  /**
+   * SSH connections the director accepted so far (this one included), remote.Command's counter,
+   * the log's length, and the most connections open at once since line `since` of the log
+   * (tcpserver logs "status: <open>/<limit>" on each change).
+   */
+  const onDirector = async (since = 0) => {
+    const script =
+      `grep -c 'tcpserver: ok' ${log}; cat ${counterFile} 2>/dev/null | wc -l; wc -l < ${log}; ` +
+      `tail -n +${since + 1} ${log} | sed -n 's/^tcpserver: status: \\([0-9]*\\)\\/.*/\\1/p' | sort -n | tail -1`;
+    const [conns, counted, lines, maxOpen] = (await retry(() => sh("director", script))).trim().split("\n").map(Number);
+    return { conns: conns ?? 0, counted: counted ?? 0, lines: lines ?? 0, maxOpen: maxOpen ?? 0 };
   };
   const providerCount = () =>
     fs.existsSync(statsFile)
@@ -141,25 +171,65 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
     for (const step of STEPS) {
       const before = await onDirector();
       const provider0 = providerCount();
+      const cpu0 = labCpuSeconds();
       const t0 = process.hrtime.bigint();
       let changed = 0;
-      if (step === "up" || step === "noop-up") changed = changedOf((await stack.up({ parallel: PARALLEL })).summary);
-      else if (step === "preview") {
-        const p = await stack.stack.preview({ parallel: PARALLEL });
-        changed = Object.entries(p.changeSummary)
-          .filter(([k]) => k !== "same")
-          .reduce((a, [, v]) => a + (v ?? 0), 0);
-      } else if (step === "refresh") changed = changedOf((await stack.stack.refresh({ parallel: PARALLEL })).summary);
-      else changed = changedOf((await stack.stack.destroy({ parallel: PARALLEL })).summary);
+      let stalled: string | undefined;
+      const work = async () => {
+        if (step === "up" || step === "noop-up") return changedOf((await stack.up({ parallel: PARALLEL })).summary);
+        if (step === "preview") {
+          const p = await stack.stack.preview({ parallel: PARALLEL });
+          return Object.entries(p.changeSummary)
+            .filter(([k]) => k !== "same")
+            .reduce((a, [, v]) => a + (v ?? 0), 0);
+        }
+        if (step === "refresh") return changedOf((await stack.stack.refresh({ parallel: PARALLEL })).summary);
+        return changedOf((await stack.stack.destroy({ parallel: PARALLEL })).summary);
+      };
+      const running = work();
+      const timedOut = await Promise.race([
+        running.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), STEP_TIMEOUT_S * 1000).unref()),
+      ]);
+      if (timedOut) {
+        const now = await onDirector(before.lines);
+        stalled = `did not finish in ${STEP_TIMEOUT_S} s: ${now.counted - before.counted} commands had run; ${now.maxOpen} SSH connections open on the director at once`;
+        console.log(`  ${variant} ${size} ${step}: ${stalled}; stopping it`);
+        // stop the CLI and the providers it started; their connections close with them
+        execFileSync("pkill", ["-f", `--stack ${stack.stack.name}`]);
+        execFileSync("pkill", ["-f", "pulumi-resource-command"], { stdio: "ignore" });
+        await running.catch(() => undefined);
+      } else changed = await running;
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      const after = await onDirector();
+      const labCpu = labCpuSeconds() - cpu0;
+      const after = await onDirector(before.lines);
       // the counting call is itself a connection
       const connections = after.conns - before.conns - 1;
       const commands = variant === "command" ? after.counted - before.counted : providerCount() - provider0;
-      rows.push({ size, variant, step, seconds, connections, commands, changed });
+      const row: Row = {
+        size,
+        variant,
+        step,
+        seconds,
+        connections,
+        commands,
+        changed,
+        labCpu,
+        maxOpen: after.maxOpen,
+        stalled,
+      };
+      rows.push(row);
+      fs.appendFileSync(rowsFile, `${JSON.stringify(row)}\n`);
       console.log(
-        `  ${variant.padEnd(7)} ${String(size).padStart(5)} ${step.padEnd(8)} ${seconds.toFixed(1).padStart(7)} s  connections ${connections}  commands ${commands}  changed ${changed}`,
+        `  ${variant.padEnd(7)} ${String(size).padStart(5)} ${step.padEnd(8)} ${seconds.toFixed(1).padStart(7)} s  connections ${connections}  commands ${commands}  changed ${changed}  lab CPU ${labCpu.toFixed(1)} s`,
       );
+      if (stalled) {
+        // the rest of this variant cannot run: remove the rules the stopped run made on the
+        // benchmark's own VIP (its declared services; nothing else is touched)
+        await sh("director", decl.map((d) => `ipvsadm -D -t ${d.address}:${d.port} 2>/dev/null;`).join(" ") + " true");
+        await checkTable([], `${variant} ${size} after cleaning up`);
+        break;
+      }
       if (variant !== "floor") await checkTable(step === "destroy" ? [] : want, `${variant} ${size} after ${step}`);
       if (step !== "up" && step !== "destroy" && changed !== 0) {
         throw new Error(`${variant} ${size}: ${step} changed ${changed} resources; it must change none`);
@@ -171,13 +241,26 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
   return rows;
 }
 
+/** The lab's director may be too busy to answer an SSH banner in time (remote.Command's many connections). */
+async function retry<T>(fn: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, 5000 * i));
+    }
+  }
+}
+
 function ratio(a: number, b: number): string {
   return b > 0 ? `${(a / b).toFixed(2)}×` : "–";
 }
 
 function report(rows: Row[], sizes: number[]): string {
   const get = (size: number, v: Variant, s: Step) =>
-    rows.find((r) => r.size === size && r.variant === v && r.step === s);
+    rows.find((r) => r.size === size && r.variant === v && r.step === s && !r.stalled);
+  const stalls = rows.filter((r) => r.stalled);
   const out: string[] = [];
   out.push(
     "| real servers | step | floor (s) | pulumi-lvs (s) | remote.Command (s) | lvs ÷ floor | Command ÷ lvs | lvs connections | lvs commands | Command connections | Command commands |",
@@ -189,13 +272,15 @@ function report(rows: Row[], sizes: number[]): string {
       const l = get(size, "lvs", step);
       const c = get(size, "command", step);
       out.push(
-        `| ${size} | ${step} | ${f?.seconds.toFixed(1) ?? "–"} | ${l?.seconds.toFixed(1) ?? "–"} | ${c?.seconds.toFixed(1) ?? "–"} | ${f && l ? ratio(l.seconds, f.seconds) : "–"} | ${l && c ? ratio(c.seconds, l.seconds) : "–"} | ${l?.connections ?? "–"} | ${l?.commands ?? "–"} | ${c?.connections ?? "–"} | ${c?.commands ?? "–"} |`,
+        `| ${size} | ${step} | ${f?.seconds.toFixed(1) ?? "–"} | ${l?.seconds.toFixed(1) ?? "–"} | ${c?.seconds.toFixed(1) ?? "–"} | ${f && l ? ratio(l.seconds, f.seconds) : "–"} | ${l && c ? ratio(c.seconds, l.seconds) : "–"} | ${l?.connections ?? "–"} | ${l?.commands ?? "–"} | ${c?.connections ?? "–"} | ${c?.commands ?? "–"} | ${[f, l, c].map((r) => r?.labCpu?.toFixed(1) ?? "–").join(" / ")} |`,
       );
     }
   }
   const lines: string[] = [];
   lines.push(out.join("\n"));
   lines.push("");
+  for (const r of stalls) lines.push(`- ${r.variant}, ${r.size} real servers, ${r.step}: stalled, ${r.stalled}.`);
+  if (stalls.length > 0) lines.push("");
   lines.push("Targets:");
   for (const size of sizes) {
     const f = get(size, "floor", "up");
@@ -255,24 +340,38 @@ function plot(rows: Row[], sizes: number[], png: string): void {
 }
 
 async function main(): Promise<void> {
-  const sizes = process.argv
-    .slice(2)
-    .map(Number)
-    .filter((n) => n > 0);
+  const args = process.argv.slice(2);
+  const reportOnly = args.includes("--report");
+  const sizes = args.map(Number).filter((n) => n > 0);
   if (sizes.length === 0) sizes.push(20, 200, 1000);
   const only = (process.env.BENCH_VARIANTS ?? VARIANTS.join(",")).split(",") as Variant[];
+  const commandMax = Number(process.env.BENCH_COMMAND_MAX ?? Number.POSITIVE_INFINITY);
   fs.mkdirSync(path.join(cacheDir, "bench"), { recursive: true });
-  const statsFile = path.join(cacheDir, "bench", "provider-stats.tsv");
-  fs.rmSync(statsFile, { force: true });
-  // nothing of an earlier, interrupted run may remain on the VIP
-  const left = await benchRules();
-  if (left.length > 0) throw new Error(`the director already has rules on ${VIP}: ${left.slice(0, 3).join("; ")}`);
-  const rows: Row[] = [];
   const started = Date.now();
-  for (const size of sizes) {
-    for (const v of VARIANTS.filter((x) => only.includes(x))) {
-      console.log(`${v}, ${size} real servers:`);
-      rows.push(...(await run(size, v, statsFile)));
+  let rows: Row[] = [];
+  if (reportOnly) {
+    rows = fs
+      .readFileSync(rowsFile, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Row);
+    sizes.splice(0, sizes.length, ...[...new Set(rows.map((r) => r.size))].sort((a, b) => a - b));
+  } else {
+    const statsFile = path.join(cacheDir, "bench", "provider-stats.tsv");
+    fs.rmSync(statsFile, { force: true });
+    if (process.env.BENCH_APPEND !== "1") fs.rmSync(rowsFile, { force: true });
+    // nothing of an earlier, interrupted run may remain on the VIP
+    const left = await benchRules();
+    if (left.length > 0) throw new Error(`the director already has rules on ${VIP}: ${left.slice(0, 3).join("; ")}`);
+    for (const size of sizes) {
+      for (const v of VARIANTS.filter((x) => only.includes(x))) {
+        if (v === "command" && size > commandMax) {
+          console.log(`command, ${size} real servers: skipped (BENCH_COMMAND_MAX=${commandMax})`);
+          continue;
+        }
+        console.log(`${v}, ${size} real servers:`);
+        rows.push(...(await run(size, v, statsFile)));
+      }
     }
   }
   const text = report(rows, sizes);
@@ -281,12 +380,12 @@ async function main(): Promise<void> {
   fs.mkdirSync(docs, { recursive: true });
   const meta = {
     date: new Date().toISOString(),
-    minutes: (Date.now() - started) / 60000,
+    minutes: reportOnly ? undefined : (Date.now() - started) / 60000,
     services: SERVICES,
     sizes,
     parallel: PARALLEL,
     commandVersion: COMMAND_VERSION,
-    machine: `${fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ?? "?"}, lab under QEMU ${process.env.PULUMI_LVS_LAB_ACCEL ?? "tcg"}`,
+    machine: `${fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ?? "?"} × ${os.cpus().length}, lab under QEMU ${process.env.PULUMI_LVS_LAB_ACCEL ?? "tcg"}`,
   };
   fs.writeFileSync(path.join(docs, "benchmarks.json"), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
   fs.writeFileSync(
@@ -294,9 +393,7 @@ async function main(): Promise<void> {
     `<!-- written by bench/run.sh on ${meta.date} -->\n${text}\n`,
   );
   plot(rows, sizes, path.join(docs, "benchmark-up.png"));
-  console.log(
-    `wrote docs/benchmarks.json, docs/benchmarks-results.md and docs/benchmark-up.png (${meta.minutes.toFixed(1)} min)`,
-  );
+  console.log("wrote docs/benchmarks.json, docs/benchmarks-results.md and docs/benchmark-up.png");
 }
 
 main().catch((e) => {

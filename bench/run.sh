@@ -5,6 +5,8 @@
 # docs/benchmarks.json, docs/benchmarks-results.md and docs/benchmark-up.png. See bench/README.md.
 #   BENCH_VARIANTS=floor,lvs   run only some variants
 #   BENCH_PARALLEL=8           --parallel of every pulumi run (default 32)
+#   BENCH_COMMAND_MAX=200      run the remote.Command baseline only up to this size
+#   bash bench/run.sh --report  render docs/ again from the rows measured last
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
