@@ -192,13 +192,20 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
         new Promise<boolean>((r) => setTimeout(() => r(true), STEP_TIMEOUT_S * 1000).unref()),
       ]);
       if (timedOut) {
+        // stop the CLI and the providers it started (their connections close with them), then look
+        const kill = (pattern: string) => {
+          try {
+            execFileSync("pkill", ["-f", "--", pattern], { stdio: "ignore" });
+          } catch {
+            // no such process
+          }
+        };
+        kill("pulumi-resource-command");
+        kill(`--stack ${stack.stack.name}`);
+        await running.catch(() => undefined);
         const now = await onDirector(before.lines);
         stalled = `did not finish in ${STEP_TIMEOUT_S} s: ${now.counted - before.counted} commands had run; ${now.maxOpen} SSH connections open on the director at once`;
-        console.log(`  ${variant} ${size} ${step}: ${stalled}; stopping it`);
-        // stop the CLI and the providers it started; their connections close with them
-        execFileSync("pkill", ["-f", `--stack ${stack.stack.name}`]);
-        execFileSync("pkill", ["-f", "pulumi-resource-command"], { stdio: "ignore" });
-        await running.catch(() => undefined);
+        console.log(`  ${variant} ${size} ${step}: ${stalled}; stopped`);
       } else changed = await running;
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const labCpu = labCpuSeconds() - cpu0;
