@@ -204,7 +204,11 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
         kill(`--stack ${stack.stack.name}`);
         await running.catch(() => undefined);
         const now = await onDirector(before.lines);
-        stalled = `did not finish in ${STEP_TIMEOUT_S} s: ${now.counted - before.counted} commands had run; ${now.maxOpen} SSH connections open on the director at once`;
+        stalled =
+          `did not finish in ${STEP_TIMEOUT_S} s` +
+          (variant === "floor"
+            ? ""
+            : `: ${variant === "command" ? now.counted - before.counted : providerCount() - provider0} commands had run; ${now.maxOpen} SSH connections open on the director at once`);
         console.log(`  ${variant} ${size} ${step}: ${stalled}; stopped`);
       } else changed = await running;
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -270,9 +274,9 @@ function report(rows: Row[], sizes: number[]): string {
   const stalls = rows.filter((r) => r.stalled);
   const out: string[] = [];
   out.push(
-    "| real servers | step | floor (s) | pulumi-lvs (s) | remote.Command (s) | lvs ÷ floor | Command ÷ lvs | lvs connections | lvs commands | Command connections | Command commands |",
+    "| real servers | step | floor (s) | pulumi-lvs (s) | remote.Command (s) | lvs ÷ floor | Command ÷ lvs | lvs connections | lvs commands | Command connections | Command commands | lab CPU floor / lvs / Command (s) |",
   );
-  out.push("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  out.push("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
   for (const size of sizes) {
     for (const step of STEPS) {
       const f = get(size, "floor", step);
@@ -305,43 +309,47 @@ function report(rows: Row[], sizes: number[]): string {
         `at most ${maxConn} SSH connection(s) per step (target 1).`,
     );
   }
-  const small = Math.min(...sizes);
-  const large = Math.max(...sizes);
   for (const v of VARIANTS) {
-    const a = get(small, v, "up");
-    const b = get(large, v, "up");
-    if (a && b && large > small) {
-      const growth = b.seconds / a.seconds;
-      lines.push(
-        `- growth of ${v} up from ${small} to ${large} real servers: ${growth.toFixed(1)}× the time for ${(large / small).toFixed(0)}× the real servers (linear: ${(large / small).toFixed(0)}×)`,
-      );
-    }
+    const measured = sizes.filter((size) => get(size, v, "up"));
+    const small = measured[0];
+    const large = measured.at(-1);
+    if (small === undefined || large === undefined || large === small) continue;
+    const growth = get(large, v, "up")!.seconds / get(small, v, "up")!.seconds;
+    lines.push(
+      `- growth of ${v} up from ${small} to ${large} real servers: ${growth.toFixed(1)}× the time for ${(large / small).toFixed(0)}× the real servers (linear: ${(large / small).toFixed(0)}×)`,
+    );
   }
   return lines.join("\n");
 }
 
 function plot(rows: Row[], sizes: number[], png: string): void {
   const dat = path.join(cacheDir, "bench", "up.dat");
-  const lines = ["# size floor lvs command"];
+  const lines = ["# size floor lvs command, then the same for steps stopped unfinished (lower bounds)"];
   for (const size of sizes) {
-    const t = (v: Variant) =>
-      rows.find((r) => r.size === size && r.variant === v && r.step === "up")?.seconds ?? Number.NaN;
-    lines.push(`${size} ${t("floor")} ${t("lvs")} ${t("command")}`);
+    const t = (v: Variant, stalled: boolean) =>
+      rows.find((r) => r.size === size && r.variant === v && r.step === "up" && Boolean(r.stalled) === stalled)
+        ?.seconds ?? Number.NaN;
+    lines.push(`${size} ${VARIANTS.map((v) => t(v, false)).join(" ")} ${VARIANTS.map((v) => t(v, true)).join(" ")}`);
   }
   fs.writeFileSync(dat, `${lines.join("\n")}\n`);
+  const titles = ["engine floor (no-op dynamic resources)", "pulumi-lvs", "@pulumi/command remote.Command"];
   const script = [
-    "set terminal png size 900,560 font ',11'",
+    "set terminal png size 900,560 font ',11' noenhanced",
     `set output '${png}'`,
     `set title 'pulumi up --parallel ${PARALLEL}: 1 director, 10 virtual services, N real servers (lab, real pulumi CLI)'`,
     "set xlabel 'real servers'",
     "set ylabel 'wall time of pulumi up (s)'",
     "set logscale xy",
     "set grid",
-    "set key top left",
+    "set key bottom right",
     `set xtics (${sizes.join(", ")})`,
-    `plot '${dat}' using 1:2 with linespoints lw 2 title 'engine floor (no-op dynamic resources)', ` +
-      `'' using 1:3 with linespoints lw 2 title 'pulumi-lvs', ` +
-      `'' using 1:4 with linespoints lw 2 title '@pulumi/command remote.Command'`,
+    `plot ${titles.map((t, i) => `'${dat}' using 1:${i + 2} with linespoints lw 2 lc ${i + 1} pt 7 title '${t}'`).join(", ")}, ` +
+      titles
+        .map(
+          (t, i) =>
+            `'${dat}' using 1:${i + 5} with points lc ${i + 1} pt 9 ps 2 title '${t}: stopped unfinished (lower bound)'`,
+        )
+        .join(", "),
   ].join("\n");
   execFileSync("gnuplot", [], { input: script });
 }
