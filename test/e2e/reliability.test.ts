@@ -101,7 +101,16 @@ describe("reliability and security (issue 6)", () => {
     it(`${BAD_INPUTS.length} invalid configurations`, async () => {
       assert.ok(BAD_INPUTS.length >= 50);
       assert.equal(new Set(BAD_INPUTS.map((b) => b.name)).size, BAD_INPUTS.length, "distinct cases");
-      const before = await sshConnectionCount("director");
+      // the count must be at rest first (the lab's reset, just before, probes every sshd): two
+      // counts 2 s apart that differ only by the second count's own connection
+      let before = await sshConnectionCount("director");
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 2000));
+        const now = await sshConnectionCount("director");
+        const settled = now === before + 1;
+        before = now;
+        if (settled) break;
+      }
       const t0 = Date.now();
       // one preview per case (a failing check stops a preview at its first error), one after the
       // other: the Automation API's inline programs share global state in this process
