@@ -9,6 +9,7 @@ import {
   type ServiceKey,
   serviceKeyText,
 } from "../types";
+import { ledgerSet } from "./ledger";
 import { parseRules } from "./parse";
 
 /**
@@ -64,8 +65,6 @@ const MAX_BATCH = 250;
 export class Batcher {
   private queue: Item[] = [];
   private scheduled = false;
-  /** Round trips and how each batch ran (tests, benchmarks). */
-  readonly stats = { roundTrips: 0, onePass: 0, oneByOne: 0, retried: 0 };
 
   /**
    * @param changed called before and after each round trip (the host's state changes)
@@ -114,8 +113,6 @@ export class Batcher {
   }
 
   private async oneByOne(batch: Item[], scriptOf: (b: Item) => string): Promise<void> {
-    this.stats.roundTrips++;
-    this.stats.oneByOne++;
     try {
       const body = batchScript(batch.map(scriptOf));
       const r = await runScript(this.t, this.withPrologue(body));
@@ -136,8 +133,6 @@ export class Batcher {
 
   private async onePass(batch: Item[], ops: FastOp[]): Promise<void> {
     const ledger = this.ledger as string;
-    this.stats.roundTrips++;
-    this.stats.onePass++;
     let out: OnePassOutput;
     try {
       const r = await runScript(this.t, this.withPrologue(onePassScript(ledger, ops)));
@@ -155,7 +150,6 @@ export class Batcher {
     if (!out.clean) {
       // ipvsadm -R complained about some rules: the table now tells which took effect
       try {
-        this.stats.roundTrips++;
         const after = await this.t.run("ipvsadm -S -n");
         if (after.code !== 0)
           throw new IpvsError(this.t.label, "ipvsadm -S -n", after.stderr.trim() || `exit ${after.code}`);
@@ -171,11 +165,10 @@ export class Batcher {
       else again.push(b);
     });
     if (again.length === 0) return;
-    this.stats.retried += again.length;
     // their ledger lines go back as they were, then each runs on its own
     await this.oneByOne(again, (b) => {
       const i = batch.indexOf(b);
-      return `{ ${ledgerRestore(ledger, ops[i]!.prefixes, out.old[i] ?? [])}; } && { ${b.script}\n}`;
+      return `{ ${ledgerSet(ledger, ops[i]!.prefixes, out.old[i] ?? [])}; } && { ${b.script}\n}`;
     });
   }
 
@@ -322,8 +315,6 @@ export interface OnePassOutput {
   before: IpvsTable;
   /** Each op's ledger lines before the batch. */
   old: string[][];
-  /** What ipvsadm -R printed. */
-  complaints: string;
 }
 
 /** Reads what {@link onePassScript} printed. */
@@ -358,7 +349,6 @@ export function parseOnePass(text: string, n: number): OnePassOutput {
     clean: applied && rc === 0 && complaints === "",
     before: parseRules((sections.before ?? []).join("\n")),
     old,
-    complaints,
   };
 }
 
@@ -385,21 +375,4 @@ function lookup(t: IpvsTable, op: FastOp): string | undefined {
   if (!op.rs) return JSON.stringify(s.config);
   const r = findRealServerEntry(s, op.rs);
   return r ? JSON.stringify(r.config) : undefined;
-}
-
-/** Shell that puts back an op's ledger lines as they were before the batch. */
-export function ledgerRestore(ledger: string, prefixes: string[], lines: string[]): string {
-  const f = shellQuote(ledger);
-  const conds = prefixes.map((_, i) => `!${ledgerLineStartsWith(`p${i}`)}`).join(" && ");
-  const vars = prefixes.map((p, i) => `-v p${i}=${shellQuote(p)}`).join(" ");
-  const back = lines.length > 0 ? ` printf '%s\\n' ${lines.map(shellQuote).join(" ")};` : "";
-  return `{ awk ${vars} ${shellQuote(conds)} ${f};${back} } > ${f}.tmp && mv ${f}.tmp ${f}`;
-}
-
-/**
- * Awk condition: the ledger line ($0) belongs to the object named by the prefix in awk variable
- * `v` (its naming words, then a blank). `-f 8 ` must not take `-f 8 -6 …` (IPv6 fwmark 8).
- */
-export function ledgerLineStartsWith(v: string): string {
-  return `(index($0 " ", ${v}) == 1 && substr($0 " ", length(${v}) + 1, 3) != "-6 ")`;
 }

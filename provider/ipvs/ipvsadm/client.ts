@@ -1,7 +1,7 @@
 import { privilegeRemedy, shellJoin, shellQuote, type Transport } from "../../transport/transport";
 import { IpvsAlreadyExistsError, type IpvsClient, IpvsError, IpvsNotFoundError, type Snapshot } from "../client";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
-import { Batcher, type FastOp, ledgerLineStartsWith } from "./batch";
+import { Batcher, type FastOp } from "./batch";
 import {
   addRealServerArgs,
   addServiceArgs,
@@ -12,6 +12,7 @@ import {
   realServerAddress,
   serviceArgs,
 } from "./command";
+import { ledgerDrop, ledgerExists, ledgerSet, withLedgerFirst } from "./ledger";
 import { ledgerLine, mergeThresholds, parseLedger, parseRules, parseThresholds } from "./parse";
 
 /** Where a host keeps the ledger of what pulumi-lvs owns (ipvsadm rules format). */
@@ -154,7 +155,7 @@ export class IpvsadmClient implements IpvsClient {
     const command = `ipvsadm ${shellJoin(args)}`;
     const isDelete = kind === "delete";
     const ledgerScript =
-      put === undefined ? ledgerDrop(this.ledger, prefixes) : ledgerReplace(this.ledger, prefixes[0]!, put);
+      put === undefined ? ledgerDrop(this.ledger, prefixes) : ledgerSet(this.ledger, prefixes, [put]);
     const fast: FastOp = { kind, service: subject.key, rs: subject.rs, args, prefixes, put };
     const r = await this.batcher.run(withLedgerFirst(this.ledger, ledgerScript, command), command, fast);
     if (r.code === 0) return;
@@ -206,44 +207,6 @@ function svcPrefix(k: ServiceKey): string {
 }
 function rsPrefix(k: ServiceKey, r?: RealServerKey): string {
   return `-a ${serviceArgs(k).join(" ")} -r ${r ? `${realServerAddress(r)} ` : ""}`;
-}
-
-/** Shell that makes sure the ledger file exists (once per round trip: the scripts below assume it). */
-export function ledgerExists(ledger: string): string {
-  const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
-  const f = shellQuote(ledger);
-  // shell builtins when both exist already (the usual case): no process to start
-  return `{ [ -d ${dir} ] || mkdir -p ${dir}; } && { [ -e ${f} ] || : >> ${f}; }`;
-}
-
-/**
- * Shell that updates the ledger (which must exist), then runs `command`; if the command fails, the
- * ledger is restored from the copy taken before and the command's exit status returned.
- */
-export function withLedgerFirst(ledger: string, ledgerScript: string, command: string): string {
-  const f = shellQuote(ledger);
-  const prev = shellQuote(`${ledger}.prev`);
-  return (
-    `cp ${f} ${prev} && { ${ledgerScript}; } && ` +
-    `{ ${command} || { rc=$?; mv ${prev} ${f}; (exit $rc); }; } && rm -f ${prev}`
-  );
-}
-
-/** Shell that removes every ledger line starting with one of the prefixes. */
-export function ledgerDrop(ledger: string, prefixes: string[]): string {
-  const f = shellQuote(ledger);
-  const conds = prefixes.map((_, i) => `!${ledgerLineStartsWith(`p${i}`)}`).join(" && ");
-  const vars = prefixes.map((p, i) => `-v p${i}=${shellQuote(p)}`).join(" ");
-  return `[ ! -e ${f} ] || { awk ${vars} ${shellQuote(conds)} ${f} > ${f}.tmp && mv ${f}.tmp ${f}; }`;
-}
-
-/**
- * Shell that replaces the ledger line starting with `prefix` by `line` (a rule tagged with its
- * owner, see {@link ledgerLine}). The ledger must exist ({@link ledgerExists}).
- */
-export function ledgerReplace(ledger: string, prefix: string, line: string): string {
-  const f = shellQuote(ledger);
-  return `{ awk -v p=${shellQuote(prefix)} ${shellQuote(`!${ledgerLineStartsWith("p")}`)} ${f}; printf '%s\\n' ${shellQuote(line)}; } > ${f}.tmp && mv ${f}.tmp ${f}`;
 }
 
 function remedyFor(err: string, code: number): string | undefined {
