@@ -87,6 +87,11 @@ export class TestStack {
     return new TestStack(stack, dir, stateDir, runs);
   }
 
+  /** How many times the engine has run the program so far. */
+  get programRuns(): number {
+    return this.runs.count;
+  }
+
   /**
    * `pulumi up`. Once in a long run of inline programs in one process (after an `up` that failed),
    * the Automation API completed an `up` without ever calling the program: the engine saw no
