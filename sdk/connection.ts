@@ -1,13 +1,27 @@
 import type * as pulumi from "@pulumi/pulumi";
 
 /**
- * How pulumi-lvs reaches a host: an SSH connection, shared by every resource on that host
- * (one SSH connection per host per deployment).
+ * How pulumi-lvs reaches a host: an SSH connection ({@link SshConnectionArgs}), shared by every
+ * resource on that host (one SSH connection per host per deployment), or `{ local: true }`
+ * ({@link LocalConnectionArgs}) when pulumi runs on the director itself.
  *
  * The whole connection is stored as a secret in the state, so keys, passphrases and passwords are
  * never written there in plaintext.
  */
-export interface ConnectionArgs {
+export type ConnectionArgs = SshConnectionArgs | LocalConnectionArgs;
+
+/**
+ * The machine pulumi runs on, programmed directly: IPVS through generic netlink (no ipvsadm, no
+ * process per rule), sysctls through /proc/sys, addresses with iproute2. Linux only, and pulumi
+ * must run as root (or with CAP_NET_ADMIN). Use it when pulumi runs on the director itself.
+ */
+export interface LocalConnectionArgs {
+  /** Must be `true`. */
+  local: true;
+}
+
+/** An SSH connection to a host. */
+export interface SshConnectionArgs {
   /** Host name or IP address of the SSH server. */
   host: pulumi.Input<string>;
   /** SSH port. Default 22. */
@@ -46,7 +60,9 @@ export interface ConnectionArgs {
   dialAttempts?: pulumi.Input<number>;
   /** A jump host to reach this host through (same fields, no sudo, no further proxy). */
   proxy?: pulumi.Input<ProxyConnectionArgs>;
+  /** Never set for SSH (see {@link LocalConnectionArgs}). */
+  local?: never;
 }
 
 /** A jump host. */
-export type ProxyConnectionArgs = Omit<ConnectionArgs, "sudo" | "proxy">;
+export type ProxyConnectionArgs = Omit<SshConnectionArgs, "sudo" | "proxy">;

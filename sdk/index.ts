@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-export type { ConnectionArgs, ProxyConnectionArgs } from "./connection";
+export type { ConnectionArgs, LocalConnectionArgs, ProxyConnectionArgs, SshConnectionArgs } from "./connection";
 export { Director, type DirectorArgs, type IpvsSysctl } from "./director";
 export { type BackendArgs, LoadBalancer, type LoadBalancerArgs } from "./load-balancer";
 export { Noop, type NoopArgs } from "./noop";

@@ -11,7 +11,7 @@ import * as lvs from "pulumi-lvs";
 
 interface Backend {
   address: string;
-  ssh: lvs.ConnectionArgs;
+  ssh: lvs.SshConnectionArgs;
 }
 
 const config = new pulumi.Config();
@@ -19,7 +19,7 @@ const privateKey = config.requireSecret("privateKey");
 const backends = config.requireObject<Backend[]>("backends");
 
 const lb = new lvs.LoadBalancer("web", {
-  director: { ...config.requireObject<lvs.ConnectionArgs>("director"), privateKey },
+  director: { ...config.requireObject<lvs.SshConnectionArgs>("director"), privateKey },
   vip: config.get("vip") ?? "10.0.0.100",
   ports: [80],
   forwarding: "dr",

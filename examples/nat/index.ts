@@ -15,7 +15,10 @@ const config = new pulumi.Config();
 const backends = config.requireObject<Array<{ address: string; port?: number }>>("backends");
 
 const lb = new lvs.LoadBalancer("web", {
-  director: { ...config.requireObject<lvs.ConnectionArgs>("director"), privateKey: config.requireSecret("privateKey") },
+  director: {
+    ...config.requireObject<lvs.SshConnectionArgs>("director"),
+    privateKey: config.requireSecret("privateKey"),
+  },
   vip: config.get("vip") ?? "10.0.0.100",
   ports: [config.getNumber("port") ?? 8080],
   forwarding: "nat",

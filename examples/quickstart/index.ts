@@ -13,12 +13,12 @@ import * as lvs from "pulumi-lvs";
 
 interface Backend {
   address: string;
-  ssh: lvs.ConnectionArgs;
+  ssh: lvs.SshConnectionArgs;
 }
 
 const config = new pulumi.Config();
 const privateKey = config.requireSecret("privateKey");
-const director: lvs.ConnectionArgs = { ...config.requireObject<lvs.ConnectionArgs>("director"), privateKey };
+const director: lvs.ConnectionArgs = { ...config.requireObject<lvs.SshConnectionArgs>("director"), privateKey };
 const vip = config.get("vip") ?? "10.0.0.100";
 const backends = config.requireObject<Backend[]>("realServers");
 

@@ -133,8 +133,42 @@ export const sshConnection = z
 
 export type SshConnection = z.infer<typeof sshConnection>;
 export type ProxyConnection = z.infer<typeof proxyConnection>;
-export type Connection = SshConnection;
-export const connection = sshConnection;
+
+/**
+ * The machine the provider runs on (`{ local: true }`): IPVS through generic netlink, addresses
+ * and sysctls directly, no SSH and no ipvsadm. Linux only.
+ */
+export const localConnection = z
+  .strictObject({
+    local: z.literal(true, { error: "must be true (for SSH, give host and its other fields instead)" }),
+  })
+  .superRefine((_, ctx) => {
+    if (process.platform !== "linux") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["local"],
+        message: `the local connection programs the Linux kernel of the machine pulumi runs on, and this is ${process.platform}: connect to the director over SSH instead`,
+      });
+    }
+  });
+export type LocalConnection = z.infer<typeof localConnection>;
+export type Connection = SshConnection | LocalConnection;
+
+export function isLocal(c: Connection): c is LocalConnection {
+  return "local" in c && c.local === true;
+}
+
+/**
+ * A connection: `{ local: true }`, or SSH. Which one is decided by the `local` key, so that a
+ * failure names the fields of the kind meant (a union would only say "invalid input").
+ */
+export const connection = z.unknown().transform((v, ctx): Connection => {
+  const schema = v !== null && typeof v === "object" && "local" in v ? localConnection : sshConnection;
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) ctx.addIssue(issue as never);
+  return z.NEVER;
+});
 
 /** `user@host:port` of a connection: safe for messages (no secret). */
 export function connectionLabel(c: { user: string; host: string; port: number }): string {
@@ -143,7 +177,8 @@ export function connectionLabel(c: { user: string; host: string; port: number })
 }
 
 /** The identity of the host a connection reaches (what the resource ids name). */
-export function hostIdOf(c: { host: string; port: number }): string {
+export function hostIdOf(c: Connection | ProxyConnection): string {
+  if ("local" in c) return "local";
   const host = c.host.includes(":") ? `[${c.host}]` : c.host;
   return c.port === 22 ? host : `${host}:${c.port}`;
 }

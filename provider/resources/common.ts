@@ -2,7 +2,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import type { IpvsClient } from "../ipvs/client";
 import { IpvsadmClient } from "../ipvs/ipvsadm/client";
-import type { Connection } from "../model/connection";
+import { NetlinkIpvsClient } from "../ipvs/netlink/client";
+import { type Connection, isLocal } from "../model/connection";
 import { containsUnknown } from "../model/unknown";
 import { validate } from "../model/validate";
 import { transportFor } from "../transport/pool";
@@ -16,9 +17,18 @@ export function setIpvsClientFactory(f: ((c: Connection) => IpvsClient) | undefi
   factory = f;
 }
 
-/** The IPVS client of the host a connection reaches (one per host per deployment). */
+let local: NetlinkIpvsClient | undefined;
+
+/**
+ * The IPVS client of the host a connection reaches (one per host per deployment): generic netlink
+ * for the local connection, ipvsadm over SSH otherwise.
+ */
 export function ipvsClientFor(c: Connection): IpvsClient {
   if (factory) return factory(c);
+  if (isLocal(c)) {
+    local ??= new NetlinkIpvsClient();
+    return local;
+  }
   const t = transportFor(c);
   let client = clients.get(t);
   if (!client) {
@@ -179,8 +189,11 @@ export function diffResource(
 }
 
 /** The part of a connection that names the host; changing it moves the resource to another host. */
-export function hostIdentity(c: { host?: unknown; port?: unknown; proxy?: unknown } | undefined): unknown {
+export function hostIdentity(
+  c: { host?: unknown; port?: unknown; proxy?: unknown; local?: unknown } | undefined,
+): unknown {
   if (!c || typeof c !== "object") return c;
+  if ("local" in c) return "local";
   const p = c.proxy as { host?: unknown; port?: unknown } | undefined;
   return { host: c.host, port: c.port ?? 22, proxy: p ? { host: p.host, port: p.port ?? 22 } : undefined };
 }

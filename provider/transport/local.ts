@@ -51,6 +51,8 @@ export class LocalTransport implements Transport {
         clearTimeout(timer);
         resolve({ stdout, stderr, code: code ?? -1 });
       });
+      // a command that exits without reading its input closes the pipe first (EPIPE): not an error
+      child.stdin.on("error", () => undefined);
       child.stdin.end(opts.stdin ?? "");
     });
   }

@@ -1,20 +1,26 @@
 import { createHash } from "node:crypto";
-import type { Connection } from "../model/connection";
+import { type Connection, isLocal } from "../model/connection";
+import { LocalTransport } from "./local";
 import { SshTransport } from "./ssh";
 import type { Transport } from "./transport";
 
 /**
  * One transport per host per provider process, i.e. per deployment: every resource on a host
- * shares one SSH connection. The pool lives here, in the implementation module that the SDK's
+ * shares one SSH connection. The local connection has one transport: this machine's shell. The pool lives here, in the implementation module that the SDK's
  * shims `require` at run time, never in serialized closures.
  */
 const pool = new Map<string, SshTransport>();
+let local: LocalTransport | undefined;
 
 function keyOf(c: object): string {
   return createHash("sha256").update(JSON.stringify(c)).digest("hex");
 }
 
 export function transportFor(c: Connection): Transport {
+  if (isLocal(c)) {
+    local ??= new LocalTransport();
+    return local;
+  }
   const key = keyOf(c);
   let t = pool.get(key);
   if (!t) {

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Server, utils } from "ssh2";
-import { connection } from "../../provider/model/connection";
+import { sshConnection as connection } from "../../provider/model/connection";
 import { MAX_CHANNELS, SshTransport } from "../../provider/transport/ssh";
 import { TransportError } from "../../provider/transport/transport";
 

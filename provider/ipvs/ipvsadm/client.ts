@@ -9,10 +9,8 @@ import {
   deleteServiceArgs,
   editRealServerArgs,
   editServiceArgs,
-  realServerAddress,
-  serviceArgs,
 } from "./command";
-import { ledgerDrop, ledgerExists, ledgerSet, withLedgerFirst } from "./ledger";
+import { ledgerDrop, ledgerExists, ledgerSet, rsPrefix, svcPrefix, withLedgerFirst } from "./ledger";
 import { ledgerLine, mergeThresholds, parseLedger, parseRules, parseThresholds } from "./parse";
 
 /** Where a host keeps the ledger of what pulumi-lvs owns (ipvsadm rules format). */
@@ -199,14 +197,6 @@ function splitSections(text: string): Record<string, string> {
   }
   out[name] = buf.join("\n");
   return out;
-}
-
-/** Ledger lines start with the rule's naming words; these prefixes find them. */
-function svcPrefix(k: ServiceKey): string {
-  return `-A ${serviceArgs(k).join(" ")} `;
-}
-function rsPrefix(k: ServiceKey, r?: RealServerKey): string {
-  return `-a ${serviceArgs(k).join(" ")} -r ${r ? `${realServerAddress(r)} ` : ""}`;
 }
 
 function remedyFor(err: string, code: number): string | undefined {

@@ -1,4 +1,6 @@
 import { shellQuote } from "../../transport/transport";
+import type { RealServerKey, ServiceKey } from "../types";
+import { realServerAddress, serviceArgs } from "./command";
 
 // Shell that keeps the ledger: the file where a host records what pulumi-lvs owns, one rule per
 // line in ipvsadm -S form, tagged with its owner (see parse.ts, ledgerLine). Every edit writes a
@@ -48,4 +50,75 @@ export function ledgerSet(ledger: string, prefixes: string[], lines: string[]): 
 /** Shell that drops every ledger line starting with one of the prefixes, if there is a ledger. */
 export function ledgerDrop(ledger: string, prefixes: string[]): string {
   return `[ ! -e ${shellQuote(ledger)} ] || { ${ledgerSet(ledger, prefixes, [])}; }`;
+}
+
+/** Ledger lines start with the rule's naming words; these prefixes find a service's line. */
+export function svcPrefix(k: ServiceKey): string {
+  return `-A ${serviceArgs(k).join(" ")} `;
+}
+
+/** The prefix of a real server's ledger line (without `r`: of every real server of the service). */
+export function rsPrefix(k: ServiceKey, r?: RealServerKey): string {
+  return `-a ${serviceArgs(k).join(" ")} -r ${r ? `${realServerAddress(r)} ` : ""}`;
+}
+
+/** Whether a ledger line belongs to the object named by `prefix` (as {@link ledgerLineStartsWith}). */
+export function ledgerLineMatches(line: string, prefix: string): boolean {
+  const l = `${line} `;
+  return l.startsWith(prefix) && l.slice(prefix.length, prefix.length + 3) !== "-6 ";
+}
+
+/**
+ * The ledger text with every line of the objects named by `prefixes` replaced by `lines` (none:
+ * dropped), as {@link ledgerSet} does on a host, for callers that edit the file themselves.
+ * @returns the new text and the lines it replaced
+ */
+export function ledgerTextSet(
+  text: string,
+  prefixes: readonly string[],
+  lines: readonly string[],
+): { text: string; replaced: string[] } {
+  const kept: string[] = [];
+  const replaced: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    if (prefixes.some((p) => ledgerLineMatches(line, p))) replaced.push(line);
+    else kept.push(line);
+  }
+  const all = [...kept, ...lines];
+  return { text: all.length > 0 ? `${all.join("\n")}\n` : "", replaced };
+}
+
+/**
+ * Several {@link ledgerTextSet} edits in one pass over the text (for a group of changes to distinct
+ * objects): each line is looked up by its first 2..8 words, as the one-pass awk script does.
+ * @returns the new text and, per edit, the lines it replaced
+ */
+export function ledgerTextEdit(
+  text: string,
+  edits: ReadonlyArray<{ prefixes: readonly string[]; lines: readonly string[] }>,
+): { text: string; replaced: string[][] } {
+  const owner = new Map<string, number>();
+  edits.forEach((e, i) => {
+    for (const p of e.prefixes) owner.set(p, i);
+  });
+  const replaced: string[][] = edits.map(() => []);
+  const kept: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const words = line.split(" ");
+    let key = words[0]!;
+    let hit = -1;
+    for (let j = 1; j < Math.min(9, words.length + 1) && hit < 0; j++) {
+      const w = words[j];
+      const i = owner.get(`${key} `);
+      if (i !== undefined && w !== "-6") hit = i;
+      if (w === undefined) break;
+      key = `${key} ${w}`;
+    }
+    if (hit >= 0) replaced[hit]!.push(line);
+    else kept.push(line);
+  }
+  const all = [...kept, ...edits.flatMap((e) => e.lines)];
+  return { text: all.length > 0 ? `${all.join("\n")}\n` : "", replaced };
 }

@@ -1,0 +1,411 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import fc from "fast-check";
+import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
+import { addRealServerArgs, addServiceArgs } from "../../provider/ipvs/ipvsadm/command";
+import { ledgerTextEdit, ledgerTextSet, rsPrefix, svcPrefix } from "../../provider/ipvs/ipvsadm/ledger";
+import { mergeThresholds, parseLedger, parseRules, parseThresholds } from "../../provider/ipvs/ipvsadm/parse";
+import { NetlinkIpvsClient, takeGroup } from "../../provider/ipvs/netlink/client";
+import { Cmd, CmdAttr, SvcAttr, SvcFlag } from "../../provider/ipvs/netlink/constants";
+import { SharedLock } from "../../provider/ipvs/netlink/socket";
+import {
+  decodeAttrs,
+  encodeAttrs,
+  inetAddr,
+  parseCounters,
+  parseInetAddr,
+  parseRealServer,
+  parseService,
+  parseTimeouts,
+  realServerAttrs,
+  serviceAttrs,
+  u32,
+} from "../../provider/ipvs/netlink/wire";
+import type { RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
+import { connection } from "../../provider/model/connection";
+import { suiteState } from "../conformance/suite";
+import { realServer, serviceConfig } from "./arbitraries";
+import { FakeIpvsKernel } from "./fakes/ipvs-kernel";
+
+const plain = (v: unknown) => JSON.parse(JSON.stringify(v));
+const familyOf = (s: VirtualServiceConfig) =>
+  "fwmark" in s.key ? s.key.family : s.key.address.includes(":") ? "ipv6" : "ipv4";
+
+const rsOf = (s: VirtualServiceConfig): RealServerConfig => ({
+  address: "10.0.0.11",
+  port: "fwmark" in s.key ? 0 : 80,
+  forwarding: "dr",
+  weight: 1,
+  upperThreshold: 0,
+  lowerThreshold: 0,
+});
+
+/** What the kernel reads back: gue and gre tunnels always carry a checksum mode. */
+function asDumped(r: RealServerConfig): RealServerConfig {
+  if (!r.tunnel || r.tunnel.type === "ipip") return r;
+  return { ...r, tunnel: { ...r.tunnel, checksum: r.tunnel.checksum ?? "nocsum" } };
+}
+
+describe("netlink wire format", () => {
+  it("encodes attributes with 4-byte padding and decodes them back", () => {
+    const buf = encodeAttrs([
+      [1, Buffer.from([7])],
+      [2, Buffer.from("abcde")],
+      [3, u32(9)],
+    ]);
+    assert.equal(buf.length, 8 + 12 + 8);
+    const a = decodeAttrs(buf);
+    assert.deepEqual([...a.keys()], [1, 2, 3]);
+    assert.equal(a.get(2)!.toString(), "abcde");
+    assert.throws(() => decodeAttrs(Buffer.from([40, 0, 1, 0, 0, 0, 0, 0])), /bad length 40/);
+  });
+
+  it("writes addresses as union nf_inet_addr and reads them back canonical", () => {
+    assert.equal(inetAddr("10.0.0.100").toString("hex"), `0a000064${"0".repeat(24)}`);
+    assert.equal(inetAddr("fd00:10::100").toString("hex"), "fd000010000000000000000000000100");
+    assert.equal(parseInetAddr(inetAddr("FD00:10:0::0100"), "ipv6"), "fd00:10::100");
+    assert.equal(parseInetAddr(inetAddr("::ffff:10.1.2.3"), "ipv6"), "::ffff:a01:203");
+  });
+
+  it("reads a dumped service whose flags carry the kernel's hashed bit", () => {
+    const s: VirtualServiceConfig = {
+      key: { protocol: "udp", address: "10.0.0.100", port: 53 },
+      scheduler: "sh",
+      schedulerFlags: ["sh-port"],
+      onePacket: true,
+    };
+    const a = new Map(decodeAttrs(encodeAttrs(serviceAttrs(s))));
+    const flags = a.get(SvcAttr.FLAGS)!.readUInt32LE(0);
+    assert.equal(flags, SvcFlag.ONEPACKET | SvcFlag.SCHED2);
+    a.set(SvcAttr.FLAGS, Buffer.concat([u32(flags | SvcFlag.HASHED), u32(0xffffffff)]));
+    assert.deepEqual(parseService(encodeAttrs([...a.entries()])), s);
+  });
+
+  it("build then parse is the identity for services and real servers (property)", () => {
+    fc.assert(
+      fc.property(
+        serviceConfig.chain((s) => fc.tuple(fc.constant(s), realServer(familyOf(s) === "ipv6", "fwmark" in s.key))),
+        ([s, r]) => {
+          assert.deepEqual(parseService(encodeAttrs(serviceAttrs(s))), plain(s));
+          const back = parseRealServer(encodeAttrs(realServerAttrs(familyOf(s), r)), familyOf(s));
+          assert.deepEqual(back.config, plain(asDumped(r)));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe("netlink dumps captured from the real kernel", () => {
+  // test/conformance/run.js --capture in the lab: every conformance case's state made with
+  // ipvsadm, then dumped over netlink (raw attributes) next to `ipvsadm -S -n`
+  const dump = JSON.parse(
+    fs.readFileSync(path.join(__dirname, "../../../test/unit/fixtures/netlink/dump.json"), "utf8"),
+  ) as {
+    kernel: string;
+    save: string;
+    thresholds: string;
+    services: Array<{ service: string; realServers: string[] }>;
+  };
+
+  it("parse to exactly what ipvsadm shows of the same state (-S, and -L --thresholds)", () => {
+    const fromNetlink = {
+      services: dump.services.map((s) => {
+        const config = parseService(Buffer.from(s.service, "hex"));
+        return {
+          config,
+          realServers: s.realServers.map((r) => ({
+            config: parseRealServer(Buffer.from(r, "hex"), familyOf(config)).config,
+          })),
+        };
+      }),
+    };
+    assert.ok(fromNetlink.services.length >= 20, `${fromNetlink.services.length} services captured`);
+    const fromIpvsadm = parseRules(dump.save);
+    mergeThresholds(fromIpvsadm, parseThresholds(dump.thresholds));
+    assert.deepEqual(suiteState(fromNetlink), suiteState(fromIpvsadm));
+  });
+
+  it("carry 64-bit counters, all zero for rules no packet went through", () => {
+    for (const s of dump.services) {
+      const c = parseCounters(Buffer.from(s.service, "hex"), "service");
+      assert.deepEqual(Object.values(c), [0n, 0n, 0n, 0n, 0n]);
+      for (const r of s.realServers) assert.equal(parseCounters(Buffer.from(r, "hex"), "real server").connections, 0n);
+    }
+    assert.throws(
+      () =>
+        parseCounters(
+          encodeAttrs(serviceAttrs(parseService(Buffer.from(dump.services[0]!.service, "hex")))),
+          "service",
+        ),
+      /no statistics/,
+    );
+  });
+
+  it("rebuild: the attributes we send for a dumped service parse back to it", () => {
+    for (const s of dump.services) {
+      const config = parseService(Buffer.from(s.service, "hex"));
+      assert.deepEqual(parseService(encodeAttrs(serviceAttrs(config))), config);
+    }
+  });
+});
+
+describe("timeouts", () => {
+  it("reads GET_CONFIG's three timeouts in seconds", () => {
+    const reply = encodeAttrs([
+      [CmdAttr.TIMEOUT_TCP, u32(900)],
+      [CmdAttr.TIMEOUT_TCP_FIN, u32(120)],
+      [CmdAttr.TIMEOUT_UDP, u32(300)],
+    ]);
+    assert.deepEqual(parseTimeouts(reply), { tcp: 900, tcpFin: 120, udp: 300 });
+    assert.throws(() => parseTimeouts(encodeAttrs([[CmdAttr.TIMEOUT_TCP, u32(900)]])), /tcpfin timeout/);
+  });
+});
+
+describe("ledger text edits", () => {
+  it("one pass of several edits equals the edits one after the other (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(serviceConfig, { minLength: 1, maxLength: 6, selector: (s) => JSON.stringify(s.key) }),
+        fc.nat(),
+        (services, seed) => {
+          const lines = services.flatMap((s) => [
+            addServiceArgs(s).join(" "),
+            `${addRealServerArgs(s.key, { ...rsOf(s), address: familyOf(s) === "ipv6" ? "fd00::11" : "10.0.0.11" }).join(" ")} #owner=p%2Fs%2Fr`,
+          ]);
+          const text = `${lines.join("\n")}\n`;
+          // every other service: replaced, or dropped with its real servers
+          const edits = services
+            .filter((_, i) => (i + seed) % 2 === 0)
+            .map((s, i) =>
+              i % 2 === 0
+                ? { prefixes: [svcPrefix(s.key)], lines: [`${addServiceArgs(s).join(" ")} #owner=new`] }
+                : { prefixes: [svcPrefix(s.key), rsPrefix(s.key)], lines: [] },
+            );
+          let sequential = text;
+          const replaced: string[][] = [];
+          for (const e of edits) {
+            const r = ledgerTextSet(sequential, e.prefixes, e.lines);
+            sequential = r.text;
+            replaced.push(r.replaced);
+          }
+          const once = ledgerTextEdit(text, edits);
+          assert.equal(once.text, sequential);
+          assert.deepEqual(once.replaced, replaced);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("replace and drop exactly the named object's lines, IPv4 and IPv6 fwmarks apart", () => {
+    const text = ["-A -f 8 -s rr", "-A -f 8 -6 -s rr", "-a -f 8 -r 10.0.0.11:0 -g -w 1", "-A -t 10.0.0.100:80 -s rr"]
+      .join("\n")
+      .concat("\n");
+    const k4 = { fwmark: 8, family: "ipv4" as const };
+    const r = ledgerTextSet(text, [svcPrefix(k4), rsPrefix(k4)], []);
+    assert.deepEqual(r.replaced, ["-A -f 8 -s rr", "-a -f 8 -r 10.0.0.11:0 -g -w 1"]);
+    assert.equal(r.text, "-A -f 8 -6 -s rr\n-A -t 10.0.0.100:80 -s rr\n");
+    assert.deepEqual(ledgerTextEdit(text, [{ prefixes: [svcPrefix(k4), rsPrefix(k4)], lines: [] }]), {
+      text: r.text,
+      replaced: [r.replaced],
+    });
+    const k = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
+    assert.equal(
+      ledgerTextSet(r.text, [svcPrefix(k)], ["-A -t 10.0.0.100:80 -s wrr"]).text.split("\n")[1],
+      "-A -t 10.0.0.100:80 -s wrr",
+    );
+  });
+});
+
+describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
+  let dir: string;
+  let ledger: string;
+  let kernel: FakeIpvsKernel;
+  let loaded: boolean;
+  let modprobes: number;
+  let client: NetlinkIpvsClient;
+  const svc: VirtualServiceConfig = {
+    key: { protocol: "tcp", address: "10.0.0.100", port: 80 },
+    scheduler: "wrr",
+    schedulerFlags: [],
+    persistence: { timeout: 300, netmask: "255.255.255.0" },
+    onePacket: false,
+  };
+  const rs = (address: string, weight = 1): RealServerConfig => ({
+    address,
+    port: 80,
+    forwarding: "dr",
+    weight,
+    upperThreshold: 10,
+    lowerThreshold: 5,
+  });
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-nl-"));
+    ledger = path.join(dir, "state", "ipvs.rules");
+    kernel = new FakeIpvsKernel();
+    loaded = true;
+    modprobes = 0;
+    client = new NetlinkIpvsClient({
+      ledger,
+      open: async () => (loaded ? kernel : undefined),
+      loadModule: async () => {
+        modprobes++;
+        loaded = true;
+      },
+    });
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("adds, reads back with counters, edits and deletes; the ledger follows with owners", async () => {
+    await client.addService(svc, "p/s/web");
+    await Promise.all([
+      client.addRealServer(svc.key, rs("10.0.0.11"), "p/s/rs1"),
+      client.addRealServer(svc.key, rs("10.0.0.12", 3)),
+    ]);
+    let snap = await client.snapshot();
+    assert.equal(snap.loaded, true);
+    assert.deepEqual(plain(snap.table.services[0]!.config), plain(svc));
+    assert.deepEqual(
+      snap.table.services[0]!.realServers.map((r) => [r.config.address, r.config.weight, r.stats?.activeConnections]),
+      [
+        ["10.0.0.11", 1, 3],
+        ["10.0.0.12", 3, 3],
+      ],
+    );
+    assert.equal(snap.owned.services[0]!.owner, "p/s/web");
+    assert.deepEqual(
+      snap.owned.services[0]!.realServers.map((r) => r.owner),
+      ["p/s/rs1", undefined],
+    );
+    await client.editRealServer(svc.key, rs("10.0.0.11", 7), "p/s/rs1");
+    await client.editService({ ...svc, scheduler: "lc", persistence: undefined }, "p/s/web");
+    snap = await client.snapshot();
+    assert.equal(snap.table.services[0]!.config.scheduler, "lc");
+    assert.equal(snap.table.services[0]!.config.persistence, undefined);
+    assert.equal(snap.table.services[0]!.realServers[0]!.config.weight, 7);
+    assert.match(fs.readFileSync(ledger, "utf8"), /-A -t 10\.0\.0\.100:80 -s lc #owner=p%2Fs%2Fweb/);
+    await client.deleteService(svc.key);
+    snap = await client.snapshot();
+    assert.deepEqual(snap.table.services, []);
+    assert.equal(fs.readFileSync(ledger, "utf8"), "", "the service and its real servers left the ledger");
+  });
+
+  it("keeps the error semantics: already exists, not found, and the ledger as it was", async () => {
+    await client.addService(svc, "p/s/web");
+    const before = fs.readFileSync(ledger, "utf8");
+    await assert.rejects(client.addService({ ...svc, scheduler: "rr" }, "p/s/other"), IpvsAlreadyExistsError);
+    assert.equal(fs.readFileSync(ledger, "utf8"), before, "a refused add leaves the ledger line as it was");
+    await assert.rejects(client.editRealServer(svc.key, rs("10.0.0.99")), (e: Error) => {
+      assert.ok(e instanceof IpvsNotFoundError);
+      assert.match(
+        e.message,
+        /on local: edit real server 10\.0\.0\.99:80 of tcp\/10\.0\.0\.100:80 \(netlink\) failed: real server .* does not exist/,
+      );
+      return true;
+    });
+    assert.equal(fs.readFileSync(ledger, "utf8"), before);
+    const gone = { protocol: "udp" as const, address: "10.0.0.100", port: 53 };
+    fs.appendFileSync(ledger, "-A -u 10.0.0.100:53 -s rr\n");
+    await assert.rejects(client.deleteService(gone), IpvsNotFoundError);
+    assert.equal(fs.readFileSync(ledger, "utf8"), before, "a delete of what is gone still drops its ledger line");
+  });
+
+  it("names the cause: missing scheduler module, no privileges", async () => {
+    kernel.refuseNext = { cmd: Cmd.NEW_SERVICE, code: "ENOENT" };
+    await assert.rejects(
+      client.addService(svc),
+      /scheduler or persistence engine not found[\s\S]*modprobe ip_vs_<scheduler>/,
+    );
+    kernel.refuseNext = { cmd: Cmd.NEW_SERVICE, code: "EPERM" };
+    await assert.rejects(
+      client.addService(svc),
+      (e: Error) => e instanceof IpvsError && /needs root \(CAP_NET_ADMIN\)/.test(e.message),
+    );
+    assert.equal(fs.existsSync(ledger) ? fs.readFileSync(ledger, "utf8") : "", "");
+  });
+
+  it("reads without loading ip_vs, and loads it before the first change", async () => {
+    loaded = false;
+    const snap = await client.snapshot();
+    assert.equal(snap.loaded, false);
+    assert.equal(modprobes, 0, "reading loads nothing");
+    assert.equal(fs.existsSync(ledger), false, "reading writes nothing");
+    await client.addService(svc);
+    assert.equal(modprobes, 1);
+    assert.equal((await client.snapshot()).table.services.length, 1);
+  });
+
+  it("fails clearly when the module cannot be loaded", async () => {
+    loaded = false;
+    const c = new NetlinkIpvsClient({ ledger, open: async () => undefined, loadModule: async () => undefined });
+    await assert.rejects(c.addService(svc), /the kernel has no IPVS family[\s\S]*modprobe ip_vs/);
+  });
+
+  it("groups concurrent changes, and puts back only the refused ones' ledger lines", async () => {
+    await client.addService(svc);
+    // 10.0.0.13 exists in the kernel but not in the ledger (made by hand)
+    await client.addRealServer(svc.key, rs("10.0.0.13"));
+    fs.writeFileSync(ledger, fs.readFileSync(ledger, "utf8").replace(/^-a .*10\.0\.0\.13.*\n/m, ""));
+    const results = await Promise.allSettled(
+      ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"].map((a) => client.addRealServer(svc.key, rs(a), `p/s/${a}`)),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "fulfilled", "rejected", "fulfilled"],
+    );
+    const owned = parseLedger(fs.readFileSync(ledger, "utf8"));
+    assert.deepEqual(
+      owned.services[0]!.realServers.map((r) => r.config.address),
+      ["10.0.0.11", "10.0.0.12", "10.0.0.14"],
+    );
+  });
+
+  it("takeGroup keeps changes to one object apart", () => {
+    const k = svc.key;
+    const mk = (prefixes: string[]) => ({ prefixes }) as never;
+    const q = [
+      mk([rsPrefix(k, rs("10.0.0.11"))]),
+      mk([rsPrefix(k, rs("10.0.0.12"))]),
+      mk([svcPrefix(k), rsPrefix(k)]),
+      mk([rsPrefix(k, rs("10.0.0.11"))]),
+    ];
+    assert.equal(takeGroup(q).length, 2, "the service delete touches every real server of the service");
+    assert.equal(takeGroup(q).length, 1);
+    assert.equal(takeGroup(q).length, 1);
+    assert.equal(q.length, 0);
+  });
+});
+
+describe("SharedLock (the netlink socket's: dumps alone, changes together)", () => {
+  it("runs shared tasks together, an exclusive one alone, in arrival order", async () => {
+    const lock = new SharedLock();
+    const log: string[] = [];
+    const task = (name: string, exclusive: boolean, ms: number) =>
+      lock.run(exclusive, async () => {
+        log.push(`${name}+`);
+        await new Promise((r) => setTimeout(r, ms));
+        log.push(`${name}-`);
+      });
+    await Promise.all([task("a", false, 20), task("b", false, 5), task("D", true, 5), task("c", false, 1)]);
+    assert.deepEqual(log, ["a+", "b+", "b-", "a-", "D+", "D-", "c+", "c-"]);
+  });
+});
+
+describe("the local connection", () => {
+  it("is { local: true }, validated apart from SSH connections", () => {
+    assert.deepEqual(connection.parse({ local: true }), { local: true });
+    const bad = connection.safeParse({ local: true, host: "x" });
+    assert.ok(!bad.success && bad.error.issues.some((i) => i.code === "unrecognized_keys"));
+    const ssh = connection.safeParse({ host: "10.0.0.2", insecureIgnoreHostKey: true });
+    assert.ok(ssh.success && "host" in ssh.data && ssh.data.port === 22);
+    const missing = connection.safeParse({ host: "10.0.0.2" });
+    assert.ok(!missing.success && missing.error.issues.some((i) => i.path.join(".") === "hostKey"));
+    const notTrue = connection.safeParse({ local: false });
+    assert.ok(!notTrue.success && /must be true/.test(notTrue.error.issues[0]!.message));
+  });
+});
