@@ -307,9 +307,9 @@ export class NetlinkIpvsClient implements IpvsClient {
     for (let i = 0; i < group.length; i += WINDOW) {
       const chunk = group.slice(i, i + WINDOW);
       const settled = await Promise.allSettled(chunk.map((c) => sock.request(c.cmd, encodeAttrs(c.attrs))));
-      settled.forEach((r, j) =>
-        outcome.set(chunk[j]!, r.status === "fulfilled" ? undefined : this.errorOf(chunk[j]!, r.reason)),
-      );
+      for (const [j, r] of settled.entries()) {
+        outcome.set(chunk[j]!, r.status === "fulfilled" ? undefined : this.errorOf(chunk[j]!, r.reason));
+      }
     }
     // put back the ledger lines of refused changes; a delete of something already gone stays dropped
     const putBack = group.flatMap((c, i) => {
