@@ -88,3 +88,31 @@ export class IpvsAlreadyExistsError extends IpvsError {
     this.name = "IpvsAlreadyExistsError";
   }
 }
+
+/**
+ * A snapshot shared by concurrent and repeated reads for a while (a refresh reads many resources
+ * of one host), dropped by every change made through the client and by a failed read.
+ */
+export class SnapshotCache {
+  private cached?: { at: number; value: Promise<Snapshot> };
+
+  constructor(
+    private readonly read: () => Promise<Snapshot>,
+    private readonly ttlMs = 10_000,
+  ) {}
+
+  get(): Promise<Snapshot> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < this.ttlMs) return this.cached.value;
+    const value = this.read();
+    this.cached = { at: now, value };
+    value.catch(() => {
+      if (this.cached?.value === value) this.cached = undefined;
+    });
+    return value;
+  }
+
+  invalidate(): void {
+    this.cached = undefined;
+  }
+}

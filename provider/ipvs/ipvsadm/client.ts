@@ -1,5 +1,12 @@
 import { privilegeRemedy, shellJoin, shellQuote, type Transport } from "../../transport/transport";
-import { IpvsAlreadyExistsError, type IpvsClient, IpvsError, IpvsNotFoundError, type Snapshot } from "../client";
+import {
+  IpvsAlreadyExistsError,
+  type IpvsClient,
+  IpvsError,
+  IpvsNotFoundError,
+  type Snapshot,
+  SnapshotCache,
+} from "../client";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
 import { Batcher, type FastOp } from "./batch";
 import {
@@ -31,15 +38,12 @@ export const snapshotCommand = (ledger: string) =>
     `cat ${shellQuote(ledger)} 2>/dev/null || true`,
   ].join("\n");
 
-/** How long a snapshot is reused when nothing was changed through this client (a refresh reads many resources). */
-const SNAPSHOT_TTL_MS = 10_000;
-
 /**
  * The ipvsadm(8) implementation of {@link IpvsClient}: builds command lines, runs them through a
  * transport (SSH or local), and parses what ipvsadm prints.
  */
 export class IpvsadmClient implements IpvsClient {
-  private cached?: { at: number; value: Promise<Snapshot> };
+  private readonly cache = new SnapshotCache(() => this.readSnapshot());
 
   /** @param ledger where the host keeps the ledger (tests point it elsewhere) */
   private readonly batcher: Batcher;
@@ -51,7 +55,7 @@ export class IpvsadmClient implements IpvsClient {
     this.batcher = new Batcher(
       t,
       () => {
-        this.cached = undefined;
+        this.cache.invalidate();
       },
       ledgerExists(ledger),
       ledger,
@@ -63,14 +67,7 @@ export class IpvsadmClient implements IpvsClient {
   }
 
   snapshot(): Promise<Snapshot> {
-    const now = Date.now();
-    if (this.cached && now - this.cached.at < SNAPSHOT_TTL_MS) return this.cached.value;
-    const value = this.readSnapshot();
-    this.cached = { at: now, value };
-    value.catch(() => {
-      if (this.cached?.value === value) this.cached = undefined;
-    });
-    return value;
+    return this.cache.get();
   }
 
   private async readSnapshot(): Promise<Snapshot> {

@@ -8,7 +8,14 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { TransportError } from "../../transport/transport";
-import { IpvsAlreadyExistsError, type IpvsClient, IpvsError, IpvsNotFoundError, type Snapshot } from "../client";
+import {
+  IpvsAlreadyExistsError,
+  type IpvsClient,
+  IpvsError,
+  IpvsNotFoundError,
+  type Snapshot,
+  SnapshotCache,
+} from "../client";
 import { LEDGER } from "../ipvsadm/client";
 import { addRealServerArgs, addServiceArgs } from "../ipvsadm/command";
 import { ledgerTextEdit, rsPrefix, svcPrefix } from "../ipvsadm/ledger";
@@ -64,7 +71,6 @@ interface Change {
   done: (e?: Error) => void;
 }
 
-const SNAPSHOT_TTL_MS = 10_000;
 /** Changes in flight at once on the socket. */
 const WINDOW = 64;
 const INSTALL_MODULES =
@@ -76,7 +82,7 @@ export class NetlinkIpvsClient implements IpvsClient {
   private readonly open: () => Promise<IpvsSocket | undefined>;
   private readonly loadModule: () => Promise<void>;
   private socket?: Promise<IpvsSocket | undefined>;
-  private cached?: { at: number; value: Promise<Snapshot> };
+  private readonly cache = new SnapshotCache(() => this.readSnapshot());
   private queue: Change[] = [];
   private pumping = false;
 
@@ -107,14 +113,7 @@ export class NetlinkIpvsClient implements IpvsClient {
   }
 
   snapshot(): Promise<Snapshot> {
-    const now = Date.now();
-    if (this.cached && now - this.cached.at < SNAPSHOT_TTL_MS) return this.cached.value;
-    const value = this.readSnapshot();
-    this.cached = { at: now, value };
-    value.catch(() => {
-      if (this.cached?.value === value) this.cached = undefined;
-    });
-    return value;
+    return this.cache.get();
   }
 
   private async readSnapshot(): Promise<Snapshot> {
@@ -270,7 +269,7 @@ export class NetlinkIpvsClient implements IpvsClient {
    * ipvsadm implementation: the ledger may claim what the kernel lacks, never the reverse).
    */
   private change(c: Omit<Change, "done">): Promise<void> {
-    this.cached = undefined;
+    this.cache.invalidate();
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ ...c, done: (e) => (e ? reject(e) : resolve()) });
       void this.pump();
@@ -286,7 +285,7 @@ export class NetlinkIpvsClient implements IpvsClient {
         await this.runGroup(group).catch((e: Error) => {
           for (const c of group) c.done(e);
         });
-        this.cached = undefined;
+        this.cache.invalidate();
       }
     } finally {
       this.pumping = false;
