@@ -9,6 +9,7 @@ import { noop } from "./resources/noop";
 import { realServer } from "./resources/real-server";
 import { realServerHost } from "./resources/real-server-host";
 import { virtualService } from "./resources/virtual-service";
+import { vrrpInstance } from "./resources/vrrp-instance";
 
 const providers: Record<string, pulumi.dynamic.ResourceProvider> = {
   Noop: noop,
@@ -16,6 +17,7 @@ const providers: Record<string, pulumi.dynamic.ResourceProvider> = {
   RealServer: realServer,
   Director: director,
   RealServerHost: realServerHost,
+  VrrpInstance: vrrpInstance,
 };
 
 /** The provider implementation of one resource kind. */

@@ -36,16 +36,61 @@ export interface RealServerArgs {
   }>;
   /** Take over a real server that already exists, instead of failing (see VirtualService.adopt). */
   adopt?: pulumi.Input<boolean>;
+  /**
+   * Graceful drain on removal, in seconds (default 0: removed at once). The real server is first set
+   * to weight 0, so new connections go elsewhere at once; it is deleted when its active connections
+   * reach 0 or this many seconds have passed. A UDP service's real servers are deleted at once
+   * (UDP has no end of connection to wait for). Both engines; a destroy drains too. With engine
+   * keepalived, a director that does not hold the service's VIP (a BACKUP) does not wait.
+   */
+  drainTimeout?: pulumi.Input<number>;
+  /**
+   * Engine keepalived only: how keepalived checks this real server. A real server that fails it is
+   * removed from the table (or set to weight 0 with `inhibitOnFailure`) and comes back when it passes.
+   * - `{ type: "tcp", port?, interval?, timeout?, retries?, retryDelay? }`: TCP connect (`TCP_CHECK`).
+   * - `{ type: "http", path?, status?, port?, ... }`: HTTP GET expecting `status` (default 200) (`HTTP_GET`).
+   * - `{ type: "script", command, interval?, timeout? }`: a command, exit 0 = healthy (`MISC_CHECK`).
+   *
+   * `interval` (default 5 s) is the time between checks, `timeout` (default 3 s) the connect timeout,
+   * `retries` (default 1) the failures in a row before it is taken out, `retryDelay` (1 s) between them.
+   */
+  healthCheck?: pulumi.Input<HealthCheckArgs>;
+  /** Engine keepalived: on a failed check, set the weight to 0 instead of removing the real server. */
+  inhibitOnFailure?: pulumi.Input<boolean>;
 }
+
+/** A keepalived health check of a real server (see {@link RealServerArgs.healthCheck}). */
+export type HealthCheckArgs =
+  | {
+      type: "tcp";
+      port?: number;
+      interval?: number;
+      timeout?: number;
+      retries?: number;
+      retryDelay?: number;
+    }
+  | {
+      type: "http";
+      path?: string;
+      status?: number;
+      port?: number;
+      interval?: number;
+      timeout?: number;
+      retries?: number;
+      retryDelay?: number;
+    }
+  | { type: "script"; command: string; interval?: number; timeout?: number };
 
 /** The kernel key of a virtual service, as a RealServer refers to it. */
 function serviceRef(s: VirtualService): pulumi.Output<Record<string, unknown>> {
   return pulumi
-    .all([s.protocol, s.address, s.port, s.fwmark, s.family])
-    .apply(
-      ([protocol, address, port, fwmark, family]): Record<string, unknown> =>
-        fwmark !== undefined && fwmark !== null ? { fwmark, family: family ?? "ipv4" } : { protocol, address, port },
-    );
+    .all([s.protocol, s.address, s.port, s.fwmark, s.family, s.engine])
+    .apply(([protocol, address, port, fwmark, family, engine]): Record<string, unknown> => {
+      const ref: Record<string, unknown> =
+        fwmark !== undefined && fwmark !== null ? { fwmark, family: family ?? "ipv4" } : { protocol, address, port };
+      if (engine === "keepalived") ref.engine = engine; // the ipvsadm engine is left out: older states lack it
+      return ref;
+    });
 }
 
 /**
@@ -71,6 +116,7 @@ export class RealServer extends pulumi.dynamic.Resource {
       connection: pulumi.secret(service.connection),
       service: serviceRef(service),
       owner: ownerOf(name),
+      observed: undefined,
     };
     super(
       providerFor("RealServer"),

@@ -61,6 +61,20 @@ export interface VirtualServiceArgs {
    * `pulumi import`; this is the way to adopt.
    */
   adopt?: pulumi.Input<boolean>;
+  /**
+   * Who makes the IPVS rules: `ipvsadm` (the default: pulumi-lvs runs ipvsadm, or netlink on a local
+   * connection) or `keepalived`: pulumi-lvs writes a `virtual_server` block to
+   * /etc/keepalived/conf.d/pulumi-lvs-vs-*.conf (its RealServers add `real_server` blocks) and
+   * reloads keepalived, which makes the rules and runs the real servers' health checks. Use the same
+   * engine for every service of a director pair. keepalived leaves out a service that has no real
+   * server. Changing it replaces the service.
+   */
+  engine?: pulumi.Input<"ipvsadm" | "keepalived">;
+  /**
+   * Engine keepalived: the server that takes the traffic while no real server passes its check
+   * (`sorry_server`). `port` defaults to the service's port.
+   */
+  sorryServer?: pulumi.Input<{ address: pulumi.Input<string>; port?: pulumi.Input<number> }>;
 }
 
 /**
@@ -83,12 +97,20 @@ export class VirtualService extends pulumi.dynamic.Resource {
   declare public readonly exclusive: pulumi.Output<boolean>;
   /** Real servers of this service in the kernel that the stack does not own (`address:port`). */
   declare public readonly strayRealServers: pulumi.Output<string[]>;
+  /** `ipvsadm` (also when unset) or `keepalived`. */
+  declare public readonly engine: pulumi.Output<"ipvsadm" | "keepalived" | undefined>;
+  /**
+   * Engine keepalived: what the last read found, `{ config, live }`: the file as rendered ("ok"),
+   * edited ("changed") or gone ("missing"); the live table as keepalived should have it, or not.
+   */
+  declare public readonly observed: pulumi.Output<{ config: string; live: string } | undefined>;
 
   constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
     const props = {
       ...args,
       connection: pulumi.secret(args.connection),
       owner: ownerOf(name),
+      observed: undefined,
       strayRealServers: undefined,
     };
     super(providerFor("VirtualService"), name, props, withSecretOutputs(opts), "lvs", "VirtualService");

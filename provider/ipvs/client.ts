@@ -18,9 +18,9 @@ export interface IpvsClient {
   /**
    * The whole table and the ledger of owned objects, read in one round trip. Reading changes
    * nothing (it does not even load ip_vs). Concurrent and repeated calls share one read until the
-   * next mutation through this client.
+   * next mutation through this client; `fresh` reads again (for polling counters, such as a drain).
    */
-  snapshot(): Promise<Snapshot>;
+  snapshot(opts?: { fresh?: boolean }): Promise<Snapshot>;
   /**
    * Mutations record the object in the ledger with its `owner` (the resource, `project/stack/name`),
    * before the kernel is changed: an operation cut short (a lost connection) leaves the ledger

@@ -9,6 +9,7 @@ import {
   TUNNEL_TYPES,
 } from "../ipvs/types";
 import { connection, owner } from "./connection";
+import { drainTimeout, ENGINES, healthCheck } from "./keepalived";
 import { ipAddress, port } from "./net";
 
 /** The virtual service a real server belongs to, by its kernel key. */
@@ -18,10 +19,12 @@ export const serviceRef = z.union(
       protocol: z.enum(PROTOCOLS),
       address: ipAddress,
       port,
+      engine: z.enum(ENGINES).optional(),
     }),
     z.strictObject({
       fwmark: z.number().int().min(1).max(4294967295),
       family: z.enum(FAMILIES).default("ipv4"),
+      engine: z.enum(ENGINES).optional(),
     }),
   ],
   { error: "must name a virtual service: {protocol, address, port} or {fwmark, family}" },
@@ -64,9 +67,20 @@ export const realServerInputs = z
       .optional(),
     adopt: z.boolean({ error: "must be a boolean" }).default(false),
     owner: owner.optional(),
+    healthCheck: healthCheck.optional(),
+    inhibitOnFailure: z.boolean({ error: "must be a boolean" }).optional(),
+    drainTimeout: drainTimeout.optional(),
   })
   .superRefine((v, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    if (v.service.engine !== "keepalived") {
+      if (v.healthCheck !== undefined)
+        issue(["healthCheck"], 'needs a virtual service with engine "keepalived" (keepalived runs the checks)');
+      if (v.inhibitOnFailure !== undefined)
+        issue(["inhibitOnFailure"], 'needs a virtual service with engine "keepalived" (keepalived runs the checks)');
+    } else if (v.adopt) {
+      issue(["adopt"], "does not apply with engine keepalived: keepalived makes the real server from its file");
+    }
     const svcPort = "port" in v.service ? v.service.port : undefined;
     const svcV6 = "fwmark" in v.service ? v.service.family === "ipv6" : v.service.address.includes(":");
     if (svcV6 !== v.address.includes(":") && v.forwarding !== "tun") {

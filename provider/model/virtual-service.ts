@@ -9,6 +9,7 @@ import {
   type VirtualServiceConfig,
 } from "../ipvs/types";
 import { connection, owner } from "./connection";
+import { ENGINES, sorryServer } from "./keepalived";
 import { ipAddress, port } from "./net";
 
 /** Persistence timeout bounds, in seconds (the kernel stores timeout × HZ in 32 bits). */
@@ -57,9 +58,21 @@ export const virtualServiceInputs = z
     exclusive: z.boolean({ error: "must be a boolean" }).default(false),
     adopt: z.boolean({ error: "must be a boolean" }).default(false),
     owner: owner.optional(),
+    engine: z.enum(ENGINES, { error: `must be one of ${ENGINES.join(", ")}` }).optional(),
+    sorryServer: sorryServer.optional(),
   })
   .superRefine((v, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (v.engine === "keepalived") {
+      if (v.exclusive) issue("exclusive", "does not apply with engine keepalived: keepalived owns all of the service");
+      if (v.adopt) issue("adopt", "does not apply with engine keepalived: keepalived makes the service from its file");
+      if (v.pe !== undefined) issue("pe", "is not supported with engine keepalived");
+    } else if (v.sorryServer !== undefined) {
+      issue(
+        "sorryServer",
+        'needs engine "keepalived" (keepalived switches to the sorry server when no real server is up)',
+      );
+    }
     if (v.fwmark !== undefined) {
       for (const f of ["protocol", "address", "port"] as const) {
         if (v[f] !== undefined)

@@ -8,19 +8,62 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findRealServer, findRealServerEntry, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
+import {
+  applyRealServer,
+  deleteRealServer,
+  drains,
+  type EngineObserved,
+  IN_SYNC,
+  observeRealServer,
+  type RealServerSpec,
+  repairRealServer,
+  waitDrained,
+} from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
 import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKeyOfRef } from "../model/real-server";
-import { checkClaim, checkInputs, declareRealServer, diffResource, ipvsClientFor, mayTakeOver } from "./common";
+import { transportFor } from "../transport/pool";
+import {
+  checkClaim,
+  checkInputs,
+  declareRealServer,
+  diffResource,
+  ipvsClientFor,
+  jsonEqual,
+  mayTakeOver,
+} from "./common";
 
 const IDENTITY = ["service", "address", "port"] as const;
 const EMPTY = { realServers: [] };
-const CONFIG = ["forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel", "adopt"] as const;
+const CONFIG = [
+  "forwarding",
+  "weight",
+  "upperThreshold",
+  "lowerThreshold",
+  "tunnel",
+  "adopt",
+  "healthCheck",
+  "inhibitOnFailure",
+  "drainTimeout",
+] as const;
 
 type Props = RealServerInputs & {
   __provider?: string;
   /** Whether the director's ledger lists this real server as owned (false: drift, update re-owns it). */
   owned?: boolean;
+  /** Engine keepalived: the rendered file and the live table compared. */
+  observed?: EngineObserved;
 };
+
+function isKeepalived(v: RealServerInputs): boolean {
+  return v.service.engine === "keepalived";
+}
+
+function specOf(v: RealServerInputs): RealServerSpec {
+  const s: RealServerSpec = { service: serviceKeyOfRef(v.service), cfg: realServerConfigOf(v) };
+  if (v.healthCheck) s.healthCheck = v.healthCheck;
+  if (v.inhibitOnFailure) s.inhibitOnFailure = true;
+  return s;
+}
 
 function declare(v: RealServerInputs): void {
   declareRealServer(
@@ -56,12 +99,19 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id, olds: Props, news: Props) {
     const d = diffResource(olds, news, CONFIG, IDENTITY);
+    if (isKeepalived(news)) {
+      return d.changes || olds.observed === undefined ? d : { ...d, changes: !jsonEqual(olds.observed, IN_SYNC) };
+    }
     // in the kernel but missing from the ledger: an update writes it back
     return olds.owned === false ? { ...d, changes: true } : d;
   },
 
   async create(inputs: Props) {
     const v = inputs;
+    if (isKeepalived(v)) {
+      await applyRealServer(transportFor(v.connection), specOf(v));
+      return { id: realServerId(v), outs: { ...v, observed: IN_SYNC } };
+    }
     const key = serviceKeyOfRef(v.service);
     const cfg = realServerConfigOf(v);
     const ipvs = ipvsClientFor(v.connection);
@@ -91,6 +141,10 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
 
   async read(id, props: Props) {
     const ipvs = ipvsClientFor(props.connection);
+    if (isKeepalived(props)) {
+      const observed = await observeRealServer(transportFor(props.connection), ipvs, specOf(props));
+      return { id, props: { ...props, observed } };
+    }
     const key = serviceKeyOfRef(props.service);
     const want = realServerConfigOf(props);
     const snap = await ipvs.snapshot();
@@ -113,6 +167,12 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id, _olds: Props, news: Props) {
+    if (isKeepalived(news)) {
+      const t = transportFor(news.connection);
+      await applyRealServer(t, specOf(news));
+      await repairRealServer(t, ipvsClientFor(news.connection), specOf(news));
+      return { outs: { ...news, observed: IN_SYNC } };
+    }
     const key = serviceKeyOfRef(news.service);
     const cfg = realServerConfigOf(news);
     const ipvs = ipvsClientFor(news.connection);
@@ -128,7 +188,26 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id, props: Props) {
     const ipvs = ipvsClientFor(props.connection);
-    await ipvs.deleteRealServer(serviceKeyOfRef(props.service), realServerConfigOf(props)).catch((e) => {
+    const drain = props.drainTimeout ?? 0;
+    if (isKeepalived(props)) {
+      await deleteRealServer(transportFor(props.connection), ipvs, specOf(props), drain);
+      return;
+    }
+    const key = serviceKeyOfRef(props.service);
+    const cfg = realServerConfigOf(props);
+    if (drains(key, drain)) {
+      // graceful: no new connections at once, then wait for the open ones to finish
+      const quiesced = await ipvs.editRealServer(key, { ...cfg, weight: 0 }, props.owner).then(
+        () => true,
+        (e) => {
+          if (e instanceof IpvsNotFoundError) return false;
+          throw e;
+        },
+      );
+      if (!quiesced) return;
+      await waitDrained(ipvs, key, cfg, drain);
+    }
+    await ipvs.deleteRealServer(key, cfg).catch((e) => {
       if (!(e instanceof IpvsNotFoundError)) throw e;
     });
   },

@@ -9,15 +9,55 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } from "../ipvs/types";
+import {
+  applyService,
+  deleteService,
+  type EngineObserved,
+  IN_SYNC,
+  observeService,
+  repairService,
+  type ServiceSpec,
+} from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
 import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from "../model/virtual-service";
-import { checkClaim, checkInputs, diffResource, ipvsClientFor, isDeclaredRealServer, mayTakeOver } from "./common";
+import { transportFor } from "../transport/pool";
+import {
+  checkClaim,
+  checkInputs,
+  diffResource,
+  ipvsClientFor,
+  isDeclaredRealServer,
+  jsonEqual,
+  mayTakeOver,
+} from "./common";
 
-const IDENTITY = ["protocol", "address", "port", "fwmark", "family"] as const;
-const CONFIG = ["scheduler", "schedulerFlags", "persistence", "pe", "onePacket", "exclusive", "adopt"] as const;
+const IDENTITY = ["protocol", "address", "port", "fwmark", "family", "engine"] as const;
+const CONFIG = [
+  "scheduler",
+  "schedulerFlags",
+  "persistence",
+  "pe",
+  "onePacket",
+  "exclusive",
+  "adopt",
+  "sorryServer",
+] as const;
 
-/** The checked, normalized inputs, as stored in state (outputs add `strayRealServers`). */
-type Props = VirtualServiceInputs & { __provider?: string; strayRealServers?: string[] };
+/**
+ * The checked, normalized inputs, as stored in state (outputs add `strayRealServers`, and with
+ * engine keepalived, `observed`: the rendered file and the live table compared).
+ */
+type Props = VirtualServiceInputs & { __provider?: string; strayRealServers?: string[]; observed?: EngineObserved };
+
+function isKeepalived(v: VirtualServiceInputs): boolean {
+  return v.engine === "keepalived";
+}
+
+function specOf(v: VirtualServiceInputs): ServiceSpec {
+  const s: ServiceSpec = { cfg: serviceConfigOf(v) };
+  if (v.sorryServer) s.sorryServer = v.sorryServer;
+  return s;
+}
 
 function normalize(v: VirtualServiceInputs): VirtualServiceInputs {
   const cfg = serviceConfigOf(v);
@@ -53,6 +93,9 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id, olds: Props, news: Props) {
     const d = diffResource(olds, news, CONFIG, IDENTITY);
+    if (isKeepalived(news)) {
+      return d.changes || olds.observed === undefined ? d : { ...d, changes: !jsonEqual(olds.observed, IN_SYNC) };
+    }
     // stray real servers are drift only where the service claims all its real servers
     if (news.exclusive && (olds.strayRealServers?.length ?? 0) > 0) return { ...d, changes: true };
     return d;
@@ -60,6 +103,10 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
 
   async create(inputs: Props) {
     const v = inputs;
+    if (isKeepalived(v)) {
+      await applyService(transportFor(v.connection), specOf(v));
+      return { id: virtualServiceId(v), outs: { ...v, strayRealServers: [], observed: IN_SYNC } };
+    }
     const cfg = serviceConfigOf(v);
     const ipvs = ipvsClientFor(v.connection);
     try {
@@ -80,6 +127,10 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
 
   async read(id, props: Props) {
     const ipvs = ipvsClientFor(props.connection);
+    if (isKeepalived(props)) {
+      const observed = await observeService(transportFor(props.connection), ipvs, specOf(props));
+      return { id, props: { ...props, observed } };
+    }
     const cfg = serviceConfigOf(props);
     const snap = await ipvs.snapshot();
     const live = findService(snap.table, cfg.key);
@@ -100,6 +151,12 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id, _olds: Props, news: Props) {
+    if (isKeepalived(news)) {
+      const t = transportFor(news.connection);
+      await applyService(t, specOf(news));
+      await repairService(t, ipvsClientFor(news.connection), specOf(news));
+      return { outs: { ...news, strayRealServers: [], observed: IN_SYNC } };
+    }
     const cfg = serviceConfigOf(news);
     const ipvs = ipvsClientFor(news.connection);
     try {
@@ -130,6 +187,10 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id, props: Props) {
+    if (isKeepalived(props)) {
+      await deleteService(transportFor(props.connection), serviceConfigOf(props).key);
+      return;
+    }
     const cfg = serviceConfigOf(props);
     const ipvs = ipvsClientFor(props.connection);
     const snap = await ipvs.snapshot();

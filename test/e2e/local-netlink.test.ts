@@ -214,11 +214,12 @@ describe("examples/local: a director that deploys itself (real pulumi CLI in the
     // drift by hand with the real ipvsadm (moved away again before pulumi runs): a real server
     // deleted, another one's weight changed
     const drift = `sh:${restoreIpvsadm}; ipvsadm -d -t 10.0.0.100:8080 -r 10.0.0.12:80 && ipvsadm -e -t 10.0.0.100:8080 -r 10.0.0.13:80 -m -w 9; ${hideIpvsadm}`;
-    const [clean, , drifted, repair, repaired] = await onDirector(
-      ["refresh-preview", drift, "refresh-preview", "up-refresh", "refresh-preview"],
+    // (no clean preview right after up: the one after the repair checks the empty plan, and each
+    // pulumi operation costs about 2 minutes in the emulated guest)
+    const [, drifted, repair, repaired] = await onDirector(
+      [drift, "refresh-preview", "up-refresh", "refresh-preview"],
       config(),
     );
-    assert.equal(clean!.changes, false, "preview --refresh --expect-no-changes passes right after up");
     assert.equal(drifted!.changes, true, "the drift shows in preview --refresh");
     assert.deepEqual(
       repair!.summary,
@@ -234,7 +235,7 @@ describe("examples/local: a director that deploys itself (real pulumi CLI in the
       area: "examples/local: pulumi on the director (guest)",
       tried: 1,
       failed: 0,
-      measured: `up ${up!.seconds.toFixed(0)} s, preview --refresh ${clean!.seconds.toFixed(0)} s, destroy ${destroy!.seconds.toFixed(0)} s (pulumi and Node emulated)`,
+      measured: `up ${up!.seconds.toFixed(0)} s, preview --refresh ${repaired!.seconds.toFixed(0)} s, destroy ${destroy!.seconds.toFixed(0)} s (pulumi and Node emulated)`,
     });
   });
 });

@@ -47,7 +47,7 @@ ensure_host_tools() { # ensure_host_tools PKG...: apt-get install what is missin
 
 USERLAND="busybox dash bash dropbear-bin openssh-sftp-server openssh-client ipvsadm iproute2 kmod procps
 iptables nftables netbase libc6 sudo libpam-modules libpam-modules-bin libpam-runtime libstdc++6 libgcc-s1
-ucspi-tcp-ipv6"
+ucspi-tcp-ipv6 keepalived"
 
 # Dependency closure, following only shared-library packages (no debconf/perl/systemd tooling).
 # Breadth-first, one apt-cache call per level (apt-cache takes ~0.5 s per call).

@@ -66,7 +66,8 @@ export class IpvsadmClient implements IpvsClient {
     return this.t.label;
   }
 
-  snapshot(): Promise<Snapshot> {
+  snapshot(opts?: { fresh?: boolean }): Promise<Snapshot> {
+    if (opts?.fresh) this.cache.invalidate();
     return this.cache.get();
   }
 

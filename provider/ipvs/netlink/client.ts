@@ -112,7 +112,8 @@ export class NetlinkIpvsClient implements IpvsClient {
     return this.socket;
   }
 
-  snapshot(): Promise<Snapshot> {
+  snapshot(opts?: { fresh?: boolean }): Promise<Snapshot> {
+    if (opts?.fresh) this.cache.invalidate();
     return this.cache.get();
   }
 

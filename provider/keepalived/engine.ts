@@ -1,0 +1,233 @@
+/**
+ * The keepalived engine of VirtualService and RealServer: instead of ipvsadm commands, each
+ * resource owns a file that keepalived reads (a `virtual_server` block, or one `real_server`
+ * block included into it), and keepalived makes the IPVS rules and runs the health checks.
+ *
+ * Drift compares both the files with what the resources render and the live IPVS table with what
+ * keepalived should have made from them (a real server whose check says DOWN is expected absent,
+ * or at weight 0 with inhibitOnFailure). keepalived does not put back rules deleted by hand on a
+ * reload, so `pulumi up` re-adds such rules itself (ipvsadm, not recorded in pulumi-lvs's ledger:
+ * they are keepalived's) after rewriting the files.
+ */
+import type { IpvsClient } from "../ipvs/client";
+import { addRealServerArgs, addServiceArgs, editRealServerArgs } from "../ipvs/ipvsadm/command";
+import {
+  findRealServer,
+  findService,
+  type RealServerConfig,
+  type RealServerKey,
+  type ServiceKey,
+  type VirtualServiceConfig,
+} from "../ipvs/types";
+import type { HealthCheck } from "../model/keepalived";
+import { CommandError, shellJoin, type Transport } from "../transport/transport";
+import { apply, type OwnedFile, probe } from "./daemon";
+import {
+  RS_NOTIFY,
+  RS_NOTIFY_TEXT,
+  realServerDirOf,
+  realServerFileOf,
+  realServerStateFileOf,
+  renderRealServer,
+  renderVirtualServer,
+  serviceFileOf,
+} from "./render";
+
+/** What read found for a keepalived-engine object; anything but {@link IN_SYNC} is drift. */
+export interface EngineObserved {
+  /** The object's file: as rendered, edited, or gone. */
+  config: "ok" | "changed" | "missing";
+  /** The live IPVS table: as keepalived should have made it, or not. */
+  live: "ok" | "missing" | "different";
+}
+export const IN_SYNC: EngineObserved = { config: "ok", live: "ok" };
+
+function fileState(have: string | undefined, want: string): EngineObserved["config"] {
+  return have === undefined ? "missing" : have === want ? "ok" : "changed";
+}
+
+// ---- virtual services
+
+export interface ServiceSpec {
+  cfg: VirtualServiceConfig;
+  sorryServer?: { address: string; port?: number };
+}
+
+function serviceFile(s: ServiceSpec): OwnedFile {
+  return { path: serviceFileOf(s.cfg.key), content: renderVirtualServer(s.cfg, s.sorryServer) };
+}
+
+export async function applyService(t: Transport, s: ServiceSpec): Promise<void> {
+  await apply(t, [serviceFile(s), { path: RS_NOTIFY, content: RS_NOTIFY_TEXT, mode: "0755" }], [], {
+    make: [realServerDirOf(s.cfg.key)],
+  });
+}
+
+export async function observeService(
+  t: Transport,
+  ipvs: IpvsClient,
+  s: ServiceSpec,
+  fresh = false,
+): Promise<EngineObserved> {
+  const f = serviceFile(s);
+  const glob = `${realServerDirOf(s.cfg.key)}/*.conf`;
+  const [p, snap] = await Promise.all([probe(t, [f.path], [glob]), ipvs.snapshot({ fresh })]);
+  // keepalived leaves out a virtual_server without real servers
+  const expected = p.running && (p.counts.get(glob) ?? 0) > 0;
+  const live = expected && !findService(snap.table, s.cfg.key) ? "missing" : "ok";
+  return { config: fileState(p.files.get(f.path), f.content), live };
+}
+
+/** After the file is rewritten: a service keepalived should have but the kernel lost is put back. */
+export async function repairService(t: Transport, ipvs: IpvsClient, s: ServiceSpec): Promise<void> {
+  const live = await settled(async () => (await observeService(t, ipvs, s, true)).live);
+  if (live !== "missing") return;
+  await run(t, `ipvsadm ${shellJoin(addServiceArgs(s.cfg))}`);
+}
+
+/**
+ * The live state once keepalived has had time to apply a reload or a start (it does so after the
+ * signal returns): fresh reads for up to 3 s, until it is as expected.
+ */
+async function settled(live: () => Promise<EngineObserved["live"]>): Promise<EngineObserved["live"]> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const l = await live();
+    if (l === "ok" || Date.now() >= deadline) return l;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export async function deleteService(t: Transport, key: ServiceKey): Promise<void> {
+  await apply(t, [], [serviceFileOf(key)], { removeIfEmpty: [realServerDirOf(key)] });
+}
+
+// ---- real servers
+
+export interface RealServerSpec {
+  service: ServiceKey;
+  cfg: RealServerConfig;
+  healthCheck?: HealthCheck;
+  inhibitOnFailure?: boolean;
+}
+
+function realServerFile(r: RealServerSpec): OwnedFile {
+  return { path: realServerFileOf(r.service, r.cfg), content: renderRealServer(r) };
+}
+
+export async function applyRealServer(t: Transport, r: RealServerSpec): Promise<void> {
+  await apply(t, [realServerFile(r)]);
+}
+
+/**
+ * What the live table should hold for this real server: its configuration, weight 0 when its check
+ * failed and it is inhibited, or nothing when its check failed. Undefined: keepalived is not
+ * running, so nothing is expected of the table.
+ */
+function expectedLive(
+  r: RealServerSpec,
+  running: boolean,
+  verdict: string | undefined,
+): RealServerConfig | null | undefined {
+  if (!running) return undefined;
+  if (r.healthCheck && verdict === "DOWN") return r.inhibitOnFailure ? { ...r.cfg, weight: 0 } : null;
+  return r.cfg;
+}
+
+export async function observeRealServer(
+  t: Transport,
+  ipvs: IpvsClient,
+  r: RealServerSpec,
+  fresh = false,
+): Promise<EngineObserved> {
+  const f = realServerFile(r);
+  const state = realServerStateFileOf(r.service, r.cfg);
+  const [p, snap] = await Promise.all([probe(t, [f.path, state]), ipvs.snapshot({ fresh })]);
+  const want = expectedLive(r, p.running, p.files.get(state)?.trim());
+  const svc = findService(snap.table, r.service);
+  const have = svc && findRealServer(svc, r.cfg);
+  let live: EngineObserved["live"] = "ok";
+  if (want === null && have) live = "different";
+  else if (want && !have) live = "missing";
+  else if (want && have && (have.weight !== want.weight || have.forwarding !== want.forwarding)) live = "different";
+  return { config: fileState(p.files.get(f.path), f.content), live };
+}
+
+export async function repairRealServer(t: Transport, ipvs: IpvsClient, r: RealServerSpec): Promise<void> {
+  const live = await settled(async () => (await observeRealServer(t, ipvs, r, true)).live);
+  const now = { live };
+  if (now.live === "missing") await run(t, `ipvsadm ${shellJoin(addRealServerArgs(r.service, r.cfg))}`);
+  else if (now.live === "different") await run(t, `ipvsadm ${shellJoin(editRealServerArgs(r.service, r.cfg))}`);
+}
+
+/**
+ * Removes the real server from keepalived's configuration. With a drain timeout (TCP, SCTP and
+ * fwmark services), it is first set to weight 0 and keepalived reloaded, so it takes no new
+ * connections, and its file is removed once its active connections reach 0 or the timeout passes.
+ */
+export async function deleteRealServer(
+  t: Transport,
+  ipvs: IpvsClient,
+  r: RealServerSpec,
+  drainSeconds: number,
+): Promise<void> {
+  if (drains(r.service, drainSeconds)) {
+    await apply(t, [realServerFile({ ...r, cfg: { ...r.cfg, weight: 0 } })]);
+    if (await carriesTraffic(t, r.service)) await waitDrained(ipvs, r.service, r.cfg, drainSeconds);
+  }
+  await apply(t, [], [realServerFile(r).path, realServerStateFileOf(r.service, r.cfg)]);
+}
+
+/**
+ * Whether this director carries the service's traffic: it holds the service's VIP (the MASTER of a
+ * pair). A BACKUP's connection entries are copies from the sync daemon, which it never sees end:
+ * waiting for them would always last the whole drain timeout. A fwmark service has no VIP to tell.
+ */
+async function carriesTraffic(t: Transport, service: ServiceKey): Promise<boolean> {
+  if (!("address" in service)) return true;
+  const p = await probe(t, []);
+  return [...p.addresses].some((a) => a.startsWith(`${service.address}/`));
+}
+
+// ---- shared with the ipvsadm engine
+
+/** UDP has no connection end to wait for: it is deleted at once. */
+export function drains(service: ServiceKey, drainSeconds: number): boolean {
+  return drainSeconds > 0 && !("protocol" in service && service.protocol === "udp");
+}
+
+/**
+ * Polls the live table (fresh reads, one a second) until the real server has no active
+ * connection, is gone, or `seconds` have passed. Returns the active connections left.
+ */
+export async function waitDrained(
+  ipvs: IpvsClient,
+  service: ServiceKey,
+  rs: RealServerKey,
+  seconds: number,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  now: () => number = Date.now,
+): Promise<number> {
+  const deadline = now() + seconds * 1000;
+  for (;;) {
+    const snap = await ipvs.snapshot({ fresh: true });
+    const svc = findService(snap.table, service);
+    const entry = svc?.realServers.find((x) => x.config.address === rs.address && x.config.port === rs.port);
+    const active = entry?.stats?.activeConnections ?? 0;
+    if (active === 0 || now() >= deadline) return active;
+    await sleep(1000);
+  }
+}
+
+async function run(t: Transport, command: string): Promise<void> {
+  const r = await t.exclusive(() => t.run(command));
+  // keepalived may have put it back meanwhile
+  if (r.code !== 0 && /already exists/i.test(r.stderr)) return;
+  if (r.code !== 0)
+    throw new CommandError(
+      t.label,
+      command,
+      r,
+      "check that ipvsadm is installed on the director, then run `pulumi up` again",
+    );
+}

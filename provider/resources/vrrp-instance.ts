@@ -1,0 +1,159 @@
+/**
+ * VrrpInstance: one keepalived VRRP instance on one director. A director pair is two of them with
+ * the same name, virtual router id, VIPs and password, and different priorities.
+ *
+ * Files (owned): /etc/keepalived/conf.d/pulumi-lvs-vrrp-<name>.conf, and the shared reader of
+ * keepalived's notify FIFO, which records the instance's role (MASTER, BACKUP, FAULT) for read. keepalived is reloaded, never
+ * restarted. Drift: the file differs or is missing, keepalived is not running, or the director is
+ * MASTER and lacks one of the VIPs. `pulumi up` rewrites the file, reloads or starts keepalived,
+ * and puts back missing VIPs on the MASTER (keepalived does not re-add them on a reload).
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { addAddressCommand, announceCommand } from "../host/addresses";
+import { apply, type OwnedFile, probe } from "../keepalived/daemon";
+import {
+  renderVrrpInstance,
+  VRRP_FIFO_SCRIPT,
+  VRRP_FIFO_SCRIPT_TEXT,
+  vipsOf,
+  vrrpFileOf,
+  vrrpStateFileOf,
+} from "../keepalived/render";
+import { hostIdOf } from "../model/connection";
+import { type VrrpInstanceInputs, vrrpInstanceInputs } from "../model/keepalived";
+import { transportFor } from "../transport/pool";
+import { CommandError } from "../transport/transport";
+import { checkClaim, checkInputs, diffResource, jsonEqual } from "./common";
+
+const IDENTITY = ["name"] as const;
+const CONFIG = [
+  "interface",
+  "virtualRouterId",
+  "priority",
+  "advertInterval",
+  "vips",
+  "authPass",
+  "preempt",
+  "preemptDelay",
+  "unicastPeers",
+  "unicastSourceAddress",
+  "sync",
+] as const;
+
+/** What read found; anything but {@link HEALTHY} is drift. */
+export interface Observed {
+  /** The instance's file: as rendered ("ok"), edited ("changed") or gone ("missing"). */
+  config: "ok" | "changed" | "missing";
+  /** keepalived is running. */
+  running: boolean;
+  /** VIPs the director lacks while it is MASTER. */
+  missingVips: string[];
+}
+const HEALTHY: Observed = { config: "ok", running: true, missingVips: [] };
+
+type Props = VrrpInstanceInputs & {
+  __provider?: string;
+  observed?: Observed;
+  /** The VRRP role keepalived last reported: MASTER, BACKUP, FAULT, or "unknown". */
+  role?: string;
+};
+
+function filesOf(v: VrrpInstanceInputs): OwnedFile[] {
+  return [
+    { path: VRRP_FIFO_SCRIPT, content: VRRP_FIFO_SCRIPT_TEXT, mode: "0755" },
+    { path: vrrpFileOf(v.name), content: renderVrrpInstance(v) },
+  ];
+}
+
+export function vrrpInstanceId(v: VrrpInstanceInputs): string {
+  return `${hostIdOf(v.connection)}/vrrp/${v.name}`;
+}
+
+async function observe(v: VrrpInstanceInputs): Promise<{ observed: Observed; role: string }> {
+  const t = transportFor(v.connection);
+  const files = filesOf(v);
+  const p = await probe(t, [...files.map((f) => f.path), vrrpStateFileOf(v.name)]);
+  let config: Observed["config"] = "ok";
+  for (const f of files) {
+    const have = p.files.get(f.path);
+    if (have === undefined) config = "missing";
+    else if (have !== f.content && config === "ok") config = "changed";
+  }
+  const role = p.running ? (p.files.get(vrrpStateFileOf(v.name))?.trim() ?? "unknown") || "unknown" : "stopped";
+  const missingVips =
+    role === "MASTER"
+      ? vipsOf(v)
+          .filter((x) => !p.addresses.has(`${x.address}/${x.prefix} ${x.device}`))
+          .map((x) => `${x.address}/${x.prefix} dev ${x.device}`)
+      : [];
+  return { observed: { config, running: p.running, missingVips }, role };
+}
+
+/** keepalived adds VIPs on becoming MASTER only: put back the ones removed by hand since. */
+async function restoreVips(v: VrrpInstanceInputs, missing: string[]): Promise<void> {
+  if (missing.length === 0) return;
+  const t = transportFor(v.connection);
+  const want = vipsOf(v).filter((x) => missing.includes(`${x.address}/${x.prefix} dev ${x.device}`));
+  const script = want.flatMap((a) => [addAddressCommand(a), `${announceCommand(a)} >/dev/null`]).join(" && ");
+  const r = await t.exclusive(() => t.run(script));
+  if (r.code !== 0)
+    throw new CommandError(t.label, script, r, "check the interface exists, then run `pulumi up` again");
+}
+
+/** Waits (a few advertisement intervals at most) for keepalived to report a role. */
+async function settle(v: VrrpInstanceInputs): Promise<{ observed: Observed; role: string }> {
+  const deadline = Date.now() + (3 * v.advertInterval + 2) * 1000;
+  let o = await observe(v);
+  while ((o.role === "unknown" || o.role === "stopped") && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    o = await observe(v);
+  }
+  return o;
+}
+
+export const vrrpInstance: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    return checkClaim<VrrpInstanceInputs>(checkInputs(vrrpInstanceInputs, news), news, (v) => ({
+      id: vrrpInstanceId(v),
+      owner: v.owner,
+      property: "name",
+      kind: "VRRP instance",
+      text: v.name,
+    }));
+  },
+
+  async diff(_id, olds: Props, news: Props) {
+    const d = diffResource(olds, news, CONFIG, IDENTITY);
+    if (d.changes) return d;
+    return { ...d, changes: olds.observed !== undefined && !jsonEqual(olds.observed, HEALTHY) };
+  },
+
+  async create(inputs: Props) {
+    await apply(transportFor(inputs.connection), filesOf(inputs));
+    const { role } = await settle(inputs);
+    return { id: vrrpInstanceId(inputs), outs: { ...inputs, observed: HEALTHY, role } };
+  },
+
+  async read(id, props: Props) {
+    const { observed, role } = await observe(props);
+    return { id, props: { ...props, observed, role } };
+  },
+
+  async update(_id, olds: Props, news: Props) {
+    const t = transportFor(news.connection);
+    await apply(t, filesOf(news));
+    if (olds.observed?.missingVips.length && news.vips && olds.name === news.name) {
+      const { observed } = await observe(news);
+      await restoreVips(news, observed.missingVips);
+    }
+    const { role } = await settle(news);
+    return { outs: { ...news, observed: HEALTHY, role } };
+  },
+
+  async delete(_id, props: Props) {
+    const t = transportFor(props.connection);
+    // the instance goes with its file: keepalived removes its VIPs on the reload (the FIFO reader
+    // script is shared with the director's other instances, and stays)
+    await apply(t, [], [vrrpFileOf(props.name), vrrpStateFileOf(props.name)]);
+  },
+};
