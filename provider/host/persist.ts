@@ -13,6 +13,8 @@ export interface PersistedFile {
   content: string;
   /** Also create this symlink to `path` (unit enablement). */
   enableLink?: string;
+  /** Octal mode, e.g. "0755" for a script; default: the umask's. */
+  mode?: string;
 }
 
 export function unitFile(description: string, script: string, opts: { before?: string } = {}): string {
@@ -72,8 +74,10 @@ export function writeFilesScript(files: PersistedFile[]): string {
   const lines: string[] = [];
   for (const f of files) {
     const dir = f.path.slice(0, f.path.lastIndexOf("/"));
+    const tmp = shellQuote(`${f.path}.tmp`);
+    const chmod = f.mode ? ` && chmod ${f.mode} ${tmp}` : "";
     lines.push(
-      `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(f.content)} > ${shellQuote(`${f.path}.tmp`)} && mv ${shellQuote(`${f.path}.tmp`)} ${shellQuote(f.path)} || exit 1`,
+      `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(f.content)} > ${tmp}${chmod} && mv ${tmp} ${shellQuote(f.path)} || exit 1`,
     );
     if (f.enableLink) {
       const ldir = f.enableLink.slice(0, f.enableLink.lastIndexOf("/"));

@@ -101,9 +101,10 @@ export class SnapshotCache {
     private readonly ttlMs = 10_000,
   ) {}
 
-  get(): Promise<Snapshot> {
+  /** The shared snapshot, or a new read when it is older than the TTL, dropped, or `fresh` is asked. */
+  get(opts?: { fresh?: boolean }): Promise<Snapshot> {
     const now = Date.now();
-    if (this.cached && now - this.cached.at < this.ttlMs) return this.cached.value;
+    if (this.cached && !opts?.fresh && now - this.cached.at < this.ttlMs) return this.cached.value;
     const value = this.read();
     this.cached = { at: now, value };
     value.catch(() => {

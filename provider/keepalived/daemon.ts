@@ -3,17 +3,12 @@
  * reloading (never restarting: a restart drops every IPVS rule keepalived made, and the VIPs), and
  * reading the files back with keepalived's state, without side effects.
  */
+import { type InterfaceAddress, parseIpAddr } from "../host/addresses";
+import { type PersistedFile, parseFiles, readFilesScript, writeFilesScript } from "../host/persist";
 import { CommandError, shellQuote, type Transport } from "../transport/transport";
 import { CONF_DIR, INCLUDE_LINE, MAIN_CONF, MAIN_CONF_TEXT, OWN_DIR } from "./render";
 
 const PID_FILE = "/run/keepalived.pid";
-
-export interface OwnedFile {
-  path: string;
-  content: string;
-  /** Octal mode; default 0644. */
-  mode?: string;
-}
 
 /** Exit codes of the preparation step, for messages. */
 const NO_KEEPALIVED = 71;
@@ -28,12 +23,6 @@ function prepareScript(): string {
     `if [ ! -e ${main} ]; then printf %s ${shellQuote(MAIN_CONF_TEXT)} > ${main}.pulumi-lvs.tmp && mv ${main}.pulumi-lvs.tmp ${main}; fi`,
     `grep -qxF ${shellQuote(INCLUDE_LINE)} ${main} || exit ${NO_INCLUDE}`,
   ].join("\n");
-}
-
-function writeScript(f: OwnedFile): string {
-  const p = shellQuote(f.path);
-  const dir = shellQuote(f.path.slice(0, f.path.lastIndexOf("/")));
-  return `mkdir -p ${dir} && printf %s ${shellQuote(f.content)} > ${p}.pulumi-lvs.tmp && chmod ${f.mode ?? "0644"} ${p}.pulumi-lvs.tmp && mv ${p}.pulumi-lvs.tmp ${p}`;
 }
 
 /**
@@ -110,14 +99,14 @@ export function reload(t: Transport): Promise<void> {
 /** Writes `files` and removes `remove` (all owned by one resource), then reloads keepalived. */
 export async function apply(
   t: Transport,
-  files: OwnedFile[],
+  files: PersistedFile[],
   remove: string[] = [],
   dirs: { make?: string[]; removeIfEmpty?: string[] } = {},
 ): Promise<void> {
   const script = [
     prepareScript(),
     ...(dirs.make ?? []).map((d) => `mkdir -p ${shellQuote(d)}`),
-    ...files.map(writeScript),
+    writeFilesScript(files),
     ...remove.map((p) => `rm -f ${shellQuote(p)}`),
     ...(dirs.removeIfEmpty ?? []).map((d) => `rmdir ${shellQuote(d)} 2>/dev/null || true`),
   ].join("\n");
@@ -127,28 +116,30 @@ export async function apply(
 }
 
 export interface Probe {
-  /** Content by path; undefined when the file is missing. */
-  files: Map<string, string | undefined>;
+  /** Content by path (files that exist only). */
+  files: Map<string, string>;
   /** Whether keepalived runs (its pid file names a live process). */
   running: boolean;
   /** How many files each glob matches. */
   counts: Map<string, number>;
-  /** Addresses on the host, as `address/prefix dev`. */
-  addresses: Set<string>;
+  /** Addresses on the host. */
+  addresses: InterfaceAddress[];
 }
 
-const MARK = "@@pulumi-lvs@@";
+const MARK = "#pulumi-lvs:keepalived";
 
 /** One round trip, reading only: files, keepalived's liveness, glob counts and addresses. */
 export async function probe(t: Transport, paths: string[], globs: string[] = []): Promise<Probe> {
   const script = [
-    ...paths.map((p) => {
-      const q = shellQuote(p);
-      return `if [ -f ${q} ]; then echo '${MARK} file ${p}'; cat ${q}; echo; echo '${MARK} end'; else echo '${MARK} missing ${p}'; fi`;
-    }),
-    ...globs.map((g) => `echo "${MARK} count ${g} $(ls ${g} 2>/dev/null | wc -l)"`),
-    `pid=$(cat ${PID_FILE} 2>/dev/null); if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo '${MARK} running'; fi`,
-    `echo '${MARK} addresses'; ip -o addr show 2>/dev/null | awk '{print $4, $2}'`,
+    `echo '${MARK} files'`,
+    readFilesScript(paths),
+    `echo '${MARK} counts'`,
+    ...globs.map((g) => `echo "$(ls ${g} 2>/dev/null | wc -l) ${g}"`),
+    `echo '${MARK} running'`,
+    `pid=$(cat ${PID_FILE} 2>/dev/null); if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo yes; fi`,
+    `echo '${MARK} addresses'`,
+    "ip -o addr show",
+    "exit 0",
   ].join("\n");
   const r = await t.run(script);
   if (r.code !== 0) throw new CommandError(t.label, "read keepalived files", r);
@@ -157,35 +148,23 @@ export async function probe(t: Transport, paths: string[], globs: string[] = [])
 
 /** Parses the output of {@link probe} (exported for tests). */
 export function parseProbe(out: string): Probe {
-  const p: Probe = { files: new Map(), running: false, counts: new Map(), addresses: new Set() };
-  const lines = out.split("\n");
-  let file: string | undefined;
-  let body: string[] = [];
-  let inAddresses = false;
-  for (const line of lines) {
-    if (file !== undefined) {
-      if (line === `${MARK} end`) {
-        // cat's output, then echo's newline: joining the lines gives the content back exactly
-        p.files.set(file, body.join("\n"));
-        file = undefined;
-        body = [];
-      } else body.push(line);
-      continue;
-    }
-    if (line.startsWith(`${MARK} file `)) {
-      file = line.slice(`${MARK} file `.length);
-      inAddresses = false;
-    } else if (line.startsWith(`${MARK} missing `)) p.files.set(line.slice(`${MARK} missing `.length), undefined);
-    else if (line.startsWith(`${MARK} count `)) {
-      const rest = line.slice(`${MARK} count `.length);
-      const i = rest.lastIndexOf(" ");
-      p.counts.set(rest.slice(0, i), Number(rest.slice(i + 1)));
-    } else if (line === `${MARK} running`) p.running = true;
-    else if (line === `${MARK} addresses`) inAddresses = true;
-    else if (inAddresses && line.trim()) {
-      const [addr, dev] = line.trim().split(/\s+/);
-      if (addr && dev) p.addresses.add(`${addr} ${dev.replace(/@.*$/, "")}`);
-    }
+  const sec: Record<string, string[]> = {};
+  let cur = "";
+  for (const line of out.split("\n")) {
+    if (line.startsWith(`${MARK} `)) {
+      cur = line.slice(MARK.length + 1);
+      sec[cur] = [];
+    } else sec[cur]?.push(line);
   }
-  return p;
+  const counts = new Map<string, number>();
+  for (const l of sec.counts ?? []) {
+    const m = /^\s*(\d+) (.+)$/.exec(l);
+    if (m) counts.set(m[2]!, Number(m[1]));
+  }
+  return {
+    files: parseFiles((sec.files ?? []).join("\n")),
+    running: (sec.running ?? []).some((l) => l.trim() === "yes"),
+    counts,
+    addresses: parseIpAddr((sec.addresses ?? []).join("\n")),
+  };
 }

@@ -9,10 +9,13 @@
  * reload, so `pulumi up` re-adds such rules itself (ipvsadm, not recorded in pulumi-lvs's ledger:
  * they are keepalived's) after rewriting the files.
  */
+
+import type { PersistedFile } from "../host/persist";
 import type { IpvsClient } from "../ipvs/client";
-import { addRealServerArgs, addServiceArgs, editRealServerArgs } from "../ipvs/ipvsadm/command";
+import { addRealServerArgs, addServiceArgs, deleteRealServerArgs, editRealServerArgs } from "../ipvs/ipvsadm/command";
 import {
   findRealServer,
+  findRealServerEntry,
   findService,
   type RealServerConfig,
   type RealServerKey,
@@ -21,7 +24,7 @@ import {
 } from "../ipvs/types";
 import type { HealthCheck } from "../model/keepalived";
 import { CommandError, shellJoin, type Transport } from "../transport/transport";
-import { apply, type OwnedFile, probe } from "./daemon";
+import { apply, probe } from "./daemon";
 import {
   RS_NOTIFY,
   RS_NOTIFY_TEXT,
@@ -42,8 +45,9 @@ export interface EngineObserved {
 }
 export const IN_SYNC: EngineObserved = { config: "ok", live: "ok" };
 
-function fileState(have: string | undefined, want: string): EngineObserved["config"] {
-  return have === undefined ? "missing" : have === want ? "ok" : "changed";
+/** A file read back against what was rendered (compared trimmed, as the host resources do). */
+export function fileState(have: string | undefined, want: string): EngineObserved["config"] {
+  return have === undefined ? "missing" : have.trim() === want.trim() ? "ok" : "changed";
 }
 
 // ---- virtual services
@@ -53,7 +57,7 @@ export interface ServiceSpec {
   sorryServer?: { address: string; port?: number };
 }
 
-function serviceFile(s: ServiceSpec): OwnedFile {
+function serviceFile(s: ServiceSpec): PersistedFile {
   return { path: serviceFileOf(s.cfg.key), content: renderVirtualServer(s.cfg, s.sorryServer) };
 }
 
@@ -80,22 +84,24 @@ export async function observeService(
 
 /** After the file is rewritten: a service keepalived should have but the kernel lost is put back. */
 export async function repairService(t: Transport, ipvs: IpvsClient, s: ServiceSpec): Promise<void> {
-  const live = await settled(async () => (await observeService(t, ipvs, s, true)).live);
-  if (live !== "missing") return;
+  const look = async () => ({ observed: await observeService(t, ipvs, s, true) });
+  const { observed } = await settled(await look(), look);
+  if (observed.live !== "missing") return;
   await run(t, `ipvsadm ${shellJoin(addServiceArgs(s.cfg))}`);
 }
 
 /**
- * The live state once keepalived has had time to apply a reload or a start (it does so after the
- * signal returns): fresh reads for up to 3 s, until it is as expected.
+ * What `look` finds once keepalived has had time to apply a reload or a start (it does so after
+ * the signal returns): fresh reads every 0.5 s for up to 3 s, until the live table is as expected.
  */
-async function settled(live: () => Promise<EngineObserved["live"]>): Promise<EngineObserved["live"]> {
+async function settled<T extends { observed: EngineObserved }>(first: T, look: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 3000;
-  for (;;) {
-    const l = await live();
-    if (l === "ok" || Date.now() >= deadline) return l;
+  let found = first;
+  while (found.observed.live !== "ok" && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 500));
+    found = await look();
   }
+  return found;
 }
 
 export async function deleteService(t: Transport, key: ServiceKey): Promise<void> {
@@ -111,7 +117,7 @@ export interface RealServerSpec {
   inhibitOnFailure?: boolean;
 }
 
-function realServerFile(r: RealServerSpec): OwnedFile {
+function realServerFile(r: RealServerSpec): PersistedFile {
   return { path: realServerFileOf(r.service, r.cfg), content: renderRealServer(r) };
 }
 
@@ -134,12 +140,13 @@ function expectedLive(
   return r.cfg;
 }
 
-export async function observeRealServer(
+/** The file and the live table of a real server, and what the table should hold (see expectedLive). */
+async function inspectRealServer(
   t: Transport,
   ipvs: IpvsClient,
   r: RealServerSpec,
-  fresh = false,
-): Promise<EngineObserved> {
+  fresh: boolean,
+): Promise<{ observed: EngineObserved; want: RealServerConfig | null | undefined }> {
   const f = realServerFile(r);
   const state = realServerStateFileOf(r.service, r.cfg);
   const [p, snap] = await Promise.all([probe(t, [f.path, state]), ipvs.snapshot({ fresh })]);
@@ -150,14 +157,26 @@ export async function observeRealServer(
   if (want === null && have) live = "different";
   else if (want && !have) live = "missing";
   else if (want && have && (have.weight !== want.weight || have.forwarding !== want.forwarding)) live = "different";
-  return { config: fileState(p.files.get(f.path), f.content), live };
+  return { observed: { config: fileState(p.files.get(f.path), f.content), live }, want };
 }
 
+export async function observeRealServer(t: Transport, ipvs: IpvsClient, r: RealServerSpec): Promise<EngineObserved> {
+  return (await inspectRealServer(t, ipvs, r, false)).observed;
+}
+
+/**
+ * After the file is rewritten: puts the kernel where keepalived should have it (its configuration,
+ * weight 0 when inhibited by a failed check, or out when its check failed).
+ */
 export async function repairRealServer(t: Transport, ipvs: IpvsClient, r: RealServerSpec): Promise<void> {
-  const live = await settled(async () => (await observeRealServer(t, ipvs, r, true)).live);
-  const now = { live };
-  if (now.live === "missing") await run(t, `ipvsadm ${shellJoin(addRealServerArgs(r.service, r.cfg))}`);
-  else if (now.live === "different") await run(t, `ipvsadm ${shellJoin(editRealServerArgs(r.service, r.cfg))}`);
+  let found = await inspectRealServer(t, ipvs, r, true);
+  found = await settled(found, async () => inspectRealServer(t, ipvs, r, true));
+  const { live } = found.observed;
+  const want = found.want;
+  if (live === "ok" || want === undefined) return;
+  if (want === null) await run(t, `ipvsadm ${shellJoin(deleteRealServerArgs(r.service, r.cfg))}`);
+  else if (live === "missing") await run(t, `ipvsadm ${shellJoin(addRealServerArgs(r.service, want))}`);
+  else await run(t, `ipvsadm ${shellJoin(editRealServerArgs(r.service, want))}`);
 }
 
 /**
@@ -186,7 +205,7 @@ export async function deleteRealServer(
 async function carriesTraffic(t: Transport, service: ServiceKey): Promise<boolean> {
   if (!("address" in service)) return true;
   const p = await probe(t, []);
-  return [...p.addresses].some((a) => a.startsWith(`${service.address}/`));
+  return p.addresses.some((a) => a.address === service.address);
 }
 
 // ---- shared with the ipvsadm engine
@@ -212,8 +231,7 @@ export async function waitDrained(
   for (;;) {
     const snap = await ipvs.snapshot({ fresh: true });
     const svc = findService(snap.table, service);
-    const entry = svc?.realServers.find((x) => x.config.address === rs.address && x.config.port === rs.port);
-    const active = entry?.stats?.activeConnections ?? 0;
+    const active = (svc && findRealServerEntry(svc, rs)?.stats?.activeConnections) ?? 0;
     if (active === 0 || now() >= deadline) return active;
     await sleep(1000);
   }

@@ -13,6 +13,8 @@
  *   on a MASTER) and the checkers' verdicts under {@link STATE_DIR}, which read() reports. They
  *   are shared by the resources of a director and stay when the last one goes.
  */
+
+import { addressText, type InterfaceAddress } from "../host/addresses";
 import {
   isFwmarkKey,
   type RealServerConfig,
@@ -198,26 +200,16 @@ export function renderVrrpInstance(v: VrrpInstanceInputs): string {
     lines.push("  unicast_peer {", ...v.unicastPeers.map((p) => `    ${p}`), "  }");
   }
   lines.push("  virtual_ipaddress {");
-  for (const x of v.vips) lines.push(`    ${vipText(x, v.interface)}`);
+  for (const a of vipsOf(v)) lines.push(`    ${addressText(a)} dev ${a.device}`);
   lines.push("  }", "}");
   return `${HEADER}${lines.join("\n")}\n`;
 }
 
-export interface Vip {
-  address: string;
-  prefix: number;
-  device: string;
-}
-
-export function vipsOf(v: VrrpInstanceInputs): Vip[] {
+/** The VIPs of an instance, as interface addresses (/32 or /128 unless a prefix is given). */
+export function vipsOf(v: VrrpInstanceInputs): InterfaceAddress[] {
   return v.vips.map((x) => ({
     address: x.address,
     prefix: x.prefix ?? (x.address.includes(":") ? 128 : 32),
     device: x.interface ?? v.interface,
   }));
-}
-
-function vipText(x: VrrpInstanceInputs["vips"][number], dflt: string): string {
-  const prefix = x.prefix ?? (x.address.includes(":") ? 128 : 32);
-  return `${x.address}/${prefix} dev ${x.interface ?? dflt}`;
 }

@@ -197,3 +197,16 @@ export function hostIdentity(
   const p = c.proxy as { host?: unknown; port?: unknown } | undefined;
   return { host: c.host, port: c.port ?? 22, proxy: p ? { host: p.host, port: p.port ?? 22 } : undefined };
 }
+
+/**
+ * A diff that also reports drift: when the inputs did not change, what the last read observed
+ * (`observed`, absent in states written before it existed) must equal what an in-sync host shows.
+ */
+export function withObservedDrift(
+  d: pulumi.dynamic.DiffResult,
+  observed: unknown,
+  inSync: unknown,
+): pulumi.dynamic.DiffResult {
+  if (d.changes || observed === undefined) return d;
+  return { ...d, changes: !jsonEqual(observed, inSync) };
+}

@@ -28,8 +28,8 @@ import {
   declareRealServer,
   diffResource,
   ipvsClientFor,
-  jsonEqual,
   mayTakeOver,
+  withObservedDrift,
 } from "./common";
 
 const IDENTITY = ["service", "address", "port"] as const;
@@ -99,9 +99,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id, olds: Props, news: Props) {
     const d = diffResource(olds, news, CONFIG, IDENTITY);
-    if (isKeepalived(news)) {
-      return d.changes || olds.observed === undefined ? d : { ...d, changes: !jsonEqual(olds.observed, IN_SYNC) };
-    }
+    if (isKeepalived(news)) return withObservedDrift(d, olds.observed, IN_SYNC);
     // in the kernel but missing from the ledger: an update writes it back
     return olds.owned === false ? { ...d, changes: true } : d;
   },

@@ -27,8 +27,8 @@ import {
   diffResource,
   ipvsClientFor,
   isDeclaredRealServer,
-  jsonEqual,
   mayTakeOver,
+  withObservedDrift,
 } from "./common";
 
 const IDENTITY = ["protocol", "address", "port", "fwmark", "family", "engine"] as const;
@@ -93,9 +93,7 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id, olds: Props, news: Props) {
     const d = diffResource(olds, news, CONFIG, IDENTITY);
-    if (isKeepalived(news)) {
-      return d.changes || olds.observed === undefined ? d : { ...d, changes: !jsonEqual(olds.observed, IN_SYNC) };
-    }
+    if (isKeepalived(news)) return withObservedDrift(d, olds.observed, IN_SYNC);
     // stray real servers are drift only where the service claims all its real servers
     if (news.exclusive && (olds.strayRealServers?.length ?? 0) > 0) return { ...d, changes: true };
     return d;

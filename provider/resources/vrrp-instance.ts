@@ -9,8 +9,10 @@
  * and puts back missing VIPs on the MASTER (keepalived does not re-add them on a reload).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { addAddressCommand, announceCommand } from "../host/addresses";
-import { apply, type OwnedFile, probe } from "../keepalived/daemon";
+import { addAddressCommand, announceCommand, hasAddress } from "../host/addresses";
+import type { PersistedFile } from "../host/persist";
+import { apply, probe } from "../keepalived/daemon";
+import { fileState } from "../keepalived/engine";
 import {
   renderVrrpInstance,
   VRRP_FIFO_SCRIPT,
@@ -23,7 +25,8 @@ import { hostIdOf } from "../model/connection";
 import { type VrrpInstanceInputs, vrrpInstanceInputs } from "../model/keepalived";
 import { transportFor } from "../transport/pool";
 import { CommandError } from "../transport/transport";
-import { checkClaim, checkInputs, diffResource, jsonEqual } from "./common";
+import { checkClaim, checkInputs, diffResource, withObservedDrift } from "./common";
+import { addressKey } from "./host-config";
 
 const IDENTITY = ["name"] as const;
 const CONFIG = [
@@ -58,7 +61,7 @@ type Props = VrrpInstanceInputs & {
   role?: string;
 };
 
-function filesOf(v: VrrpInstanceInputs): OwnedFile[] {
+function filesOf(v: VrrpInstanceInputs): PersistedFile[] {
   return [
     { path: VRRP_FIFO_SCRIPT, content: VRRP_FIFO_SCRIPT_TEXT, mode: "0755" },
     { path: vrrpFileOf(v.name), content: renderVrrpInstance(v) },
@@ -73,27 +76,18 @@ async function observe(v: VrrpInstanceInputs): Promise<{ observed: Observed; rol
   const t = transportFor(v.connection);
   const files = filesOf(v);
   const p = await probe(t, [...files.map((f) => f.path), vrrpStateFileOf(v.name)]);
-  let config: Observed["config"] = "ok";
-  for (const f of files) {
-    const have = p.files.get(f.path);
-    if (have === undefined) config = "missing";
-    else if (have !== f.content && config === "ok") config = "changed";
-  }
-  const role = p.running ? (p.files.get(vrrpStateFileOf(v.name))?.trim() ?? "unknown") || "unknown" : "stopped";
-  const missingVips =
-    role === "MASTER"
-      ? vipsOf(v)
-          .filter((x) => !p.addresses.has(`${x.address}/${x.prefix} ${x.device}`))
-          .map((x) => `${x.address}/${x.prefix} dev ${x.device}`)
-      : [];
-  return { observed: { config, running: p.running, missingVips }, role };
+  const states = files.map((f) => fileState(p.files.get(f.path), f.content));
+  const config = states.includes("missing") ? "missing" : states.includes("changed") ? "changed" : "ok";
+  const role = p.running ? p.files.get(vrrpStateFileOf(v.name))?.trim() || "unknown" : "stopped";
+  const missingVips = role === "MASTER" ? vipsOf(v).filter((a) => !hasAddress(p.addresses, a)) : [];
+  return { observed: { config, running: p.running, missingVips: missingVips.map(addressKey) }, role };
 }
 
-/** keepalived adds VIPs on becoming MASTER only: put back the ones removed by hand since. */
+/** keepalived adds VIPs on becoming MASTER: put back the ones it lacks now (removed by hand). */
 async function restoreVips(v: VrrpInstanceInputs, missing: string[]): Promise<void> {
-  if (missing.length === 0) return;
+  const want = vipsOf(v).filter((a) => missing.includes(addressKey(a)));
+  if (want.length === 0) return;
   const t = transportFor(v.connection);
-  const want = vipsOf(v).filter((x) => missing.includes(`${x.address}/${x.prefix} dev ${x.device}`));
   const script = want.flatMap((a) => [addAddressCommand(a), `${announceCommand(a)} >/dev/null`]).join(" && ");
   const r = await t.exclusive(() => t.run(script));
   if (r.code !== 0)
@@ -123,9 +117,7 @@ export const vrrpInstance: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id, olds: Props, news: Props) {
-    const d = diffResource(olds, news, CONFIG, IDENTITY);
-    if (d.changes) return d;
-    return { ...d, changes: olds.observed !== undefined && !jsonEqual(olds.observed, HEALTHY) };
+    return withObservedDrift(diffResource(olds, news, CONFIG, IDENTITY), olds.observed, HEALTHY);
   },
 
   async create(inputs: Props) {
@@ -142,7 +134,7 @@ export const vrrpInstance: pulumi.dynamic.ResourceProvider = {
   async update(_id, olds: Props, news: Props) {
     const t = transportFor(news.connection);
     await apply(t, filesOf(news));
-    if (olds.observed?.missingVips.length && news.vips && olds.name === news.name) {
+    if (olds.observed?.missingVips.length) {
       const { observed } = await observe(news);
       await restoreVips(news, observed.missingVips);
     }

@@ -1,7 +1,10 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { parseProbe } from "../../provider/keepalived/daemon";
-import { drains, waitDrained } from "../../provider/keepalived/engine";
+import { parseProbe, probe } from "../../provider/keepalived/daemon";
+import { drains, fileState, waitDrained } from "../../provider/keepalived/engine";
 import {
   realServerFileOf,
   renderRealServer,
@@ -14,6 +17,7 @@ import { validate } from "../../provider/model/validate";
 import { resetClaims, setIpvsClientFactory } from "../../provider/resources/common";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
+import { LocalTransport } from "../../provider/transport/local";
 import { FakeIpvs } from "./fakes/ipvs";
 import { conn } from "./fixtures";
 
@@ -272,35 +276,34 @@ describe("keepalived inputs", () => {
   });
 });
 
-describe("keepalived probe output", () => {
-  it("reads files back exactly (with or without a final newline), missing files, counts, liveness and addresses", () => {
-    const M = "@@pulumi-lvs@@";
-    const out = [
-      `${M} file /a`,
-      "line 1",
-      "line 2",
-      "",
-      `${M} end`,
-      `${M} file /b`,
-      "no newline",
-      `${M} end`,
-      `${M} missing /c`,
-      `${M} count /d/*.conf 3`,
-      `${M} running`,
-      `${M} addresses`,
-      "127.0.0.1/8 lo",
-      "10.0.0.100/32 eth0",
-      "",
-    ].join("\n");
-    const p = parseProbe(out);
-    assert.equal(p.files.get("/a"), "line 1\nline 2\n");
-    assert.equal(p.files.get("/b"), "no newline");
-    assert.equal(p.files.has("/c"), true);
-    assert.equal(p.files.get("/c"), undefined);
-    assert.equal(p.counts.get("/d/*.conf"), 3);
-    assert.equal(p.running, true);
-    assert.ok(p.addresses.has("10.0.0.100/32 eth0"));
-    assert.equal(parseProbe(`${M} addresses\n`).running, false);
+describe("keepalived probe (a real shell, one round trip)", () => {
+  it("reads files back, tells missing ones, counts globs and reads addresses", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-probe-"));
+    try {
+      fs.writeFileSync(`${dir}/a`, "line 1\nline 2\n");
+      fs.writeFileSync(`${dir}/b`, "no newline");
+      fs.mkdirSync(`${dir}/d`);
+      for (const n of ["x", "y", "z"]) fs.writeFileSync(`${dir}/d/${n}.conf`, "");
+      const t = new LocalTransport();
+      const p = await probe(t, [`${dir}/a`, `${dir}/b`, `${dir}/c`], [`${dir}/d/*.conf`, `${dir}/e/*.conf`]);
+      assert.equal(t.stats.commands, 1, "one round trip");
+      assert.equal(fileState(p.files.get(`${dir}/a`), "line 1\nline 2\n"), "ok");
+      assert.equal(fileState(p.files.get(`${dir}/a`), "line 1\nline 3\n"), "changed");
+      assert.equal(fileState(p.files.get(`${dir}/b`), "no newline"), "ok");
+      assert.equal(fileState(p.files.get(`${dir}/c`), "anything"), "missing");
+      assert.equal(p.counts.get(`${dir}/d/*.conf`), 3);
+      assert.equal(p.counts.get(`${dir}/e/*.conf`), 0);
+      assert.ok(p.addresses.some((a) => a.address === "127.0.0.1" && a.prefix === 8 && a.device === "lo"));
+      assert.equal(p.running, fs.existsSync("/run/keepalived.pid"), "no keepalived on this machine");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reads keepalived as running only when the pid file names a live process", () => {
+    const M = "#pulumi-lvs:keepalived";
+    assert.equal(parseProbe(`${M} running\nyes\n${M} addresses\n`).running, true);
+    assert.equal(parseProbe(`${M} running\n${M} addresses\n`).running, false);
   });
 });
 

@@ -113,8 +113,7 @@ export class NetlinkIpvsClient implements IpvsClient {
   }
 
   snapshot(opts?: { fresh?: boolean }): Promise<Snapshot> {
-    if (opts?.fresh) this.cache.invalidate();
-    return this.cache.get();
+    return this.cache.get(opts);
   }
 
   private async readSnapshot(): Promise<Snapshot> {
