@@ -290,6 +290,8 @@ function report(rows: Row[], sizes: number[]): string {
   const lines: string[] = [];
   lines.push(out.join("\n"));
   lines.push("");
+  if (process.env.BENCH_COMMAND_SKIPPED && !rows.some((r) => r.variant === "command"))
+    lines.push(`- remote.Command: skipped, ${process.env.BENCH_COMMAND_SKIPPED}.`);
   for (const r of stalls) lines.push(`- ${r.variant}, ${r.size} real servers, ${r.step}: stalled, ${r.stalled}.`);
   if (stalls.length > 0) lines.push("");
   lines.push("Targets:");
@@ -380,6 +382,10 @@ async function main(): Promise<void> {
     if (left.length > 0) throw new Error(`the director already has rules on ${VIP}: ${left.slice(0, 3).join("; ")}`);
     for (const size of sizes) {
       for (const v of VARIANTS.filter((x) => only.includes(x))) {
+        if (v === "command" && process.env.BENCH_COMMAND_SKIPPED) {
+          console.log(`command, ${size} real servers: skipped (${process.env.BENCH_COMMAND_SKIPPED})`);
+          continue;
+        }
         if (v === "command" && size > commandMax) {
           console.log(`command, ${size} real servers: skipped (BENCH_COMMAND_MAX=${commandMax})`);
           continue;

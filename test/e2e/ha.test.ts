@@ -3,7 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { labAddress, labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/lab";
-import { TestStack } from "./harness/stack";
+import { exampleStack } from "./harness/folder";
+import type { ProgramStack } from "./harness/stack";
 import { background, longRequest, table as tableOf, waitFor } from "./harness/traffic";
 
 // examples/ha in the lab: director (priority 150) and director2 (100) share 10.0.0.100 through
@@ -45,8 +46,8 @@ function longestGap(lines: string): { gapMs: number; failed: number; total: numb
   return { gapMs: Math.round(gap), failed: rows.filter((r) => !r.ok).length, total: rows.length };
 }
 
-describe("examples/ha: a director pair with keepalived, sync, health checks and drain (issue 9)", () => {
-  let s: TestStack;
+describe("examples/ha: a director pair with keepalived, sync, health checks and drain", () => {
+  let s: ProgramStack;
   const config = (backends: string[]) => ({
     directors: {
       value: JSON.stringify([
@@ -62,8 +63,8 @@ describe("examples/ha: a director pair with keepalived, sync, health checks and 
 
   before(async () => {
     resetLab();
-    s = await TestStack.create("ha", { program: "examples/ha" });
-    await s.stack.setAllConfig(config(BACKENDS));
+    s = await exampleStack("ha", "examples/ha");
+    await s.setConfig(config(BACKENDS));
   });
   after(async () => {
     fs.mkdirSync(path.join(process.env.HOME ?? "/tmp", ".cache/pulumi-lvs"), { recursive: true });
@@ -182,7 +183,7 @@ describe("examples/ha: a director pair with keepalived, sync, health checks and 
   it("drain: a removed real server keeps its open connection until it ends; new connections go elsewhere at once", async () => {
     const held = await longRequest("director", VIP, 15, "/tmp/drain.out");
     const name = BACKENDS.find((h) => labAddress(h) === held)!;
-    await s.stack.setAllConfig(config(BACKENDS.filter((h) => h !== name)));
+    await s.setConfig(config(BACKENDS.filter((h) => h !== name)));
     const t0 = Date.now();
     const up = s.up();
     // the up goes on even if a check below fails: wait for it, so that the stack is not left locked

@@ -7,6 +7,29 @@ import { repoRoot } from "./paths";
 
 export const PASSPHRASE = "pulumi-lvs-e2e-passphrase";
 
+/**
+ * What the tests do with a stack, whichever way its program runs: typed in its folder
+ * (`FolderStack` in folder.ts) or as an Automation API inline program ({@link TestStack}).
+ */
+export interface ProgramStack {
+  /** The folder the program runs in. */
+  readonly dir: string;
+  /** Sets stack config (keys without a namespace belong to the project). */
+  setConfig(config: automation.ConfigMap): Promise<void>;
+  up(opts?: { refresh?: boolean; parallel?: number }): Promise<{ summary: automation.UpdateSummary }>;
+  preview(opts?: { refresh?: boolean; expectNoChanges?: boolean }): Promise<unknown>;
+  /** `pulumi preview --refresh --expect-no-changes`, which must fail; returns what it printed. */
+  previewDrift(opts?: { diff?: boolean }): Promise<string>;
+  refresh(opts?: { expectNoChanges?: boolean }): Promise<unknown>;
+  destroy(): Promise<{ summary: automation.UpdateSummary }>;
+  /** The stack's checkpoint files as stored by the file backend (for secret checks). */
+  stateFileText(): string;
+  /** The stack's checkpoint, parsed (`checkpoint.latest.resources`, …). */
+  checkpoint(): any;
+  /** Destroys whatever is left, then removes the stack. */
+  dispose(): Promise<void>;
+}
+
 export interface TestStackOptions {
   /** A folder holding Pulumi.yaml and index.js (a normal Pulumi program), relative to the repository root. */
   program: string;
@@ -27,11 +50,12 @@ export interface TestStackOptions {
  * The program folder is copied below the directory where the packed pulumi-lvs tarball is
  * installed, so the program, the engine and the dynamic-provider process all see the package as a
  * user's program does. The program runs as an Automation API inline program: the Automation API of
- * that installed @pulumi/pulumi hosts the language runtime, and the CLI connects to it. (The Go
- * language host, pulumi-language-nodejs, is not available from this machine's Go module proxy;
- * inline programs are how Pulumi runs a Node.js program without it.)
+ * that installed @pulumi/pulumi hosts the language runtime, and the CLI connects to it. Tests that
+ * need the program in this process (a count of program runs, many stacks in one process) use
+ * this; the examples run typed in their folders where the language host is built
+ * (`exampleStack` in folder.ts).
  */
-export class TestStack {
+export class TestStack implements ProgramStack {
   private constructor(
     readonly stack: automation.Stack,
     readonly dir: string,
@@ -85,6 +109,10 @@ export class TestStack {
     );
     if (opts.config) await stack.setAllConfig(opts.config);
     return new TestStack(stack, dir, stateDir, runs);
+  }
+
+  setConfig(config: automation.ConfigMap): Promise<void> {
+    return this.stack.setAllConfig(config);
   }
 
   /** How many times the engine has run the program so far. */
@@ -154,17 +182,7 @@ export class TestStack {
   }
 
   private stateFiles(): string[] {
-    const files: string[] = [];
-    const walk = (d: string) => {
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-        const p = path.join(d, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (/\.json$/.test(e.name) && !/\.bak$/.test(e.name) && p.includes(`${path.sep}stacks${path.sep}`))
-          files.push(p);
-      }
-    };
-    walk(this.stateDir);
-    return files;
+    return stackStateFiles(this.stateDir);
   }
 
   /** Destroys whatever is left and removes the stack. */
@@ -175,6 +193,20 @@ export class TestStack {
       await this.stack.workspace.removeStack(this.stack.name).catch(() => undefined);
     }
   }
+}
+
+/** The stacks' checkpoint files below a file backend's folder. */
+export function stackStateFiles(stateDir: string): string[] {
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.json$/.test(e.name) && !/\.bak$/.test(e.name) && p.includes(`${path.sep}stacks${path.sep}`)) files.push(p);
+    }
+  };
+  walk(stateDir);
+  return files;
 }
 
 /** Compiles a TypeScript program (index.ts and its siblings) to CommonJS next to the sources. */
