@@ -38,11 +38,35 @@ export function deleteAddressCommand(a: InterfaceAddress): string {
 
 /**
  * Announces an IPv4 address with a gratuitous ARP (unsolicited, as arping -U sends), so that
- * neighbours update their caches at once. Returns a script that prints `announced` or the reason why not.
+ * neighbours update their caches at once. Best effort: it never fails (a failed announcement must
+ * not stop a script run with `set -e`), and prints `announced` or the reason why not.
  */
 export function announceCommand(a: InterfaceAddress): string {
   if (a.address.includes(":")) {
     return `echo 'not announced: IPv6 addresses are announced by the kernel (unsolicited neighbour advertisement) only with DAD; this VIP uses nodad'`;
   }
-  return `if command -v arping >/dev/null 2>&1; then arping -q -U -c 1 -I ${shellQuote(a.device)} ${shellQuote(a.address)} >/dev/null 2>&1 || arping -q -A -c 1 -I ${shellQuote(a.device)} ${shellQuote(a.address)} >/dev/null 2>&1; echo announced; else echo 'not announced: arping is not installed (apt-get install iputils-arping)'; fi`;
+  const arping = (mode: string) =>
+    `arping -q ${mode} -c 1 -I ${shellQuote(a.device)} ${shellQuote(a.address)} >/dev/null 2>&1`;
+  const failed = `not announced: arping failed on ${a.device} (is the interface up?)`;
+  return `if ! command -v arping >/dev/null 2>&1; then echo 'not announced: arping is not installed (apt-get install iputils-arping)'; elif ${arping("-U")} || ${arping("-A")}; then echo announced; else echo ${shellQuote(failed)}; fi`;
+}
+
+/** How long, in all, a boot script waits for the interfaces of its addresses to appear. */
+export const DEVICE_WAIT_SECONDS = 60;
+
+/**
+ * Shell that defines `have_dev IFACE`, which waits until the interface exists, for at most
+ * {@link DEVICE_WAIT_SECONDS} over all its calls (`ip addr` fails on a missing interface, and an
+ * interface may appear late: a slow driver, a bridge or VLAN its network manager creates).
+ */
+export function waitForDeviceFunction(): string {
+  return [
+    "waited=0",
+    "have_dev() {",
+    '  while [ ! -e "/sys/class/net/$1" ]; do',
+    `    if [ "$waited" -ge ${DEVICE_WAIT_SECONDS} ]; then echo "no interface $1 after ${DEVICE_WAIT_SECONDS} s" >&2; return 1; fi`,
+    "    sleep 1; waited=$((waited + 1))",
+    "  done",
+    "}",
+  ].join("\n");
 }

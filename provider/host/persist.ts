@@ -2,8 +2,10 @@
  * Persistence across reboots, the way a Debian/Ubuntu/RHEL host does it:
  * - sysctls in /etc/sysctl.d/ (applied by systemd-sysctl at boot),
  * - modules in /etc/modules-load.d/ (systemd-modules-load),
- * - addresses (and the ordering they need) in a oneshot systemd unit, enabled the way
- *   `systemctl enable` does it (a symlink in multi-user.target.wants),
+ * - addresses (and the ordering they need) in oneshot systemd units, enabled the way
+ *   `systemctl enable` does it (a symlink in multi-user.target.wants): before the network for
+ *   what needs no interface ({@link beforeNetwork}), after it for addresses on the interfaces a
+ *   network manager configures ({@link afterNetwork}),
  * - the IPVS rules pulumi-lvs owns, restored at boot by a oneshot unit from the ledger.
  */
 import { shellQuote } from "../transport/transport";
@@ -17,14 +19,69 @@ export interface PersistedFile {
   mode?: string;
 }
 
-export function unitFile(description: string, script: string, opts: { before?: string } = {}): string {
+/**
+ * Where a oneshot unit runs in the boot, and why: the reasons become comments in the unit, so that
+ * whoever reads it on a host knows what the ordering guarantees.
+ */
+export interface UnitOrder {
+  why: string[];
+  /** false: `DefaultDependencies=no`, for units that run before basic.target (early boot). */
+  defaultDependencies: boolean;
+  after: string[];
+  before: string[];
+  wants: string[];
+  /** Paths whose file systems must be mounted first (`RequiresMountsFor=`). */
+  requiresMountsFor?: string[];
+}
+
+/**
+ * Early boot, before any network is configured: for settings that need no network interface
+ * (modules, sysctls, IPVS rules; addresses on lo). After the file systems, systemd-modules-load and
+ * systemd-sysctl (so sysctl.d settings are in place before the unit runs), before
+ * network-pre.target, which every network manager (ifupdown's networking.service,
+ * systemd-networkd, NetworkManager) is ordered after; the unit pulls that target in, as
+ * netfilter-persistent does for the firewall.
+ */
+export function beforeNetwork(why: string[], requiresMountsFor?: string[]): UnitOrder {
+  const o: UnitOrder = {
+    why,
+    defaultDependencies: false,
+    after: ["local-fs.target", "systemd-modules-load.service", "systemd-sysctl.service"],
+    before: ["network-pre.target"],
+    wants: ["network-pre.target"],
+  };
+  if (requiresMountsFor) o.requiresMountsFor = requiresMountsFor;
+  return o;
+}
+
+/**
+ * Once the network is configured (network-online.target: ifupdown's `ifup -a`, or
+ * systemd-networkd-wait-online, or NetworkManager-wait-online, has finished): for addresses on
+ * interfaces that the network manager brings up, and may flush, or even create (bridges, bonds,
+ * VLANs). keepalived's own unit is ordered the same way.
+ */
+export function afterNetwork(why: string[], alsoAfter: string[] = []): UnitOrder {
+  return {
+    why,
+    defaultDependencies: true,
+    after: ["network-online.target", ...alsoAfter],
+    before: [],
+    wants: ["network-online.target"],
+  };
+}
+
+export function unitFile(description: string, script: string, order: UnitOrder): string {
+  const list = (key: string, units: string[]) => (units.length > 0 ? [`${key}=${units.join(" ")}`] : []);
   return [
     "# managed by pulumi-lvs: do not edit (pulumi up rewrites it, pulumi destroy removes it)",
+    ...order.why.map((l) => `# ${l}`),
     "[Unit]",
     `Description=${description}`,
-    "DefaultDependencies=no",
-    "After=systemd-sysctl.service systemd-modules-load.service network-pre.target",
-    `Before=${opts.before ?? "network.target"}`,
+    ...(order.defaultDependencies ? [] : ["DefaultDependencies=no"]),
+    ...list("After", order.after),
+    ...list("Before", order.before),
+    ...list("Wants", order.wants),
+    ...list("RequiresMountsFor", order.requiresMountsFor ?? []),
     "",
     "[Service]",
     "Type=oneshot",
@@ -42,10 +99,10 @@ export const SCRIPT_DIR = "/etc/pulumi-lvs";
 
 /**
  * A oneshot unit `name` (enabled) that runs a boot script of `commands` (one per line, stopping at
- * the first failure), and that script. Keeping the commands in a script spares them systemd's own
- * quoting rules.
+ * the first failure; lines starting with `#` are comments), and that script. Keeping the commands
+ * in a script spares them systemd's own quoting rules.
  */
-export function unit(name: string, description: string, commands: string[]): PersistedFile[] {
+export function unit(name: string, description: string, commands: string[], order: UnitOrder): PersistedFile[] {
   const script = `${SCRIPT_DIR}/${name.replace(/\.service$/, "")}.sh`;
   return [
     {
@@ -54,7 +111,7 @@ export function unit(name: string, description: string, commands: string[]): Per
     },
     {
       path: `/etc/systemd/system/${name}`,
-      content: unitFile(description, script),
+      content: unitFile(description, script, order),
       enableLink: `/etc/systemd/system/multi-user.target.wants/${name}`,
     },
   ];

@@ -10,6 +10,22 @@ import { CONF_DIR, INCLUDE_LINE, MAIN_CONF, MAIN_CONF_TEXT, OWN_DIR } from "./re
 
 const PID_FILE = "/run/keepalived.pid";
 
+/**
+ * A drop-in for keepalived's unit that restarts a keepalived that died: Debian's and Ubuntu's units
+ * have no `Restart=`, so a crashed (or `kill -9`ed) keepalived would stay down, with every IPVS
+ * rule it made and its VIPs, until someone noticed.
+ */
+export const RESTART_DROPIN = "/etc/systemd/system/keepalived.service.d/pulumi-lvs-restart.conf";
+const RESTART_DROPIN_TEXT =
+  "# written by pulumi-lvs: keepalived comes back if it dies (removed with pulumi-lvs's last keepalived file)\n[Service]\nRestart=on-failure\nRestartSec=1s\n";
+
+/**
+ * What pulumi-lvs changed about keepalived on this host, one word a line: `enabled` (it enabled
+ * keepalived's unit), `restart` (it added {@link RESTART_DROPIN}), `started` (it started keepalived). Written before the change is made; read
+ * when pulumi-lvs's last file goes, to put keepalived back as it was.
+ */
+export const CHANGES_FILE = "/var/lib/pulumi-lvs/keepalived.changes";
+
 /** Exit codes of the preparation step, for messages. */
 const NO_KEEPALIVED = 71;
 const NO_INCLUDE = 72;
@@ -26,24 +42,108 @@ function prepareScript(): string {
 }
 
 /**
- * Reload if running (SIGHUP, or systemctl reload under systemd); start it otherwise. A start
- * returns once keepalived has written its pid file (it daemonizes first): a reload right after
- * must find it, or it would start a second keepalived.
+ * Shell functions shared by the scripts that read and change keepalived's state (reading only):
+ * - `under_systemd`: systemd is the init system (the lab's namespaces have none);
+ * - `has_pid`: keepalived's pid file names a live process (then in $pid). keepalived writes it
+ *   whether it forks or not (Debian's unit runs it with --dont-fork);
+ * - `running`: `has_pid`, or keepalived's unit is active;
+ * - `enabled`: under systemd, keepalived's unit is enabled (it starts at boot).
  */
-export const RELOAD_SCRIPT = `pid=$(cat ${PID_FILE} 2>/dev/null)
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-  if [ -d /run/systemd/system ] && systemctl is-active -q keepalived 2>/dev/null; then systemctl reload keepalived; else kill -HUP "$pid"; fi
-  exit
+export const KEEPALIVED_STATE_FUNCTIONS = `under_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+has_pid() { pid=$(cat ${PID_FILE} 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+running() { has_pid || { under_systemd && systemctl is-active -q keepalived 2>/dev/null; }; }
+enabled() { systemctl is-enabled -q keepalived 2>/dev/null; }`;
+
+/**
+ * Shell functions that change keepalived's state:
+ * - `record WORD`: adds WORD to {@link CHANGES_FILE} (before the change it names is made);
+ * - `recorded WORD`: WORD is in it;
+ * - `reload_keepalived`: systemctl reload under systemd, SIGHUP otherwise (never a restart: it drops
+ *   every IPVS rule keepalived made, and the VIPs);
+ * - `stop_keepalived`: returns once keepalived has exited;
+ * - `exists GLOB...`: one of the globs matches a file.
+ */
+const CHANGE_FUNCTIONS = `exists() { for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
+record() { recorded "$1" || { mkdir -p ${shellQuote(CHANGES_FILE.slice(0, CHANGES_FILE.lastIndexOf("/")))} && echo "$1" >> ${CHANGES_FILE}; }; }
+recorded() { grep -qxF "$1" ${CHANGES_FILE} 2>/dev/null; }
+reload_keepalived() {
+  if under_systemd && systemctl is-active -q keepalived 2>/dev/null; then systemctl reload keepalived
+  elif has_pid; then kill -HUP "$pid"; fi
+}
+stop_keepalived() {
+  if under_systemd && systemctl is-active -q keepalived 2>/dev/null; then systemctl stop keepalived; return; fi
+  has_pid || return 0
+  kill -TERM "$pid"
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}`;
+
+/**
+ * keepalived with pulumi-lvs files to read: under systemd its unit enabled (or keepalived, and the
+ * IPVS rules it makes, would not come back after a reboot) and restarted when it dies
+ * ({@link RESTART_DROPIN}); reloaded if it runs, started
+ * otherwise. A start returns once keepalived has written its pid file (it daemonizes first without
+ * systemd): a reload right after must find it, or it would start a second keepalived.
+ */
+const RUN_SCRIPT = `if under_systemd && ! enabled; then
+  record enabled
+  systemctl enable -q keepalived || exit
 fi
-if [ -d /run/systemd/system ]; then systemctl start keepalived || exit; else keepalived -f ${MAIN_CONF} || exit; fi
+if under_systemd && [ ! -e ${RESTART_DROPIN} ]; then
+  record restart
+  mkdir -p ${shellQuote(RESTART_DROPIN.slice(0, RESTART_DROPIN.lastIndexOf("/")))} || exit
+  printf %s ${shellQuote(RESTART_DROPIN_TEXT)} > ${RESTART_DROPIN} && systemctl daemon-reload || exit
+fi
+if running; then reload_keepalived; exit; fi
+record started
+if under_systemd; then systemctl start keepalived || exit; else keepalived -f ${MAIN_CONF} || exit; fi
 i=0
 while [ $i -lt 100 ]; do
-  pid=$(cat ${PID_FILE} 2>/dev/null)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then sleep 1; exit 0; fi
+  if has_pid; then sleep 1; exit 0; fi
   sleep 0.1; i=$((i + 1))
 done
 echo "keepalived did not start: no live process in ${PID_FILE} after 10 s (see its log: journalctl -u keepalived or syslog)" >&2
 exit 1`;
+
+/**
+ * No pulumi-lvs file left: keepalived back as pulumi-lvs found it. pulumi-lvs's own folder (its
+ * state scripts) goes. A main file that pulumi-lvs wrote (unchanged, and nothing else in conf.d
+ * for it to include) is removed, with the conf.d it made; then keepalived is
+ * stopped if pulumi-lvs started it, and its unit disabled if pulumi-lvs enabled it. A main file of
+ * the user's stays, and keepalived is only reloaded (if it runs). Either way the restart drop-in
+ * goes if pulumi-lvs added it.
+ */
+const RESTORE_SCRIPT = `rm -rf ${shellQuote(OWN_DIR)}
+if printf %s ${shellQuote(MAIN_CONF_TEXT)} | cmp -s - ${MAIN_CONF} && ! exists ${CONF_DIR}/*.conf; then
+  rm -f ${MAIN_CONF}
+  rmdir ${shellQuote(CONF_DIR)} 2>/dev/null
+  if recorded started; then stop_keepalived; else reload_keepalived; fi
+  if recorded enabled && under_systemd; then systemctl disable -q keepalived || exit; fi
+else
+  reload_keepalived
+fi
+if recorded restart; then
+  rm -f ${RESTART_DROPIN} && rmdir ${shellQuote(RESTART_DROPIN.slice(0, RESTART_DROPIN.lastIndexOf("/")))} 2>/dev/null
+  if under_systemd; then systemctl daemon-reload || exit; fi
+fi
+rm -f ${CHANGES_FILE}`;
+
+/** Whether pulumi-lvs has a file left for keepalived (a conf.d file, or a real server's block). */
+const OURS_LEFT = `exists ${CONF_DIR}/pulumi-lvs-*.conf ${OWN_DIR}/*/*.conf`;
+
+/**
+ * Run after pulumi-lvs's files change: keepalived runs them ({@link RUN_SCRIPT}), or, once the last
+ * one is gone, is put back as it was ({@link RESTORE_SCRIPT}).
+ */
+export const RELOAD_SCRIPT = [
+  KEEPALIVED_STATE_FUNCTIONS,
+  CHANGE_FUNCTIONS,
+  `if ! ${OURS_LEFT}; then`,
+  RESTORE_SCRIPT,
+  "exit",
+  "fi",
+  RUN_SCRIPT,
+].join("\n");
 
 function explain(t: Transport, command: string, r: { code: number; stdout: string; stderr: string }): Error {
   if (r.code === NO_KEEPALIVED) {
@@ -86,7 +186,8 @@ export function reload(t: Transport): Promise<void> {
     .then(async () => {
       state.pending = undefined;
       state.running = p;
-      const res = await t.run(RELOAD_SCRIPT);
+      // with the host's lock: a file written meanwhile would find keepalived half put back
+      const res = await t.exclusive(() => t.run(RELOAD_SCRIPT));
       if (res.code !== 0) throw explain(t, "reload keepalived", res);
     })
     .finally(() => {
@@ -96,15 +197,19 @@ export function reload(t: Transport): Promise<void> {
   return p;
 }
 
-/** Writes `files` and removes `remove` (all owned by one resource), then reloads keepalived. */
+/**
+ * Writes `files` and removes `remove` (all owned by one resource), then reloads keepalived. Only
+ * writing checks keepalived and its main file (and writes that file when there is none).
+ */
 export async function apply(
   t: Transport,
   files: PersistedFile[],
   remove: string[] = [],
   dirs: { make?: string[]; removeIfEmpty?: string[] } = {},
 ): Promise<void> {
+  const writes = files.length > 0 || (dirs.make ?? []).length > 0;
   const script = [
-    prepareScript(),
+    writes ? prepareScript() : ":",
     ...(dirs.make ?? []).map((d) => `mkdir -p ${shellQuote(d)}`),
     writeFilesScript(files),
     ...remove.map((p) => `rm -f ${shellQuote(p)}`),
@@ -118,8 +223,10 @@ export async function apply(
 export interface Probe {
   /** Content by path (files that exist only). */
   files: Map<string, string>;
-  /** Whether keepalived runs (its pid file names a live process). */
+  /** Whether keepalived runs (its pid file names a live process, or its unit is active). */
   running: boolean;
+  /** Under systemd, whether keepalived's unit is enabled; undefined without systemd. */
+  enabled?: boolean;
   /** How many files each glob matches. */
   counts: Map<string, number>;
   /** Addresses on the host. */
@@ -135,8 +242,11 @@ export async function probe(t: Transport, paths: string[], globs: string[] = [])
     readFilesScript(paths),
     `echo '${MARK} counts'`,
     ...globs.map((g) => `echo "$(ls ${g} 2>/dev/null | wc -l) ${g}"`),
+    KEEPALIVED_STATE_FUNCTIONS,
     `echo '${MARK} running'`,
-    `pid=$(cat ${PID_FILE} 2>/dev/null); if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo yes; fi`,
+    "if running; then echo yes; fi",
+    `echo '${MARK} enabled'`,
+    "if ! under_systemd; then echo no-systemd; elif enabled; then echo yes; else echo no; fi",
     `echo '${MARK} addresses'`,
     "ip -o addr show",
     "exit 0",
@@ -161,10 +271,24 @@ export function parseProbe(out: string): Probe {
     const m = /^\s*(\d+) (.+)$/.exec(l);
     if (m) counts.set(m[2]!, Number(m[1]));
   }
-  return {
+  const p: Probe = {
     files: parseFiles((sec.files ?? []).join("\n")),
     running: (sec.running ?? []).some((l) => l.trim() === "yes"),
     counts,
     addresses: parseIpAddr((sec.addresses ?? []).join("\n")),
   };
+  const enabled = (sec.enabled ?? []).map((l) => l.trim()).find(Boolean);
+  if (enabled === "yes" || enabled === "no") p.enabled = enabled === "yes";
+  return p;
+}
+
+/**
+ * keepalived as pulumi-lvs needs it: running and, under systemd, enabled; or what is wrong
+ * ("not enabled": it would not come back after a reboot).
+ */
+export type DaemonState = "running" | "stopped" | "not enabled";
+
+export function daemonState(p: Pick<Probe, "running" | "enabled">): DaemonState {
+  if (!p.running) return "stopped";
+  return p.enabled === false ? "not enabled" : "running";
 }

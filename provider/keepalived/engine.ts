@@ -3,11 +3,12 @@
  * resource owns a file that keepalived reads (a `virtual_server` block, or one `real_server`
  * block included into it), and keepalived makes the IPVS rules and runs the health checks.
  *
- * Drift compares both the files with what the resources render and the live IPVS table with what
+ * Drift compares the files with what the resources render, the live IPVS table with what
  * keepalived should have made from them (a real server whose check says DOWN is expected absent,
- * or at weight 0 with inhibitOnFailure). keepalived does not put back rules deleted by hand on a
- * reload, so `pulumi up` re-adds such rules itself (ipvsadm, not recorded in pulumi-lvs's ledger:
- * they are keepalived's) after rewriting the files.
+ * or at weight 0 with inhibitOnFailure), and keepalived itself with what those rules need: running
+ * and, under systemd, enabled (so that it comes back after a reboot). keepalived does not put back
+ * rules deleted by hand on a reload, so `pulumi up` re-adds such rules itself (ipvsadm, not
+ * recorded in pulumi-lvs's ledger: they are keepalived's) after rewriting the files.
  */
 
 import type { PersistedFile } from "../host/persist";
@@ -24,7 +25,7 @@ import {
 } from "../ipvs/types";
 import type { HealthCheck } from "../model/keepalived";
 import { CommandError, shellJoin, type Transport } from "../transport/transport";
-import { apply, probe } from "./daemon";
+import { apply, type DaemonState, daemonState, probe } from "./daemon";
 import {
   RS_NOTIFY,
   RS_NOTIFY_TEXT,
@@ -40,10 +41,24 @@ import {
 export interface EngineObserved {
   /** The object's file: as rendered, edited, or gone. */
   config: "ok" | "changed" | "missing";
-  /** The live IPVS table: as keepalived should have made it, or not. */
+  /**
+   * The live IPVS table: as keepalived should have made it, or not. keepalived not running is no
+   * excuse: the rules it should have made are expected all the same (a reboot that left keepalived
+   * stopped leaves the table empty, and that is drift).
+   */
   live: "ok" | "missing" | "different";
+  /** keepalived itself: running and, under systemd, enabled (or it would not survive a reboot). */
+  keepalived: DaemonState;
 }
-export const IN_SYNC: EngineObserved = { config: "ok", live: "ok" };
+export const IN_SYNC: EngineObserved = { config: "ok", live: "ok", keepalived: "running" };
+
+/**
+ * What state recorded (for diff): state written before keepalived itself was observed reads as
+ * running, so that upgrading pulumi-lvs alone shows no drift.
+ */
+export function recordedObserved(o: Partial<EngineObserved> | undefined): EngineObserved | undefined {
+  return o === undefined ? undefined : ({ keepalived: "running", ...o } as EngineObserved);
+}
 
 /** A file read back against what was rendered (compared trimmed, as the host resources do). */
 export function fileState(have: string | undefined, want: string): EngineObserved["config"] {
@@ -77,9 +92,9 @@ export async function observeService(
   const glob = `${realServerDirOf(s.cfg.key)}/*.conf`;
   const [p, snap] = await Promise.all([probe(t, [f.path], [glob]), ipvs.snapshot({ fresh })]);
   // keepalived leaves out a virtual_server without real servers
-  const expected = p.running && (p.counts.get(glob) ?? 0) > 0;
+  const expected = (p.counts.get(glob) ?? 0) > 0;
   const live = expected && !findService(snap.table, s.cfg.key) ? "missing" : "ok";
-  return { config: fileState(p.files.get(f.path), f.content), live };
+  return { config: fileState(p.files.get(f.path), f.content), live, keepalived: daemonState(p) };
 }
 
 /** After the file is rewritten: a service keepalived should have but the kernel lost is put back. */
@@ -127,15 +142,10 @@ export async function applyRealServer(t: Transport, r: RealServerSpec): Promise<
 
 /**
  * What the live table should hold for this real server: its configuration, weight 0 when its check
- * failed and it is inhibited, or nothing when its check failed. Undefined: keepalived is not
- * running, so nothing is expected of the table.
+ * failed and it is inhibited, or nothing when its check failed (the last verdict keepalived wrote;
+ * none after a reboot: keepalived starts a real server as up).
  */
-function expectedLive(
-  r: RealServerSpec,
-  running: boolean,
-  verdict: string | undefined,
-): RealServerConfig | null | undefined {
-  if (!running) return undefined;
+function expectedLive(r: RealServerSpec, verdict: string | undefined): RealServerConfig | null {
   if (r.healthCheck && verdict === "DOWN") return r.inhibitOnFailure ? { ...r.cfg, weight: 0 } : null;
   return r.cfg;
 }
@@ -146,18 +156,19 @@ async function inspectRealServer(
   ipvs: IpvsClient,
   r: RealServerSpec,
   fresh: boolean,
-): Promise<{ observed: EngineObserved; want: RealServerConfig | null | undefined }> {
+): Promise<{ observed: EngineObserved; want: RealServerConfig | null }> {
   const f = realServerFile(r);
   const state = realServerStateFileOf(r.service, r.cfg);
   const [p, snap] = await Promise.all([probe(t, [f.path, state]), ipvs.snapshot({ fresh })]);
-  const want = expectedLive(r, p.running, p.files.get(state)?.trim());
+  const want = expectedLive(r, p.files.get(state)?.trim());
   const svc = findService(snap.table, r.service);
   const have = svc && findRealServer(svc, r.cfg);
   let live: EngineObserved["live"] = "ok";
   if (want === null && have) live = "different";
   else if (want && !have) live = "missing";
   else if (want && have && (have.weight !== want.weight || have.forwarding !== want.forwarding)) live = "different";
-  return { observed: { config: fileState(p.files.get(f.path), f.content), live }, want };
+  const config = fileState(p.files.get(f.path), f.content);
+  return { observed: { config, live, keepalived: daemonState(p) }, want };
 }
 
 export async function observeRealServer(t: Transport, ipvs: IpvsClient, r: RealServerSpec): Promise<EngineObserved> {
@@ -173,7 +184,7 @@ export async function repairRealServer(t: Transport, ipvs: IpvsClient, r: RealSe
   found = await settled(found, async () => inspectRealServer(t, ipvs, r, true));
   const { live } = found.observed;
   const want = found.want;
-  if (live === "ok" || want === undefined) return;
+  if (live === "ok") return;
   if (want === null) await run(t, `ipvsadm ${shellJoin(deleteRealServerArgs(r.service, r.cfg))}`);
   else if (live === "missing") await run(t, `ipvsadm ${shellJoin(addRealServerArgs(r.service, want))}`);
   else await run(t, `ipvsadm ${shellJoin(editRealServerArgs(r.service, want))}`);

@@ -1,17 +1,18 @@
 /**
  * Director: the host-level settings of an LVS director. ip_forward (NAT needs it), net.ipv4.vs.*
  * and other sysctls, IPVS timeouts, kernel modules, and VIPs on an interface, announced with a
- * gratuitous ARP. With `persist`, the settings survive a reboot (sysctl.d, modules-load.d, a
- * oneshot unit), and so do the IPVS rules the stack owns (restored at boot from the ledger).
+ * gratuitous ARP. With `persist`, the settings survive a reboot (sysctl.d, modules-load.d, two
+ * oneshot units), and so do the IPVS rules the stack owns (restored at boot from the ledger).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { addAddressCommand, announceCommand, type InterfaceAddress } from "../host/addresses";
-import { type PersistedFile, unit, unitPaths } from "../host/persist";
+import { addAddressCommand, announceCommand, type InterfaceAddress, waitForDeviceFunction } from "../host/addresses";
+import { afterNetwork, beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
 import { plainSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { LEDGER } from "../ipvs/ipvsadm/client";
 import { hostIdOf } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
+import { shellQuote } from "../transport/transport";
 import { checkInputs, diffResource, jsonEqual } from "./common";
 import {
   type Baseline,
@@ -20,6 +21,7 @@ import {
   expectedState,
   type HostPlan,
   type HostState,
+  journalPath,
   observedState,
   probe,
   sysctlFromName,
@@ -29,7 +31,70 @@ import {
 const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-director.conf";
 const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-director.conf";
 const UNIT = "pulumi-lvs-director.service";
-const OWNED_FILES = [SYSCTL_FILE, MODULES_FILE, ...unitPaths(UNIT)];
+const NETWORK_UNIT = "pulumi-lvs-director-network.service";
+const OWNED_FILES = [SYSCTL_FILE, MODULES_FILE, ...unitPaths(UNIT), ...unitPaths(NETWORK_UNIT)];
+const LEDGER_DIR = LEDGER.slice(0, LEDGER.lastIndexOf("/"));
+
+/**
+ * The boot is two units, so that nothing the network does (or does not do) keeps the IPVS rules
+ * from being restored: the kernel settings and the rules need no interface and run before any
+ * network is configured; the VIPs wait for the network and for their interfaces.
+ */
+const KERNEL_ORDER = beforeNetwork(
+  [
+    "Before any network is configured: the modules, the IPVS rules (from the ledger, on /var), the",
+    "sysctls and timeouts need no interface. The VIPs are pulumi-lvs-director-network.service.",
+  ],
+  [LEDGER_DIR],
+);
+/** Debian's ipvsadm package: its init script's autoload flushes the table once the network is up. */
+const DEBIAN_IPVSADM = "ipvsadm.service";
+const NETWORK_ORDER = afterNetwork(
+  [
+    "After the network is configured (network-online.target), so that the network manager neither",
+    "fails on nor flushes the VIPs: each VIP waits for its interface, and its gratuitous ARP is best",
+    "effort. After Debian's ipvsadm.service, whose autoload (AUTO=true) flushes the IPVS table: then",
+    "the owned rules are restored again.",
+  ],
+  [DEBIAN_IPVSADM],
+);
+
+/** Shell that restores the IPVS rules this host's stacks own (the ledger without its owner tags), services first. */
+const RESTORE_RULES = `[ ! -s ${LEDGER} ] || { grep '^-A' ${LEDGER}; grep '^-a' ${LEDGER}; } | sed 's/ #owner=.*//' | ipvsadm -R`;
+
+/** The modules, then at once the IPVS rules (no later step can keep them from being restored), then sysctls and timeouts. */
+function kernelBoot(modules: string[], sysctls: Array<[Sysctl, string]>, timeouts: HostPlan["timeouts"]): string[] {
+  return [
+    `modprobe -a ${modules.join(" ")}`,
+    "# the IPVS rules this host's stacks own, services first",
+    RESTORE_RULES,
+    ...(sysctls.length > 0
+      ? ["# the sysctls again, now that the modules are in (net.ipv4.vs.* exist only once ip_vs is loaded)"]
+      : []),
+    ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
+    ...(timeouts ? [`ipvsadm --set ${timeouts.tcp} ${timeouts.tcpfin} ${timeouts.udp}`] : []),
+  ];
+}
+
+/**
+ * The owned rules again if Debian's ipvsadm autoload flushed the table (read as its init script
+ * reads /etc/default/ipvsadm); then each VIP once its interface exists, announced (best effort: a
+ * failed gratuitous ARP never fails the unit). A step that fails does not keep the others from
+ * being tried; the unit fails at the end.
+ */
+function networkBoot(addresses: InterfaceAddress[]): string[] {
+  return [
+    "rc=0",
+    "# Debian's ipvsadm autoload ran ipvsadm -C (then loaded /etc/ipvsadm.rules): the owned rules again",
+    `if (AUTO=false; . /etc/default/ipvsadm; [ "$AUTO" = true ]) 2>/dev/null; then ${RESTORE_RULES} || rc=1; fi`,
+    ...(addresses.length > 0 ? [waitForDeviceFunction()] : []),
+    ...addresses.map(
+      (a) =>
+        `if have_dev ${shellQuote(a.device)} && ${addAddressCommand(a)}; then ${announceCommand(a)}; else rc=1; fi`,
+    ),
+    "exit $rc",
+  ];
+}
 
 type Props = DirectorInputs & {
   __provider?: string;
@@ -58,17 +123,16 @@ export function directorPlan(v: DirectorInputs): HostPlan {
   const files: PersistedFile[] = [{ path: MODULES_FILE, content: `# managed by pulumi-lvs\n${modules.join("\n")}\n` }];
   if (sysctls.length > 0)
     files.push({ path: SYSCTL_FILE, content: sysctlConf("managed by pulumi-lvs (Director)", sysctls) });
-  const boot = [
-    `modprobe -a ${modules.join(" ")}`,
-    // again after the modules are in (net.ipv4.vs.* exist only once ip_vs is loaded)
-    ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
-    ...addresses.map(addAddressCommand),
-    ...addresses.filter((a) => !a.address.includes(":")).map((a) => `${announceCommand(a)} >/dev/null`),
-    ...(timeouts ? [`ipvsadm --set ${timeouts.tcp} ${timeouts.tcpfin} ${timeouts.udp}`] : []),
-    // the IPVS rules this host's stacks own (the ledger, without its owner tags), services first
-    `[ ! -s ${LEDGER} ] || { grep '^-A' ${LEDGER}; grep '^-a' ${LEDGER}; } | sed 's/ #owner=.*//' | ipvsadm -R`,
-  ];
-  files.push(...unit(UNIT, "pulumi-lvs: director VIPs, IPVS timeouts and IPVS rules", boot));
+  files.push(
+    ...unit(
+      UNIT,
+      "pulumi-lvs: director kernel settings and IPVS rules",
+      kernelBoot(modules, sysctls, timeouts),
+      KERNEL_ORDER,
+    ),
+  );
+  const late = "pulumi-lvs: director VIPs (and the IPVS rules after Debian's ipvsadm autoload)";
+  files.push(...unit(NETWORK_UNIT, late, networkBoot(addresses), NETWORK_ORDER));
   const plan: HostPlan = {
     modules,
     sysctls,
@@ -77,6 +141,7 @@ export function directorPlan(v: DirectorInputs): HostPlan {
     announce: addresses,
     files,
     ownedFiles: OWNED_FILES,
+    journal: journalPath("director"),
   };
   if (timeouts) plan.timeouts = timeouts;
   return plan;

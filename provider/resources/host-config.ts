@@ -31,6 +31,35 @@ export interface HostPlan {
   files: PersistedFile[];
   /** Every file the resource may own (removed when not persisted, and on delete). */
   ownedFiles: string[];
+  /** Where the host keeps this resource's {@link Journal} (removed on delete). */
+  journal: string;
+}
+
+/**
+ * The baseline as the host itself keeps it, written before any change is made: the values recorded
+ * so far, and every address pulumi-lvs has planned. An apply cut half-way (a power cut, a lost SSH
+ * connection) leaves changes that the stack's state never recorded; the rerun reads this, so that a
+ * VIP it added or a sysctl it set counts as its own (to remove, or to put back), not as the host's.
+ */
+interface Journal extends Baseline {
+  planned: string[];
+}
+
+/** Where the host keeps the journal of a resource kind (one Director, one RealServerHost a host). */
+export function journalPath(kind: "director" | "realserver"): string {
+  return `/var/lib/pulumi-lvs/${kind}.baseline`;
+}
+
+function parseJournal(text: string | undefined): Journal | undefined {
+  if (!text) return undefined;
+  try {
+    const j = JSON.parse(text) as Partial<Journal>;
+    if (typeof j.sysctls === "object" && j.sysctls && Array.isArray(j.addresses) && Array.isArray(j.planned))
+      return j as Journal;
+  } catch {
+    // a journal cut short: only the state's record is left to go by
+  }
+  return undefined;
 }
 
 /** What the host had before pulumi-lvs changed it: restored on delete. */
@@ -63,34 +92,42 @@ function modprobe(modules: string[]): string {
 
 /**
  * Loads the plan's modules (their sysctls exist only then), then records the current values of
- * what the plan will change, keeping values recorded earlier (the first recorded value wins).
+ * what the plan will change, keeping values recorded earlier (the first recorded value wins): in
+ * the stack's state, or in the host's journal of an apply that did not finish.
  */
 export async function captureBaseline(
   t: Transport,
   plan: HostPlan,
   earlier?: { baseline: Baseline; plannedAddresses: string[] },
-): Promise<Baseline> {
+): Promise<Journal> {
   const r = await t.run(
-    `${modprobe(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [] })}`,
+    `${modprobe(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [plan.journal] })}`,
   );
   if (r.code !== 0) throw new CommandError(t.label, "load modules and read host settings", r, moduleRemedy(r.stderr));
   const facts = parseProbe(r.stdout);
-  const sysctls: Record<string, string | null> = { ...earlier?.baseline.sysctls };
+  const journal = parseJournal(facts.files.get(plan.journal));
+  const sysctls: Record<string, string | null> = { ...journal?.sysctls, ...earlier?.baseline.sysctls };
   for (const [s] of plan.sysctls) if (!(s.name in sysctls)) sysctls[s.name] = facts.sysctls.get(s.name) ?? null;
-  const addresses = new Set(earlier?.baseline.addresses ?? []);
+  const addresses = new Set([...(journal?.addresses ?? []), ...(earlier?.baseline.addresses ?? [])]);
+  const planned = new Set([...(journal?.planned ?? []), ...(earlier?.plannedAddresses ?? [])]);
   for (const a of plan.addresses) {
     const k = addressKey(a);
     // present now, and not because pulumi-lvs added it earlier: it was the host's own
-    const ours = earlier?.plannedAddresses.includes(k) && !earlier.baseline.addresses.includes(k);
+    const ours = planned.has(k) && !addresses.has(k);
     if (!ours && hasAddress(facts.addresses, a)) addresses.add(k);
   }
-  return { sysctls, addresses: [...addresses].sort() };
+  for (const a of plan.addresses) planned.add(addressKey(a));
+  return { sysctls, addresses: [...addresses].sort(), planned: [...planned].sort() };
 }
 
-/** Applies the plan in one round trip. @returns one line per announced address (announced, or why not). */
-export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean): Promise<string[]> {
+/**
+ * Applies the plan in one round trip, the host's journal of the baseline written first.
+ * @returns one line per announced address (announced, or why not).
+ */
+export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean, journal: Journal): Promise<string[]> {
   const script = [
     "set -e",
+    writeFilesScript([{ path: plan.journal, content: JSON.stringify(journal) }]),
     modprobe(plan.modules),
     plan.timeouts ? `ipvsadm --set ${plan.timeouts.tcp} ${plan.timeouts.tcpfin} ${plan.timeouts.udp}` : ":",
     writeSysctlsScript(plan.sysctls),
@@ -98,12 +135,20 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean):
     ...plan.addresses.map(addAddressCommand),
     "echo '#announce'",
     ...plan.announce.map(announceCommand),
-    persist ? writeFilesScript(plan.files) : removeFilesScript(plan.ownedFiles),
+    persist
+      ? `${removeFilesScript(unplannedFiles(plan))}\n${writeFilesScript(plan.files)}`
+      : removeFilesScript(plan.ownedFiles),
   ].join("\n");
   const r = await t.exclusive(() => runScript(t, script));
   if (r.code !== 0)
     throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? privilegeRemedy(r.stderr));
   return r.stdout.split("#announce\n")[1]?.trim().split("\n").filter(Boolean) ?? [];
+}
+
+/** Owned files the plan does not write (a unit for VIPs no longer declared): removed when persisting. */
+function unplannedFiles(plan: HostPlan): string[] {
+  const planned = new Set(plan.files.flatMap((f) => (f.enableLink ? [f.path, f.enableLink] : [f.path])));
+  return plan.ownedFiles.filter((p) => !planned.has(p));
 }
 
 /**
@@ -204,9 +249,9 @@ export async function createHost(
   plan: HostPlan,
   persist: boolean,
 ): Promise<{ baseline: Baseline; announced: string[] }> {
-  const baseline = await captureBaseline(t, plan);
-  const announced = await applyPlan(t, plan, persist);
-  return { baseline, announced };
+  const journal = await captureBaseline(t, plan);
+  const announced = await applyPlan(t, plan, persist, journal);
+  return { baseline: { sysctls: journal.sysctls, addresses: journal.addresses }, announced };
 }
 
 /**
@@ -220,11 +265,12 @@ export async function updateHost(
   earlier: Baseline | undefined,
   persist: boolean,
 ): Promise<{ baseline: Baseline; announced: string[] }> {
-  const baseline = await captureBaseline(t, plan, {
+  const journal = await captureBaseline(t, plan, {
     baseline: earlier ?? NO_BASELINE,
     plannedAddresses: oldPlan.addresses.map(addressKey),
   });
-  const announced = await applyPlan(t, plan, persist);
+  const announced = await applyPlan(t, plan, persist, journal);
+  const baseline: Baseline = { sysctls: journal.sysctls, addresses: journal.addresses };
   const keep = new Set(plan.sysctls.map(([s]) => s.name));
   const dropped = oldPlan.sysctls.map(([s]) => s.name).filter((n) => !keep.has(n));
   const keepAddr = new Set(plan.addresses.map(addressKey));
@@ -242,6 +288,6 @@ export function deleteHost(t: Transport, plan: HostPlan, baseline: Baseline | un
   return revert(t, baseline ?? NO_BASELINE, {
     sysctls: plan.sysctls.map(([s]) => s.name),
     addresses: plan.addresses,
-    files: plan.ownedFiles,
+    files: [...plan.ownedFiles, plan.journal],
   });
 }

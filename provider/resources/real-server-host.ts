@@ -12,7 +12,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { addAddressCommand, type InterfaceAddress } from "../host/addresses";
-import { type PersistedFile, unit, unitPaths } from "../host/persist";
+import { beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
 import { ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { hostIdOf } from "../model/connection";
 import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
@@ -25,6 +25,7 @@ import {
   expectedState,
   type HostPlan,
   type HostState,
+  journalPath,
   observedState,
   probe,
   updateHost,
@@ -34,6 +35,18 @@ const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-realserver.conf";
 const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-realserver.conf";
 const UNIT = "pulumi-lvs-realserver.service";
 const OWNED_FILES = [SYSCTL_FILE, MODULES_FILE, ...unitPaths(UNIT)];
+
+/**
+ * The ARP settings must be in force before a VIP is up, or the real server would answer ARP for
+ * the VIP and take its traffic from the director: the unit runs after systemd-sysctl (which applies
+ * the sysctl.d file), its script sets them again before it adds the VIPs and stops at the first
+ * failure, and it all happens before any network is configured.
+ */
+const BOOT_ORDER = beforeNetwork([
+  "After systemd-sysctl.service, and the script sets arp_ignore/arp_announce (and rp_filter) again before",
+  "it adds the VIPs, stopping at the first failure: the host never answers ARP for a VIP. Before any",
+  "network is configured.",
+]);
 
 type Props = RealServerHostInputs & {
   __provider?: string;
@@ -71,9 +84,20 @@ export function realServerHostPlan(v: RealServerHostInputs, iface: string): { pl
     ...prepare,
     ...addresses.map(addAddressCommand),
   ];
-  files.push(...unit(UNIT, `pulumi-lvs: LVS-${v.mode.toUpperCase()} real-server VIPs and ARP settings`, boot));
+  files.push(
+    ...unit(UNIT, `pulumi-lvs: LVS-${v.mode.toUpperCase()} real-server VIPs and ARP settings`, boot, BOOT_ORDER),
+  );
   return {
-    plan: { modules, sysctls, prepare, addresses, announce: [], files, ownedFiles: OWNED_FILES },
+    plan: {
+      modules,
+      sysctls,
+      prepare,
+      addresses,
+      announce: [],
+      files,
+      ownedFiles: OWNED_FILES,
+      journal: journalPath("realserver"),
+    },
     links: tun ? ["tunl0"] : [],
   };
 }

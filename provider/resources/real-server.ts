@@ -16,6 +16,7 @@ import {
   IN_SYNC,
   observeRealServer,
   type RealServerSpec,
+  recordedObserved,
   repairRealServer,
   waitDrained,
 } from "../keepalived/engine";
@@ -99,7 +100,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id, olds: Props, news: Props) {
     const d = diffResource(olds, news, CONFIG, IDENTITY);
-    if (isKeepalived(news)) return withObservedDrift(d, olds.observed, IN_SYNC);
+    if (isKeepalived(news)) return withObservedDrift(d, recordedObserved(olds.observed), IN_SYNC);
     // in the kernel but missing from the ledger: an update writes it back
     return olds.owned === false ? { ...d, changes: true } : d;
   },

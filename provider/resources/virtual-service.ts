@@ -15,6 +15,7 @@ import {
   type EngineObserved,
   IN_SYNC,
   observeService,
+  recordedObserved,
   repairService,
   type ServiceSpec,
 } from "../keepalived/engine";
@@ -93,7 +94,7 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id, olds: Props, news: Props) {
     const d = diffResource(olds, news, CONFIG, IDENTITY);
-    if (isKeepalived(news)) return withObservedDrift(d, olds.observed, IN_SYNC);
+    if (isKeepalived(news)) return withObservedDrift(d, recordedObserved(olds.observed), IN_SYNC);
     // stray real servers are drift only where the service claims all its real servers
     if (news.exclusive && (olds.strayRealServers?.length ?? 0) > 0) return { ...d, changes: true };
     return d;

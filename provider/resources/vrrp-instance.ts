@@ -4,8 +4,8 @@
  *
  * Files (owned): /etc/keepalived/conf.d/pulumi-lvs-vrrp-<name>.conf, and the shared reader of
  * keepalived's notify FIFO, which records the instance's role (MASTER, BACKUP, FAULT) for read. keepalived is reloaded, never
- * restarted. Drift: the file differs or is missing, keepalived is not running, or the director is
- * MASTER and lacks one of the VIPs. `pulumi up` rewrites the file, reloads or starts keepalived,
+ * restarted. Drift: the file differs or is missing, keepalived is not running or (under systemd)
+ * not enabled, or the director is MASTER and lacks one of the VIPs. `pulumi up` rewrites the file, reloads or starts keepalived,
  * and puts back missing VIPs on the MASTER (keepalived does not re-add them on a reload).
  */
 import type * as pulumi from "@pulumi/pulumi";
@@ -49,10 +49,12 @@ export interface Observed {
   config: "ok" | "changed" | "missing";
   /** keepalived is running. */
   running: boolean;
+  /** keepalived's unit is enabled (always true without systemd): the instance survives a reboot. */
+  enabled: boolean;
   /** VIPs the director lacks while it is MASTER. */
   missingVips: string[];
 }
-const HEALTHY: Observed = { config: "ok", running: true, missingVips: [] };
+const HEALTHY: Observed = { config: "ok", running: true, enabled: true, missingVips: [] };
 
 type Props = VrrpInstanceInputs & {
   __provider?: string;
@@ -80,7 +82,13 @@ async function observe(v: VrrpInstanceInputs): Promise<{ observed: Observed; rol
   const config = states.includes("missing") ? "missing" : states.includes("changed") ? "changed" : "ok";
   const role = p.running ? p.files.get(vrrpStateFileOf(v.name))?.trim() || "unknown" : "stopped";
   const missingVips = role === "MASTER" ? vipsOf(v).filter((a) => !hasAddress(p.addresses, a)) : [];
-  return { observed: { config, running: p.running, missingVips: missingVips.map(addressKey) }, role };
+  const observed: Observed = {
+    config,
+    running: p.running,
+    enabled: p.enabled !== false,
+    missingVips: missingVips.map(addressKey),
+  };
+  return { observed, role };
 }
 
 /** keepalived adds VIPs on becoming MASTER: put back the ones it lacks now (removed by hand). */
@@ -117,7 +125,9 @@ export const vrrpInstance: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id, olds: Props, news: Props) {
-    return withObservedDrift(diffResource(olds, news, CONFIG, IDENTITY), olds.observed, HEALTHY);
+    // state written before `enabled` was observed reads as enabled: upgrading alone shows no drift
+    const observed = olds.observed && { ...olds.observed, enabled: olds.observed.enabled ?? true };
+    return withObservedDrift(diffResource(olds, news, CONFIG, IDENTITY), observed, HEALTHY);
   },
 
   async create(inputs: Props) {

@@ -79,7 +79,10 @@ describe("examples/quickstart: README's real-host commands, typed in the folder"
   });
 
   it("names a weight changed by hand and a stray real server, and up --refresh repairs both", async () => {
-    await sh("director", `ipvsadm -e -t ${VIP}:80 -r 10.0.0.12:80 -g -w 5 && ipvsadm -a -t ${VIP}:80 -r 10.0.0.99:80 -g -w 1`);
+    await sh(
+      "director",
+      `ipvsadm -e -t ${VIP}:80 -r 10.0.0.12:80 -g -w 5 && ipvsadm -a -t ${VIP}:80 -r 10.0.0.99:80 -g -w 1`,
+    );
     const text = await s.previewDrift({ diff: true });
     assert.match(text, /weight\s*:\s*5\s*=>\s*1|weight\s*:\s*1\s*=>\s*5/);
     assert.match(text, /10\.0\.0\.99:80/);

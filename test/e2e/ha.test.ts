@@ -2,8 +2,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { labAddress, labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/lab";
 import { exampleStack } from "./harness/folder";
+import { labAddress, labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/lab";
 import type { ProgramStack } from "./harness/stack";
 import { background, longRequest, table as tableOf, waitFor } from "./harness/traffic";
 
@@ -111,8 +111,8 @@ describe("examples/ha: a director pair with keepalived, sync, health checks and 
     );
     assert.deepEqual(
       updated.sort(),
-      ["vrrp-0", "web-0", "web-1-10.0.0.13"],
-      "expected: the edited file (web-0), keepalived stopped (vrrp-0), the real server deleted from the kernel (web-1-10.0.0.13)",
+      ["vrrp-0", "web-0", "web-0-10.0.0.11", "web-0-10.0.0.12", "web-0-10.0.0.13", "web-1-10.0.0.13"],
+      "expected: the edited file (web-0), keepalived stopped on the MASTER (vrrp-0, and every keepalived object there: web-0 and its real servers), the real server deleted from the kernel (web-1-10.0.0.13)",
     );
     assert.doesNotMatch(text, /lvsPair9/);
     await s.up({ refresh: true });

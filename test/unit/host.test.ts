@@ -2,12 +2,18 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { announceCommand } from "../../provider/host/addresses";
+import { type PersistedFile, writeFilesScript } from "../../provider/host/persist";
 import { parseProbe } from "../../provider/host/probe";
 import { directorPlan } from "../../provider/resources/director";
 import { applyPlan, expectedState, observedState } from "../../provider/resources/host-config";
 import { realServerHostPlan } from "../../provider/resources/real-server-host";
 import type { ExecResult, RunOptions, Transport } from "../../provider/transport/transport";
+import { Sandbox } from "./fakes/sandbox";
 import { conn } from "./fixtures";
+
+/** A host's journal before anything was recorded. */
+const NO_JOURNAL = { sysctls: {}, addresses: [], planned: [] };
 
 // Captured from the lab's root namespace with probeScript (see test/unit/fixtures/host/).
 const probe = fs.readFileSync(path.join(__dirname, "../../../test/unit/fixtures/host/probe-lab-root.txt"), "utf8");
@@ -53,7 +59,7 @@ describe("host plans", () => {
       "eth0",
     );
     const t = new RecordingTransport();
-    await applyPlan(t, plan, true);
+    await applyPlan(t, plan, true, NO_JOURNAL);
     const script = t.scripts[0]!;
     const apply = script.slice(0, script.indexOf("#announce")); // what runs now (the rest writes the boot files)
     const lastArp = Math.max(apply.lastIndexOf("arp_ignore"), apply.lastIndexOf("arp_announce"));
@@ -73,7 +79,7 @@ describe("host plans", () => {
     assert.deepEqual(plan.modules, ["ipip"]);
     assert.deepEqual(links, ["tunl0"]);
     const t = new RecordingTransport();
-    await applyPlan(t, plan, false);
+    await applyPlan(t, plan, false, NO_JOURNAL);
     const script = t.scripts[0]!;
     assert.ok(script.indexOf("modprobe -a ipip") < script.indexOf("tunl0/rp_filter"));
     assert.ok(script.indexOf("ip link set tunl0 up") < script.indexOf("addr replace 10.0.0.100/32 dev tunl0"));
@@ -119,5 +125,210 @@ describe("host plans", () => {
       plan.sysctls.map(([s, v]) => `${s.name}=${v}`),
       ["net.ipv4.ip_forward=1"],
     );
+  });
+});
+
+/** The [Unit] settings of a unit file, by key (each value's words). */
+function unitSection(content: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let section = "";
+  for (const line of content.split("\n")) {
+    if (/^\[.*\]$/.test(line)) section = line;
+    else if (section === "[Unit]" && line.includes("=")) {
+      const [k, v] = [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)];
+      out.set(k, [...(out.get(k) ?? []), ...v.split(/\s+/).filter(Boolean)]);
+    }
+  }
+  return out;
+}
+
+function fileOf(files: PersistedFile[], name: string): string {
+  const f = files.find((x) => x.path.endsWith(`/${name}`));
+  assert.ok(f, `no file ${name} in ${files.map((x) => x.path).join(", ")}`);
+  return f.content;
+}
+
+/**
+ * Writes the files into the sandbox with the provider's own writer, then runs the enabled units as
+ * the lab's boot does (test/lab/guest/lab-host-boot): sorted, each ExecStart= line with /bin/sh -c,
+ * a failing line ending its unit. @returns each unit's exit status
+ */
+async function bootUnits(box: Sandbox, files: PersistedFile[]): Promise<Map<string, number>> {
+  const w = await box.run(writeFilesScript(files));
+  assert.equal(w.code, 0, w.stderr);
+  const wants = box.path("etc/systemd/system/multi-user.target.wants");
+  const status = new Map<string, number>();
+  for (const u of fs.readdirSync(wants).sort()) {
+    const text = fs.readFileSync(path.join(wants, u), "utf8");
+    let code = 0;
+    for (const line of text.split("\n").filter((l) => l.startsWith("ExecStart="))) {
+      const r = await box.run(line.slice("ExecStart=".length));
+      code = r.code;
+      if (code !== 0) {
+        fs.appendFileSync(box.path("boot.log"), `${u}: ${r.stderr}`);
+        break;
+      }
+    }
+    status.set(u, code);
+  }
+  return status;
+}
+
+describe("boot units (systemd ordering, and the scripts run in a sandbox as the lab boots them)", () => {
+  const director = (extra: Record<string, unknown> = {}) =>
+    directorPlan({
+      connection: conn() as any,
+      vips: [{ address: "10.0.0.100", interface: "eth0" }],
+      modules: ["ip_vs", "ip_vs_wrr"],
+      persist: true,
+      timeouts: { tcp: 600 },
+      ...extra,
+    });
+
+  it("Director: the kernel settings and IPVS rules run before any network is configured; the VIPs after it", () => {
+    const plan = director({ ipForward: true });
+    const kernel = unitSection(fileOf(plan.files, "pulumi-lvs-director.service"));
+    assert.deepEqual(kernel.get("DefaultDependencies"), ["no"]);
+    for (const u of ["local-fs.target", "systemd-modules-load.service", "systemd-sysctl.service"])
+      assert.ok(kernel.get("After")?.includes(u), `kernel unit after ${u}`);
+    assert.deepEqual(kernel.get("Before"), ["network-pre.target"]);
+    assert.deepEqual(kernel.get("Wants"), ["network-pre.target"]);
+    assert.deepEqual(kernel.get("RequiresMountsFor"), ["/var/lib/pulumi-lvs"], "the ledger's file system");
+    assert.ok(!kernel.get("After")?.some((u) => u.startsWith("network")), "the rules wait for no network");
+    const script = fileOf(plan.files, "pulumi-lvs-director.sh");
+    assert.doesNotMatch(script, /ip addr|arping/, "no VIP step in the rules' unit");
+    const lines = script.split("\n");
+    const restore = lines.findIndex((l) => l.includes("ipvsadm -R"));
+    assert.ok(restore > lines.findIndex((l) => l.startsWith("modprobe")), "modules first");
+    assert.ok(restore < lines.findIndex((l) => l.includes("ip_forward")), "the rules before the sysctls");
+    assert.ok(restore < lines.findIndex((l) => l.includes("ipvsadm --set")), "the rules before the timeouts");
+
+    const late = unitSection(fileOf(plan.files, "pulumi-lvs-director-network.service"));
+    assert.deepEqual(late.get("After"), ["network-online.target", "ipvsadm.service"]);
+    assert.deepEqual(late.get("Wants"), ["network-online.target"]);
+    assert.equal(late.get("DefaultDependencies"), undefined);
+    const vipScript = fileOf(plan.files, "pulumi-lvs-director-network.sh");
+    const wait = vipScript.indexOf("have_dev eth0 ");
+    assert.ok(wait > 0 && wait < vipScript.indexOf("addr replace"), "waits for the interface, then adds the VIP");
+    assert.ok(vipScript.indexOf("addr replace") < vipScript.indexOf("arping"), "announced once added");
+  });
+
+  it("Director: a failed gratuitous ARP, or an interface that comes late, keeps neither the rules nor the VIP from coming back", async () => {
+    const box = new Sandbox();
+    try {
+      box.command("modprobe", "");
+      box.command("ipvsadm", `if [ "$1" = -R ]; then cat > ${box.path("restored")}; fi`);
+      box.command("ip", "");
+      box.command("arping", "exit 2"); // what iputils' arping does on an interface that is down
+      fs.mkdirSync(box.path("var/lib/pulumi-lvs"), { recursive: true });
+      fs.writeFileSync(
+        box.path("var/lib/pulumi-lvs/ipvs.rules"),
+        "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1 #owner=p/s/rs1\n-A -t 10.0.0.100:80 -s wrr #owner=p/s/web\n",
+      );
+      // eth0 appears 1.5 s into the boot (a slow driver, or a bridge its network manager makes)
+      setTimeout(() => fs.mkdirSync(box.path("sys/class/net/eth0")), 1500);
+      const t0 = Date.now();
+      const status = await bootUnits(box, director().files);
+      assert.deepEqual(Object.fromEntries(status), {
+        "pulumi-lvs-director-network.service": 0,
+        "pulumi-lvs-director.service": 0,
+      });
+      assert.equal(
+        fs.readFileSync(box.path("restored"), "utf8"),
+        "-A -t 10.0.0.100:80 -s wrr\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1\n",
+        "the owned rules restored, services first, without owner tags",
+      );
+      assert.ok(Date.now() - t0 >= 1500, "the VIP waited for its interface");
+      const calls = box.calls();
+      const add = calls.indexOf("ip addr replace 10.0.0.100/32 dev eth0");
+      assert.ok(add >= 0, `the VIP added: ${calls.join("; ")}`);
+      assert.ok(calls.findIndex((c) => c.startsWith("arping")) > add, "announced after it was added");
+      assert.ok(calls.includes("ipvsadm --set 600 0 0"));
+      assert.equal(calls.filter((c) => c === "ipvsadm -R").length, 1, "restored once: no ipvsadm autoload here");
+    } finally {
+      box.close();
+    }
+  });
+
+  it("a failed gratuitous ARP never fails the script it is in (applied with set -e)", async () => {
+    const box = new Sandbox();
+    try {
+      box.command("arping", "exit 2");
+      const a = { address: "10.0.0.100", prefix: 32, device: "eth0" };
+      const r = await box.run(`set -e\n${announceCommand(a)}\necho next`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n"), [
+        "not announced: arping failed on eth0 (is the interface up?)",
+        "next",
+      ]);
+      box.command("arping", "exit 0");
+      assert.equal((await box.run(announceCommand(a))).stdout.trim(), "announced");
+    } finally {
+      box.close();
+    }
+  });
+
+  it("Director: after Debian's ipvsadm autoload (AUTO=true, which flushes the table), the owned rules are restored again", async () => {
+    const box = new Sandbox();
+    try {
+      box.command("modprobe", "");
+      box.command("ipvsadm", `if [ "$1" = -R ]; then cat >> ${box.path("restored")}; fi`);
+      fs.mkdirSync(box.path("var/lib/pulumi-lvs"), { recursive: true });
+      fs.writeFileSync(box.path("var/lib/pulumi-lvs/ipvs.rules"), "-A -t 10.0.0.100:80 -s wrr #owner=p/s/web\n");
+      fs.mkdirSync(box.path("etc/default"), { recursive: true });
+      fs.writeFileSync(box.path("etc/default/ipvsadm"), 'AUTO="true"\nDAEMON="none"\n');
+      const status = await bootUnits(box, director({ vips: [] }).files);
+      assert.deepEqual([...status.values()], [0, 0]);
+      assert.equal(fs.readFileSync(box.path("restored"), "utf8"), "-A -t 10.0.0.100:80 -s wrr\n".repeat(2));
+    } finally {
+      box.close();
+    }
+  });
+
+  it("Director: a sysctl.d file no longer planned goes (it would set the old values at boot)", async () => {
+    const t = new RecordingTransport();
+    await applyPlan(t, director(), true, NO_JOURNAL);
+    assert.match(t.scripts[0]!, /rm -f [^\n]*\/etc\/sysctl\.d\/60-pulumi-lvs-director\.conf/);
+    assert.doesNotMatch(t.scripts[0]!, /rm -f [^\n]*pulumi-lvs-director-network/);
+  });
+
+  it("RealServerHost DR: its unit runs after systemd-sysctl and before any network, and its script sets the ARP settings before the VIPs, stopping at the first failure", async () => {
+    const { plan } = realServerHostPlan(
+      { connection: conn() as any, mode: "dr", vips: ["10.0.0.100"], persist: true },
+      "eth0",
+    );
+    const u = unitSection(fileOf(plan.files, "pulumi-lvs-realserver.service"));
+    assert.ok(u.get("After")?.includes("systemd-sysctl.service"), "after sysctl.d is applied");
+    assert.deepEqual(u.get("Before"), ["network-pre.target"]);
+    assert.match(fileOf(plan.files, "pulumi-lvs-realserver.service"), /^# .*arp_ignore\/arp_announce .* before/m);
+    const box = new Sandbox();
+    try {
+      box.command("ip", "");
+      for (const dev of ["all", "eth0"]) {
+        fs.mkdirSync(box.path(`proc/sys/net/ipv4/conf/${dev}`), { recursive: true });
+        for (const k of ["arp_ignore", "arp_announce"])
+          fs.writeFileSync(box.path(`proc/sys/net/ipv4/conf/${dev}/${k}`), "0");
+      }
+      const status = Object.fromEntries(await bootUnits(box, plan.files));
+      assert.deepEqual(
+        status,
+        { "pulumi-lvs-realserver.service": 0 },
+        fs.readFileSync(box.path("boot.log"), { encoding: "utf8", flag: "a+" }),
+      );
+      for (const dev of ["all", "eth0"]) {
+        assert.equal(fs.readFileSync(box.path(`proc/sys/net/ipv4/conf/${dev}/arp_ignore`), "utf8").trim(), "1");
+        assert.equal(fs.readFileSync(box.path(`proc/sys/net/ipv4/conf/${dev}/arp_announce`), "utf8").trim(), "2");
+      }
+      assert.deepEqual(box.calls(), ["ip addr replace 10.0.0.100/32 dev lo"]);
+
+      // a kernel that refuses an ARP setting: the VIP is not added
+      fs.writeFileSync(box.log, "");
+      fs.rmSync(box.path("proc/sys/net/ipv4/conf/all/arp_announce"));
+      fs.mkdirSync(box.path("proc/sys/net/ipv4/conf/all/arp_announce"));
+      assert.notEqual((await bootUnits(box, plan.files)).get("pulumi-lvs-realserver.service"), 0);
+      assert.deepEqual(box.calls(), [], "no VIP without its ARP settings");
+    } finally {
+      box.close();
+    }
   });
 });

@@ -3,9 +3,24 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { parseProbe, probe } from "../../provider/keepalived/daemon";
-import { drains, fileState, waitDrained } from "../../provider/keepalived/engine";
+import { writeFilesScript } from "../../provider/host/persist";
+import { CHANGES_FILE, parseProbe, probe, RESTART_DROPIN } from "../../provider/keepalived/daemon";
 import {
+  applyRealServer,
+  applyService,
+  deleteRealServer,
+  deleteService,
+  drains,
+  fileState,
+  IN_SYNC,
+  observeRealServer,
+  observeService,
+  type ServiceSpec,
+  waitDrained,
+} from "../../provider/keepalived/engine";
+import {
+  MAIN_CONF,
+  MAIN_CONF_TEXT,
   realServerFileOf,
   renderRealServer,
   renderVirtualServer,
@@ -17,8 +32,10 @@ import { validate } from "../../provider/model/validate";
 import { resetClaims, setIpvsClientFactory } from "../../provider/resources/common";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
+import { vrrpInstance } from "../../provider/resources/vrrp-instance";
 import { LocalTransport } from "../../provider/transport/local";
 import { FakeIpvs } from "./fakes/ipvs";
+import { Sandbox } from "./fakes/sandbox";
 import { conn } from "./fixtures";
 
 const svc = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
@@ -305,6 +322,13 @@ describe("keepalived probe (a real shell, one round trip)", () => {
     assert.equal(parseProbe(`${M} running\nyes\n${M} addresses\n`).running, true);
     assert.equal(parseProbe(`${M} running\n${M} addresses\n`).running, false);
   });
+
+  it("reads whether keepalived's unit is enabled under systemd, and nothing without systemd", () => {
+    const M = "#pulumi-lvs:keepalived";
+    assert.equal(parseProbe(`${M} enabled\nyes\n`).enabled, true);
+    assert.equal(parseProbe(`${M} enabled\nno\n`).enabled, false);
+    assert.equal(parseProbe(`${M} enabled\nno-systemd\n`).enabled, undefined);
+  });
 });
 
 describe("graceful drain", () => {
@@ -403,5 +427,189 @@ describe("graceful drain", () => {
       ipvs.calls.filter((c) => !c.startsWith("snapshot")),
       ["delete udp/10.0.0.100:53 10.0.0.11:53"],
     );
+  });
+});
+
+describe("keepalived on the host (the real scripts, in a sandbox with stand-ins for keepalived and systemctl)", () => {
+  const spec: ServiceSpec = { cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false } };
+  const rsSpec = { service: svc, cfg: rs("10.0.0.11") };
+  let box: Sandbox;
+  beforeEach(() => {
+    box = new Sandbox();
+  });
+  afterEach(() => box.close());
+
+  const changes = () => {
+    const f = box.path(CHANGES_FILE.slice(1));
+    return fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").filter(Boolean) : null;
+  };
+  const mainConf = () => {
+    const f = box.path(MAIN_CONF.slice(1));
+    return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : null;
+  };
+  /** keepalived.conf as pulumi-lvs writes it (its paths in the sandbox). */
+  const OURS = () => box.rewrite(MAIN_CONF_TEXT);
+  /** The table keepalived makes from the service and its real server. */
+  const madeByKeepalived = () => {
+    const ipvs = new FakeIpvs();
+    ipvs.byHand(spec.cfg, [rsSpec.cfg]);
+    return ipvs;
+  };
+
+  it("under systemd, keepalived started for pulumi-lvs's files is also enabled, so that it comes back after a reboot", async () => {
+    box.keepalived({ systemd: true, enabled: false, active: false });
+    const t = box.transport();
+    await applyService(t, spec);
+    assert.equal(box.keepalivedRunning(), true);
+    assert.equal(box.keepalivedEnabled(), true, "enabled");
+    const calls = box.calls().filter((c) => /^systemctl (enable|start|reload)/.test(c));
+    assert.deepEqual(calls, ["systemctl enable -q keepalived", "systemctl start keepalived"]);
+    assert.deepEqual(changes(), ["enabled", "restart", "started"], "what pulumi-lvs changed is recorded");
+    // Debian's unit has no Restart=: the drop-in brings a keepalived that died back
+    assert.match(fs.readFileSync(box.path(RESTART_DROPIN.slice(1)), "utf8"), /^\[Service\]\nRestart=on-failure$/m);
+    assert.ok(box.calls().includes("systemctl daemon-reload"));
+    // a reload later changes nothing more
+    await applyRealServer(t, rsSpec);
+    assert.equal(box.calls().filter((c) => /^systemctl (enable|start)/.test(c)).length, 2);
+    assert.ok(box.calls().includes("systemctl reload keepalived"));
+  });
+
+  it("without systemd (the lab), keepalived is started by itself, and nothing is enabled", async () => {
+    box.keepalived({ systemd: false });
+    await applyService(box.transport(), spec);
+    assert.equal(box.keepalivedRunning(), true);
+    assert.ok(box.calls().some((c) => c.startsWith("keepalived -f ")));
+    assert.ok(!box.calls().some((c) => c.startsWith("systemctl")));
+    assert.deepEqual(changes(), ["started"]);
+  });
+
+  it("a keepalived the user runs and enabled is only reloaded (and given the restart drop-in), and nothing else is recorded", async () => {
+    box.keepalived({ systemd: true, enabled: true, active: true });
+    await applyService(box.transport(), spec);
+    assert.deepEqual(
+      box.calls().filter((c) => /^systemctl (enable|start|reload)/.test(c)),
+      ["systemctl reload keepalived"],
+    );
+    assert.deepEqual(changes(), ["restart"]);
+  });
+
+  it("drift: keepalived stopped by a reboot (the table empty), or running but not enabled; reading changes nothing", async () => {
+    box.keepalived({ systemd: true, enabled: true, active: true });
+    const t = box.transport();
+    const files = [
+      { path: serviceFileOf(svc), content: renderVirtualServer(spec.cfg) },
+      { path: realServerFileOf(svc, rsSpec.cfg), content: renderRealServer(rsSpec) },
+    ];
+    assert.equal((await t.run(writeFilesScript(files))).code, 0);
+    assert.deepEqual(await observeService(t, madeByKeepalived(), spec), IN_SYNC);
+    assert.deepEqual(await observeRealServer(t, madeByKeepalived(), rsSpec), IN_SYNC);
+
+    // keepalived started but not enabled (what an earlier pulumi-lvs left)
+    fs.rmSync(box.path("var/lib/fake-systemd/enabled"));
+    assert.deepEqual(await observeService(t, madeByKeepalived(), spec), { ...IN_SYNC, keepalived: "not enabled" });
+
+    // so a reboot leaves it stopped, and the table it would have made empty
+    box.reboot();
+    fs.writeFileSync(box.log, "");
+    const empty = new FakeIpvs();
+    const vs = await observeService(t, empty, spec);
+    const r = await observeRealServer(t, empty, rsSpec);
+    assert.deepEqual(vs, { config: "ok", live: "missing", keepalived: "stopped" });
+    assert.deepEqual(r, { config: "ok", live: "missing", keepalived: "stopped" });
+    const props = { ...(await virtualService.check!({}, { connection: conn(), ...svc, engine: "keepalived" })).inputs };
+    assert.equal((await virtualService.diff!("id", { ...props, observed: vs }, props)).changes, true);
+    // reading had no side effect
+    assert.ok(
+      box.calls().every((c) => /^systemctl is-(active|enabled) /.test(c)),
+      `only reads: ${box.calls().join("; ")}`,
+    );
+    assert.equal(box.keepalivedRunning(), false);
+  });
+
+  it("state recorded before keepalived itself was read shows no drift", async () => {
+    const props = (await virtualService.check!({}, { connection: conn(), ...svc, engine: "keepalived" })).inputs;
+    const old = { ...props, observed: { config: "ok", live: "ok" } };
+    assert.equal((await virtualService.diff!("id", old, props)).changes, false);
+  });
+
+  it("VrrpInstance: keepalived not enabled is drift; state recorded before that was read is not", async () => {
+    const props = (
+      await vrrpInstance.check!(
+        {},
+        {
+          connection: conn(),
+          name: "VI_1",
+          interface: "eth0",
+          virtualRouterId: 51,
+          priority: 100,
+          vips: [{ address: "10.0.0.100" }],
+        },
+      )
+    ).inputs;
+    const healthy = { config: "ok", running: true, enabled: true, missingVips: [] };
+    const diff = (observed: object) => vrrpInstance.diff!("id", { ...props, observed }, props);
+    assert.equal((await diff(healthy)).changes, false);
+    assert.equal((await diff({ ...healthy, enabled: false })).changes, true);
+    assert.equal((await diff({ config: "ok", running: true, missingVips: [] })).changes, false);
+  });
+
+  it("under systemd, when pulumi-lvs's last file goes, the keepalived.conf it wrote is removed, keepalived stopped and disabled again", async () => {
+    box.keepalived({ systemd: true, enabled: false, active: false });
+    const t = box.transport();
+    await applyService(t, spec);
+    await applyRealServer(t, rsSpec);
+    assert.equal(mainConf(), OURS());
+    await deleteRealServer(t, new FakeIpvs(), rsSpec, 0);
+    assert.equal(box.keepalivedRunning(), true, "the service's file is still there");
+    await deleteService(t, svc);
+    assert.equal(box.keepalivedRunning(), false, "stopped");
+    assert.equal(box.keepalivedEnabled(), false, "disabled again");
+    assert.equal(mainConf(), null, "keepalived.conf removed");
+    assert.equal(fs.existsSync(box.path(RESTART_DROPIN.slice(1))), false, "restart drop-in removed");
+    assert.equal(fs.existsSync(box.path("etc/keepalived/pulumi-lvs")), false, "pulumi-lvs's folder removed");
+    assert.equal(fs.existsSync(box.path("etc/keepalived/conf.d")), false, "the conf.d it made removed");
+    assert.equal(changes(), null);
+    assert.ok(box.calls().includes("systemctl disable -q keepalived"));
+  });
+
+  it("without systemd, the keepalived pulumi-lvs started is stopped when its last file goes", async () => {
+    box.keepalived({ systemd: false });
+    const t = box.transport();
+    await applyService(t, spec);
+    assert.equal(box.keepalivedRunning(), true);
+    await deleteService(t, svc);
+    assert.equal(box.keepalivedRunning(), false);
+    assert.equal(mainConf(), null);
+  });
+
+  it("a keepalived the user had enabled and running, and their keepalived.conf, stay as they were", async () => {
+    box.keepalived({ systemd: true, enabled: true, active: true });
+    const theirs = box.rewrite("global_defs {\n  router_id lb1\n}\ninclude /etc/keepalived/conf.d/*.conf\n");
+    fs.mkdirSync(box.path("etc/keepalived"), { recursive: true });
+    fs.writeFileSync(box.path(MAIN_CONF.slice(1)), theirs);
+    const t = box.transport();
+    await applyService(t, spec);
+    await deleteService(t, svc);
+    assert.equal(mainConf(), theirs);
+    assert.equal(box.keepalivedRunning(), true);
+    assert.equal(box.keepalivedEnabled(), true);
+    assert.equal(
+      fs.existsSync(box.path(RESTART_DROPIN.slice(1))),
+      false,
+      "the restart drop-in pulumi-lvs added is gone",
+    );
+    assert.ok(!box.calls().some((c) => /^systemctl (stop|disable|start|enable)/.test(c)), box.calls().join("; "));
+    assert.equal(box.calls().filter((c) => c === "systemctl reload keepalived").length, 2);
+  });
+
+  it("the keepalived.conf pulumi-lvs wrote stays, and keepalived runs on, while another file in conf.d needs it", async () => {
+    box.keepalived({ systemd: true, enabled: false, active: false });
+    const t = box.transport();
+    await applyService(t, spec);
+    fs.writeFileSync(box.path("etc/keepalived/conf.d/mine.conf"), "# the user's\n");
+    await deleteService(t, svc);
+    assert.equal(mainConf(), OURS());
+    assert.equal(box.keepalivedRunning(), true);
+    assert.equal(changes(), null, "the user's configuration has taken over what pulumi-lvs started");
   });
 });

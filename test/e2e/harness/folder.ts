@@ -5,7 +5,7 @@ import * as path from "node:path";
 import type * as automation from "@pulumi/pulumi/automation";
 import { installedPackage } from "./package";
 import { cacheDir, repoRoot } from "./paths";
-import { type ProgramStack, PASSPHRASE, stackStateFiles, TestStack } from "./stack";
+import { PASSPHRASE, type ProgramStack, stackStateFiles, TestStack } from "./stack";
 
 /** Where the language host is, when scripts/toolchain.sh could build it (empty otherwise). */
 export function languageHost(): string {
@@ -106,10 +106,22 @@ export class FolderStack implements ProgramStack {
     const pinned = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")).devDependencies[
       "@pulumi/pulumi"
     ];
-    await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", tarball, `@pulumi/pulumi@${pinned}`], {
-      cwd: this.dir,
-      env: this.env,
-    });
+    await run(
+      "npm",
+      [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-offline",
+        "--loglevel=error",
+        tarball,
+        `@pulumi/pulumi@${pinned}`,
+      ],
+      {
+        cwd: this.dir,
+        env: this.env,
+      },
+    );
     fs.writeFileSync(stamp, hash);
   }
 

@@ -202,7 +202,8 @@ export function stackStateFiles(stateDir: string): string[] {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/\.json$/.test(e.name) && !/\.bak$/.test(e.name) && p.includes(`${path.sep}stacks${path.sep}`)) files.push(p);
+      else if (/\.json$/.test(e.name) && !/\.bak$/.test(e.name) && p.includes(`${path.sep}stacks${path.sep}`))
+        files.push(p);
     }
   };
   walk(stateDir);

@@ -69,9 +69,9 @@ EOF`,
     const out = await sh("lab", "nft list table bridge pulumi_lvs_arpwatch");
     const counts: Record<string, number> = {};
     for (const mac of this.macs) {
-      const m = new RegExp(`ether saddr ${mac} .*arp saddr ip ${this.ip.replace(/\./g, "\\.")} counter packets (\\d+)`).exec(
-        out,
-      );
+      const m = new RegExp(
+        `ether saddr ${mac} .*arp saddr ip ${this.ip.replace(/\./g, "\\.")} counter packets (\\d+)`,
+      ).exec(out);
       counts[mac] = Number(m?.[1] ?? Number.NaN);
     }
     return counts;
@@ -83,10 +83,10 @@ EOF`,
 }
 
 /**
- * How many SSH connections a VM's OpenSSH server has accepted since its boot (from the journal:
- * "Accepted publickey" and "Accepted password" lines of ssh.service).
+ * How many SSH connections a VM's OpenSSH server has accepted since its boot, not counting the one
+ * that asks (from the journal: the "Accepted publickey" and "Accepted password" lines of ssh.service).
  */
 export async function acceptedConnections(host: string): Promise<number> {
   const out = await sh(host, "journalctl -b -u ssh.service -o cat --no-pager | grep -c '^Accepted ' || true");
-  return Number(out.trim() || 0);
+  return Number(out.trim() || 0) - 1;
 }
