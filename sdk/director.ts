@@ -58,8 +58,11 @@ export interface DirectorArgs {
   >;
   /**
    * Survive a reboot: write /etc/sysctl.d/60-pulumi-lvs-director.conf, /etc/modules-load.d/pulumi-lvs-director.conf
-   * and a oneshot systemd unit (pulumi-lvs-director.service) that adds the VIPs, sets the timeouts and
-   * restores the IPVS rules the stack owns. Default true.
+   * and two oneshot systemd units: pulumi-lvs-director.service (before any network is configured:
+   * the modules, then the IPVS rules the stack owns, then the sysctls and timeouts) and
+   * pulumi-lvs-director-network.service (after network-online.target: each VIP once its interface
+   * exists, then a best-effort gratuitous ARP; and the owned rules again after Debian's ipvsadm
+   * autoload, which flushes the table). Default true.
    */
   persist?: pulumi.Input<boolean>;
 }

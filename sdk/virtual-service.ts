@@ -65,9 +65,10 @@ export interface VirtualServiceArgs {
    * Who makes the IPVS rules: `ipvsadm` (the default: pulumi-lvs runs ipvsadm, or netlink on a local
    * connection) or `keepalived`: pulumi-lvs writes a `virtual_server` block to
    * /etc/keepalived/conf.d/pulumi-lvs-vs-*.conf (its RealServers add `real_server` blocks) and
-   * reloads keepalived, which makes the rules and runs the real servers' health checks. Use the same
-   * engine for every service of a director pair. keepalived leaves out a service that has no real
-   * server. Changing it replaces the service.
+   * reloads keepalived (starting it, and under systemd enabling it, when needed), which makes the
+   * rules and runs the real servers' health checks. keepalived stopped or not enabled is drift. Use
+   * the same engine for every service of a director pair. keepalived leaves out a service that has no
+   * real server. Changing it replaces the service.
    */
   engine?: pulumi.Input<"ipvsadm" | "keepalived">;
   /**

@@ -53,7 +53,9 @@ export interface VrrpInstanceArgs {
  *
  * pulumi-lvs writes /etc/keepalived/conf.d/pulumi-lvs-vrrp-<name>.conf (and writes
  * /etc/keepalived/keepalived.conf only if there is none) and reloads keepalived (never restarts
- * it). Drift: the file edited or gone, keepalived stopped, or a VIP missing on the MASTER.
+ * it; starts it, and under systemd enables it, when needed). When the last pulumi-lvs file goes,
+ * keepalived is put back as pulumi-lvs found it. Drift: the file edited or gone, keepalived stopped
+ * or (under systemd) not enabled, or a VIP missing on the MASTER.
  */
 export class VrrpInstance extends pulumi.dynamic.Resource {
   declare public readonly connection: pulumi.Output<ConnectionArgs>;

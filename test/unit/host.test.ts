@@ -6,7 +6,14 @@ import { announceCommand } from "../../provider/host/addresses";
 import { type PersistedFile, writeFilesScript } from "../../provider/host/persist";
 import { parseProbe } from "../../provider/host/probe";
 import { directorPlan } from "../../provider/resources/director";
-import { applyPlan, expectedState, observedState } from "../../provider/resources/host-config";
+import {
+  applyPlan,
+  createHost,
+  deleteHost,
+  expectedState,
+  observedState,
+  updateHost,
+} from "../../provider/resources/host-config";
 import { realServerHostPlan } from "../../provider/resources/real-server-host";
 import type { ExecResult, RunOptions, Transport } from "../../provider/transport/transport";
 import { Sandbox } from "./fakes/sandbox";
@@ -327,6 +334,43 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
       fs.mkdirSync(box.path("proc/sys/net/ipv4/conf/all/arp_announce"));
       assert.notEqual((await bootUnits(box, plan.files)).get("pulumi-lvs-realserver.service"), 0);
       assert.deepEqual(box.calls(), [], "no VIP without its ARP settings");
+    } finally {
+      box.close();
+    }
+  });
+});
+
+describe("an apply cut short (a power loss, a lost connection)", () => {
+  const rsPlan = (vips: string[]) =>
+    realServerHostPlan({ connection: conn() as any, mode: "dr", vips, persist: false }, "eth0").plan;
+  const arp = ["all", "eth0"].flatMap((i) => [`net/ipv4/conf/${i}/arp_ignore`, `net/ipv4/conf/${i}/arp_announce`]);
+
+  it("a VIP it added before the cut is the stack's own on the rerun: it goes when it is no longer declared, and on delete", async () => {
+    const box = new Sandbox();
+    try {
+      box.command("modprobe", "");
+      for (const k of arp) {
+        fs.mkdirSync(path.dirname(box.path(`proc/sys/${k}`)), { recursive: true });
+        fs.writeFileSync(box.path(`proc/sys/${k}`), "0\n");
+      }
+      const ip = box.addresses(["1: lo    inet 127.0.0.1/8 scope host lo"]);
+      const t = box.transport();
+      const one = rsPlan(["10.0.0.120"]);
+      const two = rsPlan(["10.0.0.120", "10.0.0.140"]);
+      const created = await createHost(t, one, false);
+      // an update to two VIPs that reached the host, but whose result the stack never recorded
+      await updateHost(t, one, two, created.baseline, false);
+      assert.deepEqual(ip.list().sort(), ["10.0.0.120/32", "10.0.0.140/32", "127.0.0.1/8"]);
+      // the rerun, from the state that still says one VIP
+      const rerun = await updateHost(t, one, two, created.baseline, false);
+      assert.deepEqual(rerun.baseline.addresses, [], "10.0.0.140 was pulumi-lvs's, not the host's");
+      assert.equal(rerun.baseline.sysctls["net.ipv4.conf.all.arp_ignore"], "0", "the value before pulumi-lvs");
+      await updateHost(t, two, one, rerun.baseline, false);
+      assert.deepEqual(ip.list().sort(), ["10.0.0.120/32", "127.0.0.1/8"]);
+      await deleteHost(t, one, rerun.baseline);
+      assert.deepEqual(ip.list(), ["127.0.0.1/8"]);
+      assert.equal(fs.readFileSync(box.path("proc/sys/net/ipv4/conf/all/arp_ignore"), "utf8").trim(), "0");
+      assert.equal(fs.existsSync(box.path("var/lib/pulumi-lvs/realserver.baseline")), false, "the journal goes too");
     } finally {
       box.close();
     }

@@ -7,7 +7,8 @@ import type { ExecResult, RunOptions, Transport, TransportStats } from "../../..
 
 /**
  * A host in a temporary directory, for running the provider's real host scripts in a real shell:
- * the system paths they use (/etc/keepalived, /etc/pulumi-lvs, /etc/systemd, /etc/default/ipvsadm, /run,
+ * the system paths they use (/etc/keepalived, /etc/pulumi-lvs, /etc/systemd, /etc/sysctl.d,
+ * /etc/modules-load.d, /etc/default/ipvsadm, /run,
  * /var/lib/pulumi-lvs, /sys/class/net, /proc/sys) are moved under `root`, and `bin` comes first on
  * PATH, for stand-ins of commands (keepalived, systemctl, ipvsadm, ip, arping, modprobe) that log
  * their calls to `log`.
@@ -20,6 +21,8 @@ export class Sandbox {
     "/etc/keepalived",
     "/etc/pulumi-lvs",
     "/etc/systemd",
+    "/etc/sysctl.d",
+    "/etc/modules-load.d",
     "/etc/default/ipvsadm",
     "/run/",
     "/var/lib/pulumi-lvs",
@@ -53,6 +56,36 @@ export class Sandbox {
 
   calls(): string[] {
     return fs.readFileSync(this.log, "utf8").split("\n").filter(Boolean);
+  }
+
+  /**
+   * A stand-in `ip` that keeps the host's addresses in a file, as `ip -o addr show` prints them
+   * (`replace`, `del`; `link` and `route` print nothing).
+   */
+  addresses(initial: string[] = []): { list: () => string[] } {
+    const file = this.path("addresses");
+    fs.writeFileSync(file, initial.map((l) => `${l}\n`).join(""));
+    this.command(
+      "ip",
+      [
+        '[ "$1" = -6 ] && shift',
+        '[ "$1" = -o ] && shift',
+        'case "$1 $2" in',
+        `"addr show") cat ${file} ;;`,
+        `"addr replace") grep -q " inet6\\? $3 " ${file} || echo "1: $5    inet $3 scope global $5" >> ${file} ;;`,
+        `"addr del") grep -v " inet6\\? $3 " ${file} > ${file}.new; mv ${file}.new ${file} ;;`,
+        "*) ;;",
+        "esac",
+      ].join("\n"),
+    );
+    return {
+      list: () =>
+        fs
+          .readFileSync(file, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => l.split(/\s+/)[3]!),
+    };
   }
 
   /** Runs a script as the host would (sh -c), in the sandbox. */
