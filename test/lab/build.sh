@@ -442,6 +442,19 @@ json_list() { # json_list a,b,c -> ["a", "b", "c"]
 	printf '[%s]' "$out"
 }
 
+host_json() { # host_json NAME PORT HOSTKEY "SPECS" EXTRA: one lab.json "hosts" entry (preceded by ",\n")
+	local spec addrs="" gw="" http=false
+	for spec in $4; do
+		case "$spec" in
+		gw=*) gw=${spec#gw=} ;;
+		http) http=true ;;
+		*=*:*) addrs="$addrs${addrs:+, }$(json_str "${spec%%=*}"): $(json_list "${spec#*:}")" ;;
+		esac
+	done
+	printf ',\n    %s: {"host": "127.0.0.1", "port": %s, "hostKey": %s, "addresses": {%s}, "gateway": %s, "http": %s%s}' \
+		"$(json_str "$1")" "$2" "$(json_str "$3")" "$addrs" "$(json_list "$gw")" "$http" "$5"
+}
+
 write_lab_json() {
 	local out="$LAB_JSON.tmp" first=1 name port specs spec addrs="" gw="" http kind seg br raddr
 	{
@@ -460,16 +473,7 @@ write_lab_json() {
 		printf '    "lab": {"host": "127.0.0.1", "port": %s, "hostKey": %s, "addresses": {%s}, "gateway": [], "http": false, "router": true}' \
 			"$(lab_port)" "$(json_str "$(cat "$KEYS/hostkeys/lab.pub")")" "$addrs"
 		while read -r name port specs; do
-			addrs="" gw="" http=false
-			for spec in $specs; do
-				case "$spec" in
-				gw=*) gw=${spec#gw=} ;;
-				http) http=true ;;
-				*=*:*) addrs="$addrs${addrs:+, }$(json_str "${spec%%=*}"): $(json_list "${spec#*:}")" ;;
-				esac
-			done
-			printf ',\n    %s: {"host": "127.0.0.1", "port": %s, "hostKey": %s, "addresses": {%s}, "gateway": %s, "http": %s}' \
-				"$(json_str "$name")" "$port" "$(json_str "$(cat "$KEYS/hostkeys/$name.pub")")" "$addrs" "$(json_list "$gw")" "$http"
+			host_json "$name" "$port" "$(cat "$KEYS/hostkeys/$name.pub")" "$specs" ""
 		done < <(awk '$1=="host" {s=$2 " " $3; for (i=4; i<=NF; i++) s=s " " $i; print s}' "$CONF")
 		vm_lab_json # the VMs ("kind": "vm")
 		printf '\n  },\n  "segments": {'

@@ -80,20 +80,9 @@ vm_ssh_config() { # Host blocks (the "Host *" block of write_ssh_config supplies
 	for name in $(vm_names); do printf 'Host %s\n  Port %s\n  HostKeyAlias %s\n' "$name" "$(vm_port "$name")" "$name"; done
 }
 
-vm_lab_json() { # the VMs' entries of lab.json "hosts" (each preceded by ",\n")
-	local name specs spec addrs gw http
-	for name in $(vm_names); do
-		specs=$(vm_specs "$name") addrs="" gw="" http=false
-		for spec in $specs; do
-			case "$spec" in
-			gw=*) gw=${spec#gw=} ;;
-			http) http=true ;;
-			*=*:*) addrs="$addrs${addrs:+, }$(json_str "${spec%%=*}"): $(json_list "${spec#*:}")" ;;
-			esac
-		done
-		printf ',\n    %s: {"host": "127.0.0.1", "port": %s, "hostKey": %s, "addresses": {%s}, "gateway": %s, "http": %s, "kind": "vm"}' \
-			"$(json_str "$name")" "$(vm_port "$name")" "$(json_str "$(vm_hostkey "$name")")" "$addrs" "$(json_list "$gw")" "$http"
-	done
+vm_lab_json() { # the VMs' entries of lab.json "hosts" (host_json of build.sh, with "kind": "vm")
+	local name
+	for name in $(vm_names); do host_json "$name" "$(vm_port "$name")" "$(vm_hostkey "$name")" "$(vm_specs "$name")" ', "kind": "vm"'; done
 }
 
 replace_if_changed() { # replace_if_changed <file> <new file>: atomic, only when the content differs
