@@ -322,7 +322,9 @@ describe("real hosts: Debian VMs with systemd and OpenSSH", () => {
       assert.equal(r.code, 1);
       assert.match(r.out, /FAIL {2}other IPVS managers: keepalived running/);
     } finally {
-      await sh("vmdirector", "systemctl stop keepalived; rm -f /etc/keepalived/keepalived.conf; sync", { allowFail: true });
+      await sh("vmdirector", "systemctl stop keepalived; rm -f /etc/keepalived/keepalived.conf; sync", {
+        allowFail: true,
+      });
     }
   });
 });
