@@ -129,8 +129,9 @@ describe("keepalived engine checks, sorry server, and the ipvsadm engine's drain
 
   it("destroy leaves no keepalived file and no rule", async () => {
     await s.destroy();
-    // (the shared state scripts in /etc/keepalived/pulumi-lvs stay; every .conf goes)
+    // every .conf goes, and pulumi-lvs's own folder (its state scripts) with the last one
     assert.equal((await sh("director2", "find /etc/keepalived -name '*.conf' ! -name keepalived.conf")).trim(), "");
+    assert.equal((await sh("director2", "ls -d /etc/keepalived/pulumi-lvs 2>/dev/null || true")).trim(), "");
     await waitFor("no rules", async () => (await sh("director2", "ipvsadm -S -n")).trim() === "", 10_000);
   });
 });
