@@ -329,6 +329,11 @@ describe("real hosts: Debian VMs with systemd and OpenSSH", () => {
   });
 });
 
+/** Waits until keepalived has made both real servers' rules on the director VM. */
+async function keepalivedRules(what: string, ms: number): Promise<void> {
+  await waitFor(what, async () => (await savedRules("vmdirector")).filter((r) => r.startsWith("-a")).length === 2, ms);
+}
+
 describe("real hosts: keepalived as a systemd service", () => {
   let s: TestStack;
   const KVIP = "10.0.0.130";
@@ -372,11 +377,7 @@ describe("real hosts: keepalived as a systemd service", () => {
     await s.up();
     assert.equal((await sh("vmdirector", "systemctl is-enabled keepalived")).trim(), "enabled");
     assert.equal((await sh("vmdirector", "systemctl is-active keepalived")).trim(), "active");
-    await waitFor(
-      "both real servers in keepalived's table",
-      async () => (await savedRules("vmdirector")).filter((r) => r.startsWith("-a")).length === 2,
-      30_000,
-    );
+    await keepalivedRules("both real servers in keepalived's table", 30_000);
     assert.deepEqual(await requests("client", `http://${KVIP}/`, 20), { rs1: 10, vmrs: 10 });
     await s.preview({ refresh: true, expectNoChanges: true });
   });
@@ -392,11 +393,7 @@ describe("real hosts: keepalived as a systemd service", () => {
       },
       30_000,
     );
-    await waitFor(
-      "keepalived's rules back",
-      async () => (await savedRules("vmdirector")).filter((r) => r.startsWith("-a")).length === 2,
-      30_000,
-    );
+    await keepalivedRules("keepalived's rules back", 30_000);
     await s.preview({ refresh: true, expectNoChanges: true });
   });
 
@@ -406,22 +403,14 @@ describe("real hosts: keepalived as a systemd service", () => {
     assert.match(text, /web/);
     await s.up({ refresh: true });
     assert.equal((await sh("vmdirector", "systemctl is-enabled keepalived")).trim(), "enabled");
-    await waitFor(
-      "keepalived's rules back",
-      async () => (await savedRules("vmdirector")).filter((r) => r.startsWith("-a")).length === 2,
-      30_000,
-    );
+    await keepalivedRules("keepalived's rules back", 30_000);
     await s.preview({ refresh: true, expectNoChanges: true });
   });
 
   it("a reboot keeps the service: keepalived is back, with its rules, and refresh is clean", async () => {
     labCommand("reboot", "vmdirector");
     assert.equal((await sh("vmdirector", "systemctl is-active keepalived", { allowFail: true })).trim(), "active");
-    await waitFor(
-      "keepalived's rules after the boot",
-      async () => (await savedRules("vmdirector")).filter((r) => r.startsWith("-a")).length === 2,
-      60_000,
-    );
+    await keepalivedRules("keepalived's rules after the boot", 60_000);
     assert.deepEqual(await requests("client", `http://${KVIP}/`, 20), { rs1: 10, vmrs: 10 });
     await s.preview({ refresh: true, expectNoChanges: true });
   });
