@@ -42,6 +42,11 @@ export interface RealServerArgs {
    * reach 0 or this many seconds have passed. A UDP service's real servers are deleted at once
    * (UDP has no end of connection to wait for). Both engines; a destroy drains too. With engine
    * keepalived, a director that does not hold the service's VIP (a BACKUP) does not wait.
+   *
+   * Weight 0 stops the scheduler, not the connection table: a client that reuses a source port the
+   * director still has an entry for (an LVS-DR director keeps FIN_WAIT entries for 2 minutes) goes
+   * to the same real server again. Set `expire_nodest_conn: 1` in the Director's `ipvsSysctls` and
+   * the kernel schedules such a connection afresh (examples/ha does).
    */
   drainTimeout?: pulumi.Input<number>;
   /**

@@ -44,6 +44,10 @@ export const roles: Record<string, pulumi.Output<string>> = {};
 
 directors.forEach((d, i) => {
   const connection = { ...d.ssh, privateKey };
+  // A client that reuses a source port the director still remembers (an LVS-DR director keeps
+  // FIN_WAIT entries 2 minutes) would go back to the same real server, even one drained to weight
+  // 0; with expire_nodest_conn=1 the kernel schedules it afresh. (keepalived owns the VIP: no vips.)
+  new lvs.Director(`director-${i}`, { connection, ipvsSysctls: { expire_nodest_conn: 1 } });
   const vrrp = new lvs.VrrpInstance(`vrrp-${i}`, {
     connection,
     name: "VI_WEB",

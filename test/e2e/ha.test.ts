@@ -89,6 +89,8 @@ describe("examples/ha: a director pair with keepalived, sync, health checks and 
     }
     assert.match(await sh("director", "ipvsadm -L --daemon"), /master sync daemon.*syncid=51/);
     assert.match(await sh("director2", "ipvsadm -L --daemon"), /backup sync daemon.*syncid=51/);
+    for (const d of ["director", "director2"])
+      assert.equal((await sh(d, "sysctl -n net.ipv4.vs.expire_nodest_conn")).trim(), "1", `expire_nodest_conn on ${d}`);
     // the password is in keepalived's file on the director, never in the state
     assert.match(await sh("director", "cat /etc/keepalived/conf.d/pulumi-lvs-vrrp-VI_WEB.conf"), /auth_pass lvsPair9/);
     assert.equal(s.stateFileText().includes("lvsPair9"), false, "VRRP password in plaintext in the state");
@@ -190,7 +192,12 @@ describe("examples/ha: a director pair with keepalived, sync, health checks and 
     try {
       await waitFor(`${name} at weight 0`, async () => (await table("director"))[held] === 0, 60_000);
       const during = await requests("client", `http://${VIP}/`, 10);
-      assert.equal(during[name], undefined, `new connections still went to ${name}: ${JSON.stringify(during)}`);
+      if (during[name] !== undefined) {
+        const entries = (await sh("director", "ipvsadm -L -n -c")).split("\n").filter((l) => l.includes(`${held}:`));
+        assert.fail(
+          `new connections still went to ${name}: ${JSON.stringify(during)}; its entries:\n${entries.join("\n")}`,
+        );
+      }
     } finally {
       await up.catch(() => undefined);
     }

@@ -49,7 +49,7 @@ describe("keepalived engine checks, sorry server, and the ipvsadm engine's drain
     Object.fromEntries(
       Object.entries({
         director: labConnection("director2"),
-        directorHost: { vips: [{ address: DRAINED, interface: "eth0" }] },
+        directorHost: { vips: [{ address: DRAINED, interface: "eth0" }], ipvsSysctls: { expire_nodest_conn: 1 } },
         hosts: { rs1: labConnection("rs1"), rs2: labConnection("rs2") },
         realServerHosts: ["rs1", "rs2"].map((h) => ({ name: `h-${h}`, host: h, mode: "dr", vips: [DRAINED] })),
         services: services(drained),
