@@ -19,8 +19,9 @@ all) files=("dist/test/unit/**/*.test.js" "dist/test/e2e/**/*.test.js") ;;
 *) echo "usage: $0 all|unit|e2e" >&2; exit 2 ;;
 esac
 if [ "$what" = all ]; then
-	echo "[test] lint (biome)" >&2
+	echo "[test] lint (biome, shellcheck)" >&2
 	biome check provider sdk cli test scripts examples
+	shellcheck -s sh provider/scripts/*.sh
 	node_modules/.bin/tsc -p tsconfig.examples.json
 fi
 if [ "$what" != unit ]; then

@@ -6,8 +6,8 @@
 export type { ConnectionArgs, LocalConnectionArgs, ProxyConnectionArgs, SshConnectionArgs } from "./connection";
 export { Director, type DirectorArgs, type IpvsSysctl } from "./director";
 export { type BackendArgs, LoadBalancer, type LoadBalancerArgs } from "./load-balancer";
-export { Noop, type NoopArgs } from "./noop";
 export { type HealthCheckArgs, RealServer, type RealServerArgs } from "./real-server";
 export { RealServerHost, type RealServerHostArgs } from "./real-server-host";
+export type { ForwardingMethod, TunnelChecksum, TunnelType } from "./types";
 export { type Scheduler, type SchedulerFlag, VirtualService, type VirtualServiceArgs } from "./virtual-service";
 export { VrrpInstance, type VrrpInstanceArgs } from "./vrrp-instance";

@@ -3,6 +3,7 @@ import type { ConnectionArgs } from "./connection";
 import { Director, type DirectorArgs } from "./director";
 import { RealServer } from "./real-server";
 import { RealServerHost } from "./real-server-host";
+import type { ForwardingMethod } from "./types";
 import { type Scheduler, type SchedulerFlag, VirtualService } from "./virtual-service";
 
 /** One backend of a {@link LoadBalancer}. */
@@ -35,7 +36,7 @@ export interface LoadBalancerArgs {
   /** `tcp` (default), `udp` or `sctp`. */
   protocol?: "tcp" | "udp" | "sctp";
   /** `dr` (default), `nat` or `tun`. `nat` turns on the director's ip_forward. */
-  forwarding?: "nat" | "dr" | "tun";
+  forwarding?: ForwardingMethod;
   /** Scheduler of every service. Default `wlc`. */
   scheduler?: pulumi.Input<Scheduler>;
   /** Scheduler flags of every service. */

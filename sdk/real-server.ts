@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
 import { providerFor } from "./shim";
+import type { ForwardingMethod, TunnelChecksum, TunnelType } from "./types";
 import { ownerOf, type VirtualService, withSecretOutputs } from "./virtual-service";
 
 /** Arguments of {@link RealServer}. */
@@ -18,7 +19,7 @@ export interface RealServerArgs {
    * Forwarding method: `dr` (direct routing, ipvsadm `-g`, the default), `nat` (masquerading, `-m`),
    * or `tun` (IP tunnelling, `-i`). Changed in place (`-e`).
    */
-  forwarding?: pulumi.Input<"nat" | "dr" | "tun">;
+  forwarding?: pulumi.Input<ForwardingMethod>;
   /** Weight, 0 to 65535 (ipvsadm `-w`). 0 quiesces the server: no new connections. Default 1. Changed in place. */
   weight?: pulumi.Input<number>;
   /** Upper connection threshold (ipvsadm `-x`); 0 = none. Default 0. Changed in place. */
@@ -30,9 +31,9 @@ export interface RealServerArgs {
    * `type` is `ipip` (default), `gue` (needs `port`) or `gre`. Changed in place.
    */
   tunnel?: pulumi.Input<{
-    type?: pulumi.Input<"ipip" | "gue" | "gre">;
+    type?: pulumi.Input<TunnelType>;
     port?: pulumi.Input<number>;
-    checksum?: pulumi.Input<"nocsum" | "csum" | "remcsum">;
+    checksum?: pulumi.Input<TunnelChecksum>;
   }>;
   /** Take over a real server that already exists, instead of failing (see VirtualService.adopt). */
   adopt?: pulumi.Input<boolean>;
@@ -108,7 +109,7 @@ export class RealServer extends pulumi.dynamic.Resource {
   declare public readonly service: pulumi.Output<Record<string, unknown>>;
   declare public readonly address: pulumi.Output<string>;
   declare public readonly port: pulumi.Output<number>;
-  declare public readonly forwarding: pulumi.Output<"nat" | "dr" | "tun">;
+  declare public readonly forwarding: pulumi.Output<ForwardingMethod>;
   declare public readonly weight: pulumi.Output<number>;
   declare public readonly upperThreshold: pulumi.Output<number>;
   declare public readonly lowerThreshold: pulumi.Output<number>;

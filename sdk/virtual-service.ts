@@ -2,24 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
 import { providerFor } from "./shim";
 
-/** Kernel schedulers (ipvsadm `-s`). */
-export type Scheduler =
-  | "rr"
-  | "wrr"
-  | "lc"
-  | "wlc"
-  | "lblc"
-  | "lblcr"
-  | "dh"
-  | "sh"
-  | "sed"
-  | "nq"
-  | "fo"
-  | "ovf"
-  | "mh"
-  | "twos";
-/** Scheduler flags (ipvsadm `-b`): `sh-*` for the sh scheduler, `mh-*` for mh. */
-export type SchedulerFlag = "sh-fallback" | "sh-port" | "mh-fallback" | "mh-port";
+import type { Scheduler, SchedulerFlag } from "./types";
+
+export type { Scheduler, SchedulerFlag } from "./types";
 
 /** Arguments of {@link VirtualService}. */
 export interface VirtualServiceArgs {

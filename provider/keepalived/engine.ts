@@ -12,14 +12,14 @@
  */
 
 import type { PersistedFile } from "../host/persist";
+import { realServerChange, serviceChange } from "../ipvs/change";
 import type { IpvsClient } from "../ipvs/client";
-import { addRealServerArgs, addServiceArgs, deleteRealServerArgs, editRealServerArgs } from "../ipvs/ipvsadm/command";
+import { drains, waitDrained } from "../ipvs/drain";
+import { argsOf } from "../ipvs/ipvsadm/command";
 import {
   findRealServer,
-  findRealServerEntry,
   findService,
   type RealServerConfig,
-  type RealServerKey,
   type ServiceKey,
   type VirtualServiceConfig,
 } from "../ipvs/types";
@@ -102,7 +102,7 @@ export async function repairService(t: Transport, ipvs: IpvsClient, s: ServiceSp
   const look = async () => ({ observed: await observeService(t, ipvs, s, true) });
   const { observed } = await settled(await look(), look);
   if (observed.live !== "missing") return;
-  await run(t, `ipvsadm ${shellJoin(addServiceArgs(s.cfg))}`);
+  await run(t, `ipvsadm ${shellJoin(argsOf(serviceChange("add", s.cfg)))}`);
 }
 
 /**
@@ -185,9 +185,11 @@ export async function repairRealServer(t: Transport, ipvs: IpvsClient, r: RealSe
   const { live } = found.observed;
   const want = found.want;
   if (live === "ok") return;
-  if (want === null) await run(t, `ipvsadm ${shellJoin(deleteRealServerArgs(r.service, r.cfg))}`);
-  else if (live === "missing") await run(t, `ipvsadm ${shellJoin(addRealServerArgs(r.service, want))}`);
-  else await run(t, `ipvsadm ${shellJoin(editRealServerArgs(r.service, want))}`);
+  const change =
+    want === null
+      ? realServerChange("delete", r.service, r.cfg)
+      : realServerChange(live === "missing" ? "add" : "edit", r.service, want);
+  await run(t, `ipvsadm ${shellJoin(argsOf(change))}`);
 }
 
 /**
@@ -219,35 +221,6 @@ async function carriesTraffic(t: Transport, service: ServiceKey): Promise<boolea
   return p.addresses.some((a) => a.address === service.address);
 }
 
-// ---- shared with the ipvsadm engine
-
-/** UDP has no connection end to wait for: it is deleted at once. */
-export function drains(service: ServiceKey, drainSeconds: number): boolean {
-  return drainSeconds > 0 && !("protocol" in service && service.protocol === "udp");
-}
-
-/**
- * Polls the live table (fresh reads, one a second) until the real server has no active
- * connection, is gone, or `seconds` have passed. Returns the active connections left.
- */
-export async function waitDrained(
-  ipvs: IpvsClient,
-  service: ServiceKey,
-  rs: RealServerKey,
-  seconds: number,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
-  now: () => number = Date.now,
-): Promise<number> {
-  const deadline = now() + seconds * 1000;
-  for (;;) {
-    const snap = await ipvs.snapshot({ fresh: true });
-    const svc = findService(snap.table, service);
-    const active = (svc && findRealServerEntry(svc, rs)?.stats?.activeConnections) ?? 0;
-    if (active === 0 || now() >= deadline) return active;
-    await sleep(1000);
-  }
-}
-
 async function run(t: Transport, command: string): Promise<void> {
   const r = await t.exclusive(() => t.run(command));
   // keepalived may have put it back meanwhile
@@ -260,3 +233,29 @@ async function run(t: Transport, command: string): Promise<void> {
       "check that ipvsadm is installed on the director, then run `pulumi up` again",
     );
 }
+
+/** One kind of object the keepalived engine keeps (a service or a real server), as the resources use it. */
+export interface KeepalivedObject<S> {
+  /** Writes its file and reloads keepalived. */
+  apply(t: Transport, s: S): Promise<void>;
+  /** Its file, the live table and keepalived, compared with what they should be. */
+  observe(t: Transport, ipvs: IpvsClient, s: S): Promise<EngineObserved>;
+  /** After {@link apply}: puts back in the kernel what keepalived does not (rules deleted by hand). */
+  repair(t: Transport, ipvs: IpvsClient, s: S): Promise<void>;
+  /** Removes its file (a real server drained first, for `drainSeconds`). */
+  remove(t: Transport, ipvs: IpvsClient, s: S, drainSeconds: number): Promise<void>;
+}
+
+export const keepalivedService: KeepalivedObject<ServiceSpec> = {
+  apply: applyService,
+  observe: (t, ipvs, s) => observeService(t, ipvs, s),
+  repair: repairService,
+  remove: (t, _ipvs, s) => deleteService(t, s.cfg.key),
+};
+
+export const keepalivedRealServer: KeepalivedObject<RealServerSpec> = {
+  apply: applyRealServer,
+  observe: observeRealServer,
+  repair: repairRealServer,
+  remove: deleteRealServer,
+};

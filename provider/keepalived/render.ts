@@ -15,7 +15,9 @@
  */
 
 import { addressText, type InterfaceAddress } from "../host/addresses";
+import { fullHostNetmask } from "../ipvs/address";
 import {
+  familyOfKey,
   isFwmarkKey,
   type RealServerConfig,
   type RealServerKey,
@@ -87,8 +89,8 @@ export function renderVirtualServer(cfg: VirtualServiceConfig, sorry?: { address
   if (!isFwmarkKey(k)) lines.push(`  protocol ${k.protocol.toUpperCase()}`);
   if (cfg.persistence) {
     lines.push(`  persistence_timeout ${cfg.persistence.timeout}`);
-    const full = cfg.persistence.netmask === "255.255.255.255" || cfg.persistence.netmask === "128";
-    if (!full) lines.push(`  persistence_granularity ${cfg.persistence.netmask}`);
+    if (cfg.persistence.netmask !== fullHostNetmask(familyOfKey(k)))
+      lines.push(`  persistence_granularity ${cfg.persistence.netmask}`);
   }
   if (cfg.onePacket) lines.push("  ops");
   if (sorry) {

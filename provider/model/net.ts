@@ -1,16 +1,6 @@
 import * as net from "node:net";
 import { z } from "zod";
-
-/** Canonical text of an IP address (IPv6 compressed and lower case, as ipvsadm prints it). */
-export function canonicalAddress(address: string): string {
-  if (net.isIPv4(address)) return address;
-  if (net.isIPv6(address)) return new URL(`http://[${address}]/`).hostname.slice(1, -1);
-  throw new Error(`not an IP address: ${address}`);
-}
-
-export function familyOf(address: string): "ipv4" | "ipv6" {
-  return net.isIPv6(address) ? "ipv6" : "ipv4";
-}
+import { canonicalAddress } from "../ipvs/address";
 
 /** An IPv4 or IPv6 address, normalized to its canonical text. */
 export const ipAddress = z

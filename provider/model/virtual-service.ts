@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { fullHostNetmask } from "../ipvs/address";
 import {
   FAMILIES,
   PROTOCOLS,
@@ -130,7 +131,7 @@ function checkNetmask(m: string | number, ipv6: boolean): string | undefined {
 
 /** The normalized netmask text for the kernel: dotted for IPv4, a prefix length for IPv6. */
 export function normalizedNetmask(m: string | number | undefined, ipv6: boolean): string {
-  if (m === undefined) return ipv6 ? "128" : "255.255.255.255";
+  if (m === undefined) return fullHostNetmask(ipv6 ? "ipv6" : "ipv4");
   return String(m);
 }
 

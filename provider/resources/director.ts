@@ -8,7 +8,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { addAddressCommand, announceCommand, type InterfaceAddress, waitForDeviceFunction } from "../host/addresses";
 import { afterNetwork, beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
 import { plainSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
-import { LEDGER } from "../ipvs/ipvsadm/client";
+import { LEDGER, restoreRulesScript } from "../ipvs/ledger";
 import { hostIdOf } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
@@ -60,7 +60,7 @@ const NETWORK_ORDER = afterNetwork(
 );
 
 /** Shell that restores the IPVS rules this host's stacks own (the ledger without its owner tags), services first. */
-const RESTORE_RULES = `[ ! -s ${LEDGER} ] || { grep '^-A' ${LEDGER}; grep '^-a' ${LEDGER}; } | sed 's/ #owner=.*//' | ipvsadm -R`;
+const RESTORE_RULES = restoreRulesScript(LEDGER);
 
 /** The modules, then at once the IPVS rules (no later step can keep them from being restored), then sysctls and timeouts. */
 function kernelBoot(modules: string[], sysctls: Array<[Sysctl, string]>, timeouts: HostPlan["timeouts"]): string[] {

@@ -7,30 +7,20 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
+import { drainRealServer, drains } from "../ipvs/drain";
 import { findRealServer, findRealServerEntry, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
-import {
-  applyRealServer,
-  deleteRealServer,
-  drains,
-  type EngineObserved,
-  IN_SYNC,
-  observeRealServer,
-  type RealServerSpec,
-  recordedObserved,
-  repairRealServer,
-  waitDrained,
-} from "../keepalived/engine";
+import { type EngineObserved, keepalivedRealServer, type RealServerSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
 import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKeyOfRef } from "../model/real-server";
-import { transportFor } from "../transport/pool";
 import {
   checkClaim,
   checkInputs,
   declareRealServer,
-  diffResource,
+  type EngineOps,
+  engineProvider,
   ipvsClientFor,
+  keepalivedEngine,
   mayTakeOver,
-  withObservedDrift,
 } from "./common";
 
 const IDENTITY = ["service", "address", "port"] as const;
@@ -54,10 +44,6 @@ type Props = RealServerInputs & {
   /** Engine keepalived: the rendered file and the live table compared. */
   observed?: EngineObserved;
 };
-
-function isKeepalived(v: RealServerInputs): boolean {
-  return v.service.engine === "keepalived";
-}
 
 function specOf(v: RealServerInputs): RealServerSpec {
   const s: RealServerSpec = { service: serviceKeyOfRef(v.service), cfg: realServerConfigOf(v) };
@@ -87,30 +73,14 @@ export function realServerId(v: RealServerInputs): string {
   return `${hostIdOf(v.connection)}/${serviceKeyText(serviceKeyOfRef(v.service))}/${realServerKeyText(cfg)}`;
 }
 
-export const realServer: pulumi.dynamic.ResourceProvider = {
-  async check(_olds, news) {
-    return checkClaim<RealServerInputs>(checkInputs(realServerInputs, news, normalize), news, (v) => ({
-      id: realServerId(v),
-      owner: v.owner,
-      property: "address",
-      kind: "real server",
-      text: `${realServerKeyText(realServerConfigOf(v))} of ${serviceKeyText(serviceKeyOfRef(v.service))}`,
-    }));
-  },
-
-  async diff(_id, olds: Props, news: Props) {
-    const d = diffResource(olds, news, CONFIG, IDENTITY);
-    if (isKeepalived(news)) return withObservedDrift(d, recordedObserved(olds.observed), IN_SYNC);
+/** The ipvsadm engine: ipvsadm commands (or netlink), recorded in the director's ledger. */
+const ipvsadmEngine: EngineOps<Props> = {
+  diff(d, olds) {
     // in the kernel but missing from the ledger: an update writes it back
     return olds.owned === false ? { ...d, changes: true } : d;
   },
 
-  async create(inputs: Props) {
-    const v = inputs;
-    if (isKeepalived(v)) {
-      await applyRealServer(transportFor(v.connection), specOf(v));
-      return { id: realServerId(v), outs: { ...v, observed: IN_SYNC } };
-    }
+  async create(v) {
     const key = serviceKeyOfRef(v.service);
     const cfg = realServerConfigOf(v);
     const ipvs = ipvsClientFor(v.connection);
@@ -135,15 +105,11 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
       await ipvs.editRealServer(key, cfg, v.owner);
     }
     declare(v);
-    return { id: realServerId(v), outs: { ...v, owned: true } };
+    return { ...v, owned: true };
   },
 
-  async read(id, props: Props) {
+  async read(id, props) {
     const ipvs = ipvsClientFor(props.connection);
-    if (isKeepalived(props)) {
-      const observed = await observeRealServer(transportFor(props.connection), ipvs, specOf(props));
-      return { id, props: { ...props, observed } };
-    }
     const key = serviceKeyOfRef(props.service);
     const want = realServerConfigOf(props);
     const snap = await ipvs.snapshot();
@@ -165,13 +131,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
     return { id, props: out };
   },
 
-  async update(_id, _olds: Props, news: Props) {
-    if (isKeepalived(news)) {
-      const t = transportFor(news.connection);
-      await applyRealServer(t, specOf(news));
-      await repairRealServer(t, ipvsClientFor(news.connection), specOf(news));
-      return { outs: { ...news, observed: IN_SYNC } };
-    }
+  async update(news) {
     const key = serviceKeyOfRef(news.service);
     const cfg = realServerConfigOf(news);
     const ipvs = ipvsClientFor(news.connection);
@@ -182,32 +142,46 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
       await ipvs.addRealServer(key, cfg, news.owner); // deleted out of band: put it back
     }
     declare(news);
-    return { outs: { ...news, owned: true } };
+    return { ...news, owned: true };
   },
 
-  async delete(_id, props: Props) {
+  async delete(props) {
     const ipvs = ipvsClientFor(props.connection);
-    const drain = props.drainTimeout ?? 0;
-    if (isKeepalived(props)) {
-      await deleteRealServer(transportFor(props.connection), ipvs, specOf(props), drain);
-      return;
-    }
     const key = serviceKeyOfRef(props.service);
     const cfg = realServerConfigOf(props);
-    if (drains(key, drain)) {
-      // graceful: no new connections at once, then wait for the open ones to finish
-      const quiesced = await ipvs.editRealServer(key, { ...cfg, weight: 0 }, props.owner).then(
-        () => true,
-        (e) => {
-          if (e instanceof IpvsNotFoundError) return false;
-          throw e;
-        },
-      );
-      if (!quiesced) return;
-      await waitDrained(ipvs, key, cfg, drain);
-    }
+    const drain = props.drainTimeout ?? 0;
+    // graceful: no new connections at once, then wait for the open ones to finish
+    if (drains(key, drain) && !(await drainRealServer(ipvs, key, cfg, props.owner, drain))) return;
     await ipvs.deleteRealServer(key, cfg).catch((e) => {
       if (!(e instanceof IpvsNotFoundError)) throw e;
     });
   },
 };
+
+/** The keepalived engine: a real_server block in keepalived's files (keepalived/engine.ts). */
+const keepalivedRs = keepalivedEngine<Props, RealServerSpec>(
+  keepalivedRealServer,
+  specOf,
+  undefined,
+  (v: Props) => v.drainTimeout ?? 0,
+);
+
+const engines = { ipvsadm: ipvsadmEngine, keepalived: keepalivedRs };
+/** A real server's engine is its service's. */
+const engineOf = (v: RealServerInputs): EngineOps<Props> => engines[v.service.engine ?? "ipvsadm"];
+
+export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>({
+  async check(_olds, news) {
+    return checkClaim<RealServerInputs>(checkInputs(realServerInputs, news, normalize), news, (v) => ({
+      id: realServerId(v),
+      owner: v.owner,
+      property: "address",
+      kind: "real server",
+      text: `${realServerKeyText(realServerConfigOf(v))} of ${serviceKeyText(serviceKeyOfRef(v.service))}`,
+    }));
+  },
+  engineOf,
+  idOf: realServerId,
+  config: CONFIG,
+  identity: IDENTITY,
+});

@@ -9,27 +9,18 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
 import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } from "../ipvs/types";
-import {
-  applyService,
-  deleteService,
-  type EngineObserved,
-  IN_SYNC,
-  observeService,
-  recordedObserved,
-  repairService,
-  type ServiceSpec,
-} from "../keepalived/engine";
+import { type EngineObserved, keepalivedService, type ServiceSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
 import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from "../model/virtual-service";
-import { transportFor } from "../transport/pool";
 import {
   checkClaim,
   checkInputs,
-  diffResource,
+  type EngineOps,
+  engineProvider,
   ipvsClientFor,
   isDeclaredRealServer,
+  keepalivedEngine,
   mayTakeOver,
-  withObservedDrift,
 } from "./common";
 
 const IDENTITY = ["protocol", "address", "port", "fwmark", "family", "engine"] as const;
@@ -49,10 +40,6 @@ const CONFIG = [
  * engine keepalived, `observed`: the rendered file and the live table compared).
  */
 type Props = VirtualServiceInputs & { __provider?: string; strayRealServers?: string[]; observed?: EngineObserved };
-
-function isKeepalived(v: VirtualServiceInputs): boolean {
-  return v.engine === "keepalived";
-}
 
 function specOf(v: VirtualServiceInputs): ServiceSpec {
   const s: ServiceSpec = { cfg: serviceConfigOf(v) };
@@ -81,31 +68,14 @@ function straysOf(live: ServiceEntry, owned: ServiceEntry | undefined): string[]
     .sort();
 }
 
-export const virtualService: pulumi.dynamic.ResourceProvider = {
-  async check(_olds, news) {
-    return checkClaim<VirtualServiceInputs>(checkInputs(virtualServiceInputs, news, normalize), news, (v) => ({
-      id: virtualServiceId(v),
-      owner: v.owner,
-      property: v.fwmark !== undefined ? "fwmark" : "address",
-      kind: "virtual service",
-      text: serviceKeyText(serviceConfigOf(v).key),
-    }));
-  },
-
-  async diff(_id, olds: Props, news: Props) {
-    const d = diffResource(olds, news, CONFIG, IDENTITY);
-    if (isKeepalived(news)) return withObservedDrift(d, recordedObserved(olds.observed), IN_SYNC);
+/** The ipvsadm engine: ipvsadm commands (or netlink), recorded in the director's ledger. */
+const ipvsadmEngine: EngineOps<Props> = {
+  diff(d, olds, news) {
     // stray real servers are drift only where the service claims all its real servers
-    if (news.exclusive && (olds.strayRealServers?.length ?? 0) > 0) return { ...d, changes: true };
-    return d;
+    return news.exclusive && (olds.strayRealServers?.length ?? 0) > 0 ? { ...d, changes: true } : d;
   },
 
-  async create(inputs: Props) {
-    const v = inputs;
-    if (isKeepalived(v)) {
-      await applyService(transportFor(v.connection), specOf(v));
-      return { id: virtualServiceId(v), outs: { ...v, strayRealServers: [], observed: IN_SYNC } };
-    }
+  async create(v) {
     const cfg = serviceConfigOf(v);
     const ipvs = ipvsClientFor(v.connection);
     try {
@@ -121,17 +91,12 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
       }
       await ipvs.editService(cfg, v.owner);
     }
-    return { id: virtualServiceId(v), outs: { ...v, strayRealServers: [] } };
+    return { ...v, strayRealServers: [] };
   },
 
-  async read(id, props: Props) {
-    const ipvs = ipvsClientFor(props.connection);
-    if (isKeepalived(props)) {
-      const observed = await observeService(transportFor(props.connection), ipvs, specOf(props));
-      return { id, props: { ...props, observed } };
-    }
+  async read(id, props) {
     const cfg = serviceConfigOf(props);
-    const snap = await ipvs.snapshot();
+    const snap = await ipvsClientFor(props.connection).snapshot();
     const live = findService(snap.table, cfg.key);
     if (!live) return { id: "" };
     const c = live.config;
@@ -149,13 +114,7 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     return { id, props: out };
   },
 
-  async update(_id, _olds: Props, news: Props) {
-    if (isKeepalived(news)) {
-      const t = transportFor(news.connection);
-      await applyService(t, specOf(news));
-      await repairService(t, ipvsClientFor(news.connection), specOf(news));
-      return { outs: { ...news, strayRealServers: [], observed: IN_SYNC } };
-    }
+  async update(news) {
     const cfg = serviceConfigOf(news);
     const ipvs = ipvsClientFor(news.connection);
     try {
@@ -170,26 +129,15 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     if (live) {
       strays = straysOf(live, findService(snap.owned, cfg.key));
       if (news.exclusive) {
-        const host = hostIdOf(news.connection);
-        for (const r of live.realServers) {
-          const k = realServerKeyText(r.config);
-          if (!strays.includes(k) || isDeclaredRealServer(host, serviceKeyText(cfg.key), k)) continue;
-          await ipvs.deleteRealServer(cfg.key, r.config).catch((e) => {
-            if (!(e instanceof IpvsNotFoundError)) throw e;
-          });
-        }
+        await removeStrays(news, live, strays);
         // what is left is declared by this deployment (its RealServers re-own it in the ledger)
         strays = [];
       }
     }
-    return { outs: { ...news, strayRealServers: strays } };
+    return { ...news, strayRealServers: strays };
   },
 
-  async delete(_id, props: Props) {
-    if (isKeepalived(props)) {
-      await deleteService(transportFor(props.connection), serviceConfigOf(props).key);
-      return;
-    }
+  async delete(props) {
     const cfg = serviceConfigOf(props);
     const ipvs = ipvsClientFor(props.connection);
     const snap = await ipvs.snapshot();
@@ -203,3 +151,42 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     });
   },
 };
+
+/** An exclusive service's strays go, except the real servers this deployment declares. */
+async function removeStrays(v: Props, live: ServiceEntry, strays: string[]): Promise<void> {
+  const cfg = serviceConfigOf(v);
+  const ipvs = ipvsClientFor(v.connection);
+  const host = hostIdOf(v.connection);
+  for (const r of live.realServers) {
+    const k = realServerKeyText(r.config);
+    if (!strays.includes(k) || isDeclaredRealServer(host, serviceKeyText(cfg.key), k)) continue;
+    await ipvs.deleteRealServer(cfg.key, r.config).catch((e) => {
+      if (!(e instanceof IpvsNotFoundError)) throw e;
+    });
+  }
+}
+
+/** The keepalived engine: a virtual_server block in keepalived's files (keepalived/engine.ts). */
+const keepalivedVs = keepalivedEngine<Props, ServiceSpec>(keepalivedService, specOf, (v) => ({
+  ...v,
+  strayRealServers: [],
+}));
+
+const engines = { ipvsadm: ipvsadmEngine, keepalived: keepalivedVs };
+const engineOf = (v: VirtualServiceInputs): EngineOps<Props> => engines[v.engine ?? "ipvsadm"];
+
+export const virtualService: pulumi.dynamic.ResourceProvider = engineProvider<Props>({
+  async check(_olds, news) {
+    return checkClaim<VirtualServiceInputs>(checkInputs(virtualServiceInputs, news, normalize), news, (v) => ({
+      id: virtualServiceId(v),
+      owner: v.owner,
+      property: v.fwmark !== undefined ? "fwmark" : "address",
+      kind: "virtual service",
+      text: serviceKeyText(serviceConfigOf(v).key),
+    }));
+  },
+  engineOf,
+  idOf: virtualServiceId,
+  config: CONFIG,
+  identity: IDENTITY,
+});

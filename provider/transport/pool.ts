@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { type Connection, isLocal } from "../model/connection";
+
 import { LocalTransport } from "./local";
 import { SshTransport } from "./ssh";
+import { isLocal, type Target } from "./target";
 import type { Transport } from "./transport";
 
 /**
@@ -16,7 +17,7 @@ function keyOf(c: object): string {
   return createHash("sha256").update(JSON.stringify(c)).digest("hex");
 }
 
-export function transportFor(c: Connection): Transport {
+export function transportFor(c: Target): Transport {
   if (isLocal(c)) {
     local ??= new LocalTransport();
     return local;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
-import { connectionLabel, type ProxyConnection, parseHostKeys, type SshConnection } from "../model/connection";
+import { connectionLabel, parseHostKeys, type SshTarget } from "./target";
 import {
   type ExecResult,
   Mutex,
@@ -28,7 +28,7 @@ export class SshTransport implements Transport {
   private readonly mutations = new Mutex();
 
   constructor(
-    private readonly conn: SshConnection | ProxyConnection,
+    private readonly conn: SshTarget,
     private readonly via?: SshTransport,
     private readonly sudo = false,
   ) {

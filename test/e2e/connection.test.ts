@@ -4,7 +4,7 @@ import { lab, labConnection, labPrivateKey, resetLab, sh } from "./harness/lab";
 import { savedRules } from "./harness/setup";
 import { TestStack } from "./harness/stack";
 
-// Issue 3 (connection and adoption), through the real CLI against the lab's real sshd (dropbear).
+// Connection and adoption, through the real CLI against the lab's real sshd (dropbear).
 // Host-key refusal is part of the reliability suite (reliability.test.ts).
 const svc = (extra: Record<string, unknown> = {}) => ({
   name: "web",

@@ -7,7 +7,7 @@ import { repoRoot } from "./harness/paths";
 import { savedRules } from "./harness/setup";
 import { TestStack } from "./harness/stack";
 
-// Issue 4: Director and RealServerHost through the real pulumi CLI, against the real kernel.
+// Director and RealServerHost through the real pulumi CLI, against the real kernel.
 const VIP = "10.0.0.100";
 const lanRs: Record<string, string> = { rs1: "10.0.0.11", rs2: "10.0.0.12", rs3: "10.0.0.13" };
 

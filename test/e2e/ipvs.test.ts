@@ -4,7 +4,7 @@ import { labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/
 import { drByHand, natByHand, savedRules, sshConnectionCount } from "./harness/setup";
 import { TestStack } from "./harness/stack";
 
-// Issue 3: VirtualService and RealServer through the real pulumi CLI, against the real kernel.
+// VirtualService and RealServer through the real pulumi CLI, against the real kernel.
 const VIP = "10.0.0.100";
 const rsNames = ["rs1", "rs2", "rs3"];
 const rsAddr: Record<string, string> = { rs1: "10.0.0.11", rs2: "10.0.0.12", rs3: "10.0.0.13" };

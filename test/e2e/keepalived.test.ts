@@ -9,7 +9,7 @@ import { longRequest, table, waitFor } from "./harness/traffic";
 const CHECKED = "10.0.0.101:80";
 const DRAINED = "10.0.0.102";
 
-describe("keepalived engine checks, sorry server, and the ipvsadm engine's drain (issue 9)", () => {
+describe("keepalived engine checks, sorry server, and the ipvsadm engine's drain", () => {
   let s: TestStack;
   const services = (drained: string[]) => [
     {

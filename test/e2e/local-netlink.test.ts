@@ -1,5 +1,5 @@
 /**
- * Issue 8: the local transport. The IPVS conformance suite (test/conformance) runs inside the lab
+ * The local transport. The IPVS conformance suite (test/conformance) runs inside the lab
  * guest, in the director's network namespace, against the real kernel: ipvsadm and generic
  * netlink must each produce, and both read back, exactly the declared state.
  */
@@ -52,7 +52,7 @@ interface Line {
   ipvsadm?: string;
 }
 
-describe("local transport: IPVS through generic netlink (issue 8)", () => {
+describe("local transport: IPVS through generic netlink", () => {
   before(() => ensureGuestShares());
 
   it("ipvsadm and netlink make and read back identical state on the real kernel", async () => {

@@ -12,7 +12,7 @@ import { previewInWorker } from "./reliability/bad-input-worker";
 import { BAD_INPUTS } from "./reliability/bad-inputs";
 import { injectionFuzz } from "./reliability/injection";
 
-// Issue 6: the reliability and security suite. Every part runs the real pulumi CLI against the
+// The reliability and security suite. Every part runs the real pulumi CLI against the
 // lab's real hosts, and records what it tried in a summary printed at the end.
 const figures = new Figures("reliability");
 const VIP = "10.0.0.100";
@@ -93,7 +93,7 @@ async function until(what: string, probe: () => Promise<boolean>, ms = 60_000): 
 const realServerCount = async (host = "director") =>
   Number((await sh(host, "ipvsadm -S -n 2>/dev/null | grep -c '^-a' || true", { timeoutMs: 10_000 })).trim());
 
-describe("reliability and security (issue 6)", () => {
+describe("reliability and security", () => {
   before(() => resetLab());
   after(() => figures.print());
 

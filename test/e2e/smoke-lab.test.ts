@@ -3,7 +3,7 @@ import { before, describe, it } from "node:test";
 import { requests, resetLab, sh } from "./harness/lab";
 import { drByHand } from "./harness/setup";
 
-// Issue 2, smoke test (a): the lab is real. LVS-DR set up by hand with ipvsadm over SSH (no
+// Smoke test: the lab is real. LVS-DR set up by hand with ipvsadm over SSH (no
 // pulumi-lvs code involved), and real HTTP requests from the client answered by every real server.
 describe("smoke: a hand-made LVS-DR in the lab balances real traffic", () => {
   before(() => resetLab());

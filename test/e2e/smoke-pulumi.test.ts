@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { TestStack } from "./harness/stack";
 
-// Issue 2, smoke test (b): the real pulumi CLI drives a trivial dynamic resource of this package,
+// Smoke test: the real pulumi CLI drives a trivial dynamic resource of this package,
 // installed from an `npm pack` tarball.
 describe("smoke: the real pulumi CLI runs a packaged dynamic resource", () => {
   let s: TestStack;

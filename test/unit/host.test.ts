@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { announceCommand } from "../../provider/host/addresses";
 import { type PersistedFile, writeFilesScript } from "../../provider/host/persist";
 import { parseProbe } from "../../provider/host/probe";
+import { LEDGER, restoreRulesScript } from "../../provider/ipvs/ledger";
 import { directorPlan } from "../../provider/resources/director";
 import {
   applyPlan,
@@ -124,7 +125,8 @@ describe("host plans", () => {
     const unit = plan.files.find((f) => f.path.endsWith("pulumi-lvs-director.service"))!;
     assert.match(unit.content, /^ExecStart=\/bin\/sh \/etc\/pulumi-lvs\/pulumi-lvs-director\.sh$/m);
     const boot = plan.files.find((f) => f.path === "/etc/pulumi-lvs/pulumi-lvs-director.sh")!.content;
-    assert.match(boot, /grep '\^-A' \/var\/lib\/pulumi-lvs\/ipvs\.rules; grep '\^-a'/);
+    // (what the restore gives ipvsadm -R: ledger.test.ts)
+    assert.ok(boot.includes(restoreRulesScript(LEDGER)), "the ledger module's restore");
     assert.match(boot, /ipvsadm --set 600 0 0/);
     assert.ok(boot.indexOf("modprobe -a ip_vs ip_vs_wrr") < boot.indexOf("ip_forward"), "modules before sysctls");
     assert.deepEqual(plan.timeouts, { tcp: 600, tcpfin: 0, udp: 0 });

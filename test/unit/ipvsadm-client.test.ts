@@ -3,8 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { type Change, realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
-import { type FastOp, onePassFits, parseOnePass, tookEffect } from "../../provider/ipvs/ipvsadm/batch";
+import { onePassFits, parseOnePass, tookEffect } from "../../provider/ipvs/ipvsadm/batch";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
 import type { IpvsTable, RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
 import { LocalTransport } from "../../provider/transport/local";
@@ -364,13 +365,13 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
 
 describe("one-pass batches", () => {
   const key = svc.key;
-  const op = (kind: FastOp["kind"], address?: string, service = key): FastOp => ({
-    kind,
-    service,
-    rs: address ? { address, port: 80 } : undefined,
-    args: address ? ["-a", "-t", "10.0.0.100:80", "-r", `${address}:80`] : ["-A", "-t", "10.0.0.100:80"],
-    prefixes: [],
-  });
+  const op = (kind: Change["kind"], address?: string, service = key): Change => {
+    if (address)
+      return kind === "delete"
+        ? realServerChange(kind, service, { address, port: 80 })
+        : realServerChange(kind, service, rs(address));
+    return kind === "delete" ? serviceChange(kind, service) : serviceChange(kind, { ...svc, key: service });
+  };
   it("runs in one pass only mutations of distinct objects whose order does not matter", () => {
     assert.equal(onePassFits([op("add", "10.0.0.11"), op("add", "10.0.0.12")]), true);
     assert.equal(onePassFits([op("add", "10.0.0.11"), op("edit", "10.0.0.11")]), false, "one object twice");
@@ -380,7 +381,7 @@ describe("one-pass batches", () => {
     assert.equal(onePassFits([op("delete"), op("add", undefined, other)]), true, "two services");
     assert.equal(onePassFits([op("add", "10.0.0.11"), undefined]), false, "a script that is not a mutation");
     assert.equal(
-      onePassFits([{ ...op("add", "10.0.0.11"), args: ["-a", "x y"] }]),
+      onePassFits([realServerChange("add", key, rs("10.0.0.11 x"))]),
       false,
       "a word ipvsadm -R would split",
     );

@@ -3,15 +3,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { addRealServerArgs, addServiceArgs } from "../../provider/ipvs/ipvsadm/command";
-import {
-  ledgerLine,
-  mergeThresholds,
-  parseLedger,
-  parseRules,
-  parseThresholds,
-} from "../../provider/ipvs/ipvsadm/parse";
-import { type IpvsTable, serviceKeyText } from "../../provider/ipvs/types";
+import { mergeThresholds, parseThresholds } from "../../provider/ipvs/ipvsadm/thresholds";
+import { parseRules } from "../../provider/ipvs/rules/parse";
+import { addRealServerArgs, addServiceArgs } from "../../provider/ipvs/rules/words";
+import type { IpvsTable } from "../../provider/ipvs/types";
 import { realServer, serviceConfig } from "./arbitraries";
 
 // Golden files captured from the real ipvsadm 1.31 in the lab (fixtures/ipvsadm/capture.sh).
@@ -154,35 +149,5 @@ describe("build then parse is the identity (property)", () => {
       ])
       .join("\n");
     assert.deepEqual(parseRules(rebuilt), t);
-  });
-});
-
-describe("ledger", () => {
-  it("reads services before real servers whatever the line order", () => {
-    const t = parseLedger("-a -f 7 -r 10.0.0.11:0 -g -w 1 -x 0 -y 0\n-A -f 7 -s mh -b mh-port\n");
-    assert.equal(t.services.length, 1);
-    assert.equal(t.services[0]!.realServers[0]!.config.address, "10.0.0.11");
-  });
-
-  it("reads owner tags (IPv4, IPv6, fwmark) and leaves the rules as ipvsadm reads them", () => {
-    const text = [
-      `${"-a -t [fd00:10::100]:443 -r [fd00:10::11]:443 -g -w 1 -x 0 -y 0"} #owner=${encodeURIComponent("p/s/v6 rs")}`,
-      ledgerLine("-A -t [fd00:10::100]:443 -s wrr", "p/s/v6"),
-      ledgerLine("-A -f 7 -s mh -b mh-port", "p/s/mark"),
-      ledgerLine("-a -f 7 -r 10.0.0.11:0 -g -w 2 -x 0 -y 0", "p/s/mark-rs"),
-      ledgerLine("-A -u 10.0.0.100:53 -s rr"),
-    ].join("\n");
-    const t = parseLedger(text);
-    const plain = parseLedger(text.replace(/ #owner=\S+/g, ""));
-    const strip = (x: typeof t) => JSON.parse(JSON.stringify(x, (k, v) => (k === "owner" ? undefined : v)));
-    assert.deepEqual(strip(t), plain, "tags change nothing else");
-    assert.deepEqual(
-      t.services.map((s) => [serviceKeyText(s.config.key), s.owner, s.realServers.map((r) => r.owner)]),
-      [
-        ["tcp/[fd00:10::100]:443", "p/s/v6", ["p/s/v6 rs"]],
-        ["fwmark/7", "p/s/mark", ["p/s/mark-rs"]],
-        ["udp/10.0.0.100:53", undefined, []],
-      ],
-    );
   });
 });

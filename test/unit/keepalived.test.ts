@@ -4,19 +4,18 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { writeFilesScript } from "../../provider/host/persist";
+import { drains, waitDrained } from "../../provider/ipvs/drain";
 import { CHANGES_FILE, parseProbe, probe, RESTART_DROPIN } from "../../provider/keepalived/daemon";
 import {
   applyRealServer,
   applyService,
   deleteRealServer,
   deleteService,
-  drains,
   fileState,
   IN_SYNC,
   observeRealServer,
   observeService,
   type ServiceSpec,
-  waitDrained,
 } from "../../provider/keepalived/engine";
 import {
   MAIN_CONF,
@@ -369,6 +368,7 @@ describe("graceful drain", () => {
     await ipvs.addRealServer(svc, rs("10.0.0.11"));
     withActive(5);
     let t = 0;
+    const told: Array<[number, number]> = [];
     const left = await waitDrained(
       ipvs,
       svc,
@@ -378,9 +378,14 @@ describe("graceful drain", () => {
         t += ms;
       },
       () => t,
+      (active, secondsLeft) => told.push([active, secondsLeft]),
     );
     assert.equal(left, 5);
     assert.equal(t, 10_000);
+    // each wait says what it waits for: the active connections and the seconds left
+    assert.deepEqual(told[0], [5, 10]);
+    assert.deepEqual(told.at(-1), [5, 1]);
+    assert.equal(told.length, 10);
   });
 
   it("RealServer delete with drainTimeout: weight 0 first, the delete only once drained; UDP at once", async () => {

@@ -5,9 +5,8 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import fc from "fast-check";
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
-import { addRealServerArgs, addServiceArgs } from "../../provider/ipvs/ipvsadm/command";
-import { ledgerTextEdit, ledgerTextSet, rsPrefix, svcPrefix } from "../../provider/ipvs/ipvsadm/ledger";
-import { mergeThresholds, parseLedger, parseRules, parseThresholds } from "../../provider/ipvs/ipvsadm/parse";
+import { mergeThresholds, parseThresholds } from "../../provider/ipvs/ipvsadm/thresholds";
+import { parseLedger, rsPrefix, svcPrefix } from "../../provider/ipvs/ledger";
 import { NetlinkIpvsClient, takeGroup } from "../../provider/ipvs/netlink/client";
 import { Cmd, CmdAttr, SvcAttr, SvcFlag } from "../../provider/ipvs/netlink/constants";
 import { SharedLock } from "../../provider/ipvs/netlink/socket";
@@ -24,6 +23,7 @@ import {
   serviceAttrs,
   u32,
 } from "../../provider/ipvs/netlink/wire";
+import { parseRules } from "../../provider/ipvs/rules/parse";
 import type { RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
 import { connection } from "../../provider/model/connection";
 import { suiteState } from "../conformance/suite";
@@ -33,15 +33,6 @@ import { FakeIpvsKernel } from "./fakes/ipvs-kernel";
 const plain = (v: unknown) => JSON.parse(JSON.stringify(v));
 const familyOf = (s: VirtualServiceConfig) =>
   "fwmark" in s.key ? s.key.family : s.key.address.includes(":") ? "ipv6" : "ipv4";
-
-const rsOf = (s: VirtualServiceConfig): RealServerConfig => ({
-  address: "10.0.0.11",
-  port: "fwmark" in s.key ? 0 : 80,
-  forwarding: "dr",
-  weight: 1,
-  upperThreshold: 0,
-  lowerThreshold: 0,
-});
 
 /** What the kernel reads back: gue and gre tunnels always carry a checksum mode. */
 function asDumped(r: RealServerConfig): RealServerConfig {
@@ -162,62 +153,6 @@ describe("timeouts", () => {
     ]);
     assert.deepEqual(parseTimeouts(reply), { tcp: 900, tcpFin: 120, udp: 300 });
     assert.throws(() => parseTimeouts(encodeAttrs([[CmdAttr.TIMEOUT_TCP, u32(900)]])), /tcpfin timeout/);
-  });
-});
-
-describe("ledger text edits", () => {
-  it("one pass of several edits equals the edits one after the other (property)", () => {
-    fc.assert(
-      fc.property(
-        fc.uniqueArray(serviceConfig, { minLength: 1, maxLength: 6, selector: (s) => JSON.stringify(s.key) }),
-        fc.nat(),
-        (services, seed) => {
-          const lines = services.flatMap((s) => [
-            addServiceArgs(s).join(" "),
-            `${addRealServerArgs(s.key, { ...rsOf(s), address: familyOf(s) === "ipv6" ? "fd00::11" : "10.0.0.11" }).join(" ")} #owner=p%2Fs%2Fr`,
-          ]);
-          const text = `${lines.join("\n")}\n`;
-          // every other service: replaced, or dropped with its real servers
-          const edits = services
-            .filter((_, i) => (i + seed) % 2 === 0)
-            .map((s, i) =>
-              i % 2 === 0
-                ? { prefixes: [svcPrefix(s.key)], lines: [`${addServiceArgs(s).join(" ")} #owner=new`] }
-                : { prefixes: [svcPrefix(s.key), rsPrefix(s.key)], lines: [] },
-            );
-          let sequential = text;
-          const replaced: string[][] = [];
-          for (const e of edits) {
-            const r = ledgerTextSet(sequential, e.prefixes, e.lines);
-            sequential = r.text;
-            replaced.push(r.replaced);
-          }
-          const once = ledgerTextEdit(text, edits);
-          assert.equal(once.text, sequential);
-          assert.deepEqual(once.replaced, replaced);
-        },
-      ),
-      { numRuns: 300 },
-    );
-  });
-
-  it("replace and drop exactly the named object's lines, IPv4 and IPv6 fwmarks apart", () => {
-    const text = ["-A -f 8 -s rr", "-A -f 8 -6 -s rr", "-a -f 8 -r 10.0.0.11:0 -g -w 1", "-A -t 10.0.0.100:80 -s rr"]
-      .join("\n")
-      .concat("\n");
-    const k4 = { fwmark: 8, family: "ipv4" as const };
-    const r = ledgerTextSet(text, [svcPrefix(k4), rsPrefix(k4)], []);
-    assert.deepEqual(r.replaced, ["-A -f 8 -s rr", "-a -f 8 -r 10.0.0.11:0 -g -w 1"]);
-    assert.equal(r.text, "-A -f 8 -6 -s rr\n-A -t 10.0.0.100:80 -s rr\n");
-    assert.deepEqual(ledgerTextEdit(text, [{ prefixes: [svcPrefix(k4), rsPrefix(k4)], lines: [] }]), {
-      text: r.text,
-      replaced: [r.replaced],
-    });
-    const k = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
-    assert.equal(
-      ledgerTextSet(r.text, [svcPrefix(k)], ["-A -t 10.0.0.100:80 -s wrr"]).text.split("\n")[1],
-      "-A -t 10.0.0.100:80 -s wrr",
-    );
   });
 });
 
@@ -367,7 +302,7 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
 
   it("takeGroup keeps changes to one object apart", () => {
     const k = svc.key;
-    const mk = (prefixes: string[]) => ({ prefixes }) as never;
+    const mk = (prefixes: string[]) => ({ edit: { prefixes, lines: [] } });
     const q = [
       mk([rsPrefix(k, rs("10.0.0.11"))]),
       mk([rsPrefix(k, rs("10.0.0.12"))]),

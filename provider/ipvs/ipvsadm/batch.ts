@@ -1,33 +1,10 @@
-import { runScript, shellQuote, type Transport, TransportError } from "../../transport/transport";
+import { runScript, type Transport, TransportError } from "../../transport/transport";
+import type { Change } from "../change";
 import { IpvsError } from "../client";
-import {
-  findRealServerEntry,
-  findService,
-  type IpvsTable,
-  type RealServerKey,
-  realServerKeyText,
-  type ServiceKey,
-  serviceKeyText,
-} from "../types";
-import { ledgerSet } from "./ledger";
-import { parseRules } from "./parse";
-
-/**
- * What the one-pass path needs to know of a mutation: the ipvsadm words, the object it changes,
- * and the ledger lines it replaces (`prefixes`) with `put` (absent for a delete).
- */
-export interface FastOp {
-  kind: "add" | "edit" | "delete";
-  service: ServiceKey;
-  /** The real server, for a real-server mutation. */
-  rs?: RealServerKey;
-  /** ipvsadm's words, without "ipvsadm" (`-a -t … -r …`). */
-  args: string[];
-  /** Ledger lines starting with one of these belong to the object (and, for a service delete, its real servers). */
-  prefixes: string[];
-  /** The object's new ledger line (owner tag included). */
-  put?: string;
-}
+import { ledgerEditOf, ledgerEditScript, parseOldLines } from "../ledger";
+import { parseRules } from "../rules/parse";
+import { findRealServerEntry, findService, type IpvsTable, realServerKeyText, serviceKeyText } from "../types";
+import { argsOf } from "./command";
 
 export interface OpResult {
   code: number;
@@ -38,7 +15,7 @@ export interface OpResult {
 interface Item {
   script: string;
   what: string;
-  fast?: FastOp;
+  fast?: Change;
   resolve: (r: OpResult) => void;
   reject: (e: unknown) => void;
 }
@@ -84,7 +61,7 @@ export class Batcher {
    * @param what the command, for messages (e.g. `ipvsadm -a -t …`)
    * @param fast the mutation, for the one-pass path
    */
-  run(script: string, what: string, fast?: FastOp): Promise<OpResult> {
+  run(script: string, what: string, fast?: Change): Promise<OpResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ script, what, fast, resolve, reject });
       if (!this.scheduled) {
@@ -104,7 +81,7 @@ export class Batcher {
       this.changed();
       try {
         const ops = batch.map((b) => b.fast);
-        if (this.ledger && batch.length >= 2 && onePassFits(ops)) await this.onePass(batch, ops as FastOp[]);
+        if (this.ledger && batch.length >= 2 && onePassFits(ops)) await this.onePass(batch, ops as Change[]);
         else await this.oneByOne(batch, (b) => b.script);
       } finally {
         this.changed();
@@ -131,7 +108,7 @@ export class Batcher {
     }
   }
 
-  private async onePass(batch: Item[], ops: FastOp[]): Promise<void> {
+  private async onePass(batch: Item[], ops: Change[]): Promise<void> {
     const ledger = this.ledger as string;
     let out: OnePassOutput;
     try {
@@ -168,7 +145,7 @@ export class Batcher {
     // their ledger lines go back as they were, then each runs on its own
     await this.oneByOne(again, (b) => {
       const i = batch.indexOf(b);
-      return `{ ${ledgerSet(ledger, ops[i]!.prefixes, out.old[i] ?? [])}; } && { ${b.script}\n}`;
+      return `{ ${ledgerEditScript(ledger, [{ prefixes: ledgerEditOf(ops[i]!).prefixes, lines: out.old[i] ?? [] }])}; } && { ${b.script}\n}`;
     });
   }
 
@@ -233,7 +210,7 @@ export function parseBatch(text: string, n: number): Array<OpResult | undefined>
 }
 
 /** The object an op changes, as text: `tcp/10.0.0.1:80` or `tcp/10.0.0.1:80 10.0.0.11:80`. */
-function objectOf(op: FastOp): string {
+function objectOf(op: Change): string {
   return op.rs ? `${serviceKeyText(op.service)} ${realServerKeyText(op.rs)}` : serviceKeyText(op.service);
 }
 
@@ -245,14 +222,15 @@ const PLAIN_WORD = /^[A-Za-z0-9_.,:[\]/%+-]+$/;
  * object, no service mutation shares its service with another mutation (their order would matter),
  * and every word and ledger line is plain.
  */
-export function onePassFits(ops: Array<FastOp | undefined>): ops is FastOp[] {
+export function onePassFits(ops: Array<Change | undefined>): ops is Change[] {
   const objects = new Set<string>();
   const services = new Set<string>();
   const serviceLevel = new Set<string>();
   for (const op of ops) {
     if (!op) return false;
-    if (!op.args.every((w) => PLAIN_WORD.test(w))) return false;
-    if (op.prefixes.some((p) => /[\\\n]/.test(p)) || op.put?.includes("\n")) return false;
+    if (!argsOf(op).every((w) => PLAIN_WORD.test(w))) return false;
+    const edit = ledgerEditOf(op);
+    if (edit.prefixes.some((p) => /[\\\n]/.test(p)) || edit.lines.some((l) => l.includes("\n"))) return false;
     const obj = objectOf(op);
     const svc = serviceKeyText(op.service);
     if (objects.has(obj)) return false;
@@ -273,32 +251,13 @@ export function onePassFits(ops: Array<FastOp | undefined>): ops is FastOp[] {
  * The ledger is written first (one awk pass, then an atomic rename), as for single mutations: a
  * round trip cut short leaves the ledger claiming at most what the kernel may have.
  */
-export function onePassScript(ledger: string, ops: FastOp[]): string {
-  const f = shellQuote(ledger);
-  const prefixes: string[] = [];
-  const index: number[] = [];
-  ops.forEach((op, i) => {
-    for (const p of op.prefixes) {
-      prefixes.push(p);
-      index.push(i);
-    }
-  });
-  // ledger lines start with their naming words; look up each line's first 2..8 words
-  const awk = [
-    `BEGIN { n = split(ps, P, "\\n"); split(ix, X, "\\n"); for (i = 1; i <= n; i++) H[P[i]] = X[i] }`,
-    // (an IPv4 fwmark service's words are the start of the IPv6 one's: `-f 8` and `-f 8 -6`)
-    `{ k = $1; m = -1; for (j = 2; j <= 8 && j <= NF; j++) { k = k " " $j; if ((k " ") in H && $(j + 1) != "-6") { m = H[k " "]; break } }`,
-    `  if (m >= 0) print "#old " m " " $0 > "/dev/stderr"; else print }`,
-  ].join("\n");
-  const puts = ops.filter((o) => o.put !== undefined).map((o) => shellQuote(o.put as string));
-  const rules = ops.map((o) => o.args.join(" ")).join("\n");
+export function onePassScript(ledger: string, ops: Change[]): string {
+  const rules = ops.map((o) => argsOf(o).join(" ")).join("\n");
   return [
     `echo '${FAST} before'`,
     `ipvsadm -S -n 2>&1 || { echo "${FAST} stop $?"; exit 0; }`,
     `echo '${FAST} old'`,
-    `{ { awk -v ps=${shellQuote(prefixes.join("\n"))} -v ix=${shellQuote(index.join("\n"))} ${shellQuote(awk)} ${f} 2>&3 &&` +
-      (puts.length > 0 ? ` printf '%s\\n' ${puts.join(" ")};` : " :;") +
-      ` } > ${f}.tmp && mv ${f}.tmp ${f}; } 3>&1 || { echo "${FAST} stop $?"; exit 0; }`,
+    `${ledgerEditScript(ledger, ops.map(ledgerEditOf), { old: true })} || { echo "${FAST} stop $?"; exit 0; }`,
     `echo '${FAST} applied'`,
     `ipvsadm -R 2>&1 <<'PULUMI_LVS_RULES'`,
     rules,
@@ -337,11 +296,7 @@ export function parseOnePass(text: string, n: number): OnePassOutput {
     sections[name] ??= [];
     sections[name].push(line);
   }
-  const old: string[][] = Array.from({ length: n }, () => []);
-  for (const line of sections.old ?? []) {
-    const m = /^#old (\d+) (.*)$/.exec(line);
-    if (m) old[Number(m[1])]?.push(m[2]!);
-  }
+  const old = parseOldLines((sections.old ?? []).join("\n"), n);
   const complaints = (sections.applied ?? []).join("\n").trim();
   const applied = !stopped && "applied" in sections && rc !== undefined;
   return {
@@ -357,7 +312,7 @@ export function parseOnePass(text: string, n: number): OnePassOutput {
  * left the object as it was: maybe refused, maybe a no-op, or changing only thresholds, which
  * `ipvsadm -S` does not show) counts as not: it runs again on its own, which is harmless for an edit.
  */
-export function tookEffect(ops: FastOp[], before: IpvsTable, after: IpvsTable): boolean[] {
+export function tookEffect(ops: Change[], before: IpvsTable, after: IpvsTable): boolean[] {
   return ops.map((op) => {
     const was = lookup(before, op);
     const is = lookup(after, op);
@@ -369,7 +324,7 @@ export function tookEffect(ops: FastOp[], before: IpvsTable, after: IpvsTable): 
 }
 
 /** The object's configuration in a table, as text (undefined: absent). */
-function lookup(t: IpvsTable, op: FastOp): string | undefined {
+function lookup(t: IpvsTable, op: Change): string | undefined {
   const s = findService(t, op.service);
   if (!s) return undefined;
   if (!op.rs) return JSON.stringify(s.config);

@@ -1,4 +1,6 @@
-import { privilegeRemedy, shellJoin, shellQuote, type Transport } from "../../transport/transport";
+import { shellScript } from "../../scripts";
+import { privilegeRemedy, shellJoin, type Transport } from "../../transport/transport";
+import { type Change, realServerChange, serviceChange } from "../change";
 import {
   IpvsAlreadyExistsError,
   type IpvsClient,
@@ -7,36 +9,26 @@ import {
   type Snapshot,
   SnapshotCache,
 } from "../client";
-import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
-import { Batcher, type FastOp } from "./batch";
 import {
-  addRealServerArgs,
-  addServiceArgs,
-  deleteRealServerArgs,
-  deleteServiceArgs,
-  editRealServerArgs,
-  editServiceArgs,
-} from "./command";
-import { ledgerDrop, ledgerExists, ledgerSet, rsPrefix, svcPrefix, withLedgerFirst } from "./ledger";
-import { ledgerLine, mergeThresholds, parseLedger, parseRules, parseThresholds } from "./parse";
-
-/** Where a host keeps the ledger of what pulumi-lvs owns (ipvsadm rules format). */
-export const LEDGER = "/var/lib/pulumi-lvs/ipvs.rules";
+  LEDGER,
+  type LedgerEdit,
+  ledgerEditIfAnyScript,
+  ledgerEditOf,
+  ledgerEditScript,
+  ledgerExists,
+  parseLedger,
+  withLedgerFirst,
+} from "../ledger";
+import { parseRules } from "../rules/parse";
+import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
+import { Batcher } from "./batch";
+import { argsOf } from "./command";
+import { mergeThresholds, parseThresholds } from "./thresholds";
 
 const SECTION = "#pulumi-lvs:section";
 
 /** One round trip: the rules, the thresholds, and the ledger. Loads nothing, changes nothing. */
-export const snapshotCommand = (ledger: string) =>
-  [
-    `if [ -e /proc/net/ip_vs ]; then`,
-    `  command -v ipvsadm >/dev/null 2>&1 || { echo "ipvsadm: command not found" >&2; exit 127; }`,
-    `  ipvsadm -S -n || exit $?`,
-    `  echo '${SECTION} thresholds'`,
-    `  ipvsadm -L -n --thresholds || exit $?`,
-    `else echo '${SECTION} not-loaded'; fi`,
-    `echo '${SECTION} ledger'`,
-    `cat ${shellQuote(ledger)} 2>/dev/null || true`,
-  ].join("\n");
+export const snapshotCommand = (ledger: string) => shellScript("ipvs-snapshot.sh", [ledger]);
 
 /**
  * The ipvsadm(8) implementation of {@link IpvsClient}: builds command lines, runs them through a
@@ -92,41 +84,27 @@ export class IpvsadmClient implements IpvsClient {
   }
 
   async addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    await this.mutate(
-      "add",
-      addServiceArgs(s),
-      { key: s.key },
-      [svcPrefix(s.key)],
-      ledgerLine(addServiceArgs(s).join(" "), owner),
-    );
+    await this.mutate(serviceChange("add", s, owner));
   }
 
   async editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    await this.mutate(
-      "edit",
-      editServiceArgs(s),
-      { key: s.key },
-      [svcPrefix(s.key)],
-      ledgerLine(addServiceArgs(s).join(" "), owner),
-    );
+    await this.mutate(serviceChange("edit", s, owner));
   }
 
   async deleteService(k: ServiceKey): Promise<void> {
-    await this.mutate("delete", deleteServiceArgs(k), { key: k }, [svcPrefix(k), rsPrefix(k)]);
+    await this.mutate(serviceChange("delete", k));
   }
 
   async addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    const line = ledgerLine(addRealServerArgs(service, r).join(" "), owner);
-    await this.mutate("add", addRealServerArgs(service, r), { key: service, rs: r }, [rsPrefix(service, r)], line);
+    await this.mutate(realServerChange("add", service, r, owner));
   }
 
   async editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    const line = ledgerLine(addRealServerArgs(service, r).join(" "), owner);
-    await this.mutate("edit", editRealServerArgs(service, r), { key: service, rs: r }, [rsPrefix(service, r)], line);
+    await this.mutate(realServerChange("edit", service, r, owner));
   }
 
   async deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
-    await this.mutate("delete", deleteRealServerArgs(service, r), { key: service, rs: r }, [rsPrefix(service, r)]);
+    await this.mutate(realServerChange("delete", service, r));
   }
 
   /**
@@ -140,20 +118,17 @@ export class IpvsadmClient implements IpvsClient {
    * once) are batched: the next round trip runs them all, one after the other in the order they
    * came, and each gets its own exit status and message back.
    */
-  private async mutate(
-    kind: FastOp["kind"],
-    args: string[],
-    subject: { key: ServiceKey; rs?: RealServerKey },
-    prefixes: string[],
-    put?: string,
-  ): Promise<void> {
-    const command = `ipvsadm ${shellJoin(args)}`;
-    const isDelete = kind === "delete";
-    const ledgerScript =
-      put === undefined ? ledgerDrop(this.ledger, prefixes) : ledgerSet(this.ledger, prefixes, [put]);
-    const fast: FastOp = { kind, service: subject.key, rs: subject.rs, args, prefixes, put };
-    const r = await this.batcher.run(withLedgerFirst(this.ledger, ledgerScript, command), command, fast);
+  private async mutate(c: Change): Promise<void> {
+    const command = `ipvsadm ${shellJoin(argsOf(c))}`;
+    const isDelete = c.kind === "delete";
+    const edit = ledgerEditOf(c);
+    const r = await this.batcher.run(
+      withLedgerFirst(this.ledger, ledgerEditScript(this.ledger, [edit]), command),
+      command,
+      c,
+    );
     if (r.code === 0) return;
+    const subject = { key: c.service, rs: c.rs };
     const err = r.output.trim();
     if (/already exists/i.test(err)) {
       throw new IpvsAlreadyExistsError(
@@ -165,19 +140,19 @@ export class IpvsadmClient implements IpvsClient {
       );
     }
     if (/No such service|Service not defined/i.test(err)) {
-      if (isDelete) await this.dropFromLedger(ledgerScript);
+      if (isDelete) await this.dropFromLedger(edit);
       throw new IpvsNotFoundError(this.host, command, "service", subject.key);
     }
     if (/No such destination/i.test(err)) {
-      if (isDelete) await this.dropFromLedger(ledgerScript);
+      if (isDelete) await this.dropFromLedger(edit);
       throw new IpvsNotFoundError(this.host, command, "real server", subject.key, subject.rs);
     }
     throw new IpvsError(this.host, command, err || `exit ${r.code}`, remedyFor(err, r.code));
   }
 
-  private async dropFromLedger(script: string): Promise<void> {
+  private async dropFromLedger(edit: LedgerEdit): Promise<void> {
     // the object is gone from the kernel: forget it
-    await this.batcher.run(script, "the ledger update");
+    await this.batcher.run(ledgerEditIfAnyScript(this.ledger, [edit]), "the ledger update");
   }
 }
 

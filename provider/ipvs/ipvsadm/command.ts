@@ -1,81 +1,22 @@
-/**
- * Builds ipvsadm(8) command lines. Pure functions: the same configuration always gives the same
- * words, in the order `ipvsadm -S` prints them, so that a built rule and a saved rule compare equal.
- */
+import type { Change } from "../change";
 import {
-  type ForwardingMethod,
-  hostPort,
-  isFwmarkKey,
-  type RealServerConfig,
-  type RealServerKey,
-  type ServiceKey,
-  type VirtualServiceConfig,
-} from "../types";
+  addRealServerArgs,
+  addServiceArgs,
+  deleteRealServerArgs,
+  deleteServiceArgs,
+  editRealServerArgs,
+  editServiceArgs,
+} from "../rules/words";
+import type { RealServerConfig, VirtualServiceConfig } from "../types";
 
-export const FORWARDING_SWITCH: Record<ForwardingMethod, string> = { nat: "-m", dr: "-g", tun: "-i" };
-
-/** The words that name a service: `-t 10.0.0.1:80`, `-u [fd00::1]:53`, `--sctp-service …`, `-f 1 [-6]`. */
-export function serviceArgs(k: ServiceKey): string[] {
-  if (isFwmarkKey(k)) return k.family === "ipv6" ? ["-f", String(k.fwmark), "-6"] : ["-f", String(k.fwmark)];
-  const sw = k.protocol === "tcp" ? "-t" : k.protocol === "udp" ? "-u" : "--sctp-service";
-  return [sw, hostPort(k.address, k.port)];
-}
-
-/** The service's configuration words, as `ipvsadm -S` orders them. */
-export function serviceConfigArgs(s: VirtualServiceConfig): string[] {
-  const a = ["-s", s.scheduler];
-  if (s.persistence) {
-    a.push("-p", String(s.persistence.timeout));
-    const full = isIpv6Service(s) ? "128" : "255.255.255.255";
-    if (s.persistence.netmask !== full) a.push("-M", s.persistence.netmask);
+/** ipvsadm's words for a change (without "ipvsadm"). */
+export function argsOf(c: Change): string[] {
+  if (c.rs) {
+    if (c.kind === "delete") return deleteRealServerArgs(c.service, c.rs);
+    const r = c.config as RealServerConfig;
+    return c.kind === "add" ? addRealServerArgs(c.service, r) : editRealServerArgs(c.service, r);
   }
-  if (s.pe) a.push("--pe", s.pe);
-  if (s.onePacket) a.push("-o");
-  if (s.schedulerFlags.length > 0) a.push("-b", [...s.schedulerFlags].sort().join(","));
-  return a;
-}
-
-function isIpv6Service(s: VirtualServiceConfig): boolean {
-  return isFwmarkKey(s.key) ? s.key.family === "ipv6" : s.key.address.includes(":");
-}
-
-export function addServiceArgs(s: VirtualServiceConfig): string[] {
-  return ["-A", ...serviceArgs(s.key), ...serviceConfigArgs(s)];
-}
-
-export function editServiceArgs(s: VirtualServiceConfig): string[] {
-  return ["-E", ...serviceArgs(s.key), ...serviceConfigArgs(s)];
-}
-
-export function deleteServiceArgs(k: ServiceKey): string[] {
-  return ["-D", ...serviceArgs(k)];
-}
-
-/** `addr:port`, `[v6]:port`; port 0 (a fwmark service's real server without a port) as ipvsadm saves it. */
-export function realServerAddress(r: RealServerKey): string {
-  return hostPort(r.address, r.port);
-}
-
-/** The real server's configuration words, as `ipvsadm -S` orders them (thresholds are not saved by -S, so last). */
-export function realServerConfigArgs(r: RealServerConfig): string[] {
-  const a = [FORWARDING_SWITCH[r.forwarding], "-w", String(r.weight)];
-  if (r.forwarding === "tun" && r.tunnel) {
-    a.push("--tun-type", r.tunnel.type);
-    if (r.tunnel.port !== undefined) a.push("--tun-port", String(r.tunnel.port));
-    if (r.tunnel.checksum !== undefined) a.push(`--tun-${r.tunnel.checksum}`);
-  }
-  a.push("-x", String(r.upperThreshold), "-y", String(r.lowerThreshold));
-  return a;
-}
-
-export function addRealServerArgs(service: ServiceKey, r: RealServerConfig): string[] {
-  return ["-a", ...serviceArgs(service), "-r", realServerAddress(r), ...realServerConfigArgs(r)];
-}
-
-export function editRealServerArgs(service: ServiceKey, r: RealServerConfig): string[] {
-  return ["-e", ...serviceArgs(service), "-r", realServerAddress(r), ...realServerConfigArgs(r)];
-}
-
-export function deleteRealServerArgs(service: ServiceKey, r: RealServerKey): string[] {
-  return ["-d", ...serviceArgs(service), "-r", realServerAddress(r)];
+  if (c.kind === "delete") return deleteServiceArgs(c.service);
+  const s = c.config as VirtualServiceConfig;
+  return c.kind === "add" ? addServiceArgs(s) : editServiceArgs(s);
 }

@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { TransportError } from "../../transport/transport";
+import { type Change, realServerChange, serviceChange } from "../change";
 import {
   IpvsAlreadyExistsError,
   type IpvsClient,
@@ -16,10 +17,7 @@ import {
   type Snapshot,
   SnapshotCache,
 } from "../client";
-import { LEDGER } from "../ipvsadm/client";
-import { addRealServerArgs, addServiceArgs } from "../ipvsadm/command";
-import { ledgerTextEdit, rsPrefix, svcPrefix } from "../ipvsadm/ledger";
-import { ledgerLine, parseLedger } from "../ipvsadm/parse";
+import { editLedgerText, LEDGER, type LedgerEdit, ledgerEditOf, parseLedger } from "../ledger";
 import {
   familyOfKey,
   type IpvsTable,
@@ -58,17 +56,42 @@ export interface NetlinkClientOptions {
   loadModule?: () => Promise<void>;
 }
 
-/** One change: what it sends, what it does to the ledger, and who waits for it. */
-interface Change {
-  kind: "add" | "edit" | "delete";
-  cmd: number;
-  attrs: Attr[];
-  /** For messages, in ipvsadm's words. */
-  what: string;
-  subject: { key: ServiceKey; rs?: RealServerKey };
-  prefixes: string[];
-  put?: string;
+/** A change in the queue: the request it sends, its ledger edit, and who waits for it. */
+interface Queued {
+  change: Change;
+  edit: LedgerEdit;
   done: (e?: Error) => void;
+}
+
+const SERVICE_CMD: Record<Change["kind"], number> = {
+  add: Cmd.NEW_SERVICE,
+  edit: Cmd.SET_SERVICE,
+  delete: Cmd.DEL_SERVICE,
+};
+const REAL_SERVER_CMD: Record<Change["kind"], number> = { add: Cmd.NEW_DEST, edit: Cmd.SET_DEST, delete: Cmd.DEL_DEST };
+
+/** The netlink request of a change: its command and attributes. */
+export function requestOf(c: Change): { cmd: number; attrs: Attr[] } {
+  if (!c.rs) {
+    const svc = c.config ? serviceAttrs(c.config) : serviceKeyAttrs(c.service);
+    return { cmd: SERVICE_CMD[c.kind], attrs: [[CmdAttr.SERVICE, encodeAttrs(svc)]] };
+  }
+  const family = familyOfKey(c.service);
+  const dest = c.config ? realServerAttrs(family, c.config) : realServerKeyAttrs(family, c.rs);
+  return {
+    cmd: REAL_SERVER_CMD[c.kind],
+    attrs: [
+      [CmdAttr.SERVICE, encodeAttrs(serviceKeyAttrs(c.service))],
+      [CmdAttr.DEST, encodeAttrs(dest)],
+    ],
+  };
+}
+
+/** A change, for messages. */
+function whatOf(c: Change): string {
+  return c.rs
+    ? `${c.kind} real server ${realServerKeyText(c.rs)} of ${serviceKeyText(c.service)}`
+    : `${c.kind} virtual service ${serviceKeyText(c.service)}`;
 }
 
 /** Changes in flight at once on the socket. */
@@ -83,7 +106,7 @@ export class NetlinkIpvsClient implements IpvsClient {
   private readonly loadModule: () => Promise<void>;
   private socket?: Promise<IpvsSocket | undefined>;
   private readonly cache = new SnapshotCache(() => this.readSnapshot());
-  private queue: Change[] = [];
+  private queue: Queued[] = [];
   private pumping = false;
 
   constructor(opts: NetlinkClientOptions = {}) {
@@ -192,73 +215,27 @@ export class NetlinkIpvsClient implements IpvsClient {
   }
 
   addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    return this.change({
-      kind: "add",
-      cmd: Cmd.NEW_SERVICE,
-      attrs: [[CmdAttr.SERVICE, encodeAttrs(serviceAttrs(s))]],
-      what: `add virtual service ${serviceKeyText(s.key)}`,
-      subject: { key: s.key },
-      prefixes: [svcPrefix(s.key)],
-      put: ledgerLine(addServiceArgs(s).join(" "), owner),
-    });
+    return this.change(serviceChange("add", s, owner));
   }
 
   editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    return this.change({
-      kind: "edit",
-      cmd: Cmd.SET_SERVICE,
-      attrs: [[CmdAttr.SERVICE, encodeAttrs(serviceAttrs(s))]],
-      what: `edit virtual service ${serviceKeyText(s.key)}`,
-      subject: { key: s.key },
-      prefixes: [svcPrefix(s.key)],
-      put: ledgerLine(addServiceArgs(s).join(" "), owner),
-    });
+    return this.change(serviceChange("edit", s, owner));
   }
 
   deleteService(k: ServiceKey): Promise<void> {
-    return this.change({
-      kind: "delete",
-      cmd: Cmd.DEL_SERVICE,
-      attrs: [[CmdAttr.SERVICE, encodeAttrs(serviceKeyAttrs(k))]],
-      what: `delete virtual service ${serviceKeyText(k)}`,
-      subject: { key: k },
-      prefixes: [svcPrefix(k), rsPrefix(k)],
-    });
+    return this.change(serviceChange("delete", k));
   }
 
   addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    return this.realServerChange("add", Cmd.NEW_DEST, service, r, realServerAttrs(familyOfKey(service), r), owner);
+    return this.change(realServerChange("add", service, r, owner));
   }
 
   editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    return this.realServerChange("edit", Cmd.SET_DEST, service, r, realServerAttrs(familyOfKey(service), r), owner);
+    return this.change(realServerChange("edit", service, r, owner));
   }
 
   deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
-    return this.realServerChange("delete", Cmd.DEL_DEST, service, r, realServerKeyAttrs(familyOfKey(service), r));
-  }
-
-  private realServerChange(
-    kind: Change["kind"],
-    cmd: number,
-    service: ServiceKey,
-    r: RealServerKey,
-    dest: Attr[],
-    owner?: string,
-  ): Promise<void> {
-    return this.change({
-      kind,
-      cmd,
-      attrs: [
-        [CmdAttr.SERVICE, encodeAttrs(serviceKeyAttrs(service))],
-        [CmdAttr.DEST, encodeAttrs(dest)],
-      ],
-      what: `${kind} real server ${realServerKeyText(r)} of ${serviceKeyText(service)}`,
-      subject: { key: service, rs: r },
-      prefixes: [rsPrefix(service, r)],
-      put:
-        kind === "delete" ? undefined : ledgerLine(addRealServerArgs(service, r as RealServerConfig).join(" "), owner),
-    });
+    return this.change(realServerChange("delete", service, r));
   }
 
   /**
@@ -268,10 +245,10 @@ export class NetlinkIpvsClient implements IpvsClient {
    * the ledger lines of the ones the kernel refused are put back (the same contract as the
    * ipvsadm implementation: the ledger may claim what the kernel lacks, never the reverse).
    */
-  private change(c: Omit<Change, "done">): Promise<void> {
+  private change(change: Change): Promise<void> {
     this.cache.invalidate();
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...c, done: (e) => (e ? reject(e) : resolve()) });
+      this.queue.push({ change, edit: ledgerEditOf(change), done: (e) => (e ? reject(e) : resolve()) });
       void this.pump();
     });
   }
@@ -292,32 +269,37 @@ export class NetlinkIpvsClient implements IpvsClient {
     }
   }
 
-  private async runGroup(group: Change[]): Promise<void> {
+  private async runGroup(group: Queued[]): Promise<void> {
     const sock = await this.socketForChange();
-    const edit = ledgerTextEdit(
+    const edit = editLedgerText(
       await this.readLedger(),
-      group.map((c) => ({ prefixes: c.prefixes, lines: c.put === undefined ? [] : [c.put] })),
+      group.map((q) => q.edit),
     );
     const text = edit.text;
     await this.writeLedger(text);
     // sent in order, up to WINDOW in flight (the kernel handles one socket's requests in the order
     // they came; the window keeps the acknowledgements within the socket's receive buffer)
-    const outcome = new Map<Change, Error | undefined>();
+    const outcome = new Map<Queued, Error | undefined>();
     for (let i = 0; i < group.length; i += WINDOW) {
       const chunk = group.slice(i, i + WINDOW);
-      const settled = await Promise.allSettled(chunk.map((c) => sock.request(c.cmd, encodeAttrs(c.attrs))));
+      const settled = await Promise.allSettled(
+        chunk.map((q) => {
+          const { cmd, attrs } = requestOf(q.change);
+          return sock.request(cmd, encodeAttrs(attrs));
+        }),
+      );
       for (const [j, r] of settled.entries()) {
-        outcome.set(chunk[j]!, r.status === "fulfilled" ? undefined : this.errorOf(chunk[j]!, r.reason));
+        outcome.set(chunk[j]!, r.status === "fulfilled" ? undefined : this.errorOf(chunk[j]!.change, r.reason));
       }
     }
     // put back the ledger lines of refused changes; a delete of something already gone stays dropped
     const putBack = group.flatMap((c, i) => {
       const e = outcome.get(c);
-      return !e || (c.kind === "delete" && e instanceof IpvsNotFoundError)
+      return !e || (c.change.kind === "delete" && e instanceof IpvsNotFoundError)
         ? []
-        : [{ prefixes: c.prefixes, lines: edit.replaced[i]! }];
+        : [{ prefixes: c.edit.prefixes, lines: edit.replaced[i]! }];
     });
-    if (putBack.length > 0) await this.writeLedger(ledgerTextEdit(text, putBack).text);
+    if (putBack.length > 0) await this.writeLedger(editLedgerText(text, putBack).text);
     for (const c of group) c.done(outcome.get(c));
   }
 
@@ -340,7 +322,7 @@ export class NetlinkIpvsClient implements IpvsClient {
   }
 
   private errorOf(c: Change, e: unknown): Error {
-    const command = `${c.what} (netlink)`;
+    const command = `${whatOf(c)} (netlink)`;
     if (!(e instanceof NetlinkError)) {
       return new TransportError(
         "timeout",
@@ -348,12 +330,12 @@ export class NetlinkIpvsClient implements IpvsClient {
         `${command}: ${(e as Error).message ?? e}. It may or may not have run`,
       );
     }
-    const rs = c.subject.rs;
+    const rs = c.rs;
     if (e.code === "EEXIST") {
-      return new IpvsAlreadyExistsError(this.host, command, rs ? "real server" : "service", c.subject.key, rs);
+      return new IpvsAlreadyExistsError(this.host, command, rs ? "real server" : "service", c.service, rs);
     }
-    if (e.code === "ESRCH") return new IpvsNotFoundError(this.host, command, "service", c.subject.key);
-    if (e.code === "ENOENT" && rs) return new IpvsNotFoundError(this.host, command, "real server", c.subject.key, rs);
+    if (e.code === "ESRCH") return new IpvsNotFoundError(this.host, command, "service", c.service);
+    if (e.code === "ENOENT" && rs) return new IpvsNotFoundError(this.host, command, "real server", c.service, rs);
     if (e.code === "ENOENT") {
       return new IpvsError(
         this.host,
@@ -406,15 +388,15 @@ function nested(msg: Buffer, type: number): Buffer {
  * The longest run from the front of the queue in which no two changes touch the same object (one
  * ledger prefix starting another): those can share one ledger write.
  */
-export function takeGroup(queue: Change[]): Change[] {
-  const group: Change[] = [];
+export function takeGroup<T extends { edit: LedgerEdit }>(queue: T[]): T[] {
+  const group: T[] = [];
   const seen: string[] = [];
   while (queue.length > 0) {
     const c = queue[0]!;
-    const clash = c.prefixes.some((p) => seen.some((q) => p.startsWith(q) || q.startsWith(p)));
+    const clash = c.edit.prefixes.some((p) => seen.some((q) => p.startsWith(q) || q.startsWith(p)));
     if (clash && group.length > 0) break;
     group.push(queue.shift()!);
-    seen.push(...c.prefixes);
+    seen.push(...c.edit.prefixes);
   }
   return group;
 }

@@ -6,7 +6,7 @@
  */
 import * as net from "node:net";
 import { endianness } from "node:os";
-import { canonicalAddress } from "../../model/net";
+import { canonicalAddress, fullHostNetmask } from "../address";
 import {
   type Family,
   type ForwardingMethod,
@@ -214,7 +214,7 @@ export function serviceAttrs(s: VirtualServiceConfig): Attr[] {
   if (s.onePacket) flags |= SvcFlag.ONEPACKET;
   for (const f of s.schedulerFlags) flags |= FLAG_BITS[f];
   const flagsAttr = Buffer.concat([u32(flags), u32(0xffffffff)]);
-  const netmask = s.persistence?.netmask ?? (v6 ? "128" : "255.255.255.255");
+  const netmask = s.persistence?.netmask ?? fullHostNetmask(familyOfKey(s.key));
   const attrs: Attr[] = [
     ...serviceKeyAttrs(s.key),
     [SvcAttr.SCHED_NAME, str(s.scheduler)],

@@ -1,6 +1,6 @@
 import { sh } from "./lab";
 
-/** DR host setup done by hand (what issue 4's host resources will manage): VIP on the director's eth0, VIP on lo + ARP sysctls on the real servers. */
+/** DR host setup done by hand (what the host resources manage): VIP on the director's eth0, VIP on lo + ARP sysctls on the real servers. */
 export async function drByHand(vip: string, realServers: string[]): Promise<void> {
   await sh("director", `ip addr replace ${vip}/32 dev eth0`);
   await Promise.all(

@@ -1,6 +1,6 @@
 "use strict";
 const pulumi = require("@pulumi/pulumi");
-const lvs = require("pulumi-lvs");
+const lvs = require("pulumi-lvs/testing");
 
 const config = new pulumi.Config();
 const n = config.getNumber("count") ?? 2;

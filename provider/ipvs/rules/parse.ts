@@ -1,16 +1,12 @@
 /**
- * Parses what ipvsadm(8) prints. Pure functions, tested against output captured from the real tool
- * (test/unit/fixtures/ipvsadm/).
- *
- * The table is read from three listings, because none holds everything:
- * - `ipvsadm -S -n` (rules): services with scheduler, flags, persistence, pe, ops; real servers with
- *   forwarding method, weight and tunnel options. No thresholds.
- * - `ipvsadm -L -n --thresholds`: upper and lower thresholds, and connection counts.
+ * Parses rules in ipvsadm(8)'s rule form (`ipvsadm -S -n` prints it, `ipvsadm -R` and the ledger
+ * read it). Pure functions, tested against output captured from the real tool
+ * (test/unit/fixtures/ipvsadm/). `ipvsadm -S` holds no thresholds: see ipvsadm/thresholds.ts.
  */
-import { canonicalAddress } from "../../model/net";
+import { canonicalAddress, fullHostNetmask } from "../address";
 import {
-  type Family,
   type ForwardingMethod,
+  familyOfKey,
   type IpvsTable,
   type Protocol,
   type RealServerConfig,
@@ -65,7 +61,7 @@ interface RuleWords {
 }
 
 /** Reads the service-naming words of a rule (`-t a:p`, `-u …`, `--sctp-service …`, `-f N [-6]`). */
-function takeServiceKey(words: string[], line: string): RuleWords {
+export function takeServiceKey(words: string[], line: string): RuleWords {
   const rest: string[] = [];
   let key: ServiceKey | undefined;
   let fwmark: number | undefined;
@@ -93,63 +89,6 @@ function takeServiceKey(words: string[], line: string): RuleWords {
   if (fwmark !== undefined) key = { fwmark, family: v6 ? "ipv6" : "ipv4" };
   if (!key) throw new ParseError("no service", line);
   return { key, rest };
-}
-
-function familyOf(k: ServiceKey): Family {
-  return "fwmark" in k ? k.family : k.address.includes(":") ? "ipv6" : "ipv4";
-}
-
-/**
- * Parses a ledger: rules in `ipvsadm -R` format whose lines may come in any order (an edited
- * service's line moves to the end), so services are read before real servers.
- */
-export function parseLedger(text: string): IpvsTable {
-  const lines = text.split("\n").map((l) => l.trim());
-  const owners = new Map<string, string>();
-  const rules = lines.map((l) => {
-    const m = OWNER_TAG.exec(l);
-    if (!m) return l;
-    const rule = l.slice(0, m.index).trim();
-    owners.set(rule, decodeOwner(m[1]!));
-    return rule;
-  });
-  const table = parseRules(
-    [...rules.filter((l) => l.startsWith("-A ")), ...rules.filter((l) => l.startsWith("-a "))].join("\n"),
-  );
-  if (owners.size === 0) return table;
-  for (const [rule, owner] of owners) {
-    const words = rule.split(/\s+/);
-    const cmd = words.shift();
-    const { key, rest } = takeServiceKey(words, rule);
-    const svc = table.services.find((x) => serviceKeyText(x.config.key) === serviceKeyText(key));
-    if (!svc) continue;
-    if (cmd === "-A") {
-      svc.owner = owner;
-      continue;
-    }
-    const r = rest.indexOf("-r");
-    if (r < 0) continue;
-    const k = splitHostPort(rest[r + 1] ?? "", rule);
-    const rs = svc.realServers.find((x) => x.config.address === k.address && x.config.port === k.port);
-    if (rs) rs.owner = owner;
-  }
-  return table;
-}
-
-/** The tag a ledger line ends with when its owner is recorded: ` #owner=<percent-encoded owner>`. */
-const OWNER_TAG = /\s#owner=(\S+)$/;
-
-/** The ledger line of a rule with its owner (ipvsadm never sees the tag: the boot unit strips it). */
-export function ledgerLine(rule: string, owner?: string): string {
-  return owner ? `${rule} #owner=${encodeURIComponent(owner)}` : rule;
-}
-
-function decodeOwner(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 /** Parses `ipvsadm -S -n` (also the format `ipvsadm -R` reads). */
@@ -195,7 +134,7 @@ function parseServiceOptions(key: ServiceKey, words: string[], line: string): Vi
       case "--persistent": {
         const next = words[i + 1];
         const timeout = next !== undefined && /^\d+$/.test(next) ? Number(words[++i]) : 300;
-        svc.persistence = { timeout, netmask: familyOf(key) === "ipv6" ? "128" : "255.255.255.255" };
+        svc.persistence = { timeout, netmask: fullHostNetmask(familyOfKey(key)) };
         break;
       }
       case "-M":
@@ -285,72 +224,4 @@ function parseRealServerOptions(words: string[], line: string): RealServerConfig
     if (tunCsum !== undefined) out.tunnel.checksum = tunCsum;
   }
   return out;
-}
-
-/** Thresholds and connection counts of one real server, from `ipvsadm -L -n --thresholds`. */
-export interface ThresholdRow {
-  service: ServiceKey;
-  address: string;
-  port: number;
-  upperThreshold: number;
-  lowerThreshold: number;
-  activeConnections: number;
-  inactiveConnections: number;
-}
-
-/** Parses `ipvsadm -L -n --thresholds`. */
-export function parseThresholds(text: string): ThresholdRow[] {
-  const rows: ThresholdRow[] = [];
-  let service: ServiceKey | undefined;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (
-      line === "" ||
-      line.startsWith("IP Virtual Server") ||
-      line.startsWith("Prot ") ||
-      line.startsWith("-> RemoteAddress")
-    )
-      continue;
-    const words = line.split(/\s+/);
-    if (words[0] === "->") {
-      if (!service) throw new ParseError("real server before any service", line);
-      const hp = splitHostPort(words[1]!, line);
-      const nums = words.slice(2).map(Number);
-      if (nums.length < 4 || nums.some((n) => !Number.isFinite(n))) throw new ParseError("expected 4 numbers", line);
-      rows.push({
-        service,
-        address: hp.address,
-        port: hp.port,
-        upperThreshold: nums[0]!,
-        lowerThreshold: nums[1]!,
-        activeConnections: nums[2]!,
-        inactiveConnections: nums[3]!,
-      });
-      continue;
-    }
-    const proto = words[0]!.toUpperCase();
-    if (proto === "FWM") {
-      const ipv6 = words.includes("IPv6");
-      service = { fwmark: Number(words[1]), family: ipv6 ? "ipv6" : "ipv4" };
-    } else if (proto === "TCP" || proto === "UDP" || proto === "SCTP") {
-      const hp = splitHostPort(words[1]!, line);
-      service = { protocol: proto.toLowerCase() as Protocol, address: hp.address, port: hp.port };
-    } else {
-      throw new ParseError(`unexpected line`, line);
-    }
-  }
-  return rows;
-}
-
-/** Puts thresholds and counts from {@link parseThresholds} into a table parsed by {@link parseRules}. */
-export function mergeThresholds(table: IpvsTable, rows: ThresholdRow[]): void {
-  const bySvc = new Map(table.services.map((s) => [serviceKeyText(s.config.key), s]));
-  for (const r of rows) {
-    const svc = bySvc.get(serviceKeyText(r.service));
-    const rs = svc?.realServers.find((x) => x.config.address === r.address && x.config.port === r.port);
-    if (!rs) continue;
-    rs.config.upperThreshold = r.upperThreshold;
-    rs.config.lowerThreshold = r.lowerThreshold;
-    rs.stats = { activeConnections: r.activeConnections, inactiveConnections: r.inactiveConnections };
-  }
 }

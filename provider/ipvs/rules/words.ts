@@ -1,0 +1,78 @@
+/**
+ * Builds ipvsadm(8) command lines. Pure functions: the same configuration always gives the same
+ * words, in the order `ipvsadm -S` prints them, so that a built rule and a saved rule compare equal.
+ */
+import { fullHostNetmask } from "../address";
+import {
+  type ForwardingMethod,
+  familyOfKey,
+  hostPort,
+  isFwmarkKey,
+  type RealServerConfig,
+  type RealServerKey,
+  type ServiceKey,
+  type VirtualServiceConfig,
+} from "../types";
+
+export const FORWARDING_SWITCH: Record<ForwardingMethod, string> = { nat: "-m", dr: "-g", tun: "-i" };
+
+/** The words that name a service: `-t 10.0.0.1:80`, `-u [fd00::1]:53`, `--sctp-service …`, `-f 1 [-6]`. */
+export function serviceArgs(k: ServiceKey): string[] {
+  if (isFwmarkKey(k)) return k.family === "ipv6" ? ["-f", String(k.fwmark), "-6"] : ["-f", String(k.fwmark)];
+  const sw = k.protocol === "tcp" ? "-t" : k.protocol === "udp" ? "-u" : "--sctp-service";
+  return [sw, hostPort(k.address, k.port)];
+}
+
+/** The service's configuration words, as `ipvsadm -S` orders them. */
+export function serviceConfigArgs(s: VirtualServiceConfig): string[] {
+  const a = ["-s", s.scheduler];
+  if (s.persistence) {
+    a.push("-p", String(s.persistence.timeout));
+    if (s.persistence.netmask !== fullHostNetmask(familyOfKey(s.key))) a.push("-M", s.persistence.netmask);
+  }
+  if (s.pe) a.push("--pe", s.pe);
+  if (s.onePacket) a.push("-o");
+  if (s.schedulerFlags.length > 0) a.push("-b", [...s.schedulerFlags].sort().join(","));
+  return a;
+}
+
+export function addServiceArgs(s: VirtualServiceConfig): string[] {
+  return ["-A", ...serviceArgs(s.key), ...serviceConfigArgs(s)];
+}
+
+export function editServiceArgs(s: VirtualServiceConfig): string[] {
+  return ["-E", ...serviceArgs(s.key), ...serviceConfigArgs(s)];
+}
+
+export function deleteServiceArgs(k: ServiceKey): string[] {
+  return ["-D", ...serviceArgs(k)];
+}
+
+/** `addr:port`, `[v6]:port`; port 0 (a fwmark service's real server without a port) as ipvsadm saves it. */
+export function realServerAddress(r: RealServerKey): string {
+  return hostPort(r.address, r.port);
+}
+
+/** The real server's configuration words, as `ipvsadm -S` orders them (thresholds are not saved by -S, so last). */
+export function realServerConfigArgs(r: RealServerConfig): string[] {
+  const a = [FORWARDING_SWITCH[r.forwarding], "-w", String(r.weight)];
+  if (r.forwarding === "tun" && r.tunnel) {
+    a.push("--tun-type", r.tunnel.type);
+    if (r.tunnel.port !== undefined) a.push("--tun-port", String(r.tunnel.port));
+    if (r.tunnel.checksum !== undefined) a.push(`--tun-${r.tunnel.checksum}`);
+  }
+  a.push("-x", String(r.upperThreshold), "-y", String(r.lowerThreshold));
+  return a;
+}
+
+export function addRealServerArgs(service: ServiceKey, r: RealServerConfig): string[] {
+  return ["-a", ...serviceArgs(service), "-r", realServerAddress(r), ...realServerConfigArgs(r)];
+}
+
+export function editRealServerArgs(service: ServiceKey, r: RealServerConfig): string[] {
+  return ["-e", ...serviceArgs(service), "-r", realServerAddress(r), ...realServerConfigArgs(r)];
+}
+
+export function deleteRealServerArgs(service: ServiceKey, r: RealServerKey): string[] {
+  return ["-d", ...serviceArgs(service), "-r", realServerAddress(r)];
+}
