@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
+import { withSecretOutputs } from "./options";
 import { providerFor } from "./shim";
-import { withSecretOutputs } from "./virtual-service";
 
 /** net.ipv4.vs.* parameters, by their kernel names (Documentation/networking/ipvs-sysctl.rst). */
 export type IpvsSysctl =

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
+import { ownerOf, withSecretOutputs } from "./options";
 import { providerFor } from "./shim";
 import type { ForwardingMethod, TunnelChecksum, TunnelType } from "./types";
-import { ownerOf, type VirtualService, withSecretOutputs } from "./virtual-service";
+import type { VirtualService } from "./virtual-service";
 
 /** Arguments of {@link RealServer}. */
 export interface RealServerArgs {

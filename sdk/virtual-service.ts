@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
+import { ownerOf, withSecretOutputs } from "./options";
 import { providerFor } from "./shim";
 
 import type { Scheduler, SchedulerFlag } from "./types";
@@ -101,17 +102,4 @@ export class VirtualService extends pulumi.dynamic.Resource {
     };
     super(providerFor("VirtualService"), name, props, withSecretOutputs(opts), "lvs", "VirtualService");
   }
-}
-
-/**
- * The owner recorded in the director's ledger: `project/stack/name`. It lets a rerun take back what
- * an interrupted run of the same resource made, and tells two resources declaring the same object apart.
- */
-export function ownerOf(name: string): string {
-  return `${pulumi.getProject()}/${pulumi.getStack()}/${name}`;
-}
-
-/** Connections are secret in state, whatever the user passed. */
-export function withSecretOutputs(opts?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
-  return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] };
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
+import { ownerOf } from "./options";
 import { providerFor } from "./shim";
-import { ownerOf } from "./virtual-service";
 
 /** Arguments of {@link VrrpInstance}. */
 export interface VrrpInstanceArgs {

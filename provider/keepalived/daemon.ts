@@ -220,7 +220,7 @@ export async function apply(
   await reload(t);
 }
 
-export interface Probe {
+export interface KeepalivedHost {
   /** Content by path (files that exist only). */
   files: Map<string, string>;
   /** Whether keepalived runs (its pid file names a live process, or its unit is active). */
@@ -236,7 +236,7 @@ export interface Probe {
 const MARK = "#pulumi-lvs:keepalived";
 
 /** One round trip, reading only: files, keepalived's liveness, glob counts and addresses. */
-export async function probe(t: Transport, paths: string[], globs: string[] = []): Promise<Probe> {
+export async function readKeepalivedHost(t: Transport, paths: string[], globs: string[] = []): Promise<KeepalivedHost> {
   const script = [
     `echo '${MARK} files'`,
     readFilesScript(paths),
@@ -253,11 +253,11 @@ export async function probe(t: Transport, paths: string[], globs: string[] = [])
   ].join("\n");
   const r = await t.run(script);
   if (r.code !== 0) throw new CommandError(t.label, "read keepalived files", r);
-  return parseProbe(r.stdout);
+  return parseKeepalivedHost(r.stdout);
 }
 
 /** Parses the output of {@link probe} (exported for tests). */
-export function parseProbe(out: string): Probe {
+export function parseKeepalivedHost(out: string): KeepalivedHost {
   const sec: Record<string, string[]> = {};
   let cur = "";
   for (const line of out.split("\n")) {
@@ -271,7 +271,7 @@ export function parseProbe(out: string): Probe {
     const m = /^\s*(\d+) (.+)$/.exec(l);
     if (m) counts.set(m[2]!, Number(m[1]));
   }
-  const p: Probe = {
+  const p: KeepalivedHost = {
     files: parseFiles((sec.files ?? []).join("\n")),
     running: (sec.running ?? []).some((l) => l.trim() === "yes"),
     counts,
@@ -288,7 +288,7 @@ export function parseProbe(out: string): Probe {
  */
 export type DaemonState = "running" | "stopped" | "not enabled";
 
-export function daemonState(p: Pick<Probe, "running" | "enabled">): DaemonState {
+export function daemonState(p: Pick<KeepalivedHost, "running" | "enabled">): DaemonState {
   if (!p.running) return "stopped";
   return p.enabled === false ? "not enabled" : "running";
 }

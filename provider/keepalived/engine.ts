@@ -25,7 +25,7 @@ import {
 } from "../ipvs/types";
 import type { HealthCheck } from "../model/keepalived";
 import { CommandError, shellJoin, type Transport } from "../transport/transport";
-import { apply, type DaemonState, daemonState, probe } from "./daemon";
+import { apply, type DaemonState, daemonState, readKeepalivedHost } from "./daemon";
 import {
   RS_NOTIFY,
   RS_NOTIFY_TEXT,
@@ -90,7 +90,7 @@ export async function observeService(
 ): Promise<EngineObserved> {
   const f = serviceFile(s);
   const glob = `${realServerDirOf(s.cfg.key)}/*.conf`;
-  const [p, snap] = await Promise.all([probe(t, [f.path], [glob]), ipvs.snapshot({ fresh })]);
+  const [p, snap] = await Promise.all([readKeepalivedHost(t, [f.path], [glob]), ipvs.snapshot({ fresh })]);
   // keepalived leaves out a virtual_server without real servers
   const expected = (p.counts.get(glob) ?? 0) > 0;
   const live = expected && !findService(snap.table, s.cfg.key) ? "missing" : "ok";
@@ -159,7 +159,7 @@ async function inspectRealServer(
 ): Promise<{ observed: EngineObserved; want: RealServerConfig | null }> {
   const f = realServerFile(r);
   const state = realServerStateFileOf(r.service, r.cfg);
-  const [p, snap] = await Promise.all([probe(t, [f.path, state]), ipvs.snapshot({ fresh })]);
+  const [p, snap] = await Promise.all([readKeepalivedHost(t, [f.path, state]), ipvs.snapshot({ fresh })]);
   const want = expectedLive(r, p.files.get(state)?.trim());
   const svc = findService(snap.table, r.service);
   const have = svc && findRealServer(svc, r.cfg);
@@ -217,7 +217,7 @@ export async function deleteRealServer(
  */
 async function carriesTraffic(t: Transport, service: ServiceKey): Promise<boolean> {
   if (!("address" in service)) return true;
-  const p = await probe(t, []);
+  const p = await readKeepalivedHost(t, []);
   return p.addresses.some((a) => a.address === service.address);
 }
 

@@ -13,7 +13,8 @@ import { hostIdOf } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
 import { shellQuote } from "../transport/transport";
-import { checkInputs, diffResource, jsonEqual } from "./common";
+import { checkInputs } from "./check";
+import { diffResource, jsonEqual } from "./diff";
 import {
   type Baseline,
   createHost,
@@ -23,10 +24,10 @@ import {
   type HostState,
   journalPath,
   observedState,
-  probe,
+  readHostFacts,
   sysctlFromName,
   updateHost,
-} from "./host-config";
+} from "./host-plan";
 
 const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-director.conf";
 const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-director.conf";
@@ -196,7 +197,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
   async read(id, props: Props) {
     const t = transportFor(props.connection);
     const plan = directorPlan(props);
-    const facts = await probe(t, plan, plan.timeouts !== undefined);
+    const facts = await readHostFacts(t, plan, plan.timeouts !== undefined);
     return { id, props: { ...props, state: observedState(plan, props.persist, [], facts) } };
   },
 

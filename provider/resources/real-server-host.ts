@@ -17,7 +17,8 @@ import { ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { hostIdOf } from "../model/connection";
 import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
-import { checkInputs, diffResource, jsonEqual } from "./common";
+import { checkInputs } from "./check";
+import { diffResource, jsonEqual } from "./diff";
 import {
   type Baseline,
   createHost,
@@ -27,9 +28,9 @@ import {
   type HostState,
   journalPath,
   observedState,
-  probe,
+  readHostFacts,
   updateHost,
-} from "./host-config";
+} from "./host-plan";
 
 const SYSCTL_FILE = "/etc/sysctl.d/60-pulumi-lvs-realserver.conf";
 const MODULES_FILE = "/etc/modules-load.d/pulumi-lvs-realserver.conf";
@@ -130,7 +131,7 @@ export const realServerHost: pulumi.dynamic.ResourceProvider = {
   async read(id, props: Props) {
     const t = transportFor(props.connection);
     const { plan, links } = realServerHostPlan(props, props.effectiveInterface ?? props.interface ?? "eth0");
-    const facts = await probe(t, plan);
+    const facts = await readHostFacts(t, plan);
     return { id, props: { ...props, state: observedState(plan, props.persist, links, facts) } };
   },
 
@@ -150,7 +151,7 @@ export const realServerHost: pulumi.dynamic.ResourceProvider = {
 };
 
 async function detectInterface(t: import("../transport/transport").Transport): Promise<string> {
-  const facts = await probe(t, { sysctls: [], files: [], ownedFiles: [] });
+  const facts = await readHostFacts(t, { sysctls: [], files: [], ownedFiles: [] });
   if (!facts.defaultInterface) {
     throw new Error(
       `on ${t.label}: cannot tell which interface faces the VIP network (the host has no IPv4 default route). Set the RealServerHost's interface argument (e.g. "eth0").`,

@@ -12,16 +12,9 @@ import { findRealServer, findRealServerEntry, findService, realServerKeyText, se
 import { type EngineObserved, keepalivedRealServer, type RealServerSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
 import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKeyOfRef } from "../model/real-server";
-import {
-  checkClaim,
-  checkInputs,
-  declareRealServer,
-  type EngineOps,
-  engineProvider,
-  ipvsClientFor,
-  keepalivedEngine,
-  mayTakeOver,
-} from "./common";
+import { checkClaim, checkInputs, declareRealServer, mayTakeOver } from "./check";
+import { ipvsClientFor } from "./clients";
+import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
 
 const IDENTITY = ["service", "address", "port"] as const;
 const EMPTY = { realServers: [] };

@@ -12,16 +12,9 @@ import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } fro
 import { type EngineObserved, keepalivedService, type ServiceSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
 import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from "../model/virtual-service";
-import {
-  checkClaim,
-  checkInputs,
-  type EngineOps,
-  engineProvider,
-  ipvsClientFor,
-  isDeclaredRealServer,
-  keepalivedEngine,
-  mayTakeOver,
-} from "./common";
+import { checkClaim, checkInputs, isDeclaredRealServer, mayTakeOver } from "./check";
+import { ipvsClientFor } from "./clients";
+import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
 
 const IDENTITY = ["protocol", "address", "port", "fwmark", "family", "engine"] as const;
 const CONFIG = [

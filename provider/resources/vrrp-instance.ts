@@ -11,7 +11,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { addAddressCommand, announceCommand, hasAddress } from "../host/addresses";
 import type { PersistedFile } from "../host/persist";
-import { apply, probe } from "../keepalived/daemon";
+import { apply, readKeepalivedHost } from "../keepalived/daemon";
 import { fileState } from "../keepalived/engine";
 import {
   renderVrrpInstance,
@@ -25,8 +25,9 @@ import { hostIdOf } from "../model/connection";
 import { type VrrpInstanceInputs, vrrpInstanceInputs } from "../model/keepalived";
 import { transportFor } from "../transport/pool";
 import { CommandError } from "../transport/transport";
-import { checkClaim, checkInputs, diffResource, withObservedDrift } from "./common";
-import { addressKey } from "./host-config";
+import { checkClaim, checkInputs } from "./check";
+import { diffResource, withObservedDrift } from "./diff";
+import { addressKey } from "./host-plan";
 
 const IDENTITY = ["name"] as const;
 const CONFIG = [
@@ -77,7 +78,7 @@ export function vrrpInstanceId(v: VrrpInstanceInputs): string {
 async function observe(v: VrrpInstanceInputs): Promise<{ observed: Observed; role: string }> {
   const t = transportFor(v.connection);
   const files = filesOf(v);
-  const p = await probe(t, [...files.map((f) => f.path), vrrpStateFileOf(v.name)]);
+  const p = await readKeepalivedHost(t, [...files.map((f) => f.path), vrrpStateFileOf(v.name)]);
   const states = files.map((f) => fileState(p.files.get(f.path), f.content));
   const config = states.includes("missing") ? "missing" : states.includes("changed") ? "changed" : "ok";
   const role = p.running ? p.files.get(vrrpStateFileOf(v.name))?.trim() || "unknown" : "stopped";

@@ -169,58 +169,37 @@ export class SshTransport implements Transport {
     );
   }
 
+  /** One dial: the config, host-key pinning, the jump host's forwarded stream, then the handshake. */
   private async dial(): Promise<Client> {
+    const cfg = connectConfig(this.conn, this.label);
+    const verify = this.conn.insecureIgnoreHostKey ? undefined : pinnedHostKeys(this.conn.hostKey ?? "");
+    if (verify) cfg.hostVerifier = verify.check;
+    if (this.via) cfg.sock = await this.forwardedStream();
+    return this.handshake(cfg, () => verify?.rejected);
+  }
+
+  /** A stream to this host through the jump host. */
+  private async forwardedStream(): Promise<NonNullable<ConnectConfig["sock"]>> {
+    const via = this.via!;
     const c = this.conn;
-    const cfg: ConnectConfig = {
-      host: c.host,
-      port: c.port,
-      username: c.user,
-      readyTimeout: c.dialTimeout * 1000,
-      // a connection that stops answering (a cut link, a hung host) is declared lost after about
-      // 3 keepalives, each dialTimeout (at most 15 s) apart, and the command running on it fails
-      keepaliveInterval: Math.min(c.dialTimeout, 15) * 1000,
-      keepaliveCountMax: 3,
-    };
-    if (c.privateKey !== undefined) cfg.privateKey = c.privateKey;
-    if (c.privateKeyPassphrase !== undefined) cfg.passphrase = c.privateKeyPassphrase;
-    if (c.password !== undefined) cfg.password = c.password;
-    const agent =
-      c.agent === true || (c.agent === undefined && !c.privateKey && !c.password) ? process.env.SSH_AUTH_SOCK : c.agent;
-    if (typeof agent === "string") cfg.agent = agent;
-    if (!cfg.privateKey && !cfg.password && !cfg.agent) {
-      throw new TransportError(
-        "auth",
-        this.label,
-        `cannot log in to ${this.label}: the connection has no privateKey or password, and no SSH agent (SSH_AUTH_SOCK is not set).`,
-      );
-    }
-    let keyRejected: string | undefined;
-    if (!c.insecureIgnoreHostKey) {
-      const pinned = parseHostKeys(c.hostKey ?? "").keys;
-      cfg.hostVerifier = (key: Buffer) => {
-        if (pinned.some((k) => k.blob.equals(key))) return true;
-        const type = key.subarray(4, 4 + key.readUInt32BE(0)).toString();
-        const fp = createHash("sha256").update(key).digest("base64").replace(/=+$/, "");
-        keyRejected = `${type} SHA256:${fp}`;
-        return false;
-      };
-    }
-    if (this.via) {
-      const proxy = await this.via.connect();
-      cfg.sock = await new Promise((resolve, reject) =>
-        proxy.forwardOut("127.0.0.1", 0, c.host, c.port, (err, stream) =>
-          err
-            ? reject(
-                new TransportError(
-                  "unreachable",
-                  this.label,
-                  `jump host ${this.via!.label} could not reach ${c.host}:${c.port}: ${err.message}`,
-                ),
-              )
-            : resolve(stream),
-        ),
-      );
-    }
+    const proxy = await via.connect();
+    return new Promise((resolve, reject) =>
+      proxy.forwardOut("127.0.0.1", 0, c.host, c.port, (err, stream) =>
+        err
+          ? reject(
+              new TransportError(
+                "unreachable",
+                this.label,
+                `jump host ${via.label} could not reach ${c.host}:${c.port}: ${err.message}`,
+              ),
+            )
+          : resolve(stream),
+      ),
+    );
+  }
+
+  /** The SSH handshake; its failures told apart: host key, authentication, or the network. */
+  private handshake(cfg: ConnectConfig, keyRejected: () => string | undefined): Promise<Client> {
     return new Promise<Client>((resolve, reject) => {
       const client = new Client();
       let ready = false;
@@ -233,32 +212,30 @@ export class SshTransport implements Transport {
       client.on("error", (err: Error & { level?: string }) => {
         if (ready) return; // reported by the channel that was running
         client.end();
-        if (keyRejected) {
-          reject(
-            new TransportError(
-              "host-key",
-              this.label,
-              `host key verification failed for ${this.label}: it presented ${keyRejected}, which is not among the pinned keys in connection.hostKey. ` +
-                "Nothing was run on it. If the host was legitimately reinstalled, update connection.hostKey (ssh-keyscan); otherwise treat it as an attack.",
-            ),
-          );
-        } else if (err.level === "client-authentication") {
-          reject(
-            new TransportError(
-              "auth",
-              this.label,
-              `authentication failed for ${this.label} (methods tried: ${[cfg.privateKey && "publickey", cfg.password && "password", cfg.agent && "agent"].filter(Boolean).join(", ")}). Check connection.user and the key or password.`,
-            ),
-          );
-        } else {
-          reject(new TransportError("unreachable", this.label, redact(err.message, c)));
-        }
+        reject(this.dialError(err, cfg, keyRejected()));
       });
       client.on("close", () => {
         if (ready && this.client) this.client = undefined; // reconnect on next use
       });
       client.connect(cfg);
     });
+  }
+
+  private dialError(err: Error & { level?: string }, cfg: ConnectConfig, keyRejected: string | undefined): Error {
+    if (keyRejected)
+      return new TransportError(
+        "host-key",
+        this.label,
+        `host key verification failed for ${this.label}: it presented ${keyRejected}, which is not among the pinned keys in connection.hostKey. ` +
+          "Nothing was run on it. If the host was legitimately reinstalled, update connection.hostKey (ssh-keyscan); otherwise treat it as an attack.",
+      );
+    if (err.level === "client-authentication")
+      return new TransportError(
+        "auth",
+        this.label,
+        `authentication failed for ${this.label} (methods tried: ${[cfg.privateKey && "publickey", cfg.password && "password", cfg.agent && "agent"].filter(Boolean).join(", ")}). Check connection.user and the key or password.`,
+      );
+    return new TransportError("unreachable", this.label, redact(err.message, this.conn));
   }
 
   /** Closes the connection (tests; the provider process simply exits). */
@@ -287,6 +264,52 @@ class RefusedError extends TransportError {
 
 /** Waits before asking again a server that refused a channel or an exec request. */
 const REFUSAL_BACKOFF_MS = [100, 400, 1500];
+
+/** ssh2's configuration for a target: timeouts, keepalives and the login methods it has. */
+export function connectConfig(c: SshTarget, label: string): ConnectConfig {
+  const cfg: ConnectConfig = {
+    host: c.host,
+    port: c.port,
+    username: c.user,
+    readyTimeout: c.dialTimeout * 1000,
+    // a connection that stops answering (a cut link, a hung host) is declared lost after about
+    // 3 keepalives, each dialTimeout (at most 15 s) apart, and the command running on it fails
+    keepaliveInterval: Math.min(c.dialTimeout, 15) * 1000,
+    keepaliveCountMax: 3,
+  };
+  if (c.privateKey !== undefined) cfg.privateKey = c.privateKey;
+  if (c.privateKeyPassphrase !== undefined) cfg.passphrase = c.privateKeyPassphrase;
+  if (c.password !== undefined) cfg.password = c.password;
+  const agent =
+    c.agent === true || (c.agent === undefined && !c.privateKey && !c.password) ? process.env.SSH_AUTH_SOCK : c.agent;
+  if (typeof agent === "string") cfg.agent = agent;
+  if (!cfg.privateKey && !cfg.password && !cfg.agent) {
+    throw new TransportError(
+      "auth",
+      label,
+      `cannot log in to ${label}: the connection has no privateKey or password, and no SSH agent (SSH_AUTH_SOCK is not set).`,
+    );
+  }
+  return cfg;
+}
+
+/**
+ * Host-key pinning: `check` accepts only the pinned keys; `rejected` then names the key the host
+ * presented (type and SHA256 fingerprint), for the error.
+ */
+export function pinnedHostKeys(hostKey: string): { check: (key: Buffer) => boolean; rejected?: string } {
+  const pinned = parseHostKeys(hostKey).keys;
+  const v: { check: (key: Buffer) => boolean; rejected?: string } = {
+    check: (key) => {
+      if (pinned.some((k) => k.blob.equals(key))) return true;
+      const type = key.subarray(4, 4 + key.readUInt32BE(0)).toString();
+      const fp = createHash("sha256").update(key).digest("base64").replace(/=+$/, "");
+      v.rejected = `${type} SHA256:${fp}`;
+      return false;
+    },
+  };
+  return v;
+}
 
 /** Never let a secret into a message, even if a library echoes it. */
 export function redact(

@@ -14,7 +14,7 @@ import {
   expectedState,
   observedState,
   updateHost,
-} from "../../provider/resources/host-config";
+} from "../../provider/resources/host-plan";
 import { realServerHostPlan } from "../../provider/resources/real-server-host";
 import type { ExecResult, RunOptions, Transport } from "../../provider/transport/transport";
 import { Sandbox } from "./fakes/sandbox";

@@ -5,7 +5,12 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { writeFilesScript } from "../../provider/host/persist";
 import { drains, waitDrained } from "../../provider/ipvs/drain";
-import { CHANGES_FILE, parseProbe, probe, RESTART_DROPIN } from "../../provider/keepalived/daemon";
+import {
+  CHANGES_FILE,
+  parseKeepalivedHost,
+  RESTART_DROPIN,
+  readKeepalivedHost,
+} from "../../provider/keepalived/daemon";
 import {
   applyRealServer,
   applyService,
@@ -28,7 +33,8 @@ import {
 } from "../../provider/keepalived/render";
 import { vrrpInstanceInputs } from "../../provider/model/keepalived";
 import { validate } from "../../provider/model/validate";
-import { resetClaims, setIpvsClientFactory } from "../../provider/resources/common";
+import { resetClaims } from "../../provider/resources/check";
+import { setIpvsClientFactory } from "../../provider/resources/clients";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { vrrpInstance } from "../../provider/resources/vrrp-instance";
@@ -292,7 +298,7 @@ describe("keepalived inputs", () => {
   });
 });
 
-describe("keepalived probe (a real shell, one round trip)", () => {
+describe("what pulumi-lvs reads of a keepalived host (a real shell, one round trip)", () => {
   it("reads files back, tells missing ones, counts globs and reads addresses", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-probe-"));
     try {
@@ -301,7 +307,11 @@ describe("keepalived probe (a real shell, one round trip)", () => {
       fs.mkdirSync(`${dir}/d`);
       for (const n of ["x", "y", "z"]) fs.writeFileSync(`${dir}/d/${n}.conf`, "");
       const t = new LocalTransport();
-      const p = await probe(t, [`${dir}/a`, `${dir}/b`, `${dir}/c`], [`${dir}/d/*.conf`, `${dir}/e/*.conf`]);
+      const p = await readKeepalivedHost(
+        t,
+        [`${dir}/a`, `${dir}/b`, `${dir}/c`],
+        [`${dir}/d/*.conf`, `${dir}/e/*.conf`],
+      );
       assert.equal(t.stats.commands, 1, "one round trip");
       assert.equal(fileState(p.files.get(`${dir}/a`), "line 1\nline 2\n"), "ok");
       assert.equal(fileState(p.files.get(`${dir}/a`), "line 1\nline 3\n"), "changed");
@@ -318,15 +328,15 @@ describe("keepalived probe (a real shell, one round trip)", () => {
 
   it("reads keepalived as running only when the pid file names a live process", () => {
     const M = "#pulumi-lvs:keepalived";
-    assert.equal(parseProbe(`${M} running\nyes\n${M} addresses\n`).running, true);
-    assert.equal(parseProbe(`${M} running\n${M} addresses\n`).running, false);
+    assert.equal(parseKeepalivedHost(`${M} running\nyes\n${M} addresses\n`).running, true);
+    assert.equal(parseKeepalivedHost(`${M} running\n${M} addresses\n`).running, false);
   });
 
   it("reads whether keepalived's unit is enabled under systemd, and nothing without systemd", () => {
     const M = "#pulumi-lvs:keepalived";
-    assert.equal(parseProbe(`${M} enabled\nyes\n`).enabled, true);
-    assert.equal(parseProbe(`${M} enabled\nno\n`).enabled, false);
-    assert.equal(parseProbe(`${M} enabled\nno-systemd\n`).enabled, undefined);
+    assert.equal(parseKeepalivedHost(`${M} enabled\nyes\n`).enabled, true);
+    assert.equal(parseKeepalivedHost(`${M} enabled\nno\n`).enabled, false);
+    assert.equal(parseKeepalivedHost(`${M} enabled\nno-systemd\n`).enabled, undefined);
   });
 });
 

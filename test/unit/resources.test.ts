@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { resetClaims, setIpvsClientFactory } from "../../provider/resources/common";
+import { resetClaims } from "../../provider/resources/check";
+import { setIpvsClientFactory } from "../../provider/resources/clients";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { FakeIpvs } from "./fakes/ipvs";

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { resourceProvider } from "../../../provider";
 import { findRealServerEntry, findService } from "../../../provider/ipvs/types";
-import { ipvsClientFor, resetClaims } from "../../../provider/resources/common";
+import { resetClaims } from "../../../provider/resources/check";
+import { ipvsClientFor } from "../../../provider/resources/clients";
 import { closeAll } from "../../../provider/transport/pool";
 import { labConnection, labPrivateKey } from "../harness/lab";
 

@@ -74,7 +74,7 @@ export function addressKey(a: InterfaceAddress): string {
   return `${addressText(a)} dev ${a.device}`;
 }
 
-export async function probe(
+export async function readHostFacts(
   t: Transport,
   plan: Pick<HostPlan, "sysctls" | "files" | "ownedFiles">,
   timeouts = false,

@@ -1,0 +1,107 @@
+/**
+ * What every resource's `check` does: validate and normalize the inputs, and claim the IPVS
+ * object, so that two resources of one deployment declaring the same object fail at preview.
+ * Also the memory of which real servers this deployment declares. Memory only: nothing here
+ * touches a host.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
+import { containsUnknown } from "../model/unknown";
+import { validate } from "../model/validate";
+
+/**
+ * `check` of every resource: validates the inputs (without the `__provider` key Pulumi adds) and,
+ * when they are complete and valid, returns them normalized, with defaults, and `__provider` back.
+ * Inputs still unknown at preview are returned as they are.
+ */
+export function checkInputs<S extends z.ZodType>(
+  schema: S,
+  news: Record<string, unknown>,
+  normalize: (v: z.infer<S>) => z.infer<S> = (v) => v,
+): pulumi.dynamic.CheckResult {
+  const { __provider, ...rest } = news;
+  const { value, failures } = validate(schema, rest);
+  if (failures.length > 0 || value === undefined || containsUnknown(rest)) return { inputs: news, failures };
+  return { inputs: { ...(normalize(value) as Record<string, unknown>), __provider }, failures: [] };
+}
+
+/**
+ * The real servers this deployment declares, by host and service, as their RealServer resources
+ * are read, created or updated in this provider process. An exclusive VirtualService never prunes
+ * these as strays, even if the host's ledger lost them (a wiped /var/lib, a reinstalled host).
+ * Memory only: recording it changes nothing anywhere.
+ */
+const declared = new Map<string, Set<string>>();
+
+export function declareRealServer(host: string, service: string, realServer: string): void {
+  const k = `${host} ${service}`;
+  let set = declared.get(k);
+  if (!set) {
+    set = new Set();
+    declared.set(k, set);
+  }
+  set.add(realServer);
+}
+
+export function isDeclaredRealServer(host: string, service: string, realServer: string): boolean {
+  return declared.get(`${host} ${service}`)?.has(realServer) ?? false;
+}
+
+/**
+ * Which resource (owner, `project/stack/name`) declared each IPVS object checked in this provider
+ * process: one deployment's resources share it, so two resources that declare the same service or
+ * real server are caught at `check`, in preview, before any host is touched. Memory only.
+ */
+const claims = new Map<string, string>();
+
+/**
+ * Records that `owner` declares the object `id`.
+ * @returns the other resource that already declared it in this deployment, if any
+ */
+export function claim(id: string, owner: string | undefined): string | undefined {
+  if (owner === undefined) return undefined;
+  const first = claims.get(id);
+  if (first === undefined) claims.set(id, owner);
+  return first !== undefined && first !== owner ? first : undefined;
+}
+
+/**
+ * The end of every `check` of an IPVS object: when the inputs are valid and known, claims the object
+ * for its owner, and fails on `property` if another resource of this deployment declared it first.
+ */
+export function checkClaim<V>(
+  checked: pulumi.dynamic.CheckResult,
+  news: Record<string, unknown>,
+  object: (inputs: V) => { id: string; owner?: string; property: string; kind: string; text: string },
+): pulumi.dynamic.CheckResult {
+  if ((checked.failures?.length ?? 0) > 0 || containsUnknown(checked.inputs)) return checked;
+  const o = object(checked.inputs as V);
+  const other = claim(o.id, o.owner);
+  if (!other) return checked;
+  const reason = `${o.property}: ${o.kind} ${o.text} is already declared by resource "${resourceNameOf(other)}": declare each ${o.kind} once`;
+  return { inputs: news, failures: [{ property: o.property, reason }] };
+}
+
+/** Forgets every claim (unit tests run many deployments in one process). @internal */
+export function resetClaims(): void {
+  claims.clear();
+}
+
+/** The resource name part of an owner (`project/stack/name` → `name`), for messages. */
+export function resourceNameOf(owner: string): string {
+  const parts = owner.split("/");
+  return parts.length >= 3 ? parts.slice(2).join("/") : owner;
+}
+
+/**
+ * Whether an object found already in the kernel may be taken over by a create: the resource asked
+ * for it (`adopt`), or the ledger records this very resource as its owner (an earlier run was cut
+ * short after making it). Otherwise it is someone else's, and create must fail.
+ */
+export function mayTakeOver(
+  adopt: boolean | undefined,
+  owner: string | undefined,
+  recorded: string | undefined,
+): boolean {
+  return !!adopt || (owner !== undefined && recorded === owner);
+}

@@ -1,0 +1,90 @@
+/** The engine table of VirtualService and RealServer: ipvsadm (the ledger) or keepalived (its files). */
+import type * as pulumi from "@pulumi/pulumi";
+import { type EngineObserved, IN_SYNC, type KeepalivedObject, recordedObserved } from "../keepalived/engine";
+import type { Connection } from "../model/connection";
+import { transportFor } from "../transport/pool";
+import { ipvsClientFor } from "./clients";
+import { diffResource, withObservedDrift } from "./diff";
+
+/**
+ * What a resource does with one engine (ipvsadm or keepalived), after check and the identity diff:
+ * a resource picks its engine once, from a table, in each CRUD method.
+ */
+export interface EngineOps<P> {
+  /** The diff, given the one of its identity and configuration fields. */
+  diff(d: pulumi.dynamic.DiffResult, olds: P, news: P): pulumi.dynamic.DiffResult;
+  /** Makes it; returns the outputs. */
+  create(v: P): Promise<P>;
+  read(id: string, props: P): Promise<pulumi.dynamic.ReadResult>;
+  /** Converges it to `news`; returns the outputs. */
+  update(news: P): Promise<P>;
+  delete(props: P): Promise<void>;
+}
+
+/**
+ * A resource provider whose CRUD goes to the engine of the resource (one table lookup per call):
+ * `check` is the resource's own, `diff` starts from {@link diffResource} of `config` and `identity`.
+ */
+export function engineProvider<P extends { connection?: unknown } & Record<string, unknown>>(r: {
+  check: NonNullable<pulumi.dynamic.ResourceProvider["check"]>;
+  engineOf: (v: P) => EngineOps<P>;
+  idOf: (v: P) => string;
+  config: readonly string[];
+  identity: readonly string[];
+}): pulumi.dynamic.ResourceProvider {
+  return {
+    check: r.check,
+    async diff(_id, olds: P, news: P) {
+      return r.engineOf(news).diff(diffResource(olds, news, r.config, r.identity), olds, news);
+    },
+    async create(inputs: P) {
+      return { id: r.idOf(inputs), outs: await r.engineOf(inputs).create(inputs) };
+    },
+    async read(id, props: P) {
+      return r.engineOf(props).read(id, props);
+    },
+    async update(_id, _olds: P, news: P) {
+      return { outs: await r.engineOf(news).update(news) };
+    },
+    async delete(_id, props: P) {
+      await r.engineOf(props).delete(props);
+    },
+  };
+}
+
+/**
+ * The keepalived engine of a resource: its object's file, with the observed drift in the outputs
+ * (`observed`, compared with {@link IN_SYNC} at diff).
+ * @param outs the outputs of an applied resource (`observed` is added)
+ */
+export function keepalivedEngine<P extends { connection: Connection; observed?: EngineObserved }, S>(
+  obj: KeepalivedObject<S>,
+  specOf: (v: P) => S,
+  outs: (v: P) => P = (v) => v,
+  drainOf: (v: P) => number = () => 0,
+): EngineOps<P> {
+  return {
+    diff: (d, olds) => withObservedDrift(d, recordedObserved(olds.observed), IN_SYNC),
+    async create(v) {
+      await obj.apply(transportFor(v.connection), specOf(v));
+      return { ...outs(v), observed: IN_SYNC };
+    },
+    async read(id, props) {
+      const observed = await obj.observe(
+        transportFor(props.connection),
+        ipvsClientFor(props.connection),
+        specOf(props),
+      );
+      return { id, props: { ...props, observed } };
+    },
+    async update(news) {
+      const t = transportFor(news.connection);
+      await obj.apply(t, specOf(news));
+      await obj.repair(t, ipvsClientFor(news.connection), specOf(news));
+      return { ...outs(news), observed: IN_SYNC };
+    },
+    async delete(props) {
+      await obj.remove(transportFor(props.connection), ipvsClientFor(props.connection), specOf(props), drainOf(props));
+    },
+  };
+}
