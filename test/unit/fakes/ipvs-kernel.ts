@@ -9,7 +9,22 @@ import { type IpvsSocket, NetlinkError } from "../../../provider/ipvs/netlink/so
 import { type Attr, decodeAttrs, encodeAttrs, u32 } from "../../../provider/ipvs/netlink/wire";
 
 type Attrs = Map<number, Buffer>;
-const KERNEL_SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"];
+/** The schedulers of the kernel it stands for (Debian 12's 6.1: no twos). */
+export const KERNEL_SCHEDULERS = [
+  "rr",
+  "wrr",
+  "lc",
+  "wlc",
+  "lblc",
+  "lblcr",
+  "dh",
+  "sh",
+  "sed",
+  "nq",
+  "fo",
+  "ovf",
+  "mh",
+];
 
 export class FakeIpvsKernel implements IpvsSocket {
   readonly services = new Map<string, { attrs: Attrs; dests: Map<string, Attrs> }>();
