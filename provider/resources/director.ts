@@ -15,6 +15,7 @@ import { transportFor } from "../transport/pool";
 import { shellQuote } from "../transport/transport";
 import { checkInputs } from "./check";
 import { diffResource, jsonEqual } from "./diff";
+import { diffFields } from "./fields";
 import {
   type Baseline,
   createHost,
@@ -160,17 +161,7 @@ function normalize(v: DirectorInputs): DirectorInputs {
   return out;
 }
 
-const INPUTS = [
-  "connection",
-  "ipForward",
-  "ipv6Forward",
-  "ipvsSysctls",
-  "sysctls",
-  "timeouts",
-  "modules",
-  "vips",
-  "persist",
-] as const;
+const { config: INPUTS } = diffFields("Director");
 
 export const director: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {

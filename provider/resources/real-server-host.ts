@@ -19,6 +19,7 @@ import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
 import { checkInputs } from "./check";
 import { diffResource, jsonEqual } from "./diff";
+import { diffFields } from "./fields";
 import {
   type Baseline,
   createHost,
@@ -103,7 +104,7 @@ export function realServerHostPlan(v: RealServerHostInputs, iface: string): { pl
   };
 }
 
-const INPUTS = ["connection", "mode", "vips", "interface", "persist"] as const;
+const { config: INPUTS } = diffFields("RealServerHost");
 
 export const realServerHost: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {

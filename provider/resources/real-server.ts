@@ -15,20 +15,10 @@ import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKey
 import { checkClaim, checkInputs, declareRealServer, mayTakeOver } from "./check";
 import { ipvsClientFor } from "./clients";
 import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
+import { diffFields } from "./fields";
 
-const IDENTITY = ["service", "address", "port"] as const;
+const { identity: IDENTITY, config: CONFIG } = diffFields("RealServer");
 const EMPTY = { realServers: [] };
-const CONFIG = [
-  "forwarding",
-  "weight",
-  "upperThreshold",
-  "lowerThreshold",
-  "tunnel",
-  "adopt",
-  "healthCheck",
-  "inhibitOnFailure",
-  "drainTimeout",
-] as const;
 
 type Props = RealServerInputs & {
   __provider?: string;

@@ -15,18 +15,9 @@ import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from
 import { checkClaim, checkInputs, isDeclaredRealServer, mayTakeOver } from "./check";
 import { ipvsClientFor } from "./clients";
 import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
+import { diffFields } from "./fields";
 
-const IDENTITY = ["protocol", "address", "port", "fwmark", "family", "engine"] as const;
-const CONFIG = [
-  "scheduler",
-  "schedulerFlags",
-  "persistence",
-  "pe",
-  "onePacket",
-  "exclusive",
-  "adopt",
-  "sorryServer",
-] as const;
+const { identity: IDENTITY, config: CONFIG } = diffFields("VirtualService");
 
 /**
  * The checked, normalized inputs, as stored in state (outputs add `strayRealServers`, and with

@@ -27,22 +27,10 @@ import { transportFor } from "../transport/pool";
 import { CommandError } from "../transport/transport";
 import { checkClaim, checkInputs } from "./check";
 import { diffResource, withObservedDrift } from "./diff";
+import { diffFields } from "./fields";
 import { addressKey } from "./host-plan";
 
-const IDENTITY = ["name"] as const;
-const CONFIG = [
-  "interface",
-  "virtualRouterId",
-  "priority",
-  "advertInterval",
-  "vips",
-  "authPass",
-  "preempt",
-  "preemptDelay",
-  "unicastPeers",
-  "unicastSourceAddress",
-  "sync",
-] as const;
+const { identity: IDENTITY, config: CONFIG } = diffFields("VrrpInstance");
 
 /** What read found; anything but {@link HEALTHY} is drift. */
 export interface Observed {
