@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import { sshConnection as connectionSchema } from "../provider/model/connection";
 import { shellScript } from "../provider/scripts";
+import { splitSections } from "../provider/scripts/sections";
 import { SshTransport } from "../provider/transport/ssh";
 import type { Transport } from "../provider/transport/transport";
 
@@ -56,15 +57,9 @@ export interface HostFacts {
 
 /** Reads what doctor-facts.sh printed. */
 export function parseHostFacts(text: string): HostFacts {
-  const s: Record<string, string> = {};
-  let cur = "";
-  for (const line of text.split("\n")) {
-    if (line.startsWith(MARK)) {
-      cur = line.slice(MARK.length).trim();
-      s[cur] = "";
-    } else if (cur) s[cur] += `${line}\n`;
-  }
-  const lines = (k: string) => (s[k] ?? "").split("\n").filter(Boolean);
+  const sec = splitSections(text, MARK);
+  const s = Object.fromEntries(Object.entries(sec).map(([k, v]) => [k, v.length > 0 ? `${v.join("\n")}\n` : ""]));
+  const lines = (k: string) => (sec[k] ?? []).filter(Boolean);
   return {
     ipvsadm: (s.ipvsadm ?? "").trim(),
     ipVs: (s.ip_vs ?? "").trim(),

@@ -1,4 +1,5 @@
 /** One round trip that reads what the host resources manage: sysctls, addresses, modules, files, IPVS timeouts. */
+import { sectionsScript, splitSections } from "../scripts/sections";
 import { type InterfaceAddress, parseIpAddr } from "./addresses";
 import { parseFiles, readFilesScript } from "./persist";
 import { parseSysctls, readSysctlsScript, type Sysctl } from "./sysctl";
@@ -26,37 +27,20 @@ export interface HostFacts {
 }
 
 export function probeScript(req: ProbeRequest): string {
-  return [
-    `echo '${MARK} sysctls'`,
-    readSysctlsScript(req.sysctls),
-    `echo '${MARK} addresses'`,
-    "ip -o addr show",
-    `echo '${MARK} links'`,
-    "ip -o link show",
-    `echo '${MARK} modules'`,
-    "ls /sys/module",
-    `echo '${MARK} route'`,
-    "ip -o -4 route show default",
-    `echo '${MARK} files'`,
-    readFilesScript(req.files),
-    `echo '${MARK} timeouts'`,
-    req.timeouts ? "[ ! -e /proc/net/ip_vs ] || ipvsadm -L -n --timeout 2>/dev/null || true" : ":",
-    "exit 0",
-  ].join("\n");
+  const script = sectionsScript(MARK, [
+    ["sysctls", readSysctlsScript(req.sysctls)],
+    ["addresses", "ip -o addr show"],
+    ["links", "ip -o link show"],
+    ["modules", "ls /sys/module"],
+    ["route", "ip -o -4 route show default"],
+    ["files", readFilesScript(req.files)],
+    ["timeouts", req.timeouts ? "[ ! -e /proc/net/ip_vs ] || ipvsadm -L -n --timeout 2>/dev/null || true" : ":"],
+  ]);
+  return `${script}\nexit 0`;
 }
 
 export function parseProbe(text: string): HostFacts {
-  const sec: Record<string, string[]> = {};
-  let cur = "";
-  for (const line of text.split("\n")) {
-    if (line.startsWith(MARK)) {
-      cur = line.slice(MARK.length).trim();
-      sec[cur] = [];
-    } else {
-      sec[cur] ??= [];
-      sec[cur].push(line);
-    }
-  }
+  const sec = splitSections(text, MARK);
   const links = new Map<string, boolean>();
   for (const l of sec.links ?? []) {
     const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(l);

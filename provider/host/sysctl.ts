@@ -60,6 +60,22 @@ export function writeSysctlsScript(values: Array<[Sysctl, string]>): string {
     .join("\n");
 }
 
+/**
+ * The same writes at boot, one line each: a parameter that does not exist yet (its interface or
+ * module not there) is skipped, not a failure.
+ */
+export function bootSysctlsLines(values: Array<[Sysctl, string]>): string[] {
+  return values.map(
+    ([s, v]) => `[ ! -e ${shellQuote(s.path)} ] || printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)}`,
+  );
+}
+
+/** A sysctl from its recorded name: an interface sits at index 3 of net.ipv{4,6}.conf.<iface>.<key>. */
+export function sysctlNamed(name: string): Sysctl {
+  const m = /^net\.(ipv4|ipv6)\.conf\.(.+)\.([^.]+)$/.exec(name);
+  return m ? ifaceSysctl(m[1] as "ipv4" | "ipv6", m[2]!, m[3]!) : plainSysctl(name);
+}
+
 /** sysctl.d(5) file content. */
 export function sysctlConf(header: string, values: Array<[Sysctl, string]>): string {
   return `# ${header}\n${values.map(([s, v]) => `${s.name} = ${v}`).join("\n")}\n`;

@@ -3,8 +3,17 @@
  * connection, then a wait until its active connections reach 0 (or a timeout), before it is
  * deleted. Both engines use it; the keepalived engine sets the weight through its file.
  */
+import { say } from "../transport/progress";
 import { type IpvsClient, IpvsNotFoundError } from "./client";
-import { findRealServerEntry, findService, type RealServerConfig, type RealServerKey, type ServiceKey } from "./types";
+import {
+  findRealServerEntry,
+  findService,
+  type RealServerConfig,
+  type RealServerKey,
+  realServerKeyText,
+  type ServiceKey,
+  serviceKeyText,
+} from "./types";
 
 /** Whether removing a real server of this service waits: UDP has no connection end to wait for. */
 export function drains(service: ServiceKey, drainSeconds: number): boolean {
@@ -13,6 +22,23 @@ export function drains(service: ServiceKey, drainSeconds: number): boolean {
 
 /** Told once a second while a drain waits: the active connections left and the seconds left. */
 export type DrainProgress = (active: number, secondsLeft: number) => void;
+
+/**
+ * What a drain says to the user: a line when it starts waiting, when the count of active
+ * connections changes, and every 5 seconds otherwise.
+ */
+export function drainReporter(what: string, host: string): DrainProgress {
+  let last: number | undefined;
+  let quiet = 0;
+  return (active, secondsLeft) => {
+    if (active === last && ++quiet < 5) return;
+    last = active;
+    quiet = 0;
+    say(
+      `draining ${what} on ${host}: ${active} active connection${active === 1 ? "" : "s"}, waiting up to ${secondsLeft} s more`,
+    );
+  };
+}
 
 /**
  * Polls the live table (fresh reads, one a second) until the real server has no active
@@ -48,7 +74,10 @@ export async function drainRealServer(
   rs: RealServerConfig,
   owner: string | undefined,
   seconds: number,
-  progress?: DrainProgress,
+  progress: DrainProgress = drainReporter(
+    `real server ${realServerKeyText(rs)} of ${serviceKeyText(service)}`,
+    ipvs.host,
+  ),
 ): Promise<boolean> {
   try {
     await ipvs.editRealServer(service, { ...rs, weight: 0 }, owner);

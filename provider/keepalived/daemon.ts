@@ -5,6 +5,7 @@
  */
 import { type InterfaceAddress, parseIpAddr } from "../host/addresses";
 import { type PersistedFile, parseFiles, readFilesScript, writeFilesScript } from "../host/persist";
+import { splitSections } from "../scripts/sections";
 import { CommandError, shellQuote, type Transport } from "../transport/transport";
 import { CONF_DIR, INCLUDE_LINE, MAIN_CONF, MAIN_CONF_TEXT, OWN_DIR } from "./render";
 
@@ -258,14 +259,7 @@ export async function readKeepalivedHost(t: Transport, paths: string[], globs: s
 
 /** Parses the output of {@link probe} (exported for tests). */
 export function parseKeepalivedHost(out: string): KeepalivedHost {
-  const sec: Record<string, string[]> = {};
-  let cur = "";
-  for (const line of out.split("\n")) {
-    if (line.startsWith(`${MARK} `)) {
-      cur = line.slice(MARK.length + 1);
-      sec[cur] = [];
-    } else sec[cur]?.push(line);
-  }
+  const sec = splitSections(out, MARK);
   const counts = new Map<string, number>();
   for (const l of sec.counts ?? []) {
     const m = /^\s*(\d+) (.+)$/.exec(l);

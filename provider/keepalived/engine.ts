@@ -14,16 +14,19 @@
 import type { PersistedFile } from "../host/persist";
 import { realServerChange, serviceChange } from "../ipvs/change";
 import type { IpvsClient } from "../ipvs/client";
-import { drains, waitDrained } from "../ipvs/drain";
+import { drainReporter, drains, waitDrained } from "../ipvs/drain";
 import { argsOf } from "../ipvs/ipvsadm/command";
 import {
   findRealServer,
   findService,
   type RealServerConfig,
+  realServerKeyText,
   type ServiceKey,
+  serviceKeyText,
   type VirtualServiceConfig,
 } from "../ipvs/types";
 import type { HealthCheck } from "../model/keepalived";
+import { say } from "../transport/progress";
 import { CommandError, shellJoin, type Transport } from "../transport/transport";
 import { apply, type DaemonState, daemonState, readKeepalivedHost } from "./daemon";
 import {
@@ -100,7 +103,7 @@ export async function observeService(
 /** After the file is rewritten: a service keepalived should have but the kernel lost is put back. */
 export async function repairService(t: Transport, ipvs: IpvsClient, s: ServiceSpec): Promise<void> {
   const look = async () => ({ observed: await observeService(t, ipvs, s, true) });
-  const { observed } = await settled(await look(), look);
+  const { observed } = await settled(await look(), look, `virtual service ${serviceKeyText(s.cfg.key)} on ${t.label}`);
   if (observed.live !== "missing") return;
   await run(t, `ipvsadm ${shellJoin(argsOf(serviceChange("add", s.cfg)))}`);
 }
@@ -109,9 +112,15 @@ export async function repairService(t: Transport, ipvs: IpvsClient, s: ServiceSp
  * What `look` finds once keepalived has had time to apply a reload or a start (it does so after
  * the signal returns): fresh reads every 0.5 s for up to 3 s, until the live table is as expected.
  */
-async function settled<T extends { observed: EngineObserved }>(first: T, look: () => Promise<T>): Promise<T> {
+async function settled<T extends { observed: EngineObserved }>(
+  first: T,
+  look: () => Promise<T>,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + 3000;
   let found = first;
+  if (found.observed.live !== "ok")
+    say(`waiting up to 3 s for keepalived to settle ${what} (the kernel does not show it as configured yet)`);
   while (found.observed.live !== "ok" && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 500));
     found = await look();
@@ -181,7 +190,11 @@ export async function observeRealServer(t: Transport, ipvs: IpvsClient, r: RealS
  */
 export async function repairRealServer(t: Transport, ipvs: IpvsClient, r: RealServerSpec): Promise<void> {
   let found = await inspectRealServer(t, ipvs, r, true);
-  found = await settled(found, async () => inspectRealServer(t, ipvs, r, true));
+  found = await settled(
+    found,
+    async () => inspectRealServer(t, ipvs, r, true),
+    `real server ${realServerKeyText(r.cfg)} of ${serviceKeyText(r.service)} on ${t.label}`,
+  );
   const { live } = found.observed;
   const want = found.want;
   if (live === "ok") return;
@@ -205,7 +218,10 @@ export async function deleteRealServer(
 ): Promise<void> {
   if (drains(r.service, drainSeconds)) {
     await apply(t, [realServerFile({ ...r, cfg: { ...r.cfg, weight: 0 } })]);
-    if (await carriesTraffic(t, r.service)) await waitDrained(ipvs, r.service, r.cfg, drainSeconds);
+    if (await carriesTraffic(t, r.service)) {
+      const what = `real server ${realServerKeyText(r.cfg)} of ${serviceKeyText(r.service)}`;
+      await waitDrained(ipvs, r.service, r.cfg, drainSeconds, undefined, undefined, drainReporter(what, t.label));
+    }
   }
   await apply(t, [], [realServerFile(r).path, realServerStateFileOf(r.service, r.cfg)]);
 }

@@ -7,7 +7,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { addAddressCommand, announceCommand, type InterfaceAddress, waitForDeviceFunction } from "../host/addresses";
 import { afterNetwork, beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
-import { plainSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
+import { bootSysctlsLines, plainSysctl, type Sysctl, sysctlConf, sysctlNamed } from "../host/sysctl";
 import { LEDGER, restoreRulesScript } from "../ipvs/ledger";
 import { hostIdOf } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
@@ -26,7 +26,6 @@ import {
   journalPath,
   observedState,
   readHostFacts,
-  sysctlFromName,
   updateHost,
 } from "./host-plan";
 
@@ -73,7 +72,7 @@ function kernelBoot(modules: string[], sysctls: Array<[Sysctl, string]>, timeout
     ...(sysctls.length > 0
       ? ["# the sysctls again, now that the modules are in (net.ipv4.vs.* exist only once ip_vs is loaded)"]
       : []),
-    ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
+    ...bootSysctlsLines(sysctls),
     ...(timeouts ? [`ipvsadm --set ${timeouts.tcp} ${timeouts.tcpfin} ${timeouts.udp}`] : []),
   ];
 }
@@ -113,7 +112,7 @@ export function directorPlan(v: DirectorInputs): HostPlan {
     sysctls.push([plainSysctl("net.ipv6.conf.all.forwarding"), v.ipv6Forward ? "1" : "0"]);
   for (const [k, val] of Object.entries(v.ipvsSysctls ?? {}).sort())
     sysctls.push([plainSysctl(`net.ipv4.vs.${k}`), String(val)]);
-  for (const [k, val] of Object.entries(v.sysctls ?? {}).sort()) sysctls.push([sysctlFromName(k), String(val)]);
+  for (const [k, val] of Object.entries(v.sysctls ?? {}).sort()) sysctls.push([sysctlNamed(k), String(val)]);
   const modules = [...new Set(["ip_vs", ...v.modules])];
   const addresses: InterfaceAddress[] = v.vips.map((x) => ({
     address: x.address,

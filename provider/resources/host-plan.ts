@@ -13,7 +13,7 @@ import {
 } from "../host/addresses";
 import { type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
 import { type HostFacts, parseProbe, probeScript } from "../host/probe";
-import { plainSysctl, type Sysctl, writeSysctlsScript } from "../host/sysctl";
+import { type Sysctl, sysctlNamed, writeSysctlsScript } from "../host/sysctl";
 import { CommandError, privilegeRemedy, runScript, shellQuote, type Transport } from "../transport/transport";
 
 export interface HostPlan {
@@ -163,7 +163,7 @@ export async function revert(
   const restore: Array<[Sysctl, string]> = [];
   for (const name of what.sysctls) {
     const v = baseline.sysctls[name];
-    if (v !== null && v !== undefined) restore.push([sysctlFromName(name), v]);
+    if (v !== null && v !== undefined) restore.push([sysctlNamed(name), v]);
   }
   const script = [
     ...what.addresses.filter((a) => !baseline.addresses.includes(addressKey(a))).map(deleteAddressCommand),
@@ -176,13 +176,6 @@ export async function revert(
   ].join("\n");
   const r = await t.exclusive(() => runScript(t, script));
   if (r.code !== 0) throw new CommandError(t.label, "restore host settings", r);
-}
-
-/** Sysctl names as recorded: an interface sits at index 3 of net.ipv{4,6}.conf.<iface>.<key>. */
-export function sysctlFromName(name: string): Sysctl {
-  const m = /^net\.(ipv4|ipv6)\.conf\.(.+)\.([^.]+)$/.exec(name);
-  if (m) return { name, path: `/proc/sys/net/${m[1]}/conf/${m[2]}/${m[3]}` };
-  return plainSysctl(name);
 }
 
 function moduleRemedy(stderr: string): string | undefined {

@@ -13,7 +13,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { addAddressCommand, type InterfaceAddress } from "../host/addresses";
 import { beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
-import { ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
+import { bootSysctlsLines, ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
 import { hostIdOf } from "../model/connection";
 import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
@@ -82,7 +82,7 @@ export function realServerHostPlan(v: RealServerHostInputs, iface: string): { pl
   const boot = [
     ...(modules.length > 0 ? [`modprobe -a ${modules.join(" ")}`] : []),
     // ARP settings again, in case the interface appeared after systemd-sysctl ran: before any VIP
-    ...sysctls.map(([s, val]) => `[ ! -e ${s.path} ] || echo ${val} > ${s.path}`),
+    ...bootSysctlsLines(sysctls),
     ...prepare,
     ...addresses.map(addAddressCommand),
   ];

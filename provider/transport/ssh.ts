@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import { say } from "./progress";
 import { connectionLabel, parseHostKeys, type SshTarget } from "./target";
 import {
   type ExecResult,
@@ -158,7 +159,13 @@ export class SshTransport implements Transport {
       } catch (e) {
         last = e as TransportError;
         if (last.kind === "host-key" || last.kind === "auth") throw last;
-        if (i < attempts) await sleep(Math.min(500 * 2 ** (i - 1), 8000));
+        if (i < attempts) {
+          const ms = Math.min(500 * 2 ** (i - 1), 8000);
+          say(
+            `cannot reach ${this.label} yet (attempt ${i} of ${attempts}: ${last.message}); trying again in ${ms / 1000} s`,
+          );
+          await sleep(ms);
+        }
       }
     }
     throw new TransportError(

@@ -201,8 +201,15 @@ describe("examples/ha: a director pair with keepalived, sync, health checks and 
     } finally {
       await up.catch(() => undefined);
     }
-    await up;
+    const { stdout } = await up;
     figures.drainUpMs = Date.now() - t0;
+    // the CLI showed what the drain waited for (the provider's stderr lines)
+    assert.match(
+      stdout,
+      new RegExp(
+        `pulumi-lvs: draining real server ${held.replace(/\./g, "\\.")}:80 of tcp/10\\.0\\.0\\.100:80 on \\S+: 1 active connection, waiting up to \\d+ s more`,
+      ),
+    );
     assert.match(
       await sh("client", "cat /tmp/drain.out"),
       new RegExp(`200[\\s\\S]*\\n${name}\\n`),

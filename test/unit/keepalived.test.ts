@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { writeFilesScript } from "../../provider/host/persist";
-import { drains, waitDrained } from "../../provider/ipvs/drain";
+import { drainReporter, drains, waitDrained } from "../../provider/ipvs/drain";
 import {
   CHANGES_FILE,
   parseKeepalivedHost,
@@ -39,6 +39,7 @@ import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { vrrpInstance } from "../../provider/resources/vrrp-instance";
 import { LocalTransport } from "../../provider/transport/local";
+import { setProgressSink } from "../../provider/transport/progress";
 import { FakeIpvs } from "./fakes/ipvs";
 import { Sandbox } from "./fakes/sandbox";
 import { conn } from "./fixtures";
@@ -352,6 +353,32 @@ describe("graceful drain", () => {
   const withActive = (n: number) => {
     ipvs.table.services[0]!.realServers[0]!.stats = { activeConnections: n, inactiveConnections: 0 };
   };
+
+  it("a drain says what it waits for: at its start, when the count changes, and every 5 s", () => {
+    const said: string[] = [];
+    setProgressSink((l) => said.push(l));
+    try {
+      const report = drainReporter("real server 10.0.0.11:80 of tcp/10.0.0.100:80", "root@d:22");
+      for (const [active, left] of [
+        [3, 30],
+        [3, 29],
+        [3, 28],
+        [3, 27],
+        [3, 26],
+        [3, 25],
+        [1, 24],
+        [1, 23],
+      ] as const)
+        report(active, left);
+    } finally {
+      setProgressSink(undefined);
+    }
+    assert.deepEqual(said, [
+      "pulumi-lvs: draining real server 10.0.0.11:80 of tcp/10.0.0.100:80 on root@d:22: 3 active connections, waiting up to 30 s more",
+      "pulumi-lvs: draining real server 10.0.0.11:80 of tcp/10.0.0.100:80 on root@d:22: 3 active connections, waiting up to 25 s more",
+      "pulumi-lvs: draining real server 10.0.0.11:80 of tcp/10.0.0.100:80 on root@d:22: 1 active connection, waiting up to 24 s more",
+    ]);
+  });
 
   it("UDP services and a zero timeout do not drain", () => {
     assert.equal(drains({ protocol: "udp", address: "10.0.0.100", port: 53 }, 30), false);

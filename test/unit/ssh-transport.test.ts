@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Server, utils } from "ssh2";
 import { sshConnection as connection } from "../../provider/model/connection";
+import { setProgressSink } from "../../provider/transport/progress";
 import { MAX_CHANNELS, SshTransport } from "../../provider/transport/ssh";
 import { TransportError } from "../../provider/transport/transport";
 
@@ -229,13 +230,22 @@ describe("SshTransport against a real SSH server", () => {
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
     const silentPort = (silent.address() as net.AddressInfo).port;
     const t = new SshTransport(conn({ port: silentPort, dialTimeout: 0.5, dialAttempts: 2 }));
+    const said: string[] = [];
+    setProgressSink((l) => said.push(l));
     const started = Date.now();
     const err = await t.run("true").then(
       () => undefined,
       (e: TransportError) => e,
     );
     const took = Date.now() - started;
+    setProgressSink(undefined);
     silent.close();
+    // the wait between the attempts says what it waits for
+    assert.equal(said.length, 1, said.join("\n"));
+    assert.match(
+      said[0]!,
+      /^pulumi-lvs: cannot reach root@127\.0\.0\.1:\d+ yet \(attempt 1 of 2: .*\); trying again in 0\.5 s$/,
+    );
     assert.equal(err?.kind, "unreachable");
     assert.match(
       err!.message,

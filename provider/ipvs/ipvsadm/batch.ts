@@ -1,3 +1,4 @@
+import { splitSections } from "../../scripts/sections";
 import { runScript, type Transport, TransportError } from "../../transport/transport";
 import type { Change } from "../change";
 import { IpvsError } from "../client";
@@ -278,32 +279,18 @@ export interface OnePassOutput {
 
 /** Reads what {@link onePassScript} printed. */
 export function parseOnePass(text: string, n: number): OnePassOutput {
-  const sections: Record<string, string[]> = {};
-  let name = "";
-  let rc: number | undefined;
-  let stopped = false;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(`${FAST} `)) {
-      const [word, arg] = line.slice(FAST.length + 1).split(" ");
-      if (word === "rc") rc = Number(arg);
-      else if (word === "stop") stopped = true;
-      else {
-        name = word ?? "";
-        sections[name] = [];
-      }
-      continue;
-    }
-    sections[name] ??= [];
-    sections[name].push(line);
-  }
-  const old = parseOldLines((sections.old ?? []).join("\n"), n);
+  const sections = splitSections(text, FAST);
+  const names = Object.keys(sections);
+  const rcName = names.find((k) => k.startsWith("rc "));
+  const rc = rcName === undefined ? undefined : Number(rcName.slice(3));
+  const stopped = names.some((k) => k.startsWith("stop"));
   const complaints = (sections.applied ?? []).join("\n").trim();
   const applied = !stopped && "applied" in sections && rc !== undefined;
   return {
     applied,
     clean: applied && rc === 0 && complaints === "",
     before: parseRules((sections.before ?? []).join("\n")),
-    old,
+    old: parseOldLines((sections.old ?? []).join("\n"), n),
   };
 }
 

@@ -1,4 +1,5 @@
 import { shellScript } from "../../scripts";
+import { splitSections } from "../../scripts/sections";
 import { privilegeRemedy, shellJoin, type Transport } from "../../transport/transport";
 import { type Change, realServerChange, serviceChange } from "../change";
 import {
@@ -75,11 +76,12 @@ export class IpvsadmClient implements IpvsClient {
           : privilegeRemedy(r.stderr),
       );
     }
-    const sections = splitSections(r.stdout);
+    const sections = splitSections(r.stdout, SECTION);
+    const text = (name: string) => (sections[name] ?? []).join("\n");
     const loaded = !("not-loaded" in sections);
-    const table = loaded ? parseRules(sections[""] ?? "") : { services: [] };
-    if (loaded) mergeThresholds(table, parseThresholds(sections.thresholds ?? ""));
-    const owned = parseLedger(sections.ledger ?? "");
+    const table = loaded ? parseRules(text("")) : { services: [] };
+    if (loaded) mergeThresholds(table, parseThresholds(text("thresholds")));
+    const owned = parseLedger(text("ledger"));
     return { table, owned, loaded };
   }
 
@@ -154,21 +156,6 @@ export class IpvsadmClient implements IpvsClient {
     // the object is gone from the kernel: forget it
     await this.batcher.run(ledgerEditIfAnyScript(this.ledger, [edit]), "the ledger update");
   }
-}
-
-function splitSections(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let name = "";
-  let buf: string[] = [];
-  for (const line of text.split("\n")) {
-    if (line.startsWith(SECTION)) {
-      out[name] = buf.join("\n");
-      name = line.slice(SECTION.length).trim();
-      buf = [];
-    } else buf.push(line);
-  }
-  out[name] = buf.join("\n");
-  return out;
 }
 
 function remedyFor(err: string, code: number): string | undefined {

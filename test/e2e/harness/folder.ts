@@ -136,8 +136,10 @@ export class FolderStack implements ProgramStack {
       await this.pulumi(["config", "set", ...(v.secret ? ["--secret"] : []), key], { input: v.value, quiet: true });
   }
 
-  async up(opts: { refresh?: boolean; parallel?: number } = {}): Promise<{ summary: automation.UpdateSummary }> {
-    await this.pulumi([
+  async up(
+    opts: { refresh?: boolean; parallel?: number } = {},
+  ): Promise<{ summary: automation.UpdateSummary; stdout: string }> {
+    const stdout = await this.pulumi([
       "up",
       "--yes",
       "--non-interactive",
@@ -145,7 +147,7 @@ export class FolderStack implements ProgramStack {
       ...(opts.refresh ? ["--refresh"] : []),
       ...(opts.parallel ? ["--parallel", String(opts.parallel)] : []),
     ]);
-    return { summary: await this.lastUpdate() };
+    return { summary: await this.lastUpdate(), stdout };
   }
 
   async preview(opts: { refresh?: boolean; expectNoChanges?: boolean; diff?: boolean } = {}): Promise<string> {

@@ -16,7 +16,8 @@ export interface ProgramStack {
   readonly dir: string;
   /** Sets stack config (keys without a namespace belong to the project). */
   setConfig(config: automation.ConfigMap): Promise<void>;
-  up(opts?: { refresh?: boolean; parallel?: number }): Promise<{ summary: automation.UpdateSummary }>;
+  /** `stdout`: what the CLI printed (the progress display and Diagnostics). */
+  up(opts?: { refresh?: boolean; parallel?: number }): Promise<{ summary: automation.UpdateSummary; stdout: string }>;
   preview(opts?: { refresh?: boolean; expectNoChanges?: boolean }): Promise<unknown>;
   /** `pulumi preview --refresh --expect-no-changes`, which must fail; returns what it printed. */
   previewDrift(opts?: { diff?: boolean }): Promise<string>;
