@@ -16,6 +16,11 @@ export function addressFamily(address: string): "ipv4" | "ipv6" {
   return net.isIPv6(address) ? "ipv6" : "ipv4";
 }
 
+/** The prefix length of a single address: a VIP's default (/32, IPv6 /128). */
+export function hostPrefix(address: string): number {
+  return addressFamily(address) === "ipv6" ? 128 : 32;
+}
+
 /** The persistence netmask of one client address: a dotted mask for IPv4, a prefix length for IPv6. */
 export function fullHostNetmask(family: "ipv4" | "ipv6"): string {
   return family === "ipv6" ? "128" : "255.255.255.255";

@@ -34,6 +34,11 @@ export type Scheduler = (typeof SCHEDULERS)[number];
 /** Scheduler flags (`ipvsadm -b`), each valid for one scheduler only. */
 export const SCHEDULER_FLAGS = ["sh-fallback", "sh-port", "mh-fallback", "mh-port"] as const;
 export type SchedulerFlag = (typeof SCHEDULER_FLAGS)[number];
+/** Scheduler flags in their one order (ipvsadm's, the kernel's and the state's): sorted, once each. */
+export function orderedFlags(flags: readonly SchedulerFlag[]): SchedulerFlag[] {
+  return [...new Set(flags)].sort();
+}
+
 export function schedulerOfFlag(flag: SchedulerFlag): Scheduler {
   return flag.startsWith("sh-") ? "sh" : "mh";
 }

@@ -15,7 +15,7 @@
  */
 
 import { addressText, type InterfaceAddress } from "../host/addresses";
-import { fullHostNetmask } from "../ipvs/address";
+import { fullHostNetmask, hostPrefix } from "../ipvs/address";
 import {
   familyOfKey,
   isFwmarkKey,
@@ -211,7 +211,7 @@ export function renderVrrpInstance(v: VrrpInstanceInputs): string {
 export function vipsOf(v: VrrpInstanceInputs): InterfaceAddress[] {
   return v.vips.map((x) => ({
     address: x.address,
-    prefix: x.prefix ?? (x.address.includes(":") ? 128 : 32),
+    prefix: x.prefix ?? hostPrefix(x.address),
     device: x.interface ?? v.interface,
   }));
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { fullHostNetmask } from "../ipvs/address";
 import {
   FAMILIES,
+  orderedFlags,
   PROTOCOLS,
   SCHEDULER_FLAGS,
   SCHEDULERS,
@@ -146,7 +147,7 @@ export function serviceConfigOf(v: VirtualServiceInputs): VirtualServiceConfig {
   const c: VirtualServiceConfig = {
     key,
     scheduler: v.scheduler,
-    schedulerFlags: [...v.schedulerFlags].sort(),
+    schedulerFlags: orderedFlags(v.schedulerFlags),
     onePacket: v.onePacket,
   };
   if (v.persistence)

@@ -4,10 +4,12 @@
  * gratuitous ARP. With `persist`, the settings survive a reboot (sysctl.d, modules-load.d, two
  * oneshot units), and so do the IPVS rules the stack owns (restored at boot from the ledger).
  */
+
 import type * as pulumi from "@pulumi/pulumi";
 import { addAddressCommand, announceCommand, type InterfaceAddress, waitForDeviceFunction } from "../host/addresses";
 import { afterNetwork, beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
 import { bootSysctlsLines, plainSysctl, type Sysctl, sysctlConf, sysctlNamed } from "../host/sysctl";
+import { hostPrefix } from "../ipvs/address";
 import { LEDGER, restoreRulesScript } from "../ipvs/ledger";
 import { hostIdOf } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
@@ -116,7 +118,7 @@ export function directorPlan(v: DirectorInputs): HostPlan {
   const modules = [...new Set(["ip_vs", ...v.modules])];
   const addresses: InterfaceAddress[] = v.vips.map((x) => ({
     address: x.address,
-    prefix: x.prefix ?? (x.address.includes(":") ? 128 : 32),
+    prefix: x.prefix ?? hostPrefix(x.address),
     device: x.interface,
   }));
   const timeouts = v.timeouts

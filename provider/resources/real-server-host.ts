@@ -10,10 +10,12 @@
  * it), plus the same ARP settings (a real server on the director's segment must not answer ARP for
  * the VIP either).
  */
+
 import type * as pulumi from "@pulumi/pulumi";
 import { addAddressCommand, type InterfaceAddress } from "../host/addresses";
 import { beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
 import { bootSysctlsLines, ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
+import { hostPrefix } from "../ipvs/address";
 import { hostIdOf } from "../model/connection";
 import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
@@ -72,7 +74,7 @@ export function realServerHostPlan(v: RealServerHostInputs, iface: string): { pl
       ]
     : arp;
   const device = tun ? "tunl0" : "lo";
-  const addresses: InterfaceAddress[] = v.vips.map((a) => ({ address: a, prefix: a.includes(":") ? 128 : 32, device }));
+  const addresses: InterfaceAddress[] = v.vips.map((a) => ({ address: a, prefix: hostPrefix(a), device }));
   const modules = tun ? ["ipip"] : [];
   const prepare = tun ? ["ip link set tunl0 up"] : [];
   const files: PersistedFile[] = [

@@ -12,6 +12,7 @@ import {
   type ForwardingMethod,
   familyOfKey,
   isFwmarkKey,
+  orderedFlags,
   type Protocol,
   type RealServerConfig,
   type RealServerKey,
@@ -255,7 +256,7 @@ export function parseService(buf: Buffer): VirtualServiceConfig {
   const s: VirtualServiceConfig = {
     key,
     scheduler,
-    schedulerFlags: schedulerFlags.sort(),
+    schedulerFlags: orderedFlags(schedulerFlags),
     onePacket: (flags & SvcFlag.ONEPACKET) !== 0,
   };
   if (flags & SvcFlag.PERSISTENT) {

@@ -8,6 +8,7 @@ import {
   type ForwardingMethod,
   familyOfKey,
   type IpvsTable,
+  orderedFlags,
   type Protocol,
   type RealServerConfig,
   SCHEDULER_FLAGS,
@@ -159,7 +160,7 @@ function parseServiceOptions(key: ServiceKey, words: string[], line: string): Vi
         const flags = (words[++i] ?? "").split(",").filter(Boolean) as SchedulerFlag[];
         for (const f of flags)
           if (!SCHEDULER_FLAGS.includes(f)) throw new ParseError(`unknown scheduler flag "${f}"`, line);
-        svc.schedulerFlags = [...new Set(flags)].sort();
+        svc.schedulerFlags = orderedFlags(flags);
         break;
       }
       default:

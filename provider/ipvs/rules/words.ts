@@ -8,6 +8,7 @@ import {
   familyOfKey,
   hostPort,
   isFwmarkKey,
+  orderedFlags,
   type RealServerConfig,
   type RealServerKey,
   type ServiceKey,
@@ -32,7 +33,7 @@ export function serviceConfigArgs(s: VirtualServiceConfig): string[] {
   }
   if (s.pe) a.push("--pe", s.pe);
   if (s.onePacket) a.push("-o");
-  if (s.schedulerFlags.length > 0) a.push("-b", [...s.schedulerFlags].sort().join(","));
+  if (s.schedulerFlags.length > 0) a.push("-b", orderedFlags(s.schedulerFlags).join(","));
   return a;
 }
 
