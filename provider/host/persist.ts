@@ -131,7 +131,9 @@ export function writeFilesScript(files: PersistedFile[]): string {
   const lines: string[] = [];
   for (const f of files) {
     const dir = f.path.slice(0, f.path.lastIndexOf("/"));
-    const tmp = shellQuote(`${f.path}.tmp`);
+    // a temporary name of this shell's own ($$): two writers of one shared file (two stacks on a
+    // director writing keepalived's state scripts) never rename each other's half-written copy
+    const tmp = `${shellQuote(`${f.path}.tmp`)}.$$`;
     const chmod = f.mode ? ` && chmod ${f.mode} ${tmp}` : "";
     lines.push(
       `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(f.content)} > ${tmp}${chmod} && mv ${tmp} ${shellQuote(f.path)} || exit 1`,
