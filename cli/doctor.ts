@@ -58,17 +58,17 @@ export interface HostFacts {
 /** Reads what doctor-facts.sh printed. */
 export function parseHostFacts(text: string): HostFacts {
   const sec = splitSections(text, MARK);
-  const s = Object.fromEntries(Object.entries(sec).map(([k, v]) => [k, v.length > 0 ? `${v.join("\n")}\n` : ""]));
   const lines = (k: string) => (sec[k] ?? []).filter(Boolean);
+  const value = (k: string) => lines(k).join("\n").trim();
   return {
-    ipvsadm: (s.ipvsadm ?? "").trim(),
-    ipVs: (s.ip_vs ?? "").trim(),
+    ipvsadm: value("ipvsadm"),
+    ipVs: value("ip_vs"),
     managers: lines("managers"),
-    ip: (s.ip ?? "").trim(),
-    uid: (s.uid ?? "").trim(),
+    ip: value("ip"),
+    uid: value("uid"),
     sysctls: Object.fromEntries(lines("sysctls").map((l) => l.split("=") as [string, string])),
-    addresses: s.addresses ?? "",
-    defaultInterface: /dev (\S+)/.exec(s.route ?? "")?.[1] ?? "?",
+    addresses: lines("addresses").join("\n"),
+    defaultInterface: /dev (\S+)/.exec(value("route"))?.[1] ?? "?",
   };
 }
 

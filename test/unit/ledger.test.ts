@@ -19,11 +19,10 @@ import {
   svcPrefix,
 } from "../../provider/ipvs/ledger";
 import { addRealServerArgs, addServiceArgs } from "../../provider/ipvs/rules/words";
-import { serviceKeyText, type VirtualServiceConfig } from "../../provider/ipvs/types";
+import { familyOfKey, serviceKeyText, type VirtualServiceConfig } from "../../provider/ipvs/types";
 import { serviceConfig } from "./arbitraries";
 
-const familyOf = (s: VirtualServiceConfig) =>
-  "fwmark" in s.key ? s.key.family : s.key.address.includes(":") ? "ipv6" : "ipv4";
+const familyOf = (s: VirtualServiceConfig) => familyOfKey(s.key);
 const rsOf = (s: VirtualServiceConfig, n = 11) => ({
   address: familyOf(s) === "ipv6" ? `fd00::${n}` : `10.0.0.${n}`,
   port: "fwmark" in s.key ? 0 : 80,

@@ -24,15 +24,14 @@ import {
   u32,
 } from "../../provider/ipvs/netlink/wire";
 import { parseRules } from "../../provider/ipvs/rules/parse";
-import type { RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
+import { familyOfKey, type RealServerConfig, type VirtualServiceConfig } from "../../provider/ipvs/types";
 import { connection } from "../../provider/model/connection";
 import { suiteState } from "../conformance/suite";
 import { realServer, serviceConfig } from "./arbitraries";
 import { FakeIpvsKernel } from "./fakes/ipvs-kernel";
 
 const plain = (v: unknown) => JSON.parse(JSON.stringify(v));
-const familyOf = (s: VirtualServiceConfig) =>
-  "fwmark" in s.key ? s.key.family : s.key.address.includes(":") ? "ipv6" : "ipv4";
+const familyOf = (s: VirtualServiceConfig) => familyOfKey(s.key);
 
 /** What the kernel reads back: gue and gre tunnels always carry a checksum mode. */
 function asDumped(r: RealServerConfig): RealServerConfig {

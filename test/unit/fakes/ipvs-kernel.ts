@@ -7,24 +7,11 @@
 import { Cmd, CmdAttr, DestAttr, SvcAttr, SvcFlag } from "../../../provider/ipvs/netlink/constants";
 import { type IpvsSocket, NetlinkError } from "../../../provider/ipvs/netlink/socket";
 import { type Attr, decodeAttrs, encodeAttrs, u32 } from "../../../provider/ipvs/netlink/wire";
+import { SCHEDULERS, type Scheduler } from "../../../provider/ipvs/types";
 
 type Attrs = Map<number, Buffer>;
 /** The schedulers of the kernel it stands for (Debian 12's 6.1: no twos). */
-export const KERNEL_SCHEDULERS = [
-  "rr",
-  "wrr",
-  "lc",
-  "wlc",
-  "lblc",
-  "lblcr",
-  "dh",
-  "sh",
-  "sed",
-  "nq",
-  "fo",
-  "ovf",
-  "mh",
-];
+export const KERNEL_SCHEDULERS: readonly Scheduler[] = SCHEDULERS.filter((s) => s !== "twos");
 
 export class FakeIpvsKernel implements IpvsSocket {
   readonly services = new Map<string, { attrs: Attrs; dests: Map<string, Attrs> }>();
@@ -64,7 +51,9 @@ export class FakeIpvsKernel implements IpvsSocket {
           return fail("EINVAL");
         }
         if (svc) return fail("EEXIST");
-        if (!KERNEL_SCHEDULERS.includes(svcAttrs.get(SvcAttr.SCHED_NAME)!.toString().replace(/\0.*$/, ""))) {
+        if (
+          !KERNEL_SCHEDULERS.includes(svcAttrs.get(SvcAttr.SCHED_NAME)!.toString().replace(/\0.*$/, "") as Scheduler)
+        ) {
           return fail("ENOENT");
         }
         this.services.set(id, { attrs: svcAttrs, dests: new Map() });
