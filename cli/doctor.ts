@@ -3,9 +3,12 @@
  * It only reads: it opens an SSH connection and runs read-only commands.
  */
 import * as fs from "node:fs";
+import { type HostFacts, hostFactsOf, PROBE_MARK, probeSections } from "../provider/host/probe";
+import { ifaceSysctl, parseSysctls } from "../provider/host/sysctl";
+import { canonicalAddress } from "../provider/ipvs/address";
 import { sshConnection as connectionSchema } from "../provider/model/connection";
-import { shellScript } from "../provider/scripts";
-import { splitSections } from "../provider/scripts/sections";
+import { hostScript } from "../provider/scripts";
+import { sectionsScript, splitSections } from "../provider/scripts/sections";
 import { SshTransport } from "../provider/transport/ssh";
 import type { Transport } from "../provider/transport/transport";
 
@@ -34,10 +37,13 @@ export interface Finding {
   fix?: string;
 }
 
-const MARK = "#doctor";
-
-/** What the checks know of a host, read in one round trip (provider/scripts/doctor-facts.sh). */
-export interface HostFacts {
+/**
+ * What the checks know of a host, read in one round trip: the provider's own probe
+ * (provider/host/probe.ts) and doctor's additions (provider/scripts/doctor-facts.sh).
+ */
+export interface DoctorFacts {
+  /** Sysctls, addresses and the default route, as the host resources read them. */
+  host: HostFacts;
   /** `ipvsadm --version`, or "missing". */
   ipvsadm: string;
   /** loaded, loadable or unavailable. */
@@ -47,32 +53,41 @@ export interface HostFacts {
   /** ok or missing. */
   ip: string;
   uid: string;
-  /** Real servers: `all/arp_ignore` → value ("-": absent). */
-  sysctls: Record<string, string>;
-  /** `ip -o addr show`. */
-  addresses: string;
-  /** The interface of the default route. */
-  defaultInterface: string;
 }
 
-/** Reads what doctor-facts.sh printed. */
-export function parseHostFacts(text: string): HostFacts {
-  const sec = splitSections(text, MARK);
+/** The ARP and reverse-path settings a real server needs (its default interface's are read by doctor-facts.sh). */
+const REAL_SERVER_SYSCTLS = [
+  ifaceSysctl("ipv4", "all", "arp_ignore"),
+  ifaceSysctl("ipv4", "all", "arp_announce"),
+  ifaceSysctl("ipv4", "all", "rp_filter"),
+  ifaceSysctl("ipv4", "tunl0", "rp_filter"),
+  ifaceSysctl("ipv4", "gre0", "rp_filter"),
+];
+
+/** The round trip: the probe's sections, then doctor's, under one mark. */
+export function doctorScript(role: DoctorOptions["role"]): string {
+  const probe = probeSections({ sysctls: role === "real-server" ? REAL_SERVER_SYSCTLS : [], files: [] });
+  return `${sectionsScript(PROBE_MARK, probe)}\n${hostScript("doctor-facts.sh")}`;
+}
+
+/** Reads what {@link doctorScript} printed. */
+export function parseDoctorFacts(text: string): DoctorFacts {
+  const sec = splitSections(text, PROBE_MARK);
   const lines = (k: string) => (sec[k] ?? []).filter(Boolean);
   const value = (k: string) => lines(k).join("\n").trim();
+  const host = hostFactsOf(sec);
+  for (const [k, v] of parseSysctls(lines("interface-sysctls").join("\n"))) host.sysctls.set(k, v);
   return {
+    host,
     ipvsadm: value("ipvsadm"),
     ipVs: value("ip_vs"),
     managers: lines("managers"),
     ip: value("ip"),
     uid: value("uid"),
-    sysctls: Object.fromEntries(lines("sysctls").map((l) => l.split("=") as [string, string])),
-    addresses: lines("addresses").join("\n"),
-    defaultInterface: /dev (\S+)/.exec(value("route"))?.[1] ?? "?",
   };
 }
 
-type Check = (f: HostFacts, o: DoctorOptions) => Finding[];
+type Check = (f: DoctorFacts, o: DoctorOptions) => Finding[];
 
 const pass = (check: string, detail: string): Finding => ({ check, ok: true, detail });
 const fail = (check: string, detail: string, fix: string): Finding => ({ check, ok: false, detail, fix });
@@ -118,17 +133,23 @@ const otherManagers: Check = (f) => [
 ];
 
 const realServerSysctls: Check = (f, o) => {
-  const i = f.defaultInterface;
+  const i = f.host.defaultInterface ?? "?";
   const want: Array<[string, string]> = [
-    ["all/arp_ignore", "1"],
-    ["all/arp_announce", "2"],
-    [`${i}/arp_ignore`, "1"],
-    [`${i}/arp_announce`, "2"],
+    ["all.arp_ignore", "1"],
+    ["all.arp_announce", "2"],
+    [`${i}.arp_ignore`, "1"],
+    [`${i}.arp_announce`, "2"],
   ];
-  if (o.mode === "tun") want.push(["all/rp_filter", "0"], ["tunl0/rp_filter", "0"]);
+  // tun: rp_filter off on all and on each IPv4 tunnel device that holds a VIP (tunl0 when none does)
+  const tunnels = [...new Set(vipDevices(f, o).filter((d) => d !== "ip6tnl0"))];
+  if (o.mode === "tun")
+    want.push(
+      ["all.rp_filter", "0"],
+      ...(tunnels.length ? tunnels : ["tunl0"]).map((d): [string, string] => [`${d}.rp_filter`, "0"]),
+    );
   return want.map(([k, v]) => {
-    const check = `net.ipv4.conf.${k.replace("/", ".")}`;
-    const have = f.sysctls[k] ?? "-";
+    const check = `net.ipv4.conf.${k}`;
+    const have = f.host.sysctls.get(check) ?? "-";
     return have === v
       ? pass(check, v)
       : fail(
@@ -139,14 +160,34 @@ const realServerSysctls: Check = (f, o) => {
   });
 };
 
+/** Where a real server's VIPs may sit: lo for DR; a tunnel's device for TUN (see RealServerHost). */
+const VIP_DEVICES = { dr: ["lo"], tun: ["tunl0", "gre0", "ip6tnl0"] };
+
+/** The devices that hold the VIPs. */
+function vipDevices(f: DoctorFacts, o: DoctorOptions): string[] {
+  return f.host.addresses
+    .filter((a) => VIP_DEVICES[o.mode].includes(a.device) && o.vips.some((v) => sameForm(v) === a.address))
+    .map((a) => a.device);
+}
+
 const realServerVips: Check = (f, o) => {
-  const dev = o.mode === "tun" ? "tunl0" : "lo";
-  return o.vips.map((vip) =>
-    new RegExp(`^\\d+:\\s+${dev}\\s+inet6?\\s+${vip.replace(/\./g, "\\.")}/`, "m").test(f.addresses)
-      ? pass(`VIP ${vip}`, `on ${dev}`)
-      : fail(`VIP ${vip}`, `not on ${dev}`, `declare a RealServerHost (mode ${o.mode}) with this VIP`),
-  );
+  const devices = VIP_DEVICES[o.mode];
+  return o.vips.map((vip) => {
+    const on = f.host.addresses.find((a) => devices.includes(a.device) && a.address === sameForm(vip));
+    return on
+      ? pass(`VIP ${vip}`, `on ${on.device}`)
+      : fail(`VIP ${vip}`, `not on ${devices.join(" or ")}`, `declare a RealServerHost (mode ${o.mode}) with this VIP`);
+  });
 };
+
+/** An address as `ip` prints it (a malformed one as given: it matches nothing). */
+function sameForm(address: string): string {
+  try {
+    return canonicalAddress(address);
+  } catch {
+    return address;
+  }
+}
 
 /** The checks of each role, in the order they are reported. */
 const CHECKS: Record<DoctorOptions["role"], Check[]> = {
@@ -186,9 +227,9 @@ export async function doctor(o: DoctorOptions, transport?: Transport): Promise<F
       ),
     );
   const t = transport ?? new SshTransport(parsed.data, undefined, o.sudo);
-  let facts: HostFacts;
+  let facts: DoctorFacts;
   try {
-    facts = parseHostFacts((await t.run(shellScript("doctor-facts.sh", [o.role]))).stdout);
+    facts = parseDoctorFacts((await t.run(doctorScript(o.role))).stdout);
     findings.push(pass("ssh", `reached ${t.label}${hostKey ? ", host key matches the pinned key" : ""}`));
   } catch (e) {
     findings.push(fail("ssh", (e as Error).message, "fix reachability, credentials or the host key first"));

@@ -7,6 +7,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source "$(bash scripts/toolchain.sh --print 2>/dev/null)"
 biome check "$@" provider sdk cli test scripts examples bench
 # the scripts pulumi-lvs runs on hosts (POSIX sh: busybox, dash)
-shellcheck -s sh provider/scripts/*.sh
+shellcheck -s sh -x -P SCRIPTDIR provider/scripts/*.sh
 # the examples, type-checked as a user's program sees the SDK (they run transpiled, unchecked)
 node_modules/.bin/tsc -p tsconfig.examples.json

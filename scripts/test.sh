@@ -21,7 +21,7 @@ esac
 if [ "$what" = all ]; then
 	echo "[test] lint (biome, shellcheck)" >&2
 	biome check provider sdk cli test scripts examples
-	shellcheck -s sh provider/scripts/*.sh
+	shellcheck -s sh -x -P SCRIPTDIR provider/scripts/*.sh
 	node_modules/.bin/tsc -p tsconfig.examples.json
 fi
 if [ "$what" != unit ]; then

@@ -7,7 +7,7 @@ export type { ConnectionArgs, LocalConnectionArgs, ProxyConnectionArgs, SshConne
 export { Director, type DirectorArgs, type IpvsSysctl } from "./director";
 export { type BackendArgs, LoadBalancer, type LoadBalancerArgs } from "./load-balancer";
 export { type HealthCheckArgs, RealServer, type RealServerArgs } from "./real-server";
-export { RealServerHost, type RealServerHostArgs } from "./real-server-host";
+export { RealServerHost, type RealServerHostArgs, type TunnelReceiverArgs } from "./real-server-host";
 export type { ForwardingMethod, TunnelChecksum, TunnelType } from "./types";
 export { type Scheduler, type SchedulerFlag, VirtualService, type VirtualServiceArgs } from "./virtual-service";
 export { VrrpInstance, type VrrpInstanceArgs } from "./vrrp-instance";

@@ -2,8 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
 import { Director, type DirectorArgs } from "./director";
 import { RealServer } from "./real-server";
-import { RealServerHost } from "./real-server-host";
-import type { ForwardingMethod } from "./types";
+import { RealServerHost, type RealServerHostArgs } from "./real-server-host";
+import type { ForwardingMethod, TunnelChecksum, TunnelType } from "./types";
 import { type Scheduler, type SchedulerFlag, VirtualService } from "./virtual-service";
 
 /** One backend of a {@link LoadBalancer}. */
@@ -15,8 +15,11 @@ export interface BackendArgs {
   /** Weight, 0 to 65535. Default 1. */
   weight?: pulumi.Input<number>;
   /**
-   * How to reach the backend host over SSH, for `dr` and `tun`: its host is then prepared
-   * (a {@link RealServerHost}: VIP on lo or tunl0, ARP and rp_filter settings). Not used for `nat`.
+   * How to reach the backend host over SSH: its host is then prepared (a {@link RealServerHost}).
+   * `dr` and `tun` (required): the VIP on lo, or on the tunnel's device; ARP and rp_filter
+   * settings. `nat` (optional): the return path, so that its replies go back through the director
+   * at `directorAddress` (policy routing for the service ports only; without a connection, route
+   * the replies yourself).
    */
   connection?: pulumi.Input<ConnectionArgs>;
   /** The backend host's interface facing the VIP network. Default: its default route's. */
@@ -29,14 +32,28 @@ export interface LoadBalancerArgs {
   director: pulumi.Input<ConnectionArgs>;
   /** The director's interface on the VIP network, where the VIP is added. Default `eth0`. */
   directorInterface?: pulumi.Input<string>;
+  /**
+   * For `nat` backends with a connection: the director's address on their network, where their
+   * replies go (IPv4).
+   */
+  directorAddress?: pulumi.Input<string>;
   /** The virtual IP. */
   vip: string;
   /** The ports to balance, one virtual service each. */
   ports: number[];
   /** `tcp` (default), `udp` or `sctp`. */
   protocol?: "tcp" | "udp" | "sctp";
-  /** `dr` (default), `nat` or `tun`. `nat` turns on the director's ip_forward. */
+  /**
+   * `dr` (default), `nat` or `tun`. `nat` turns on the director's ip_forward and turns off its ICMP
+   * redirects (clients on the real servers' LAN would otherwise be told to bypass it).
+   */
   forwarding?: ForwardingMethod;
+  /**
+   * For `tun`: how the director encapsulates (every real server's `tunnel`): `{type: "ipip"}`
+   * (the default), `{type: "gre"}` or `{type: "gue", port: 6080}`, with an optional `checksum`.
+   * Each backend's host is prepared to receive it.
+   */
+  tunnel?: { type: TunnelType; port?: number; checksum?: TunnelChecksum };
   /** Scheduler of every service. Default `wlc`. */
   scheduler?: pulumi.Input<Scheduler>;
   /** Scheduler flags of every service. */
@@ -53,7 +70,7 @@ export interface LoadBalancerArgs {
 
 /**
  * A whole LVS load balancer: the director's settings (VIP, ip_forward for NAT), one virtual service
- * per port, its real servers, and the backends' host setup for DR or TUN. The low-level resources
+ * per port, its real servers, and the backends' host setup (DR, TUN, the NAT return path). The low-level resources
  * it creates are children of this component and can be used on their own.
  */
 export class LoadBalancer extends pulumi.ComponentResource {
@@ -68,41 +85,24 @@ export class LoadBalancer extends pulumi.ComponentResource {
 
   constructor(name: string, args: LoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-lvs:index:LoadBalancer", name, {}, opts);
+    checkArgs(name, args);
     const forwarding = args.forwarding ?? "dr";
     const parent = { parent: this };
-    if (forwarding !== "nat" && args.backends.some((b) => b.connection === undefined)) {
-      throw new Error(
-        `LoadBalancer ${name}: every backend needs a connection for forwarding "${forwarding}" (its host gets the VIP and the ARP settings); set backends[i].connection`,
-      );
-    }
-    this.director = new Director(
-      `${name}-director`,
-      {
-        ...args.directorSettings,
-        connection: args.director,
-        ...(forwarding === "nat" ? { ipForward: true } : {}),
-        vips: [{ address: args.vip, interface: args.directorInterface ?? "eth0" }],
-      },
-      parent,
+    this.director = new Director(`${name}-director`, directorArgs(args), parent);
+    const hostOf = args.backends.map((b, i) =>
+      b.connection
+        ? new RealServerHost(`${name}-backend-${i + 1}-host`, hostArgs(args, b, b.connection), parent)
+        : undefined,
     );
-    this.hosts =
-      forwarding === "nat"
-        ? []
-        : args.backends.map(
-            (b, i) =>
-              new RealServerHost(
-                `${name}-backend-${i + 1}-host`,
-                { connection: b.connection!, mode: forwarding, vips: [args.vip], interface: b.interface },
-                parent,
-              ),
-          );
+    this.hosts = hostOf.filter((h) => h !== undefined);
+    const protocol = args.protocol ?? "tcp";
     this.services = args.ports.map(
       (port) =>
         new VirtualService(
-          `${name}-${args.protocol ?? "tcp"}-${port}`,
+          `${name}-${protocol}-${port}`,
           {
             connection: args.director,
-            protocol: args.protocol ?? "tcp",
+            protocol,
             address: args.vip,
             port,
             scheduler: args.scheduler,
@@ -117,15 +117,16 @@ export class LoadBalancer extends pulumi.ComponentResource {
       args.backends.map(
         (b, i) =>
           new RealServer(
-            `${name}-${args.protocol ?? "tcp"}-${args.ports[s]}-backend-${i + 1}`,
+            `${name}-${protocol}-${args.ports[s]}-backend-${i + 1}`,
             {
               service,
               address: b.address,
               port: forwarding === "nat" ? b.port : undefined,
               weight: b.weight,
               forwarding,
+              ...(args.tunnel ? { tunnel: args.tunnel } : {}),
             },
-            { ...parent, dependsOn: this.hosts[i] ? [this.hosts[i]] : [] },
+            { ...parent, dependsOn: hostOf[i] ? [hostOf[i]] : [] },
           ),
       ),
     );
@@ -133,4 +134,62 @@ export class LoadBalancer extends pulumi.ComponentResource {
     this.realServerIds = pulumi.all(this.realServers.map((r) => r.id));
     this.registerOutputs({ serviceIds: this.serviceIds, realServerIds: this.realServerIds });
   }
+}
+
+/** Arguments that cannot work together fail at once, in the program, with what to set. */
+function checkArgs(name: string, args: LoadBalancerArgs): void {
+  const forwarding = args.forwarding ?? "dr";
+  if (forwarding !== "nat" && args.backends.some((b) => b.connection === undefined))
+    throw new Error(
+      `LoadBalancer ${name}: every backend needs a connection for forwarding "${forwarding}" (its host gets the VIP and the ARP settings); set backends[i].connection`,
+    );
+  if (args.tunnel && forwarding !== "tun")
+    throw new Error(`LoadBalancer ${name}: tunnel is only for forwarding "tun", not "${forwarding}"`);
+  if (forwarding === "nat" && args.directorAddress === undefined && args.backends.some((b) => b.connection))
+    throw new Error(
+      `LoadBalancer ${name}: nat backends with a connection route their replies through the director: set directorAddress (the director's address on their network)`,
+    );
+}
+
+/** The Director: the VIP; for NAT, forwarding on and ICMP redirects off. */
+function directorArgs(args: LoadBalancerArgs): DirectorArgs {
+  const iface = args.directorInterface ?? "eth0";
+  const nat = {
+    ipForward: true,
+    sysctls: pulumi.all([iface, args.directorSettings?.sysctls]).apply(([i, more]) => ({
+      "net.ipv4.conf.all.send_redirects": 0,
+      [`net.ipv4.conf.${i}.send_redirects`]: 0,
+      ...more,
+    })),
+  };
+  return {
+    ...args.directorSettings,
+    connection: args.director,
+    ...((args.forwarding ?? "dr") === "nat" ? nat : {}),
+    vips: [{ address: args.vip, interface: iface }],
+  };
+}
+
+/** A backend's RealServerHost: the VIP (and tunnel) for DR and TUN, the return path for NAT. */
+function hostArgs(
+  args: LoadBalancerArgs,
+  b: BackendArgs,
+  connection: pulumi.Input<ConnectionArgs>,
+): RealServerHostArgs {
+  const forwarding = args.forwarding ?? "dr";
+  const common = { connection, interface: b.interface, addresses: [b.address] };
+  if (forwarding === "nat")
+    return {
+      ...common,
+      mode: "nat",
+      gateway: args.directorAddress,
+      ports: [...new Set(args.ports.map((p) => b.port ?? p))],
+    };
+  const tunnel = forwarding === "tun" ? (args.tunnel ?? { type: "ipip" as const }) : undefined;
+  return {
+    ...common,
+    mode: forwarding,
+    vips: [args.vip],
+    ...(tunnel ? { tunnels: [{ type: tunnel.type, port: tunnel.port }] } : {}),
+  };
 }

@@ -1,19 +1,59 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
-import { withSecretOutputs } from "./options";
+import { ownerOf, withSecretOutputs } from "./options";
 import { providerFor } from "./shim";
+import type { TunnelType } from "./types";
+
+/** A tunnel a tun-mode {@link RealServerHost} receives. */
+export interface TunnelReceiverArgs {
+  /** `ipip`, `gre` or `gue` (ipvsadm `--tun-type`). */
+  type: pulumi.Input<TunnelType>;
+  /** For `gue`: the UDP port GUE is received on (the RealServers' `tunnel.port`). */
+  port?: pulumi.Input<number>;
+}
 
 /** Arguments of {@link RealServerHost}. */
 export interface RealServerHostArgs {
   /** The real server host. Changing its host or port replaces the resource. */
   connection: pulumi.Input<ConnectionArgs>;
   /**
-   * `dr`: VIPs on `lo`, ARP settings. `tun`: the ipip module, tunl0 up with the VIPs on it,
-   * rp_filter=0 on all and tunl0, and the ARP settings.
+   * `dr`: VIPs on `lo`, ARP settings. `tun`: for each of {@link tunnels}, its modules and its
+   * decapsulating device up (ipip: tunl0; gre: gre0; gue: a fou receive port feeding tunl0), the
+   * IPv4 VIPs on the first device and IPv6 VIPs on ip6tnl0, rp_filter=0 on all and on each device,
+   * and the ARP settings. `nat`: the return path, so that the replies from the service
+   * {@link ports} go back through the director at {@link gateway} (policy routing: a rule per port
+   * and address, and a table of its own; the main table and default route stay as they are).
+   * Changed in place.
    */
-  mode: pulumi.Input<"dr" | "tun">;
-  /** The VIPs the real server accepts traffic for (IPv4 /32; IPv6 /128 in dr mode). */
-  vips: pulumi.Input<pulumi.Input<string>[]>;
+  mode: pulumi.Input<"dr" | "tun" | "nat">;
+  /**
+   * `dr` and `tun` (required): the VIPs the real server accepts traffic for (IPv4 /32; IPv6 /128,
+   * in tun mode over ip6tnl, which needs tunnel type ipip). None in `nat` mode. Changed in place.
+   */
+  vips?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * `tun` only: the tunnel types this host receives, as its RealServers' `tunnel` sends them
+   * (`{type: "ipip"}`, `{type: "gre"}`, `{type: "gue", port: 6080}`). Default `[{type: "ipip"}]`.
+   * Changed in place.
+   */
+  tunnels?: pulumi.Input<pulumi.Input<TunnelReceiverArgs>[]>;
+  /**
+   * The host's addresses as a real server (the RealServers' `address`; required in `nat` mode,
+   * where the replies from them are routed). With them, `pulumi preview` fails when a RealServer of
+   * the stack at one of these addresses needs what this host is not prepared for (a tunnel type it
+   * does not receive, a NAT port it does not route back), naming both resources. Changed in place.
+   */
+  addresses?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * `nat` only (required): the director's address on this host's network, where the replies go.
+   * IPv4. Changed in place.
+   */
+  gateway?: pulumi.Input<string>;
+  /**
+   * `nat` only (required): the real server's service ports (the RealServers' `port`), whose
+   * replies go back through the director. Changed in place.
+   */
+  ports?: pulumi.Input<pulumi.Input<number>[]>;
   /** The interface facing the VIP network, for arp_ignore/arp_announce. Default: the IPv4 default route's. */
   interface?: pulumi.Input<string>;
   /**
@@ -24,7 +64,7 @@ export interface RealServerHostArgs {
 }
 
 /**
- * A real server's host setup for LVS-DR or LVS-TUN. On delete, every setting it changed is put back
+ * A real server's host setup for LVS-DR, LVS-TUN, or LVS-NAT's return path. On delete, every setting it changed is put back
  * to the value it had before, and only those; the VIPs it added and the files it wrote are removed.
  */
 export class RealServerHost extends pulumi.dynamic.Resource {
@@ -38,6 +78,7 @@ export class RealServerHost extends pulumi.dynamic.Resource {
       state: undefined,
       baseline: undefined,
       effectiveInterface: undefined,
+      owner: ownerOf(name),
     };
     super(providerFor("RealServerHost"), name, props, withSecretOutputs(opts), "lvs", "RealServerHost");
   }

@@ -1,6 +1,6 @@
 // The director deploys itself: pulumi runs on the director, which it programs directly
-// (connection: { local: true }): IPVS through generic netlink, sysctls through /proc/sys, no SSH
-// and no ipvsadm. LVS-NAT with a port remap, so the real servers need nothing from pulumi-lvs
+// (connection: { local: true }): IPVS rules and timeouts through generic netlink, sysctls through
+// /proc/sys, no SSH and no ipvsadm. LVS-NAT with a port remap, so the real servers need nothing from pulumi-lvs
 // (only a route back through the director, as for any NAT setup).
 //
 // Run it on the director, as root. Stack config (the lab test fills it):
@@ -20,6 +20,8 @@ const lb = new lvs.LoadBalancer("web", {
   forwarding: "nat",
   scheduler: "wrr",
   backends: backends.map((b, i) => ({ address: b.address, port: b.port ?? 80, weight: i + 1 })),
+  // connection timeouts (what `ipvsadm --set` does), set through netlink too
+  directorSettings: { timeouts: { tcp: 600, tcpFin: 30, udp: 60 } },
 });
 
 export const services = lb.serviceIds;

@@ -1,4 +1,5 @@
 /** Interface addresses, through iproute2's `ip`. */
+import { shellScriptWith } from "../scripts";
 import { shellQuote } from "../transport/transport";
 
 export interface InterfaceAddress {
@@ -60,13 +61,5 @@ export const DEVICE_WAIT_SECONDS = 60;
  * interface may appear late: a slow driver, a bridge or VLAN its network manager creates).
  */
 export function waitForDeviceFunction(): string {
-  return [
-    "waited=0",
-    "have_dev() {",
-    '  while [ ! -e "/sys/class/net/$1" ]; do',
-    `    if [ "$waited" -ge ${DEVICE_WAIT_SECONDS} ]; then echo "no interface $1 after ${DEVICE_WAIT_SECONDS} s" >&2; return 1; fi`,
-    "    sleep 1; waited=$((waited + 1))",
-    "  done",
-    "}",
-  ].join("\n");
+  return shellScriptWith("wait-for-device.sh", { DEVICE_WAIT_SECONDS: String(DEVICE_WAIT_SECONDS) });
 }

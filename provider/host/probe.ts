@@ -2,15 +2,58 @@
 import { sectionsScript, splitSections } from "../scripts/sections";
 import { type InterfaceAddress, parseIpAddr } from "./addresses";
 import { parseFiles, readFilesScript } from "./persist";
+import { NAT_TABLE } from "./return-path";
 import { parseSysctls, readSysctlsScript, type Sysctl } from "./sysctl";
 
-const MARK = "#pulumi-lvs:probe";
+/** The mark of the probe's sections (doctor adds its own sections under it, in the same round trip). */
+export const PROBE_MARK = "#pulumi-lvs:probe";
+
+/** Listings of kernel objects a plan may add, one object a line (a kind with no such object prints nothing). */
+const LISTINGS = {
+  /** GUE and FOU receive ports (`port 6080 gue`). */
+  fou: "ip fou show 2>/dev/null || true",
+  /** IPv4 routing rules, tabs made spaces (`7100: from 10.0.0.11 sport 80 lookup 7100`). */
+  rule: "ip -4 rule show | tr -s '\\t ' '  '",
+  /** The routes of the NAT return path's table (host/return-path.ts). */
+  route: `ip -4 route show table ${NAT_TABLE} 2>/dev/null || true`,
+} as const;
+export type ListingKind = keyof typeof LISTINGS;
+
+/**
+ * A kernel object a host plan adds beside its addresses and sysctls (a device up, a GUE receive
+ * port): how the probe's facts tell whether the host has it, and the commands that add and remove
+ * it. Its key (`<kind>: <name>`) stands in the baseline, the journal and the state.
+ */
+export interface HostObject {
+  kind: "link" | ListingKind;
+  name: string;
+  /** The listing the probe must read for {@link present} (none: the usual facts tell). */
+  listing?: ListingKind;
+  present(facts: HostFacts): boolean;
+  add: string;
+  remove: string;
+}
+
+export const objectKey = (o: Pick<HostObject, "kind" | "name">) => `${o.kind}: ${o.name}`;
+
+/** A device up (a tunnel's fallback device): `ip link set DEV up`, and down again on delete. */
+export function linkUp(device: string): HostObject {
+  return {
+    kind: "link",
+    name: device,
+    present: (f) => f.links.get(device) === true,
+    add: `ip link set ${device} up`,
+    remove: `ip link set ${device} down 2>/dev/null || true`,
+  };
+}
 
 export interface ProbeRequest {
   sysctls: Sysctl[];
   files: string[];
   /** Also read `ipvsadm -L --timeout` (when ip_vs is loaded). */
   timeouts?: boolean;
+  /** The listings to read. */
+  listings?: ListingKind[];
 }
 
 export interface HostFacts {
@@ -23,11 +66,14 @@ export interface HostFacts {
   files: Map<string, string>;
   /** The interface of the IPv4 default route, if any. */
   defaultInterface?: string;
+  /** The lines of each listing read. */
+  listings: Map<ListingKind, Set<string>>;
   timeouts?: { tcp: number; tcpfin: number; udp: number };
 }
 
-export function probeScript(req: ProbeRequest): string {
-  const script = sectionsScript(MARK, [
+/** The probe's sections, by name (reading only). */
+export function probeSections(req: ProbeRequest): Array<[name: string, commands: string]> {
+  return [
     ["sysctls", readSysctlsScript(req.sysctls)],
     ["addresses", "ip -o addr show"],
     ["links", "ip -o link show"],
@@ -35,12 +81,20 @@ export function probeScript(req: ProbeRequest): string {
     ["route", "ip -o -4 route show default"],
     ["files", readFilesScript(req.files)],
     ["timeouts", req.timeouts ? "[ ! -e /proc/net/ip_vs ] || ipvsadm -L -n --timeout 2>/dev/null || true" : ":"],
-  ]);
-  return `${script}\nexit 0`;
+    ...(req.listings ?? []).map((k): [string, string] => [`listing ${k}`, LISTINGS[k]]),
+  ];
+}
+
+export function probeScript(req: ProbeRequest): string {
+  return `${sectionsScript(PROBE_MARK, probeSections(req))}\nexit 0`;
 }
 
 export function parseProbe(text: string): HostFacts {
-  const sec = splitSections(text, MARK);
+  return hostFactsOf(splitSections(text, PROBE_MARK));
+}
+
+/** The facts in the probe's sections (split from output that may hold other sections too). */
+export function hostFactsOf(sec: Record<string, string[]>): HostFacts {
   const links = new Map<string, boolean>();
   for (const l of sec.links ?? []) {
     const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(l);
@@ -52,6 +106,12 @@ export function parseProbe(text: string): HostFacts {
     links,
     modules: new Set((sec.modules ?? []).map((s) => s.trim()).filter(Boolean)),
     files: parseFiles((sec.files ?? []).join("\n")),
+    listings: new Map(
+      (Object.keys(LISTINGS) as ListingKind[]).map((k) => [
+        k,
+        new Set((sec[`listing ${k}`] ?? []).map((l) => l.trim()).filter(Boolean)),
+      ]),
+    ),
   };
   const route = /\bdev\s+(\S+)/.exec((sec.route ?? []).join("\n"));
   if (route) facts.defaultInterface = route[1]!;

@@ -1,3 +1,4 @@
+import type { Change } from "./change";
 import type { IpvsTable, RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "./types";
 import { realServerKeyText, serviceKeyText } from "./types";
 
@@ -34,6 +35,12 @@ export interface IpvsClient {
   addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void>;
   editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void>;
   deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void>;
+  /**
+   * Applies one change to the kernel and leaves the ledger alone: for rules another daemon owns
+   * (keepalived's), which pulumi-lvs puts back when they go missing but never claims. The same
+   * errors as the other mutations.
+   */
+  applyUnrecorded(change: Change): Promise<void>;
 }
 
 /**
@@ -63,28 +70,23 @@ export class IpvsError extends Error {
   }
 }
 
+/** A service, or a real server of it, for messages. */
+function objectText(what: "service" | "real server", service: ServiceKey, rs?: RealServerKey): string {
+  return what === "service"
+    ? `virtual service ${serviceKeyText(service)}`
+    : `real server ${realServerKeyText(rs!)} of ${serviceKeyText(service)}`;
+}
+
 export class IpvsNotFoundError extends IpvsError {
   constructor(host: string, command: string, what: "service" | "real server", service: ServiceKey, rs?: RealServerKey) {
-    super(
-      host,
-      command,
-      what === "service"
-        ? `virtual service ${serviceKeyText(service)} does not exist`
-        : `real server ${realServerKeyText(rs!)} of ${serviceKeyText(service)} does not exist`,
-    );
+    super(host, command, `${objectText(what, service, rs)} does not exist`);
     this.name = "IpvsNotFoundError";
   }
 }
 
 export class IpvsAlreadyExistsError extends IpvsError {
   constructor(host: string, command: string, what: "service" | "real server", service: ServiceKey, rs?: RealServerKey) {
-    super(
-      host,
-      command,
-      what === "service"
-        ? `virtual service ${serviceKeyText(service)} already exists`
-        : `real server ${realServerKeyText(rs!)} of ${serviceKeyText(service)} already exists`,
-    );
+    super(host, command, `${objectText(what, service, rs)} already exists`);
     this.name = "IpvsAlreadyExistsError";
   }
 }

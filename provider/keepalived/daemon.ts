@@ -5,6 +5,7 @@
  */
 import { type InterfaceAddress, parseIpAddr } from "../host/addresses";
 import { type PersistedFile, parseFiles, readFilesScript, writeFilesScript } from "../host/persist";
+import { shellScriptWith } from "../scripts";
 import { splitSections } from "../scripts/sections";
 import { CommandError, shellQuote, type Transport } from "../transport/transport";
 import { CONF_DIR, INCLUDE_LINE, MAIN_CONF, MAIN_CONF_TEXT, OWN_DIR } from "./render";
@@ -42,109 +43,30 @@ function prepareScript(): string {
   ].join("\n");
 }
 
-/**
- * Shell functions shared by the scripts that read and change keepalived's state (reading only):
- * - `under_systemd`: systemd is the init system (the lab's namespaces have none);
- * - `has_pid`: keepalived's pid file names a live process (then in $pid). keepalived writes it
- *   whether it forks or not (Debian's unit runs it with --dont-fork);
- * - `running`: `has_pid`, or keepalived's unit is active;
- * - `enabled`: under systemd, keepalived's unit is enabled (it starts at boot).
- */
-export const KEEPALIVED_STATE_FUNCTIONS = `under_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
-has_pid() { pid=$(cat ${PID_FILE} 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
-running() { has_pid || { under_systemd && systemctl is-active -q keepalived 2>/dev/null; }; }
-enabled() { systemctl is-enabled -q keepalived 2>/dev/null; }`;
+/** What keepalived-state.sh reads (its functions: under_systemd, has_pid, running, enabled). */
+const STATE_VARS = { PID_FILE };
 
-/**
- * Shell functions that change keepalived's state:
- * - `record WORD`: adds WORD to {@link CHANGES_FILE} (before the change it names is made);
- * - `recorded WORD`: WORD is in it;
- * - `reload_keepalived`: systemctl reload under systemd, SIGHUP otherwise (never a restart: it drops
- *   every IPVS rule keepalived made, and the VIPs);
- * - `stop_keepalived`: returns once keepalived has exited;
- * - `exists GLOB...`: one of the globs matches a file.
- */
-const CHANGE_FUNCTIONS = `exists() { for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
-record() { recorded "$1" || { mkdir -p ${shellQuote(CHANGES_FILE.slice(0, CHANGES_FILE.lastIndexOf("/")))} && echo "$1" >> ${CHANGES_FILE}; }; }
-recorded() { grep -qxF "$1" ${CHANGES_FILE} 2>/dev/null; }
-reload_keepalived() {
-  if under_systemd && systemctl is-active -q keepalived 2>/dev/null; then systemctl reload keepalived
-  elif has_pid; then kill -HUP "$pid"; fi
+/** keepalived-state.sh's functions, for scripts that read keepalived's state. */
+export function keepalivedStateFunctions(): string {
+  return shellScriptWith("keepalived-state.sh", STATE_VARS);
 }
-stop_keepalived() {
-  if under_systemd && systemctl is-active -q keepalived 2>/dev/null; then systemctl stop keepalived; return; fi
-  has_pid || return 0
-  kill -TERM "$pid"
-  i=0
-  while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-}`;
 
 /**
- * keepalived with pulumi-lvs files to read: under systemd its unit enabled (or keepalived, and the
- * IPVS rules it makes, would not come back after a reboot) and restarted when it dies
- * ({@link RESTART_DROPIN}); reloaded if it runs, started
- * otherwise. A start returns once keepalived has written its pid file (it daemonizes first without
- * systemd): a reload right after must find it, or it would start a second keepalived.
+ * Run after pulumi-lvs's files change: keepalived runs them, or, once the last one is gone, is put
+ * back as it was (provider/scripts/keepalived-reload.sh).
  */
-const RUN_SCRIPT = `if under_systemd && ! enabled; then
-  record enabled
-  systemctl enable -q keepalived || exit
-fi
-if under_systemd && [ ! -e ${RESTART_DROPIN} ]; then
-  record restart
-  mkdir -p ${shellQuote(RESTART_DROPIN.slice(0, RESTART_DROPIN.lastIndexOf("/")))} || exit
-  printf %s ${shellQuote(RESTART_DROPIN_TEXT)} > ${RESTART_DROPIN} && systemctl daemon-reload || exit
-fi
-if running; then reload_keepalived; exit; fi
-record started
-if under_systemd; then systemctl start keepalived || exit; else keepalived -f ${MAIN_CONF} || exit; fi
-i=0
-while [ $i -lt 100 ]; do
-  if has_pid; then sleep 1; exit 0; fi
-  sleep 0.1; i=$((i + 1))
-done
-echo "keepalived did not start: no live process in ${PID_FILE} after 10 s (see its log: journalctl -u keepalived or syslog)" >&2
-exit 1`;
-
-/**
- * No pulumi-lvs file left: keepalived back as pulumi-lvs found it. pulumi-lvs's own folder (its
- * state scripts) goes. A main file that pulumi-lvs wrote (unchanged, and nothing else in conf.d
- * for it to include) is removed, with the conf.d it made; then keepalived is
- * stopped if pulumi-lvs started it, and its unit disabled if pulumi-lvs enabled it. A main file of
- * the user's stays, and keepalived is only reloaded (if it runs). Either way the restart drop-in
- * goes if pulumi-lvs added it.
- */
-const RESTORE_SCRIPT = `rm -rf ${shellQuote(OWN_DIR)}
-if printf %s ${shellQuote(MAIN_CONF_TEXT)} | cmp -s - ${MAIN_CONF} && ! exists ${CONF_DIR}/*.conf; then
-  rm -f ${MAIN_CONF}
-  rmdir ${shellQuote(CONF_DIR)} 2>/dev/null
-  if recorded started; then stop_keepalived; else reload_keepalived; fi
-  if recorded enabled && under_systemd; then systemctl disable -q keepalived || exit; fi
-else
-  reload_keepalived
-fi
-if recorded restart; then
-  rm -f ${RESTART_DROPIN} && rmdir ${shellQuote(RESTART_DROPIN.slice(0, RESTART_DROPIN.lastIndexOf("/")))} 2>/dev/null
-  if under_systemd; then systemctl daemon-reload || exit; fi
-fi
-rm -f ${CHANGES_FILE}`;
-
-/** Whether pulumi-lvs has a file left for keepalived (a conf.d file, or a real server's block). */
-const OURS_LEFT = `exists ${CONF_DIR}/pulumi-lvs-*.conf ${OWN_DIR}/*/*.conf`;
-
-/**
- * Run after pulumi-lvs's files change: keepalived runs them ({@link RUN_SCRIPT}), or, once the last
- * one is gone, is put back as it was ({@link RESTORE_SCRIPT}).
- */
-export const RELOAD_SCRIPT = [
-  KEEPALIVED_STATE_FUNCTIONS,
-  CHANGE_FUNCTIONS,
-  `if ! ${OURS_LEFT}; then`,
-  RESTORE_SCRIPT,
-  "exit",
-  "fi",
-  RUN_SCRIPT,
-].join("\n");
+export function reloadScript(): string {
+  return shellScriptWith("keepalived-reload.sh", {
+    ...STATE_VARS,
+    MAIN_CONF,
+    MAIN_CONF_TEXT,
+    CONF_DIR,
+    OWN_DIR,
+    CHANGES_FILE,
+    RESTART_DROPIN,
+    RESTART_DROPIN_TEXT,
+  });
+}
 
 function explain(t: Transport, command: string, r: { code: number; stdout: string; stderr: string }): Error {
   if (r.code === NO_KEEPALIVED) {
@@ -188,7 +110,7 @@ export function reload(t: Transport): Promise<void> {
       state.pending = undefined;
       state.running = p;
       // with the host's lock: a file written meanwhile would find keepalived half put back
-      const res = await t.exclusive(() => t.run(RELOAD_SCRIPT));
+      const res = await t.exclusive(() => t.run(reloadScript()));
       if (res.code !== 0) throw explain(t, "reload keepalived", res);
     })
     .finally(() => {
@@ -243,7 +165,7 @@ export async function readKeepalivedHost(t: Transport, paths: string[], globs: s
     readFilesScript(paths),
     `echo '${MARK} counts'`,
     ...globs.map((g) => `echo "$(ls ${g} 2>/dev/null | wc -l) ${g}"`),
-    KEEPALIVED_STATE_FUNCTIONS,
+    keepalivedStateFunctions(),
     `echo '${MARK} running'`,
     "if running; then echo yes; fi",
     `echo '${MARK} enabled'`,

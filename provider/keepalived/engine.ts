@@ -7,15 +7,14 @@
  * keepalived should have made from them (a real server whose check says DOWN is expected absent,
  * or at weight 0 with inhibitOnFailure), and keepalived itself with what those rules need: running
  * and, under systemd, enabled (so that it comes back after a reboot). keepalived does not put back
- * rules deleted by hand on a reload, so `pulumi up` re-adds such rules itself (ipvsadm, not
- * recorded in pulumi-lvs's ledger: they are keepalived's) after rewriting the files.
+ * rules deleted by hand on a reload, so `pulumi up` re-adds such rules itself (through the IPVS
+ * client, unrecorded: they are keepalived's, not in pulumi-lvs's ledger) after rewriting the files.
  */
 
 import type { PersistedFile } from "../host/persist";
-import { realServerChange, serviceChange } from "../ipvs/change";
-import type { IpvsClient } from "../ipvs/client";
+import { type Change, realServerChange, serviceChange } from "../ipvs/change";
+import { IpvsAlreadyExistsError, type IpvsClient, IpvsNotFoundError } from "../ipvs/client";
 import { drainReporter, drains, waitDrained } from "../ipvs/drain";
-import { argsOf } from "../ipvs/ipvsadm/command";
 import {
   findRealServer,
   findService,
@@ -27,16 +26,16 @@ import {
 } from "../ipvs/types";
 import type { HealthCheck } from "../model/keepalived";
 import { say } from "../transport/progress";
-import { CommandError, shellJoin, type Transport } from "../transport/transport";
+import type { Transport } from "../transport/transport";
 import { apply, type DaemonState, daemonState, readKeepalivedHost } from "./daemon";
 import {
   RS_NOTIFY,
-  RS_NOTIFY_TEXT,
   realServerDirOf,
   realServerFileOf,
   realServerStateFileOf,
   renderRealServer,
   renderVirtualServer,
+  rsNotifyText,
   serviceFileOf,
 } from "./render";
 
@@ -80,7 +79,7 @@ function serviceFile(s: ServiceSpec): PersistedFile {
 }
 
 export async function applyService(t: Transport, s: ServiceSpec): Promise<void> {
-  await apply(t, [serviceFile(s), { path: RS_NOTIFY, content: RS_NOTIFY_TEXT, mode: "0755" }], [], {
+  await apply(t, [serviceFile(s), { path: RS_NOTIFY, content: rsNotifyText(), mode: "0755" }], [], {
     make: [realServerDirOf(s.cfg.key)],
   });
 }
@@ -105,7 +104,7 @@ export async function repairService(t: Transport, ipvs: IpvsClient, s: ServiceSp
   const look = async () => ({ observed: await observeService(t, ipvs, s, true) });
   const { observed } = await settled(await look(), look, `virtual service ${serviceKeyText(s.cfg.key)} on ${t.label}`);
   if (observed.live !== "missing") return;
-  await run(t, `ipvsadm ${shellJoin(argsOf(serviceChange("add", s.cfg)))}`);
+  await repair(ipvs, serviceChange("add", s.cfg));
 }
 
 /**
@@ -202,7 +201,7 @@ export async function repairRealServer(t: Transport, ipvs: IpvsClient, r: RealSe
     want === null
       ? realServerChange("delete", r.service, r.cfg)
       : realServerChange(live === "missing" ? "add" : "edit", r.service, want);
-  await run(t, `ipvsadm ${shellJoin(argsOf(change))}`);
+  await repair(ipvs, change);
 }
 
 /**
@@ -237,17 +236,15 @@ async function carriesTraffic(t: Transport, service: ServiceKey): Promise<boolea
   return p.addresses.some((a) => a.address === service.address);
 }
 
-async function run(t: Transport, command: string): Promise<void> {
-  const r = await t.exclusive(() => t.run(command));
-  // keepalived may have put it back meanwhile
-  if (r.code !== 0 && /already exists/i.test(r.stderr)) return;
-  if (r.code !== 0)
-    throw new CommandError(
-      t.label,
-      command,
-      r,
-      "check that ipvsadm is installed on the director, then run `pulumi up` again",
-    );
+/**
+ * One repair, through the IPVS client but not into pulumi-lvs's ledger (the rule is keepalived's).
+ * keepalived may have made the same change meanwhile: "already exists" and "not found" are done.
+ */
+async function repair(ipvs: IpvsClient, change: Change): Promise<void> {
+  await ipvs.applyUnrecorded(change).catch((e: unknown) => {
+    if (e instanceof IpvsAlreadyExistsError || e instanceof IpvsNotFoundError) return;
+    throw e;
+  });
 }
 
 /** One kind of object the keepalived engine keeps (a service or a real server), as the resources use it. */

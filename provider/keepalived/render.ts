@@ -1,5 +1,6 @@
 /**
- * keepalived configuration, rendered from the model: pure functions, no I/O.
+ * keepalived configuration, rendered from the model: pure functions (the state scripts are read
+ * once from provider/scripts/).
  *
  * Layout on a director (every file but the main one is owned by one resource):
  * - `/etc/keepalived/keepalived.conf`: keepalived's own main file. Written only when absent
@@ -27,6 +28,7 @@ import {
   type VirtualServiceConfig,
 } from "../ipvs/types";
 import type { HealthCheck, VrrpInstanceInputs } from "../model/keepalived";
+import { scriptFile } from "../scripts";
 
 export const MAIN_CONF = "/etc/keepalived/keepalived.conf";
 export const CONF_DIR = "/etc/keepalived/conf.d";
@@ -153,24 +155,17 @@ function renderCheck(h: HealthCheck): string[] {
 }
 
 /** The notify script of real servers: `notify-real-server.sh <state file> UP|DOWN`. */
-export const RS_NOTIFY_TEXT = `#!/bin/sh
-# managed by pulumi-lvs: records a real server's health-check verdict for \`pulumi refresh\`
-mkdir -p ${STATE_DIR} && echo "$2" > "$1"
-`;
+export function rsNotifyText(): string {
+  return scriptFile("notify-real-server.sh");
+}
 
 /**
  * keepalived runs it once with the FIFO's path, and writes a line per transition to the FIFO,
  * in order: `INSTANCE "<name>" <state> <priority>`.
  */
-export const VRRP_FIFO_SCRIPT_TEXT = `#!/bin/sh
-# managed by pulumi-lvs: records the VRRP role of each instance for \`pulumi refresh\`
-mkdir -p ${STATE_DIR}
-while read -r type name state priority; do
-  [ "$type" = INSTANCE ] || continue
-  name=$(echo "$name" | tr -d '"')
-  echo "$state" > "${STATE_DIR}/vrrp-$name"
-done < "$1"
-`;
+export function vrrpFifoScriptText(): string {
+  return scriptFile("vrrp-state.sh", { STATE_DIR });
+}
 
 /** The `vrrp_instance` block (and the sync daemon's `global_defs`) of a VrrpInstance. */
 export function renderVrrpInstance(v: VrrpInstanceInputs): string {

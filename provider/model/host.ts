@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { connection } from "./connection";
-import { ipAddress } from "./net";
+import { TUNNEL_TYPES } from "../ipvs/types";
+import { connection, owner } from "./connection";
+import { ipAddress, port } from "./net";
 
 /** A network interface name (as the kernel allows them). */
 export const interfaceName = z
@@ -112,28 +113,89 @@ export const directorInputs = z
   });
 export type DirectorInputs = z.infer<typeof directorInputs>;
 
+/** A tunnel a tun-mode real-server host receives (the RealServers' `tunnel`, without the checksum). */
+const tunnelReceiver = z.strictObject({
+  type: z.enum(TUNNEL_TYPES, { error: `must be one of ${TUNNEL_TYPES.join(", ")}` }),
+  port: port.optional(),
+});
+
 export const realServerHostInputs = z
   .strictObject({
     connection,
-    mode: z.enum(["dr", "tun"], { error: 'must be "dr" (direct routing) or "tun" (IP tunnelling)' }),
-    vips: z
-      .array(ipAddress, { error: "must be a list of IP addresses" })
-      .min(1, { error: "must list at least one VIP" }),
+    mode: z.enum(["dr", "tun", "nat"], {
+      error: 'must be "dr" (direct routing), "tun" (IP tunnelling) or "nat" (masquerading)',
+    }),
+    vips: z.array(ipAddress, { error: "must be a list of IP addresses" }).default([]),
     interface: interfaceName.optional(),
+    /** nat: the director's address on this host's network, where the replies go. */
+    gateway: ipAddress.optional(),
+    /** nat: the real-server ports whose replies go back through the director. */
+    ports: z.array(port, { error: "must be a list of ports" }).optional(),
+    /** tun: the tunnel types the host receives (default ipip). */
+    tunnels: z.array(tunnelReceiver, { error: 'must be a list of tunnels such as {type: "gre"}' }).optional(),
+    /** The host's real-server addresses (the RealServers' `address`), for the preview check of tunnels. */
+    addresses: z.array(ipAddress, { error: "must be a list of IP addresses" }).optional(),
     persist: z.boolean({ error: "must be a boolean" }).default(true),
+    owner: owner.optional(),
   })
   .superRefine((v, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
     const seen = new Set<string>();
     v.vips.forEach((a, i) => {
-      if (seen.has(a)) ctx.addIssue({ code: "custom", path: ["vips", i], message: `${a} is listed twice` });
+      if (seen.has(a)) issue(["vips", i], `${a} is listed twice`);
       seen.add(a);
-      if (v.mode === "tun" && a.includes(":")) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["vips", i],
-          message: `${a}: IPv6 VIPs are supported in dr mode only (tun mode uses IPv4 ipip tunnels)`,
-        });
-      }
     });
+    if (v.mode === "nat") return checkNat(v, issue);
+    if (v.vips.length === 0) issue(["vips"], "must list at least one VIP");
+    for (const k of ["gateway", "ports"] as const)
+      if (v[k] !== undefined) issue([k], 'is only for mode "nat" (the return path through the director)');
+    if (v.mode !== "tun") {
+      if (v.tunnels !== undefined) issue(["tunnels"], 'is only for mode "tun"');
+      return;
+    }
+    const tunnels = v.tunnels ?? [{ type: "ipip" }];
+    const types = new Set<string>();
+    tunnels.forEach((t, i) => {
+      if (t.type === "gue" && t.port === undefined)
+        issue(["tunnels", i, "port"], "is required for a gue tunnel (the UDP port GUE is received on)");
+      if (t.type !== "gue" && t.port !== undefined) issue(["tunnels", i, "port"], `is only for gue, not ${t.type}`);
+      const k = `${t.type}:${t.port ?? ""}`;
+      if (types.has(k)) issue(["tunnels", i], `${t.type}${t.port ? ` port ${t.port}` : ""} is listed twice`);
+      types.add(k);
+    });
+    if (!tunnels.some((t) => t.type === "ipip")) {
+      v.vips.forEach((a, i) => {
+        if (a.includes(":"))
+          issue(
+            ["vips", i],
+            `${a}: IPv6 VIPs in tun mode are received over ip6tnl (IPv6-in-IPv6), which is tunnel type ipip: add {type: "ipip"} to tunnels`,
+          );
+      });
+    }
   });
 export type RealServerHostInputs = z.infer<typeof realServerHostInputs>;
+
+type Issue = (path: (string | number)[], message: string) => void;
+
+/** nat mode: the director's address, the ports and the host's addresses, IPv4 (the return path's rules). */
+function checkNat(
+  v: { vips: string[]; gateway?: string; ports?: number[]; addresses?: string[]; tunnels?: unknown },
+  issue: Issue,
+): void {
+  if (v.vips.length > 0) issue(["vips"], "are not for mode nat: the director holds the VIP, the real server gets none");
+  if (v.tunnels !== undefined) issue(["tunnels"], 'is only for mode "tun"');
+  if (v.gateway === undefined)
+    issue(["gateway"], "is required for mode nat: the director's address on this host's network, where replies go");
+  else if (v.gateway.includes(":")) issue(["gateway"], "must be IPv4 (the NAT return path is IPv4 only)");
+  if (!v.ports?.length)
+    issue(
+      ["ports"],
+      "must list the real server's service ports for mode nat (their replies go back through the director)",
+    );
+  if (!v.addresses?.length)
+    issue(["addresses"], "must list the host's real-server addresses for mode nat (the replies from them are routed)");
+  v.addresses?.forEach((a, i) => {
+    if (a.includes(":")) issue(["addresses", i], `${a}: the NAT return path is IPv4 only`);
+  });
+  if (new Set(v.ports).size !== (v.ports ?? []).length) issue(["ports"], "lists a port twice");
+}

@@ -82,9 +82,26 @@ export function checkClaim<V>(
   return { inputs: news, failures: [{ property: o.property, reason }] };
 }
 
+/**
+ * The end of a `check` that compares resources of the deployment: when the inputs are valid and
+ * known, `failure` may name a reason to fail on `property`.
+ */
+export function checkFailure<V>(
+  checked: pulumi.dynamic.CheckResult,
+  news: Record<string, unknown>,
+  property: string,
+  failure: (inputs: V) => string | undefined,
+): pulumi.dynamic.CheckResult {
+  if ((checked.failures?.length ?? 0) > 0 || containsUnknown(checked.inputs)) return checked;
+  const reason = failure(checked.inputs as V);
+  return reason ? { inputs: news, failures: [{ property, reason }] } : checked;
+}
+
 /** Forgets every claim (unit tests run many deployments in one process). @internal */
 export function resetClaims(): void {
   claims.clear();
+  needsAt.clear();
+  hostsAt.clear();
 }
 
 /** The resource name part of an owner (`project/stack/name` → `name`), for messages. */
@@ -104,4 +121,70 @@ export function mayTakeOver(
   recorded: string | undefined,
 ): boolean {
   return !!adopt || (owner !== undefined && recorded === owner);
+}
+
+// ---- what each real server needs of its host, and what its RealServerHost is prepared for
+
+/** A need of a real server's host (`gre`, `gue port 6080`, `nat port 80`), and how to meet it. */
+export interface HostNeed {
+  text: string;
+  remedy: string;
+}
+
+/** A tun real server's tunnel, as its host must receive it. */
+export function tunnelNeed(t: { type: string; port?: number }): HostNeed {
+  const spec = `{type: "${t.type}"${t.type === "gue" ? `, port: ${t.port}` : ""}}`;
+  return {
+    text: t.type === "gue" ? `gue port ${t.port}` : t.type,
+    remedy: `add ${spec} to the RealServerHost's tunnels (mode "tun"), or send a tunnel it receives`,
+  };
+}
+
+/** A nat real server's port, whose replies its host must route back through the director. */
+export function natNeed(port: number): HostNeed {
+  return { text: `nat port ${port}`, remedy: `add ${port} to the RealServerHost's ports (mode "nat")` };
+}
+
+/** By real-server address: the needs of the RealServers at it, and the RealServerHost that declares it. */
+const needsAt = new Map<string, Map<string, HostNeed>>();
+const hostsAt = new Map<string, { owner: string; mode: string; provides: HostNeed[] }>();
+
+const prepared = (h: { mode: string; provides: HostNeed[] }) =>
+  h.provides.length > 0 ? h.provides.map((n) => n.text).join(", ") : `mode ${h.mode}`;
+
+/**
+ * Records that the RealServer `owner` at `address` needs `need` of its host; fails when the
+ * RealServerHost of the deployment that declares this address does not provide it. Memory only.
+ */
+export function checkHostNeed(address: string, owner: string, need: HostNeed): string | undefined {
+  let at = needsAt.get(address);
+  if (!at) {
+    at = new Map();
+    needsAt.set(address, at);
+  }
+  at.set(owner, need);
+  const host = hostsAt.get(address);
+  if (!host || host.provides.some((n) => n.text === need.text)) return undefined;
+  return `real server ${address} needs ${need.text} of its host, but its RealServerHost "${resourceNameOf(host.owner)}" is prepared for ${prepared(host)}: ${need.remedy}`;
+}
+
+/**
+ * Records that the RealServerHost `owner` at `addresses` provides `provides`; fails when a
+ * RealServer of the deployment at one of them needs what it does not provide.
+ */
+export function checkHostProvides(
+  addresses: readonly string[],
+  owner: string,
+  mode: string,
+  provides: HostNeed[],
+): string | undefined {
+  const host = { owner, mode, provides };
+  for (const a of addresses) hostsAt.set(a, host);
+  for (const a of addresses) {
+    for (const [rs, need] of needsAt.get(a) ?? []) {
+      if (!provides.some((n) => n.text === need.text))
+        return `RealServer "${resourceNameOf(rs)}" at ${a} needs ${need.text} of this host, which is prepared for ${prepared(host)}: ${need.remedy}`;
+    }
+  }
+  return undefined;
 }

@@ -16,16 +16,19 @@ export function setIpvsClientFactory(f: ((c: Connection) => IpvsClient) | undefi
 
 let local: NetlinkIpvsClient | undefined;
 
+/** The netlink client of this host (the local connection's). */
+export function localIpvsClient(): NetlinkIpvsClient {
+  local ??= new NetlinkIpvsClient();
+  return local;
+}
+
 /**
  * The IPVS client of the host a connection reaches (one per host per deployment): generic netlink
  * for the local connection, ipvsadm over SSH otherwise.
  */
 export function ipvsClientFor(c: Connection): IpvsClient {
   if (factory) return factory(c);
-  if (isLocal(c)) {
-    local ??= new NetlinkIpvsClient();
-    return local;
-  }
+  if (isLocal(c)) return localIpvsClient();
   const t = transportFor(c);
   let client = clients.get(t);
   if (!client) {

@@ -8,14 +8,16 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { addAddressCommand, announceCommand, type InterfaceAddress, waitForDeviceFunction } from "../host/addresses";
 import { afterNetwork, beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
+import type { HostFacts } from "../host/probe";
 import { bootSysctlsLines, plainSysctl, type Sysctl, sysctlConf, sysctlNamed } from "../host/sysctl";
 import { hostPrefix } from "../ipvs/address";
 import { LEDGER, restoreRulesScript } from "../ipvs/ledger";
-import { hostIdOf } from "../model/connection";
+import { type Connection, hostIdOf, isLocal } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
 import { transportFor } from "../transport/pool";
 import { shellQuote } from "../transport/transport";
 import { checkInputs } from "./check";
+import { localIpvsClient } from "./clients";
 import { diffResource, jsonEqual } from "./diff";
 import { diffFields } from "./fields";
 import {
@@ -140,7 +142,6 @@ export function directorPlan(v: DirectorInputs): HostPlan {
   const plan: HostPlan = {
     modules,
     sysctls,
-    prepare: [],
     addresses,
     announce: addresses,
     files,
@@ -164,6 +165,32 @@ function normalize(v: DirectorInputs): DirectorInputs {
 
 const { config: INPUTS } = diffFields("Director");
 
+/**
+ * How a director's IPVS timeouts are set and read: over SSH, by the plan's script (`ipvsadm --set`,
+ * `ipvsadm -L --timeout`); on the local connection, through netlink, so that it needs no ipvsadm
+ * (the boot script, with `persist`, still sets them with ipvsadm: nothing else runs at boot).
+ */
+const timeoutsWay = {
+  shell: {
+    /** The plan as the host's script applies it. */
+    scripted: (plan: HostPlan) => plan,
+    set: async (_plan: HostPlan) => undefined,
+    read: async (facts: HostFacts) => facts,
+  },
+  netlink: {
+    scripted: ({ timeouts: _, ...rest }: HostPlan): HostPlan => rest,
+    set: async (plan: HostPlan) => {
+      const t = plan.timeouts;
+      if (t) await localIpvsClient().setTimeouts({ tcp: t.tcp, tcpFin: t.tcpfin, udp: t.udp });
+    },
+    read: async (facts: HostFacts): Promise<HostFacts> => {
+      const t = await localIpvsClient().timeouts();
+      return { ...facts, ...(t ? { timeouts: { tcp: t.tcp, tcpfin: t.tcpFin, udp: t.udp } } : {}) };
+    },
+  },
+};
+const timeoutsFor = (c: Connection) => timeoutsWay[isLocal(c) ? "netlink" : "shell"];
+
 export const director: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
     return checkInputs(directorInputs, news, normalize);
@@ -173,34 +200,46 @@ export const director: pulumi.dynamic.ResourceProvider = {
     const d = diffResource(olds, news, INPUTS);
     if (d.changes) return d;
     // drift: what the host has differs from what these inputs want
-    const drift = !jsonEqual(olds.state, expectedState(directorPlan(news), news.persist, []));
+    const drift = !jsonEqual(olds.state, expectedState(directorPlan(news), news.persist));
     return { ...d, changes: drift };
   },
 
   async create(inputs: Props) {
     const plan = directorPlan(inputs);
-    const { baseline, announced } = await createHost(transportFor(inputs.connection), plan, inputs.persist);
+    const way = timeoutsFor(inputs.connection);
+    const { baseline, announced } = await createHost(
+      transportFor(inputs.connection),
+      way.scripted(plan),
+      inputs.persist,
+    );
+    await way.set(plan);
     return {
       id: `${hostIdOf(inputs.connection)}/director`,
-      outs: { ...inputs, baseline, announced, state: expectedState(plan, inputs.persist, []) },
+      outs: { ...inputs, baseline, announced, state: expectedState(plan, inputs.persist) },
     };
   },
 
   async read(id, props: Props) {
     const t = transportFor(props.connection);
     const plan = directorPlan(props);
-    const facts = await readHostFacts(t, plan, plan.timeouts !== undefined);
-    return { id, props: { ...props, state: observedState(plan, props.persist, [], facts) } };
+    const way = timeoutsFor(props.connection);
+    const scripted = way.scripted(plan);
+    const facts = await way.read(await readHostFacts(t, scripted, scripted.timeouts !== undefined));
+    return { id, props: { ...props, state: observedState(plan, props.persist, facts) } };
   },
 
   async update(_id, olds: Props, news: Props) {
     const plan = directorPlan(news);
     const t = transportFor(news.connection);
-    const { baseline, announced } = await updateHost(t, directorPlan(olds), plan, olds.baseline, news.persist);
-    return { outs: { ...news, baseline, announced, state: expectedState(plan, news.persist, []) } };
+    const way = timeoutsFor(news.connection);
+    const old = way.scripted(directorPlan(olds));
+    const { baseline, announced } = await updateHost(t, old, way.scripted(plan), olds.baseline, news.persist);
+    await way.set(plan);
+    return { outs: { ...news, baseline, announced, state: expectedState(plan, news.persist) } };
   },
 
   async delete(_id, props: Props) {
-    await deleteHost(transportFor(props.connection), directorPlan(props), props.baseline);
+    const plan = timeoutsFor(props.connection).scripted(directorPlan(props));
+    await deleteHost(transportFor(props.connection), plan, props.baseline);
   },
 };

@@ -64,7 +64,17 @@ export const FIELDS = {
     vips: "update",
     persist: "update",
   },
-  RealServerHost: { connection: "host", mode: "update", vips: "update", interface: "update", persist: "update" },
+  RealServerHost: {
+    connection: "host",
+    mode: "update",
+    vips: "update",
+    interface: "update",
+    tunnels: "update",
+    addresses: "update",
+    gateway: "update",
+    ports: "update",
+    persist: "update",
+  },
 } as const satisfies Record<string, Record<string, FieldChange>>;
 
 export type ResourceKind = keyof typeof FIELDS;

@@ -12,7 +12,7 @@ import {
   type InterfaceAddress,
 } from "../host/addresses";
 import { type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
-import { type HostFacts, parseProbe, probeScript } from "../host/probe";
+import { type HostFacts, type HostObject, type ListingKind, objectKey, parseProbe, probeScript } from "../host/probe";
 import { type Sysctl, sysctlNamed, writeSysctlsScript } from "../host/sysctl";
 import { CommandError, privilegeRemedy, runScript, shellQuote, type Transport } from "../transport/transport";
 
@@ -20,9 +20,9 @@ export interface HostPlan {
   modules: string[];
   /** Written in this order (e.g. ARP settings before any VIP is added). */
   sysctls: Array<[Sysctl, string]>;
-  /** Commands run after the sysctls and before the addresses. */
-  prepare: string[];
   addresses: InterfaceAddress[];
+  /** Kernel objects beside the addresses (devices up, GUE receive ports, rules), added after the sysctls, before the addresses. */
+  objects?: HostObject[];
   /** Addresses to announce with a gratuitous ARP once added. */
   announce: InterfaceAddress[];
   /** IPVS timeouts (ipvsadm --set); 0 leaves one unchanged. */
@@ -33,6 +33,42 @@ export interface HostPlan {
   ownedFiles: string[];
   /** Where the host keeps this resource's {@link Journal} (removed on delete). */
   journal: string;
+}
+
+/**
+ * What the plan adds and delete takes away, addresses and objects alike: a key (in the baseline,
+ * the journal and the state), whether the host has it, and the commands.
+ */
+interface Item {
+  key: string;
+  /** A device brought up: in the state's `links`, not its `addresses`. */
+  link?: string;
+  present(facts: HostFacts): boolean;
+  add: string;
+  remove: string;
+}
+
+function itemsOf(plan: Pick<HostPlan, "addresses" | "objects">): Item[] {
+  return [
+    ...(plan.objects ?? []).map((o) => ({
+      key: objectKey(o),
+      ...(o.kind === "link" ? { link: o.name } : {}),
+      present: o.present,
+      add: o.add,
+      remove: o.remove,
+    })),
+    ...plan.addresses.map((a) => ({
+      key: addressKey(a),
+      present: (f: HostFacts) => hasAddress(f.addresses, a),
+      add: addAddressCommand(a),
+      remove: deleteAddressCommand(a),
+    })),
+  ];
+}
+
+/** The listings a plan's objects are read from. */
+function listingsOf(plan: Pick<HostPlan, "objects">): ListingKind[] {
+  return [...new Set((plan.objects ?? []).flatMap((o) => (o.listing ? [o.listing] : [])))];
 }
 
 /**
@@ -66,7 +102,10 @@ function parseJournal(text: string | undefined): Journal | undefined {
 export interface Baseline {
   /** Previous value of each sysctl pulumi-lvs set (null: the parameter did not exist). */
   sysctls: Record<string, string | null>;
-  /** `addr/prefix dev` of the planned addresses that already existed (not ours to remove). */
+  /**
+   * Keys of the planned addresses (`addr/prefix dev`) and objects (`kind: line`) that already
+   * existed (not ours to remove).
+   */
   addresses: string[];
 }
 
@@ -76,10 +115,17 @@ export function addressKey(a: InterfaceAddress): string {
 
 export async function readHostFacts(
   t: Transport,
-  plan: Pick<HostPlan, "sysctls" | "files" | "ownedFiles">,
+  plan: Pick<HostPlan, "sysctls" | "files" | "ownedFiles" | "objects">,
   timeouts = false,
 ): Promise<HostFacts> {
-  const r = await t.run(probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: plan.ownedFiles, timeouts }));
+  const r = await t.run(
+    probeScript({
+      sysctls: plan.sysctls.map(([s]) => s),
+      files: plan.ownedFiles,
+      timeouts,
+      listings: listingsOf(plan),
+    }),
+  );
   if (r.code !== 0) throw new CommandError(t.label, "read host settings", r);
   return parseProbe(r.stdout);
 }
@@ -101,7 +147,7 @@ export async function captureBaseline(
   earlier?: { baseline: Baseline; plannedAddresses: string[] },
 ): Promise<Journal> {
   const r = await t.run(
-    `${modprobe(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [plan.journal] })}`,
+    `${modprobe(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [plan.journal], listings: listingsOf(plan) })}`,
   );
   if (r.code !== 0) throw new CommandError(t.label, "load modules and read host settings", r, moduleRemedy(r.stderr));
   const facts = parseProbe(r.stdout);
@@ -110,13 +156,13 @@ export async function captureBaseline(
   for (const [s] of plan.sysctls) if (!(s.name in sysctls)) sysctls[s.name] = facts.sysctls.get(s.name) ?? null;
   const addresses = new Set([...(journal?.addresses ?? []), ...(earlier?.baseline.addresses ?? [])]);
   const planned = new Set([...(journal?.planned ?? []), ...(earlier?.plannedAddresses ?? [])]);
-  for (const a of plan.addresses) {
-    const k = addressKey(a);
+  const items = itemsOf(plan);
+  for (const i of items) {
     // present now, and not because pulumi-lvs added it earlier: it was the host's own
-    const ours = planned.has(k) && !addresses.has(k);
-    if (!ours && hasAddress(facts.addresses, a)) addresses.add(k);
+    const ours = planned.has(i.key) && !addresses.has(i.key);
+    if (!ours && i.present(facts)) addresses.add(i.key);
   }
-  for (const a of plan.addresses) planned.add(addressKey(a));
+  for (const i of items) planned.add(i.key);
   return { sysctls, addresses: [...addresses].sort(), planned: [...planned].sort() };
 }
 
@@ -131,8 +177,7 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean, 
     modprobe(plan.modules),
     plan.timeouts ? `ipvsadm --set ${plan.timeouts.tcp} ${plan.timeouts.tcpfin} ${plan.timeouts.udp}` : ":",
     writeSysctlsScript(plan.sysctls),
-    ...plan.prepare,
-    ...plan.addresses.map(addAddressCommand),
+    ...itemsOf(plan).map((i) => i.add),
     "echo '#announce'",
     ...plan.announce.map(announceCommand),
     persist
@@ -158,7 +203,7 @@ function unplannedFiles(plan: HostPlan): string[] {
 export async function revert(
   t: Transport,
   baseline: Baseline,
-  what: { sysctls: string[]; addresses: InterfaceAddress[]; files: string[] },
+  what: { sysctls: string[]; items: Item[]; files: string[] },
 ): Promise<void> {
   const restore: Array<[Sysctl, string]> = [];
   for (const name of what.sysctls) {
@@ -166,7 +211,7 @@ export async function revert(
     if (v !== null && v !== undefined) restore.push([sysctlNamed(name), v]);
   }
   const script = [
-    ...what.addresses.filter((a) => !baseline.addresses.includes(addressKey(a))).map(deleteAddressCommand),
+    ...what.items.filter((i) => !baseline.addresses.includes(i.key)).map((i) => i.remove),
     // a parameter that disappeared (its module unloaded, its interface gone) has nothing to restore
     ...restore.map(
       ([s, v]) => `[ ! -e ${shellQuote(s.path)} ] || printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)}`,
@@ -195,32 +240,34 @@ export interface HostState {
   timeouts?: { tcp: number; tcpfin: number; udp: number };
 }
 
-/** The links a plan needs up (tunl0 for TUN). */
-export type LinkNeeds = string[];
-
-export function expectedState(plan: HostPlan, persist: boolean, links: LinkNeeds): HostState {
+export function expectedState(plan: HostPlan, persist: boolean): HostState {
+  const items = itemsOf(plan);
   const s: HostState = {
     sysctls: Object.fromEntries(plan.sysctls.map(([k, v]) => [k.name, v])),
     modules: [...plan.modules].sort(),
-    addresses: plan.addresses.map(addressKey).sort(),
-    links: [...links].sort(),
+    addresses: items
+      .filter((i) => !i.link)
+      .map((i) => i.key)
+      .sort(),
+    links: items.flatMap((i) => (i.link ? [i.link] : [])).sort(),
     persisted: persist,
   };
   if (plan.timeouts) s.timeouts = { ...plan.timeouts };
   return s;
 }
 
-export function observedState(plan: HostPlan, persist: boolean, links: LinkNeeds, facts: HostFacts): HostState {
+export function observedState(plan: HostPlan, persist: boolean, facts: HostFacts): HostState {
+  const items = itemsOf(plan).filter((i) => i.present(facts));
   const filesOk = plan.files.every((f) => (facts.files.get(f.path) ?? "").trim() === f.content.trim());
   const anyFile = plan.ownedFiles.some((p) => facts.files.has(p));
   const s: HostState = {
     sysctls: Object.fromEntries(plan.sysctls.map(([k]) => [k.name, facts.sysctls.get(k.name) ?? null])),
     modules: plan.modules.filter((m) => facts.modules.has(m)).sort(),
-    addresses: plan.addresses
-      .filter((a) => hasAddress(facts.addresses, a))
-      .map(addressKey)
+    addresses: items
+      .filter((i) => !i.link)
+      .map((i) => i.key)
       .sort(),
-    links: links.filter((l) => facts.links.get(l) === true).sort(),
+    links: items.flatMap((i) => (i.link ? [i.link] : [])).sort(),
     persisted: persist ? filesOk : anyFile,
   };
   if (plan.timeouts) {
@@ -260,16 +307,16 @@ export async function updateHost(
 ): Promise<{ baseline: Baseline; announced: string[] }> {
   const journal = await captureBaseline(t, plan, {
     baseline: earlier ?? NO_BASELINE,
-    plannedAddresses: oldPlan.addresses.map(addressKey),
+    plannedAddresses: itemsOf(oldPlan).map((i) => i.key),
   });
   const announced = await applyPlan(t, plan, persist, journal);
   const baseline: Baseline = { sysctls: journal.sysctls, addresses: journal.addresses };
   const keep = new Set(plan.sysctls.map(([s]) => s.name));
   const dropped = oldPlan.sysctls.map(([s]) => s.name).filter((n) => !keep.has(n));
-  const keepAddr = new Set(plan.addresses.map(addressKey));
-  const droppedAddr = oldPlan.addresses.filter((a) => !keepAddr.has(addressKey(a)));
-  if (dropped.length > 0 || droppedAddr.length > 0) {
-    await revert(t, baseline, { sysctls: dropped, addresses: droppedAddr, files: [] });
+  const keepAddr = new Set(itemsOf(plan).map((i) => i.key));
+  const droppedItems = itemsOf(oldPlan).filter((i) => !keepAddr.has(i.key));
+  if (dropped.length > 0 || droppedItems.length > 0) {
+    await revert(t, baseline, { sysctls: dropped, items: droppedItems, files: [] });
   }
   for (const n of dropped) delete baseline.sysctls[n];
   baseline.addresses = baseline.addresses.filter((a) => keepAddr.has(a));
@@ -280,7 +327,7 @@ export async function updateHost(
 export function deleteHost(t: Transport, plan: HostPlan, baseline: Baseline | undefined): Promise<void> {
   return revert(t, baseline ?? NO_BASELINE, {
     sysctls: plan.sysctls.map(([s]) => s.name),
-    addresses: plan.addresses,
+    items: itemsOf(plan),
     files: [...plan.ownedFiles, plan.journal],
   });
 }

@@ -12,7 +12,17 @@ import { findRealServer, findRealServerEntry, findService, realServerKeyText, se
 import { type EngineObserved, keepalivedRealServer, type RealServerSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
 import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKeyOfRef } from "../model/real-server";
-import { checkClaim, checkInputs, declareRealServer, mayTakeOver } from "./check";
+import {
+  checkClaim,
+  checkFailure,
+  checkHostNeed,
+  checkInputs,
+  declareRealServer,
+  type HostNeed,
+  mayTakeOver,
+  natNeed,
+  tunnelNeed,
+} from "./check";
 import { ipvsClientFor } from "./clients";
 import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
 import { diffFields } from "./fields";
@@ -153,15 +163,26 @@ const engines = { ipvsadm: ipvsadmEngine, keepalived: keepalivedRs };
 /** A real server's engine is its service's. */
 const engineOf = (v: RealServerInputs): EngineOps<Props> => engines[v.service.engine ?? "ipvsadm"];
 
+/** What a real server needs of its host, by forwarding method (dr: VIP and ARP settings, not checked). */
+const NEEDS: Partial<Record<RealServerInputs["forwarding"], (v: RealServerInputs) => HostNeed>> = {
+  tun: (v) => tunnelNeed(v.tunnel ?? { type: "ipip" }),
+  nat: (v) => natNeed(realServerConfigOf(v).port),
+};
+
 export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>({
   async check(_olds, news) {
-    return checkClaim<RealServerInputs>(checkInputs(realServerInputs, news, normalize), news, (v) => ({
+    const checked = checkClaim<RealServerInputs>(checkInputs(realServerInputs, news, normalize), news, (v) => ({
       id: realServerId(v),
       owner: v.owner,
       property: "address",
       kind: "real server",
       text: `${realServerKeyText(realServerConfigOf(v))} of ${serviceKeyText(serviceKeyOfRef(v.service))}`,
     }));
+    const property = news.forwarding === "tun" ? "tunnel" : "port";
+    return checkFailure(checked, news, property, (v: RealServerInputs) => {
+      const need = NEEDS[v.forwarding]?.(v);
+      return need && v.owner ? checkHostNeed(v.address, v.owner, need) : undefined;
+    });
   },
   engineOf,
   idOf: realServerId,

@@ -16,8 +16,8 @@ import { fileState } from "../keepalived/engine";
 import {
   renderVrrpInstance,
   VRRP_FIFO_SCRIPT,
-  VRRP_FIFO_SCRIPT_TEXT,
   vipsOf,
+  vrrpFifoScriptText,
   vrrpFileOf,
   vrrpStateFileOf,
 } from "../keepalived/render";
@@ -54,7 +54,7 @@ type Props = VrrpInstanceInputs & {
 
 function filesOf(v: VrrpInstanceInputs): PersistedFile[] {
   return [
-    { path: VRRP_FIFO_SCRIPT, content: VRRP_FIFO_SCRIPT_TEXT, mode: "0755" },
+    { path: VRRP_FIFO_SCRIPT, content: vrrpFifoScriptText(), mode: "0755" },
     { path: vrrpFileOf(v.name), content: renderVrrpInstance(v) },
   ];
 }

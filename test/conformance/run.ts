@@ -2,6 +2,7 @@
  * Runs in the lab guest, in the director's namespace, as root (see test/e2e/local-netlink.test.ts):
  *   node run.js             the conformance suite against the real kernel, ipvsadm and netlink;
  *                           one JSON line per case and implementation, then a summary line
+ *   node run.js --only P    only the cases whose name starts with P (e.g. "scheduler ")
  *   node run.js --bench N   adds N real servers to one service through each way, then deletes them;
  *                           prints one JSON line of timings
  *   node run.js --capture   prints raw netlink dumps and ipvsadm -S of one state (a unit-test fixture)
@@ -32,9 +33,14 @@ function kernelSchedulers() {
   return SCHEDULERS.filter((s) => spawnSync("modprobe", ["-n", `ip_vs_${s}`], { stdio: "ignore" }).status === 0);
 }
 
-async function suite(): Promise<void> {
+async function suite(only: string | undefined): Promise<void> {
   const schedulers = kernelSchedulers();
-  const outcomes = await runSuite(clients, schedulers, (o) => console.log(JSON.stringify(o)));
+  const outcomes = await runSuite(
+    clients,
+    schedulers,
+    (o) => console.log(JSON.stringify(o)),
+    (c) => only === undefined || c.name.startsWith(only),
+  );
   // timeouts, both ways (the e2e test compares them)
   console.log(
     JSON.stringify({
@@ -174,7 +180,10 @@ async function main(): Promise<void> {
   const i = process.argv.indexOf("--bench");
   if (i >= 0) await bench(Number(process.argv[i + 1] ?? 1000));
   else if (process.argv.includes("--capture")) await capture();
-  else await suite();
+  else {
+    const o = process.argv.indexOf("--only");
+    await suite(o >= 0 ? process.argv[o + 1] : undefined);
+  }
 }
 
 main().then(

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { exampleStack, FolderStack, languageHost } from "./harness/folder";
@@ -142,7 +143,7 @@ describe("examples/dr (LoadBalancer component, direct routing)", () => {
   });
 });
 
-describe("examples/tun (LoadBalancer component, tunnelling across networks)", () => {
+describe("examples/tun (LoadBalancer component, GRE tunnelling across networks)", () => {
   let s: ProgramStack;
   before(async () => {
     resetLab();
@@ -151,16 +152,18 @@ describe("examples/tun (LoadBalancer component, tunnelling across networks)", ()
   after(async () => {
     await s?.dispose();
   });
-  it("balances real traffic to a real server on the routed segment", async () => {
+  it("balances real traffic to a real server on the routed segment, through GRE", async () => {
     await s.up();
     assert.deepEqual(await requests("client", `http://${VIP}/`, 20), { rs1: 10, rs4: 10 });
+    assert.match(await sh("director", "ipvsadm -S -n"), /-r 172\.16\.0\.21:80 -i .*--tun-type gre/);
+    assert.match(await sh("rs4", "ip -o addr show dev gre0"), /10\.0\.0\.100\/32/);
     await s.preview({ refresh: true, expectNoChanges: true });
   });
   it("rp_filter turned back on by hand is drift, and up --refresh repairs it", async () => {
-    await sh("rs4", "sysctl -qw net.ipv4.conf.tunl0.rp_filter=1");
+    await sh("rs4", "sysctl -qw net.ipv4.conf.gre0.rp_filter=1");
     await s.previewDrift();
     await s.up({ refresh: true });
-    assert.equal((await sh("rs4", "cat /proc/sys/net/ipv4/conf/tunl0/rp_filter")).trim(), "0");
+    assert.equal((await sh("rs4", "cat /proc/sys/net/ipv4/conf/gre0/rp_filter")).trim(), "0");
     assert.deepEqual(await requests("client", `http://${VIP}/`, 20), { rs1: 10, rs4: 10 });
   });
   it("destroy removes the rules", async () => {
@@ -169,34 +172,62 @@ describe("examples/tun (LoadBalancer component, tunnelling across networks)", ()
   });
 });
 
-describe("examples/nat (LoadBalancer component, masquerading with a port remap)", () => {
+describe("examples/nat (LoadBalancer component, masquerading with a port remap and the return path)", () => {
+  const rs = ["rs1", "rs2", "rs3"];
+  /** A real server's routing: its rules, its main table and the return path's table. */
+  const routing = (h: string) =>
+    sh(h, "ip -4 rule show; echo; ip -4 route show table main; echo; ip -4 route show table 7100 2>/dev/null");
+  const routingBefore: Record<string, string> = {};
+  /** An SSH session to each real server, open from before `up` to after `destroy`. */
+  const sessions = new Map<string, ChildProcessWithoutNullStreams>();
   let s: ProgramStack;
   before(async () => {
     resetLab();
-    // network setup outside pulumi-lvs: the real servers route through the director
-    await Promise.all(["rs1", "rs2", "rs3"].map((h) => sh(h, "ip route replace default via 10.0.0.2")));
+    for (const h of rs) routingBefore[h] = await routing(h);
+    for (const h of rs) {
+      const p = spawn("ssh", ["-F", lab().sshConfig, h, "echo open; read line; echo alive"]);
+      await new Promise<void>((ok, fail) => {
+        p.stdout.once("data", () => ok());
+        p.once("exit", (code) => fail(new Error(`ssh ${h} ended at once (${code})`)));
+      });
+      sessions.set(h, p);
+    }
     s = await configured("nat", {
-      backends: ["rs1", "rs2", "rs3"].map((h) => ({ address: labAddress(h), port: 80 })),
+      backends: rs.map((h) => ({ address: labAddress(h), port: 80, ssh: labConnection(h) })),
     });
   });
   after(async () => {
+    for (const p of sessions.values()) p.kill();
     await s?.dispose();
   });
-  it("forwards and balances traffic from the routed client", async () => {
+  it("balances traffic from the routed client and from the LAN client, with no route made by hand", async () => {
     await s.up();
     assert.equal((await sh("director", "cat /proc/sys/net/ipv4/ip_forward")).trim(), "1");
+    assert.equal((await sh("director", "cat /proc/sys/net/ipv4/conf/eth0/send_redirects")).trim(), "0");
     assert.deepEqual(await requests("extclient", `http://${VIP}:8080/`, 30), { rs1: 10, rs2: 10, rs3: 10 });
+    assert.deepEqual(await requests("client", `http://${VIP}:8080/`, 30), { rs1: 10, rs2: 10, rs3: 10 });
+    const r = await routing("rs1");
+    assert.match(r, /^7100:\s+from 10\.0\.0\.11 sport 80 lookup 7100/m);
+    assert.match(r, /^default via 10\.0\.0\.2 dev eth0/m);
+    assert.equal(r.split("\n\n")[1], routingBefore.rs1!.split("\n\n")[1], "the main table is untouched");
     await s.preview({ refresh: true, expectNoChanges: true });
   });
-  it("ip_forward turned off by hand is drift, and up --refresh turns it on again", async () => {
+  it("ip_forward turned off and a return-path rule deleted by hand are drift, and up --refresh repairs them", async () => {
     await sh("director", "sysctl -qw net.ipv4.ip_forward=0");
+    await sh("rs2", "ip rule del priority 7100 from 10.0.0.12 sport 80 lookup 7100");
     await s.previewDrift();
     await s.up({ refresh: true });
     assert.equal((await sh("director", "cat /proc/sys/net/ipv4/ip_forward")).trim(), "1");
-    assert.deepEqual(await requests("extclient", `http://${VIP}:8080/`, 30), { rs1: 10, rs2: 10, rs3: 10 });
+    assert.deepEqual(await requests("client", `http://${VIP}:8080/`, 30), { rs1: 10, rs2: 10, rs3: 10 });
   });
-  it("destroy removes the rules", async () => {
+  it("destroy removes the rules and the return path, and the SSH sessions never dropped", async () => {
     await s.destroy();
     assert.deepEqual(await savedRules(), []);
+    for (const h of rs) assert.equal(await routing(h), routingBefore[h], `${h}'s routing is as it was`);
+    for (const [h, p] of sessions) {
+      const said = new Promise<string>((ok) => p.stdout.on("data", (d: Buffer) => ok(String(d))));
+      p.stdin.write("bye\n");
+      assert.match(await said, /alive/, `the SSH session to ${h} is still open`);
+    }
   });
 });

@@ -150,28 +150,65 @@ describe("reboot without persistence: drift is reported, up repairs it, traffic 
   });
 });
 
-describe("LVS-TUN across the routed segment", () => {
+describe("LVS-TUN across the routed segment: ipip, gre, gue and IPv6 over ip6tnl", () => {
+  const VIP_GRE = "10.0.0.101";
+  const VIP_GUE = "10.0.0.102";
+  const VIP6 = "fd00:10::100";
+  const rs4 = { v4: "172.16.0.21", v6: "fd00:172::21" };
+  /** What rs4's kernel shows of what its RealServerHost may touch, by key. */
+  const rs4State = async () =>
+    new Map(
+      (
+        await sh(
+          "rs4",
+          'for f in /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv4/conf/*/arp_ignore /proc/sys/net/ipv4/conf/*/arp_announce; do echo "$f=$(cat $f)"; done; ip -o addr show | awk \'{print "addr " $2, $3, $4 "="}\'; ip -o link show up | awk \'{print "up " $2 "="}\'; ip fou show 2>/dev/null | sed \'s/^/fou /;s/$/=/\'; ls /etc/sysctl.d /etc/modules-load.d /etc/systemd/system 2>/dev/null | sed \'s/^/file /;s/$/=/\'',
+        )
+      )
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split("=") as [string, string]),
+    );
+  const rx = async (dev: string) => Number(await sh("rs4", `cat /sys/class/net/${dev}/statistics/rx_packets`));
   let s: TestStack;
+  let before_: Map<string, string>;
   before(async () => {
     resetLab();
+    before_ = await rs4State();
+    const service = (name: string, address: string, realServers: Array<Record<string, unknown>>) => ({
+      name,
+      protocol: "tcp",
+      address,
+      port: 80,
+      scheduler: "rr",
+      realServers,
+    });
     s = await newStack("tun", {
-      directorHost: { vips: [{ address: VIP, interface: "eth0" }] },
+      directorHost: {
+        vips: [VIP, VIP_GRE, VIP_GUE, VIP6].map((address) => ({ address, interface: "eth0" })),
+      },
       realServerHosts: [
-        { name: "rs4-host", host: "rs4", mode: "tun", vips: [VIP] },
+        {
+          name: "rs4-host",
+          host: "rs4",
+          mode: "tun",
+          vips: [VIP, VIP_GRE, VIP_GUE, VIP6],
+          tunnels: [{ type: "ipip" }, { type: "gre" }, { type: "gue", port: 6080 }],
+          addresses: [rs4.v4, rs4.v6],
+        },
         { name: "rs1-host", host: "rs1", mode: "tun", vips: [VIP] },
       ],
       services: [
-        {
-          name: "web",
-          protocol: "tcp",
-          address: VIP,
-          port: 80,
-          scheduler: "rr",
-          realServers: [
-            { name: "rs4", address: "172.16.0.21", forwarding: "tun" },
-            { name: "rs1", address: "10.0.0.11", forwarding: "tun" },
-          ],
-        },
+        service("web", VIP, [
+          { name: "rs4", address: rs4.v4, forwarding: "tun" },
+          { name: "rs1", address: "10.0.0.11", forwarding: "tun" },
+        ]),
+        service("web-gre", VIP_GRE, [
+          { name: "rs4-gre", address: rs4.v4, forwarding: "tun", tunnel: { type: "gre", checksum: "csum" } },
+        ]),
+        service("web-gue", VIP_GUE, [
+          { name: "rs4-gue", address: rs4.v4, forwarding: "tun", tunnel: { type: "gue", port: 6080 } },
+        ]),
+        service("web6", VIP6, [{ name: "rs4-v6", address: rs4.v6, forwarding: "tun" }]),
       ],
     });
   });
@@ -179,12 +216,46 @@ describe("LVS-TUN across the routed segment", () => {
     await s?.dispose();
   });
 
-  it("balances real traffic to a real server on another segment through an ipip tunnel", async () => {
+  it("carries real requests to the routed real server through each tunnel type", async () => {
     await s.up();
     assert.deepEqual(await requests("client", `http://${VIP}/`, 20), { rs1: 10, rs4: 10 });
     assert.match(await sh("rs4", "ip -o addr show dev tunl0"), /10\.0\.0\.100\/32/);
-    assert.equal((await sh("rs4", "cat /proc/sys/net/ipv4/conf/tunl0/rp_filter")).trim(), "0");
+    for (const [vip, dev] of [
+      [VIP_GRE, "gre0"],
+      [VIP_GUE, "tunl0"],
+      [`[${VIP6}]`, "ip6tnl0"],
+    ] as const) {
+      const had = await rx(dev);
+      assert.deepEqual(await requests("client", `http://${vip}/`, 10), { rs4: 10 }, `through ${dev}`);
+      assert.ok((await rx(dev)) > had, `the requests to ${vip} came in through ${dev}`);
+    }
+    assert.match(await sh("rs4", "ip fou show"), /^port 6080 gue$/m);
+    assert.equal((await sh("rs4", "cat /proc/sys/net/ipv4/conf/gre0/rp_filter")).trim(), "0");
     await s.preview({ refresh: true, expectNoChanges: true });
+  });
+
+  it("a GUE port deleted by hand is drift, and up --refresh puts it back", async () => {
+    await sh("rs4", "ip fou del port 6080");
+    const text = await s.previewDrift();
+    assert.match(text, /lvs:RealServerHost +rs4-host +update/);
+    await s.up({ refresh: true });
+    assert.deepEqual(await requests("client", `http://${VIP_GUE}/`, 10), { rs4: 10 });
+  });
+
+  it("persisted: after a reboot of rs4 its tunnels come back, no drift", async () => {
+    labReboot("rs4");
+    await s.preview({ refresh: true, expectNoChanges: true });
+    assert.deepEqual(await requests("client", `http://${VIP_GRE}/`, 10), { rs4: 10 });
+    assert.deepEqual(await requests("client", `http://${VIP_GUE}/`, 10), { rs4: 10 });
+  });
+
+  it("destroy leaves rs4 as it was: settings, addresses, devices down, GUE port and files gone", async () => {
+    await s.destroy();
+    const now = await rs4State();
+    // (modules stay loaded: unloading ipip would take tunl0 from every network namespace of the
+    // kernel; the sysctls of the devices they made did not exist before, and are left out)
+    const same = [...now].filter(([k]) => !k.startsWith("/proc/") || before_.has(k));
+    assert.deepEqual(new Map(same), before_);
   });
 });
 

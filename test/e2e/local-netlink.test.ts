@@ -4,34 +4,13 @@
  * netlink must each produce, and both read back, exactly the declared state.
  */
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SCHEDULERS } from "../../provider/ipvs/types";
 import { Figures } from "./harness/figures";
-import { labAddress, requests, resetLab, sh } from "./harness/lab";
+import { ensureGuestShares, labAddress, requests, resetLab, sh } from "./harness/lab";
 import { repoRoot } from "./harness/paths";
-
-/** The guest's shares: this checkout, a Node that runs there, and the pulumi CLI (as scripts/test.sh sets them). */
-export function guestShares(): string {
-  const node = process.env.PULUMI_LVS_GUEST_NODE;
-  if (!node || !fs.existsSync(path.join(node, "node"))) {
-    throw new Error(
-      "PULUMI_LVS_GUEST_NODE is not set: run the tests through scripts/test.sh (it installs the guest's Node)",
-    );
-  }
-  const pulumi = path.dirname(execFileSync("sh", ["-c", "command -v pulumi"], { encoding: "utf8" }).trim());
-  return `project=${repoRoot},node=${node},pulumi=${pulumi}`;
-}
-
-/** The lab with the guest's shares (restarted once if it runs without them). */
-export function ensureGuestShares(): void {
-  execFileSync(path.join(repoRoot, "test/lab/lab"), ["up"], {
-    stdio: "inherit",
-    env: { ...process.env, PULUMI_LVS_LAB_SHARES: guestShares() },
-  });
-}
 
 const figures = new Figures("local-netlink");
 after(() => figures.print());
@@ -188,6 +167,11 @@ describe("examples/local: a director that deploys itself (real pulumi CLI in the
       ],
     );
     assert.equal((await sh("director", "cat /proc/sys/net/ipv4/ip_forward")).trim(), "1");
+    // the timeouts went through netlink (ipvsadm was away during up)
+    await sh("director", restoreIpvsadm);
+    const timeouts = await sh("director", "ipvsadm -L -n --timeout");
+    await sh("director", hideIpvsadm);
+    assert.match(timeouts, /Timeout \(tcp tcpfin udp\): 600 30 60/);
     assert.deepEqual(await requests("extclient", "http://10.0.0.100:8080/", 30), { rs1: 5, rs2: 10, rs3: 15 });
     // the traffic counters read through netlink are those ipvsadm shows (exact)
     const counted = JSON.parse(

@@ -421,6 +421,89 @@ describe("real hosts: keepalived as a systemd service", () => {
   });
 });
 
+describe("real hosts: LVS-NAT's return path through a real reboot, and LVS-TUN over GRE", () => {
+  const NVIP = "10.0.0.140";
+  const routing = () =>
+    sh("vmrs", "ip -4 rule show; echo; ip -4 route show table main; echo; ip -4 route show table 7100");
+  /** One stack on vmdirector with vmrs as its one real server, prepared for `host`. */
+  const config = (host: Record<string, unknown>, realServer: Record<string, unknown>, port: number) => ({
+    director: { value: JSON.stringify(labConnection("vmdirector")) },
+    privateKey: { value: labPrivateKey(), secret: true },
+    directorHost: {
+      value: JSON.stringify({
+        ipForward: true,
+        sysctls: { "net.ipv4.conf.all.send_redirects": 0, "net.ipv4.conf.eth0.send_redirects": 0 },
+        vips: [{ address: NVIP, interface: "eth0" }],
+      }),
+    },
+    hosts: { value: JSON.stringify({ vmrs: labConnection("vmrs") }) },
+    realServerHosts: {
+      value: JSON.stringify([{ name: "vmrs-host", host: "vmrs", addresses: [labAddress("vmrs")], ...host }]),
+    },
+    services: {
+      value: JSON.stringify([
+        {
+          name: "web",
+          protocol: "tcp",
+          address: NVIP,
+          port,
+          scheduler: "rr",
+          realServers: [{ name: "vmrs", address: labAddress("vmrs"), ...realServer }],
+        },
+      ]),
+    },
+  });
+  let before0 = "";
+  let routingBefore = "";
+  before(async () => {
+    before0 = await hostSnapshot("vmrs");
+    routingBefore = await routing();
+  });
+
+  it("NAT: a LAN client is answered through the director, the return path comes back after a real reboot, destroy restores the routing", async () => {
+    const s = await TestStack.create("real-hosts-nat", { program: PROGRAM });
+    try {
+      await s.setConfig(
+        config({ mode: "nat", gateway: labAddress("vmdirector"), ports: [80] }, { forwarding: "nat", port: 80 }, 8080),
+      );
+      await s.up();
+      assert.deepEqual(await requests("client", `http://${NVIP}:8080/`, 10), { vmrs: 10 });
+      const before = await bootId("vmrs");
+      labCommand("reboot", "vmrs");
+      assert.notEqual(await bootId("vmrs"), before, "the VM did not reboot");
+      assert.equal(await failedUnits("vmrs"), "");
+      assert.match(await routing(), /^7100:\s+from 10\.0\.0\.22 sport 80 lookup 7100/m);
+      await s.preview({ refresh: true, expectNoChanges: true });
+      assert.deepEqual(await requests("client", `http://${NVIP}:8080/`, 10), { vmrs: 10 });
+      await s.destroy();
+      assert.equal(await routing(), routingBefore);
+      assert.equal(await hostSnapshot("vmrs"), before0);
+    } finally {
+      await s.dispose();
+    }
+  });
+
+  it("TUN over GRE to the systemd real server", async () => {
+    const s = await TestStack.create("real-hosts-gre", { program: PROGRAM });
+    try {
+      await s.setConfig(
+        config(
+          { mode: "tun", vips: [NVIP], tunnels: [{ type: "gre" }] },
+          { forwarding: "tun", tunnel: { type: "gre" } },
+          80,
+        ),
+      );
+      await s.up();
+      assert.deepEqual(await requests("client", `http://${NVIP}/`, 10), { vmrs: 10 });
+      assert.match(await sh("vmrs", "ip -o addr show dev gre0"), /10\.0\.0\.140\/32/);
+      await s.destroy();
+      assert.equal((await sh("vmrs", "ip -o link show up dev gre0")).trim(), "", "gre0 is down again");
+    } finally {
+      await s.dispose();
+    }
+  });
+});
+
 describe("real hosts: OpenSSH's limits and host keys", () => {
   it("200 real servers at --parallel 32 through one OpenSSH connection (MaxSessions 10)", async () => {
     const s = await TestStack.create("real-hosts-ssh", { program: PROGRAM });

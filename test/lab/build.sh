@@ -21,7 +21,7 @@ input_files() { (cd "$LAB_DIR" && printf '%s\n' build.sh hosts.conf guest/*); }
 
 files_hash() {
 	(cd "$LAB_DIR" && input_files | xargs sha256sum)
-	echo "work=$WORK kernel=${PULUMI_LVS_LAB_KERNEL_PKG:-}"
+	echo "work=$WORK kernel=${PULUMI_LVS_LAB_KERNEL:-} ${PULUMI_LVS_LAB_KERNEL_PKG:-}"
 }
 
 # cheap check used by every "lab up": the inputs + the state of the apt lists
@@ -69,8 +69,9 @@ closure() {
 declare -A DEBFILE=() PKGVER=()
 KPKG="" PKGS=()
 resolve_packages() {
-	KPKG=${PULUMI_LVS_LAB_KERNEL_PKG:-$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')}
-	[ -n "$KPKG" ] || die "cannot determine the kernel package (apt-cache depends linux-image-amd64)"
+	local meta="linux-image-${PULUMI_LVS_LAB_KERNEL:+$PULUMI_LVS_LAB_KERNEL-}amd64"
+	KPKG=${PULUMI_LVS_LAB_KERNEL_PKG:-$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')}
+	[ -n "$KPKG" ] || die "cannot determine the kernel package (apt-cache depends $meta)"
 	mapfile -t PKGS < <(closure $USERLAND)
 	local p ver arch
 	while read -r p ver arch; do

@@ -62,7 +62,7 @@ describe("host probe (captured)", () => {
 
 describe("host plans", () => {
   it("DR: the ARP settings are written before any VIP is added", async () => {
-    const { plan } = realServerHostPlan(
+    const plan = realServerHostPlan(
       { connection: conn() as any, mode: "dr", vips: ["10.0.0.100", "fd00:10::100"], persist: true },
       "eth0",
     );
@@ -80,12 +80,12 @@ describe("host plans", () => {
   });
 
   it("TUN: loads ipip, brings tunl0 up, relaxes rp_filter, puts the VIP on tunl0", async () => {
-    const { plan, links } = realServerHostPlan(
+    const plan = realServerHostPlan(
       { connection: conn() as any, mode: "tun", vips: ["10.0.0.100"], persist: false },
       "eth0",
     );
     assert.deepEqual(plan.modules, ["ipip"]);
-    assert.deepEqual(links, ["tunl0"]);
+    assert.deepEqual(expectedState(plan, false).links, ["tunl0"]);
     const t = new RecordingTransport();
     await applyPlan(t, plan, false, NO_JOURNAL);
     const script = t.scripts[0]!;
@@ -94,8 +94,94 @@ describe("host plans", () => {
     assert.match(script, /rm -f .*pulumi-lvs-realserver\.conf/, "persist false removes the files");
   });
 
+  it("TUN over gre, gue and IPv6: each tunnel's modules and device, a GUE port, IPv6 VIPs on ip6tnl0", async () => {
+    const plan = realServerHostPlan(
+      {
+        connection: conn() as any,
+        mode: "tun",
+        vips: ["10.0.0.101", "fd00:10::100"],
+        tunnels: [{ type: "gre" }, { type: "gue", port: 6080 }, { type: "ipip" }],
+        persist: true,
+      },
+      "eth0",
+    );
+    assert.deepEqual(plan.modules, ["ip_gre", "fou", "ipip", "ip6_tunnel"]);
+    const state = expectedState(plan, true);
+    assert.deepEqual(state.links, ["gre0", "ip6tnl0", "tunl0"]);
+    assert.deepEqual(state.addresses, ["10.0.0.101/32 dev gre0", "fd00:10::100/128 dev ip6tnl0", "fou: port 6080 gue"]);
+    assert.deepEqual(
+      plan.sysctls.filter(([s]) => s.name.endsWith("rp_filter")).map(([s, v]) => `${s.name}=${v}`),
+      ["net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.gre0.rp_filter=0", "net.ipv4.conf.tunl0.rp_filter=0"],
+    );
+    const t = new RecordingTransport();
+    await applyPlan(t, plan, true, NO_JOURNAL);
+    const script = t.scripts[0]!;
+    const at = (x: string) => script.indexOf(x);
+    assert.ok(
+      at("ip fou add port 6080 gue") > at("modprobe -a ip_gre fou ipip ip6_tunnel"),
+      "the port after fou is loaded",
+    );
+    assert.ok(at("ip link set gre0 up") < at("addr replace 10.0.0.101/32 dev gre0"), "the device up before its VIP");
+    assert.match(script, /ip -6 addr replace fd00:10::100\/128 dev ip6tnl0 nodad/);
+    const boot = fileOf(plan.files, "pulumi-lvs-realserver.sh");
+    assert.match(boot, /ip fou add port 6080 gue/, "the boot script adds the GUE port too");
+    assert.match(fileOf(plan.files, "modules-load.d/pulumi-lvs-realserver.conf"), /^ip_gre$/m);
+  });
+
+  it("NAT: the return path is a route in its own table and a rule per address and port, after the network", async () => {
+    const plan = realServerHostPlan(
+      {
+        connection: conn() as any,
+        mode: "nat",
+        vips: [],
+        gateway: "10.0.0.2",
+        ports: [80, 443],
+        addresses: ["10.0.0.11"],
+        persist: true,
+      },
+      "eth0",
+    );
+    assert.deepEqual(plan.sysctls, [], "no ARP or rp_filter settings");
+    assert.deepEqual(expectedState(plan, true).addresses, [
+      "route: default via 10.0.0.2 dev eth0",
+      "rule: 7100: from 10.0.0.11 sport 443 lookup 7100",
+      "rule: 7100: from 10.0.0.11 sport 80 lookup 7100",
+    ]);
+    const t = new RecordingTransport();
+    await applyPlan(t, plan, true, NO_JOURNAL);
+    const script = t.scripts[0]!;
+    assert.match(script, /ip route replace default via 10\.0\.0\.2 dev eth0 table 7100/);
+    assert.match(script, /ip rule add priority 7100 from 10\.0\.0\.11 sport 443 lookup 7100/);
+    assert.doesNotMatch(
+      script,
+      /ip route \w+ default (?!.*table 7100)/,
+      "the main table's default route is left alone",
+    );
+    const u = unitSection(fileOf(plan.files, "pulumi-lvs-realserver.service"));
+    assert.ok(u.get("After")?.includes("network-online.target"), "the route needs the network");
+    assert.match(fileOf(plan.files, "pulumi-lvs-realserver.sh"), /have_dev eth0/);
+  });
+
+  it("TUN: delete takes down only the devices and GUE ports that were not there before", async () => {
+    const plan = realServerHostPlan(
+      {
+        connection: conn() as any,
+        mode: "tun",
+        vips: ["10.0.0.101"],
+        tunnels: [{ type: "gre" }, { type: "gue", port: 6080 }],
+        persist: false,
+      },
+      "eth0",
+    );
+    const t = new RecordingTransport();
+    await deleteHost(t, plan, { sysctls: {}, addresses: ["fou: port 6080 gue"] });
+    assert.match(t.scripts[0]!, /ip link set gre0 down/);
+    assert.doesNotMatch(t.scripts[0]!, /ip fou del port 6080/, "the host had that port before");
+    assert.match(t.scripts[0]!, /ip addr del 10\.0\.0\.101\/32 dev gre0/);
+  });
+
   it("drift shows as a difference between observed and expected state", () => {
-    const { plan, links } = realServerHostPlan(
+    const plan = realServerHostPlan(
       { connection: conn() as any, mode: "dr", vips: ["10.0.0.100"], persist: false },
       "eth0",
     );
@@ -108,9 +194,9 @@ describe("host plans", () => {
         "#pulumi-lvs:probe files",
       ].join("\n"),
     );
-    assert.deepEqual(observedState(plan, false, links, good), expectedState(plan, false, links));
+    assert.deepEqual(observedState(plan, false, good), expectedState(plan, false));
     good.sysctls.set("net.ipv4.conf.all.arp_ignore", "0");
-    assert.notDeepEqual(observedState(plan, false, links, good), expectedState(plan, false, links));
+    assert.notDeepEqual(observedState(plan, false, good), expectedState(plan, false));
   });
 
   it("Director: the boot unit restores the owned IPVS rules, services first", () => {
@@ -302,7 +388,7 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
   });
 
   it("RealServerHost DR: its unit runs after systemd-sysctl and before any network, and its script sets the ARP settings before the VIPs, stopping at the first failure", async () => {
-    const { plan } = realServerHostPlan(
+    const plan = realServerHostPlan(
       { connection: conn() as any, mode: "dr", vips: ["10.0.0.100"], persist: true },
       "eth0",
     );
@@ -344,7 +430,7 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
 
 describe("an apply cut short (a power loss, a lost connection)", () => {
   const rsPlan = (vips: string[]) =>
-    realServerHostPlan({ connection: conn() as any, mode: "dr", vips, persist: false }, "eth0").plan;
+    realServerHostPlan({ connection: conn() as any, mode: "dr", vips, persist: false }, "eth0");
   const arp = ["all", "eth0"].flatMap((i) => [`net/ipv4/conf/${i}/arp_ignore`, `net/ipv4/conf/${i}/arp_announce`]);
 
   it("a VIP it added before the cut is the stack's own on the rerun: it goes when it is no longer declared, and on delete", async () => {

@@ -21,6 +21,7 @@ import {
   parseTimeouts,
   realServerAttrs,
   serviceAttrs,
+  timeoutsAttrs,
   u32,
 } from "../../provider/ipvs/netlink/wire";
 import { parseRules } from "../../provider/ipvs/rules/parse";
@@ -153,6 +154,15 @@ describe("timeouts", () => {
     assert.deepEqual(parseTimeouts(reply), { tcp: 900, tcpFin: 120, udp: 300 });
     assert.throws(() => parseTimeouts(encodeAttrs([[CmdAttr.TIMEOUT_TCP, u32(900)]])), /tcpfin timeout/);
   });
+
+  it("SET_CONFIG's attributes parse back to the timeouts they set (property)", () => {
+    const seconds = fc.integer({ min: 0, max: 0xffffffff });
+    fc.assert(
+      fc.property(fc.record({ tcp: seconds, tcpFin: seconds, udp: seconds }), (t) => {
+        assert.deepEqual(parseTimeouts(encodeAttrs(timeoutsAttrs(t))), { ...t });
+      }),
+    );
+  });
 });
 
 describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
@@ -227,6 +237,12 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
     snap = await client.snapshot();
     assert.deepEqual(snap.table.services, []);
     assert.equal(fs.readFileSync(ledger, "utf8"), "", "the service and its real servers left the ledger");
+  });
+
+  it("sets the timeouts without touching the ledger, a 0 leaving that one as it was", async () => {
+    await client.setTimeouts({ tcp: 600, tcpFin: 0, udp: 60 });
+    assert.deepEqual(await client.timeouts(), { tcp: 600, tcpFin: 120, udp: 60 });
+    assert.equal(fs.existsSync(ledger), false);
   });
 
   it("keeps the error semantics: already exists, not found, and the ledger as it was", async () => {

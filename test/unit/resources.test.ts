@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { resetClaims } from "../../provider/resources/check";
 import { setIpvsClientFactory } from "../../provider/resources/clients";
 import { realServer } from "../../provider/resources/real-server";
+import { realServerHost } from "../../provider/resources/real-server-host";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { FakeIpvs } from "./fakes/ipvs";
 import { conn } from "./fixtures";
@@ -254,6 +255,103 @@ describe("a run cut short, and two resources declaring one object", () => {
       ipvs.calls.filter((c) => c !== "snapshot").length,
       1,
       "check touched no host (1 = the service created above)",
+    );
+  });
+});
+
+describe("a tun real server and its host's tunnels, checked across the deployment at preview", () => {
+  const host = (owner: string, extra: Record<string, unknown>) =>
+    realServerHost.check!(
+      {},
+      {
+        connection: conn({ port: 2206 }),
+        mode: "tun",
+        vips: ["10.0.0.100"],
+        addresses: ["172.16.0.21"],
+        owner,
+        ...extra,
+      },
+    );
+  const sender = (owner: string, tunnel?: Record<string, unknown>) =>
+    realServer.check!(
+      {},
+      {
+        connection: conn(),
+        service: { protocol: "tcp", address: "10.0.0.100", port: 80 },
+        address: "172.16.0.21",
+        forwarding: "tun",
+        owner,
+        ...(tunnel ? { tunnel } : {}),
+      },
+    );
+
+  it("a GRE real server on a host that receives only ipip fails, naming both, whichever is checked first", async () => {
+    const h = await host("shop/prod/rs4-host", {});
+    assert.deepEqual(h.failures, []);
+    const r = await sender("shop/prod/rs4", { type: "gre" });
+    assert.deepEqual(
+      r.failures?.map((f) => f.property),
+      ["tunnel"],
+    );
+    assert.match(
+      r.failures![0]!.reason,
+      /172\.16\.0\.21 needs gre of its host, but .*"rs4-host" is prepared for ipip: add \{type: "gre"\}/,
+    );
+
+    resetClaims(); // the other order
+    assert.deepEqual((await sender("shop/prod/rs4", { type: "gue", port: 6080 })).failures, []);
+    const h2 = await host("shop/prod/rs4-host", { tunnels: [{ type: "gue", port: 7000 }] });
+    assert.deepEqual(
+      h2.failures?.map((f) => f.property),
+      ["mode"],
+    );
+    assert.match(
+      h2.failures![0]!.reason,
+      /RealServer "rs4" at 172\.16\.0\.21 needs gue port 6080 of this host, which is prepared for gue port 7000/,
+    );
+  });
+
+  it("matching tunnels pass, and so does a host that names no addresses", async () => {
+    assert.deepEqual((await host("shop/prod/rs4-host", { tunnels: [{ type: "ipip" }, { type: "gre" }] })).failures, []);
+    assert.deepEqual((await sender("shop/prod/rs4", { type: "gre", checksum: "csum" })).failures, []);
+    resetClaims();
+    await host("shop/prod/rs4-host", {});
+    assert.deepEqual((await sender("shop/prod/rs4")).failures, [], "ipip by default");
+    resetClaims();
+    assert.deepEqual((await sender("shop/prod/rs4", { type: "gre" })).failures, []);
+    assert.deepEqual(
+      (
+        await realServerHost.check!(
+          {},
+          { connection: conn({ port: 2206 }), mode: "tun", vips: ["10.0.0.100"], owner: "shop/prod/rs4-host" },
+        )
+      ).failures,
+      [],
+    );
+  });
+
+  it("a tun real server whose host is prepared for dr fails", async () => {
+    await host("shop/prod/rs4-host", { mode: "dr" });
+    const r = await sender("shop/prod/rs4");
+    assert.match(r.failures![0]!.reason, /is prepared for mode dr/);
+  });
+
+  it("a NAT real server whose host does not route its port back fails", async () => {
+    const nat = { mode: "nat", vips: [], gateway: "10.0.0.2", ports: [8080] };
+    assert.deepEqual((await host("shop/prod/rs4-host", nat)).failures, []);
+    const r = await realServer.check!(
+      {},
+      {
+        connection: conn(),
+        service: { protocol: "tcp", address: "10.0.0.100", port: 80 },
+        address: "172.16.0.21",
+        forwarding: "nat",
+        owner: "shop/prod/rs4",
+      },
+    );
+    assert.match(
+      r.failures![0]!.reason,
+      /needs nat port 80 of its host, .* prepared for nat port 8080: add 80 to the RealServerHost's ports/,
     );
   });
 });

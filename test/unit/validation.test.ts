@@ -152,18 +152,55 @@ describe("RealServer check", () => {
 describe("Director and RealServerHost check", () => {
   const failures = async (p: typeof realServerHost | typeof director, news: Record<string, unknown>) =>
     (await p.check!({}, news)).failures ?? [];
-  it("rejects IPv6 VIPs in tun mode, naming the VIP", async () => {
-    const f = await failures(realServerHost, { connection: conn(), mode: "tun", vips: ["10.0.0.100", "fd00::100"] });
+  it("takes IPv6 VIPs in tun mode over ipip (ip6tnl), and rejects them when the host receives no ipip", async () => {
+    const v6 = { connection: conn(), mode: "tun", vips: ["10.0.0.100", "fd00::100"] };
+    assert.deepEqual(await failures(realServerHost, v6), []);
+    const f = await failures(realServerHost, { ...v6, tunnels: [{ type: "gre" }] });
     assert.ok(
       f.some(
-        (x) => x.property === "vips" && /vips\.1: fd00::100: IPv6 VIPs are supported in dr mode only/.test(x.reason),
+        (x) =>
+          x.property === "vips" && /vips\.1: fd00::100: IPv6 VIPs in tun mode are received over ip6tnl/.test(x.reason),
       ),
       JSON.stringify(f),
     );
   });
+  it("nat mode: the director's address, the ports and the host's addresses, IPv4, and no VIPs", async () => {
+    const nat = { connection: conn(), mode: "nat", gateway: "10.0.0.2", ports: [80], addresses: ["10.0.0.11"] };
+    assert.deepEqual(await failures(realServerHost, nat), []);
+    const reasons = async (v: Record<string, unknown>) =>
+      (await failures(realServerHost, v)).map((x) => x.reason).join("\n");
+    assert.match(await reasons({ ...nat, gateway: undefined }), /gateway: is required for mode nat/);
+    assert.match(await reasons({ ...nat, gateway: "fd00::2" }), /gateway: must be IPv4/);
+    assert.match(await reasons({ ...nat, ports: [] }), /ports: must list the real server's service ports/);
+    assert.match(
+      await reasons({ ...nat, addresses: undefined }),
+      /addresses: must list the host's real-server addresses/,
+    );
+    assert.match(await reasons({ ...nat, vips: ["10.0.0.100"] }), /vips: are not for mode nat/);
+    assert.match(await reasons({ ...nat, mode: "dr", vips: ["10.0.0.100"] }), /gateway: is only for mode "nat"/);
+  });
+  it("checks the tunnels: gue needs its port, a port only for gue, none twice, and only in tun mode", async () => {
+    const tun = { connection: conn(), mode: "tun", vips: ["10.0.0.100"] };
+    const reasons = async (v: Record<string, unknown>) => (await failures(realServerHost, v)).map((x) => x.reason);
+    assert.deepEqual(await reasons({ ...tun, tunnels: [{ type: "gre" }, { type: "gue", port: 6080 }] }), []);
+    assert.match(
+      (await reasons({ ...tun, tunnels: [{ type: "gue" }] })).join(),
+      /tunnels\.0\.port: is required for a gue tunnel/,
+    );
+    assert.match((await reasons({ ...tun, tunnels: [{ type: "gre", port: 1 }] })).join(), /is only for gue, not gre/);
+    assert.match(
+      (await reasons({ ...tun, tunnels: [{ type: "gre" }, { type: "gre" }] })).join(),
+      /gre is listed twice/,
+    );
+    assert.match((await reasons({ ...tun, tunnels: [{ type: "sit" }] })).join(), /must be one of ipip, gue, gre/);
+    assert.match(
+      (await reasons({ ...tun, mode: "dr", tunnels: [{ type: "gre" }] })).join(),
+      /tunnels: is only for mode "tun"/,
+    );
+  });
   it("rejects an unknown mode, an empty VIP list and a duplicate VIP", async () => {
     assert.ok(
-      (await failures(realServerHost, { connection: conn(), mode: "nat", vips: ["10.0.0.100"] })).some(
+      (await failures(realServerHost, { connection: conn(), mode: "snat", vips: ["10.0.0.100"] })).some(
         (x) => x.property === "mode",
       ),
     );

@@ -109,6 +109,10 @@ export class IpvsadmClient implements IpvsClient {
     await this.mutate(realServerChange("delete", service, r));
   }
 
+  async applyUnrecorded(change: Change): Promise<void> {
+    await this.mutate(change, false);
+  }
+
   /**
    * Runs the ledger update and then one ipvsadm command, under the host's mutation lock. The
    * ledger goes first so that a round trip cut short (the connection lost, the shell killed) leaves
@@ -119,16 +123,16 @@ export class IpvsadmClient implements IpvsClient {
    * Mutations requested while a round trip is under way (the engine creates many resources at
    * once) are batched: the next round trip runs them all, one after the other in the order they
    * came, and each gets its own exit status and message back.
+   *
+   * Unrecorded (`record` false), it is the ipvsadm command alone.
    */
-  private async mutate(c: Change): Promise<void> {
+  private async mutate(c: Change, record = true): Promise<void> {
     const command = `ipvsadm ${shellJoin(argsOf(c))}`;
-    const isDelete = c.kind === "delete";
+    const isDelete = record && c.kind === "delete";
     const edit = ledgerEditOf(c);
-    const r = await this.batcher.run(
-      withLedgerFirst(this.ledger, ledgerEditScript(this.ledger, [edit]), command),
-      command,
-      c,
-    );
+    const r = record
+      ? await this.batcher.run(withLedgerFirst(this.ledger, ledgerEditScript(this.ledger, [edit]), command), command, c)
+      : await this.batcher.run(command, command);
     if (r.code === 0) return;
     const subject = { key: c.service, rs: c.rs };
     const err = r.output.trim();

@@ -45,6 +45,7 @@ import {
   realServerKeyAttrs,
   serviceAttrs,
   serviceKeyAttrs,
+  timeoutsAttrs,
 } from "./wire";
 
 export interface NetlinkClientOptions {
@@ -62,6 +63,9 @@ interface Queued {
   edit: LedgerEdit;
   done: (e?: Error) => void;
 }
+
+/** The ledger edit of an unrecorded change: none. */
+const NO_EDIT: LedgerEdit = { prefixes: [], lines: [] };
 
 const SERVICE_CMD: Record<Change["kind"], number> = {
   add: Cmd.NEW_SERVICE,
@@ -186,6 +190,15 @@ export class NetlinkIpvsClient implements IpvsClient {
   }
 
   /**
+   * Sets the connection timeouts (`ipvsadm --set`; a 0 leaves that one unchanged), loading ip_vs
+   * first if need be. Not in the ledger: timeouts are the Director's, which keeps them in its state.
+   */
+  async setTimeouts(t: IpvsTimeouts): Promise<void> {
+    const sock = await this.socketForChange();
+    await this.call(sock, Cmd.SET_CONFIG, timeoutsAttrs(t), "set the timeouts");
+  }
+
+  /**
    * The traffic counters of a service and of each of its real servers (`ipvsadm -L --stats
    * --exact`): statistics, kept apart from the table's identity and configuration.
    */
@@ -238,6 +251,10 @@ export class NetlinkIpvsClient implements IpvsClient {
     return this.change(realServerChange("delete", service, r));
   }
 
+  applyUnrecorded(change: Change): Promise<void> {
+    return this.change(change, false);
+  }
+
   /**
    * Queues a change. Changes are applied in the order they came; those that arrive while others
    * run (the engine creates many resources at once) are grouped: the group's ledger edits are
@@ -245,10 +262,11 @@ export class NetlinkIpvsClient implements IpvsClient {
    * the ledger lines of the ones the kernel refused are put back (the same contract as the
    * ipvsadm implementation: the ledger may claim what the kernel lacks, never the reverse).
    */
-  private change(change: Change): Promise<void> {
+  private change(change: Change, record = true): Promise<void> {
     this.cache.invalidate();
+    const edit = record ? ledgerEditOf(change) : NO_EDIT;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ change, edit: ledgerEditOf(change), done: (e) => (e ? reject(e) : resolve()) });
+      this.queue.push({ change, edit, done: (e) => (e ? reject(e) : resolve()) });
       void this.pump();
     });
   }
@@ -271,12 +289,15 @@ export class NetlinkIpvsClient implements IpvsClient {
 
   private async runGroup(group: Queued[]): Promise<void> {
     const sock = await this.socketForChange();
-    const edit = editLedgerText(
-      await this.readLedger(),
-      group.map((q) => q.edit),
-    );
+    const recorded = group.some((q) => q.edit.prefixes.length > 0);
+    const edit = recorded
+      ? editLedgerText(
+          await this.readLedger(),
+          group.map((q) => q.edit),
+        )
+      : { text: "", replaced: group.map(() => []) };
     const text = edit.text;
-    await this.writeLedger(text);
+    if (recorded) await this.writeLedger(text);
     // sent in order, up to WINDOW in flight (the kernel handles one socket's requests in the order
     // they came; the window keeps the acknowledgements within the socket's receive buffer)
     const outcome = new Map<Queued, Error | undefined>();
@@ -295,7 +316,7 @@ export class NetlinkIpvsClient implements IpvsClient {
     // put back the ledger lines of refused changes; a delete of something already gone stays dropped
     const putBack = group.flatMap((c, i) => {
       const e = outcome.get(c);
-      return !e || (c.change.kind === "delete" && e instanceof IpvsNotFoundError)
+      return !e || c.edit === NO_EDIT || (c.change.kind === "delete" && e instanceof IpvsNotFoundError)
         ? []
         : [{ prefixes: c.edit.prefixes, lines: edit.replaced[i]! }];
     });

@@ -368,6 +368,15 @@ export function parseTimeouts(buf: Buffer): IpvsTimeouts {
   };
 }
 
+/** The attributes of SET_CONFIG (a 0 leaves that timeout as it is, as `ipvsadm --set` does). */
+export function timeoutsAttrs(t: IpvsTimeouts): Attr[] {
+  return [
+    [CmdAttr.TIMEOUT_TCP, u32(t.tcp)],
+    [CmdAttr.TIMEOUT_TCP_FIN, u32(t.tcpFin)],
+    [CmdAttr.TIMEOUT_UDP, u32(t.udp)],
+  ];
+}
+
 /** Traffic counters of a service or real server (what `ipvsadm -L --stats --exact` shows). */
 export interface IpvsCounters {
   connections: bigint;

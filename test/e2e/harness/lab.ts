@@ -93,3 +93,23 @@ export async function requests(from: string, url: string, n: number): Promise<Re
 export function resetLab(): void {
   execFileSync(path.join(repoRoot, "test/lab/lab"), ["reset"], { stdio: "inherit" });
 }
+
+/** The guest's shares: this checkout, a Node that runs there, and the pulumi CLI (as scripts/test.sh sets them). */
+export function guestShares(): string {
+  const node = process.env.PULUMI_LVS_GUEST_NODE;
+  if (!node || !fs.existsSync(path.join(node, "node"))) {
+    throw new Error(
+      "PULUMI_LVS_GUEST_NODE is not set: run the tests through scripts/test.sh (it installs the guest's Node)",
+    );
+  }
+  const pulumi = path.dirname(execFileSync("sh", ["-c", "command -v pulumi"], { encoding: "utf8" }).trim());
+  return `project=${repoRoot},node=${node},pulumi=${pulumi}`;
+}
+
+/** The lab with the guest's shares (restarted once if it runs without them). */
+export function ensureGuestShares(): void {
+  execFileSync(path.join(repoRoot, "test/lab/lab"), ["up"], {
+    stdio: "inherit",
+    env: { ...process.env, PULUMI_LVS_LAB_SHARES: guestShares() },
+  });
+}

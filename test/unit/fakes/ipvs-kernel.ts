@@ -17,6 +17,12 @@ export class FakeIpvsKernel implements IpvsSocket {
   readonly services = new Map<string, { attrs: Attrs; dests: Map<string, Attrs> }>();
   /** Every command received, in order. */
   readonly received: number[] = [];
+  /** The connection timeouts (SET_CONFIG, GET_CONFIG), in seconds: Linux's defaults. */
+  readonly timeouts = new Map<number, number>([
+    [CmdAttr.TIMEOUT_TCP, 900],
+    [CmdAttr.TIMEOUT_TCP_FIN, 120],
+    [CmdAttr.TIMEOUT_UDP, 300],
+  ]);
   /** Refuse the next request of this command with this errno name. */
   refuseNext?: { cmd: number; code: string };
 
@@ -41,6 +47,15 @@ export class FakeIpvsKernel implements IpvsSocket {
         out.set(SvcAttr.FLAGS, Buffer.concat([u32(f.readUInt32LE(0) | SvcFlag.HASHED), u32(0xffffffff)]));
         return encodeAttrs([[CmdAttr.SERVICE, encodeAttrs([...out.entries()] as Attr[])]]);
       });
+    }
+    if (cmd === Cmd.GET_CONFIG) return [encodeAttrs([...this.timeouts.entries()].map(([k, v]) => [k, u32(v)]))];
+    if (cmd === Cmd.SET_CONFIG) {
+      // as the kernel: a 0 leaves that timeout as it is
+      for (const k of this.timeouts.keys()) {
+        const v = top.get(k)?.readUInt32LE(0);
+        if (v) this.timeouts.set(k, v);
+      }
+      return [];
     }
     if (!svcAttrs) return fail("EINVAL");
     const id = serviceId(svcAttrs);

@@ -1,3 +1,4 @@
+import type { Change } from "../../../provider/ipvs/change";
 import {
   IpvsAlreadyExistsError,
   type IpvsClient,
@@ -92,6 +93,21 @@ export class FakeIpvs implements IpvsClient {
     const before = e.realServers.length;
     e.realServers = e.realServers.filter((y) => !same(y.config, r));
     if (e.realServers.length === before) throw new IpvsNotFoundError(this.host, "ipvsadm -d", "real server", k, r);
+  }
+
+  /** The same mutation as the recorded ones, with the ledger put back as it was. */
+  async applyUnrecorded(c: Change): Promise<void> {
+    const owned = structuredClone(this.owned);
+    try {
+      if (c.rs === undefined) {
+        if (c.kind === "delete") await this.deleteService(c.service);
+        else await (c.kind === "add" ? this.addService(c.config!) : this.editService(c.config!));
+      } else if (c.kind === "delete") await this.deleteRealServer(c.service, c.rs);
+      else
+        await (c.kind === "add" ? this.addRealServer(c.service, c.config!) : this.editRealServer(c.service, c.config!));
+    } finally {
+      this.owned = owned;
+    }
   }
 
   private own(s: VirtualServiceConfig, owner?: string): void {
