@@ -29,7 +29,9 @@ export interface RealServerArgs {
   lowerThreshold?: pulumi.Input<number>;
   /**
    * Tunnel options for `tun` (ipvsadm `--tun-type`, `--tun-port`, `--tun-nocsum|csum|remcsum`).
-   * `type` is `ipip` (default), `gue` (needs `port`) or `gre`. Changed in place.
+   * `type` is `ipip` (default), `gue` (needs `port`) or `gre`; `checksum` (gue, gre) is `nocsum`
+   * (default), `csum` or `remcsum`. Its host must receive that tunnel (RealServerHost's
+   * `tunnels`). Changed in place.
    */
   tunnel?: pulumi.Input<{
     type?: pulumi.Input<TunnelType>;

@@ -7,6 +7,12 @@ export interface InterfaceAddress {
   address: string;
   prefix: number;
   device: string;
+  /**
+   * Never a source address (IPv6: `preferred_lft 0`, deprecated): a director's VIP, so that the
+   * packets the director itself sends (LVS-TUN's outer headers) do not come from the VIP, which a
+   * real server holds too and would drop (ip6_tunnel refuses a remote address that is local).
+   */
+  notSource?: boolean;
 }
 
 export function addressText(a: InterfaceAddress): string {
@@ -30,7 +36,8 @@ export function hasAddress(list: InterfaceAddress[], a: InterfaceAddress): boole
 /** Adds an address (idempotent). IPv6 addresses skip duplicate address detection (nodad). */
 export function addAddressCommand(a: InterfaceAddress): string {
   const v6 = a.address.includes(":");
-  return `ip ${v6 ? "-6 " : ""}addr replace ${shellQuote(addressText(a))} dev ${shellQuote(a.device)}${v6 ? " nodad" : ""}`;
+  const flags = v6 ? ` nodad${a.notSource ? " preferred_lft 0" : ""}` : "";
+  return `ip ${v6 ? "-6 " : ""}addr replace ${shellQuote(addressText(a))} dev ${shellQuote(a.device)}${flags}`;
 }
 
 export function deleteAddressCommand(a: InterfaceAddress): string {

@@ -137,7 +137,8 @@ export function realServerConfigOf(v: RealServerInputs): RealServerConfig {
   if (v.forwarding === "tun" && v.tunnel && v.tunnel.type !== "ipip") {
     c.tunnel = { type: v.tunnel.type };
     if (v.tunnel.port !== undefined) c.tunnel.port = v.tunnel.port;
-    if (v.tunnel.checksum !== undefined) c.tunnel.checksum = v.tunnel.checksum;
+    // the kernel's default, which it reads back as such (ipvsadm -S prints --tun-nocsum)
+    c.tunnel.checksum = v.tunnel.checksum ?? "nocsum";
   }
   return c;
 }

@@ -122,6 +122,7 @@ export function directorPlan(v: DirectorInputs): HostPlan {
     address: x.address,
     prefix: x.prefix ?? hostPrefix(x.address),
     device: x.interface,
+    notSource: true,
   }));
   const timeouts = v.timeouts
     ? { tcp: v.timeouts.tcp ?? 0, tcpfin: v.timeouts.tcpFin ?? 0, udp: v.timeouts.udp ?? 0 }

@@ -162,6 +162,22 @@ describe("host plans", () => {
     assert.match(fileOf(plan.files, "pulumi-lvs-realserver.sh"), /have_dev eth0/);
   });
 
+  it("Director: an IPv6 VIP is never a source address (the outer header of a tunnel must not come from it)", async () => {
+    const plan = directorPlan({
+      connection: conn() as any,
+      vips: [
+        { address: "fd00:10::100", interface: "eth0" },
+        { address: "10.0.0.100", interface: "eth0" },
+      ],
+      modules: ["ip_vs"],
+      persist: false,
+    });
+    const t = new RecordingTransport();
+    await applyPlan(t, plan, false, NO_JOURNAL);
+    assert.match(t.scripts[0]!, /ip -6 addr replace fd00:10::100\/128 dev eth0 nodad preferred_lft 0/);
+    assert.match(t.scripts[0]!, /ip addr replace 10\.0\.0\.100\/32 dev eth0\n/);
+  });
+
   it("TUN: delete takes down only the devices and GUE ports that were not there before", async () => {
     const plan = realServerHostPlan(
       {
