@@ -69,15 +69,10 @@ describe(`every scheduler, twos included, on Debian's ${SERIES} kernel (a second
     const results = lines.filter((l) => l.case);
     const failed = results.filter((r) => !r.ok);
     assert.deepEqual(failed, [], failed.map((f) => `${f.by} ${f.case}: ${f.detail}`).join("\n"));
+    // one case per scheduler (and the scheduler flags case, which the prefix selects too)
     for (const by of ["ipvsadm", "netlink"]) {
-      assert.deepEqual(
-        results
-          .filter((r) => r.by === by)
-          .map((r) => r.case)
-          .sort(),
-        SCHEDULERS.map((s) => `scheduler ${s}`).sort(),
-        `${by} ran one case per scheduler`,
-      );
+      const ran = results.filter((r) => r.by === by).map((r) => r.case);
+      for (const s of SCHEDULERS) assert.ok(ran.includes(`scheduler ${s}`), `${by} ran scheduler ${s}: ${ran}`);
     }
     figures.record({
       area: `schedulers on ${summary.kernel}`,
