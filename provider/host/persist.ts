@@ -150,9 +150,14 @@ export function writeFilesScript(files: PersistedFile[]): string {
   return lines.join("\n");
 }
 
-/** Removes the files, and the script directory once it is empty. */
+/**
+ * Removes the files, any temporary copy of theirs (`<path>.tmp.<pid>`, see writeFilesScript), and
+ * the script directory once it is empty.
+ */
 export function removeFilesScript(paths: string[]): string {
-  return paths.length === 0 ? ":" : `rm -f ${paths.map(shellQuote).join(" ")}; rmdir ${SCRIPT_DIR} 2>/dev/null || true`;
+  // with the temporaries a write cut short left (a power cut between the write and its rename)
+  const files = paths.map((p) => `${shellQuote(p)} ${shellQuote(`${p}.tmp`)}.*`);
+  return paths.length === 0 ? ":" : `rm -f ${files.join(" ")}; rmdir ${SCRIPT_DIR} 2>/dev/null || true`;
 }
 
 /** Prints each existing file as `#file <path>` followed by its content. */

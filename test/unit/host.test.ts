@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { announceCommand } from "../../provider/host/addresses";
-import { type PersistedFile, writeFilesScript } from "../../provider/host/persist";
+import { type PersistedFile, removeFilesScript, writeFilesScript } from "../../provider/host/persist";
 import { parseProbe } from "../../provider/host/probe";
 import { LEDGER, restoreRulesScript } from "../../provider/ipvs/ledger";
 import { directorPlan } from "../../provider/resources/director";
@@ -356,6 +356,20 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
       assert.ok(calls.findIndex((c) => c.startsWith("arping")) > add, "announced after it was added");
       assert.ok(calls.includes("ipvsadm --set 600 0 0"));
       assert.equal(calls.filter((c) => c === "ipvsadm -R").length, 1, "restored once: no ipvsadm autoload here");
+    } finally {
+      box.close();
+    }
+  });
+
+  it("removing a file takes the temporary copy a write cut short left with it, and nothing else", async () => {
+    const box = new Sandbox();
+    try {
+      fs.mkdirSync(box.path("etc/sysctl.d"), { recursive: true });
+      for (const f of ["60-pulumi-lvs-realserver.conf", "60-pulumi-lvs-realserver.conf.tmp.521", "99-sysctl.conf"])
+        fs.writeFileSync(box.path(`etc/sysctl.d/${f}`), "x\n");
+      const r = await box.run(removeFilesScript(["/etc/sysctl.d/60-pulumi-lvs-realserver.conf"]));
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(fs.readdirSync(box.path("etc/sysctl.d")), ["99-sysctl.conf"]);
     } finally {
       box.close();
     }

@@ -410,14 +410,20 @@ export const BAD_INPUTS: BadInput[] = [
     reason: /kernel module name/,
   },
   // real-server hosts
-  { name: "rsh-mode", kind: "rsh", args: { mode: "nat" }, field: "mode", reason: /"dr" \(direct routing\) or "tun"/ },
+  {
+    name: "rsh-mode",
+    kind: "rsh",
+    args: { mode: "snat" },
+    field: "mode",
+    reason: /"dr" \(direct routing\), "tun" \(IP tunnelling\) or "nat"/,
+  },
   { name: "rsh-no-vips", kind: "rsh", args: { vips: [] }, field: "vips", reason: /at least one VIP/ },
   {
     name: "rsh-tun-v6",
     kind: "rsh",
-    args: { mode: "tun", vips: ["fd00:10::100"] },
+    args: { mode: "tun", vips: ["fd00:10::100"], tunnels: [{ type: "gre" }] },
     field: "vips.0",
-    reason: /IPv6 VIPs are supported in dr mode only/,
+    reason: /IPv6 VIPs in tun mode are received over ip6tnl .* add \{type: "ipip"\} to tunnels/,
   },
   { name: "rsh-interface", kind: "rsh", args: { interface: "lo lo" }, field: "interface", reason: /interface name/ },
   {
