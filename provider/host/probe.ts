@@ -21,27 +21,29 @@ export type ListingKind = keyof typeof LISTINGS;
 
 /**
  * A kernel object a host plan adds beside its addresses and sysctls (a device up, a GUE receive
- * port): how the probe's facts tell whether the host has it, and the commands that add and remove
- * it. Its key (`<kind>: <name>`) stands in the baseline, the journal and the state.
+ * port, a rule): the commands that add and remove it. Its key (`<kind>: <name>`) stands in the
+ * baseline, the journal and the state. A `link` is there when the device is up; any other kind
+ * when its listing (LISTINGS) prints `name`.
  */
 export interface HostObject {
   kind: "link" | ListingKind;
   name: string;
-  /** The listing the probe must read for {@link present} (none: the usual facts tell). */
-  listing?: ListingKind;
-  present(facts: HostFacts): boolean;
   add: string;
   remove: string;
 }
 
 export const objectKey = (o: Pick<HostObject, "kind" | "name">) => `${o.kind}: ${o.name}`;
 
+/** Whether the host has the object, by the probe's facts. */
+export function hasObject(facts: HostFacts, o: HostObject): boolean {
+  return o.kind === "link" ? facts.links.get(o.name) === true : (facts.listings.get(o.kind)?.has(o.name) ?? false);
+}
+
 /** A device up (a tunnel's fallback device): `ip link set DEV up`, and down again on delete. */
 export function linkUp(device: string): HostObject {
   return {
     kind: "link",
     name: device,
-    present: (f) => f.links.get(device) === true,
     add: `ip link set ${device} up`,
     remove: `ip link set ${device} down 2>/dev/null || true`,
   };

@@ -28,8 +28,6 @@ export function natRule(address: string, port: number): HostObject {
   return {
     kind: "rule",
     name: line,
-    listing: "rule",
-    present: (f) => f.listings.get("rule")?.has(line) ?? false,
     // `ip rule add` adds a rule twice: delete every copy first
     add: `while ip rule del ${spec} 2>/dev/null; do :; done; ip rule add ${spec}`,
     remove: `while ip rule del ${spec} 2>/dev/null; do :; done`,
@@ -42,8 +40,6 @@ export function natRoute(gateway: string, device: string): HostObject {
   return {
     kind: "route",
     name: line,
-    listing: "route",
-    present: (f) => f.listings.get("route")?.has(line) ?? false,
     add: `ip route replace default via ${gateway} dev ${device} table ${NAT_TABLE}`,
     remove: `ip route del default table ${NAT_TABLE} 2>/dev/null || true`,
   };

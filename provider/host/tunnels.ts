@@ -65,8 +65,6 @@ export function guePort(port: number): HostObject {
   return {
     kind: "fou",
     name: line,
-    listing: "fou",
-    present: (f) => f.listings.get("fou")?.has(line) ?? false,
     // `ip fou add` refuses a port that is there already
     add: `ip fou show 2>/dev/null | grep -qx '${line}' || ip fou add port ${port} gue`,
     remove: `ip fou del port ${port} 2>/dev/null || true`,

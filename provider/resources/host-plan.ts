@@ -12,7 +12,15 @@ import {
   type InterfaceAddress,
 } from "../host/addresses";
 import { type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
-import { type HostFacts, type HostObject, type ListingKind, objectKey, parseProbe, probeScript } from "../host/probe";
+import {
+  type HostFacts,
+  type HostObject,
+  hasObject,
+  type ListingKind,
+  objectKey,
+  parseProbe,
+  probeScript,
+} from "../host/probe";
 import { type Sysctl, sysctlNamed, writeSysctlsScript } from "../host/sysctl";
 import { CommandError, privilegeRemedy, runScript, shellQuote, type Transport } from "../transport/transport";
 
@@ -53,7 +61,7 @@ function itemsOf(plan: Pick<HostPlan, "addresses" | "objects">): Item[] {
     ...(plan.objects ?? []).map((o) => ({
       key: objectKey(o),
       ...(o.kind === "link" ? { link: o.name } : {}),
-      present: o.present,
+      present: (f: HostFacts) => hasObject(f, o),
       add: o.add,
       remove: o.remove,
     })),
@@ -68,7 +76,7 @@ function itemsOf(plan: Pick<HostPlan, "addresses" | "objects">): Item[] {
 
 /** The listings a plan's objects are read from. */
 function listingsOf(plan: Pick<HostPlan, "objects">): ListingKind[] {
-  return [...new Set((plan.objects ?? []).flatMap((o) => (o.listing ? [o.listing] : [])))];
+  return [...new Set((plan.objects ?? []).flatMap((o) => (o.kind === "link" ? [] : [o.kind])))];
 }
 
 /**
