@@ -8,16 +8,34 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { labConnection, labPrivateKey, sh } from "../test/e2e/harness/lab";
+import { lab, labConnection, labPrivateKey, sh } from "../test/e2e/harness/lab";
 import { cacheDir, repoRoot } from "../test/e2e/harness/paths";
 import { savedRules } from "../test/e2e/harness/setup";
 import { TestStack } from "../test/e2e/harness/stack";
 
 const SERVICES = 10;
 const VIP = "10.77.0.1";
-const VARIANTS = ["floor", "lvs", "command"] as const;
+const VARIANTS = ["floor", "floor-skip", "lvs", "lvs-inline", "ipvsadm-restore", "command"] as const;
 type Variant = (typeof VARIANTS)[number];
-const STEPS = ["up", "noop-up", "preview", "refresh", "destroy"] as const;
+/** The largest size each variant runs at by default (BENCH_MAX_<VARIANT>, e.g. BENCH_MAX_LVS=200, overrides). */
+const MAX_SIZE: Record<Variant, number> = {
+  floor: 1000,
+  "floor-skip": 1000,
+  lvs: 1000,
+  "lvs-inline": 10000,
+  "ipvsadm-restore": 10000,
+  command: 1000,
+};
+const maxSize = (v: Variant) => Number(process.env[`BENCH_MAX_${v.toUpperCase().replace(/-/g, "_")}`] ?? MAX_SIZE[v]);
+/** The program each Pulumi variant runs (ipvsadm-restore runs none). */
+const PROGRAM: Partial<Record<Variant, string>> = {
+  floor: "floor",
+  "floor-skip": "floor",
+  lvs: "lvs",
+  "lvs-inline": "lvs-inline",
+  command: "command",
+};
+const STEPS = ["up", "noop-up", "preview", "refresh", "update-one", "destroy"] as const;
 type Step = (typeof STEPS)[number];
 /** --parallel of every CLI run (the CLI's default is 4 × the CPUs: 8 on a 2-core machine). */
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 32);
@@ -30,7 +48,7 @@ interface Service {
   name: string;
   address: string;
   port: number;
-  realServers: Array<{ name: string; address: string }>;
+  realServers: Array<{ name: string; address: string; weight?: number }>;
 }
 
 interface Row {
@@ -83,12 +101,23 @@ function shape(services: number, realServers: number): Service[] {
 
 /** What `ipvsadm -S -n` must print for the declaration (sorted), and nothing else on the VIP. */
 function expectedRules(decl: Service[]): string[] {
+  return rulesOf(decl).sort();
+}
+
+/** The declaration as ipvsadm rules, services first (what ipvsadm -R takes). */
+function rulesOf(decl: Service[]): string[] {
   const lines: string[] = [];
-  for (const s of decl) {
-    lines.push(`-A -t ${s.address}:${s.port} -s rr`);
-    for (const r of s.realServers) lines.push(`-a -t ${s.address}:${s.port} -r ${r.address}:80 -m -w 1`);
-  }
-  return lines.sort();
+  for (const s of decl) lines.push(`-A -t ${s.address}:${s.port} -s rr`);
+  for (const s of decl)
+    for (const r of s.realServers) lines.push(`-a -t ${s.address}:${s.port} -r ${r.address}:80 -m -w ${r.weight ?? 1}`);
+  return lines;
+}
+
+/** The declaration with one weight changed (the update-one step): the first real server's, to 2. */
+function withOneWeight(decl: Service[]): Service[] {
+  const out = structuredClone(decl);
+  out[0]!.realServers[0]!.weight = 2;
+  return out;
 }
 
 async function benchRules(): Promise<string[]> {
@@ -130,21 +159,56 @@ function commandPluginHome(): string {
 /** Every row measured so far, one JSON object per line (`--report` renders them again). */
 const rowsFile = path.join(cacheDir, "bench", "rows.jsonl");
 
+/** Runs a command on the director with `input` on its standard input (OpenSSH, as the lab's `sh`). */
+function onDirectorWithInput(command: string, input: string): void {
+  execFileSync("ssh", ["-F", lab().sshConfig, "director", command], { input, stdio: ["pipe", "ignore", "inherit"] });
+}
+
+/**
+ * The physical limit (variant ipvsadm-restore): the same rules applied on the director by one
+ * `ipvsadm -R` (the rules file is copied there before the clock starts); refresh is one
+ * `ipvsadm -S -n`, update-one one `ipvsadm -e`, destroy one `ipvsadm -D` per service, in one
+ * command. There is no no-op up or preview to time.
+ */
+function restoreStep(decl: Service[], step: Step): (() => Promise<number>) | undefined {
+  const vip = (s: Service) => `${s.address}:${s.port}`;
+  const first = decl[0]!;
+  const commands: Partial<Record<Step, string>> = {
+    up: "ipvsadm -R < /tmp/pulumi-lvs-bench.rules",
+    refresh: "ipvsadm -S -n > /dev/null",
+    "update-one": `ipvsadm -e -t ${vip(first)} -r ${first.realServers[0]!.address}:80 -m -w 2`,
+    destroy: decl.map((s) => `ipvsadm -D -t ${vip(s)}`).join("; "),
+  };
+  const command = commands[step];
+  if (command === undefined) return undefined;
+  return async () => {
+    await sh("director", command, { timeoutMs: 1_200_000 });
+    return 0;
+  };
+}
+
 async function run(size: number, variant: Variant, statsFile: string): Promise<Row[]> {
   const decl = shape(SERVICES, size);
-  const want = expectedRules(decl);
+  let want = expectedRules(decl);
   const env: Record<string, string> = { PULUMI_LVS_STATS_FILE: statsFile };
   if (variant === "command") env.PULUMI_HOME = commandPluginHome();
-  const stack = await TestStack.create(`bench-${variant}-${size}`, {
-    program: `bench/programs/${variant}`,
-    config: {
-      director: { value: JSON.stringify(labConnection("director")) },
-      privateKey: { value: labPrivateKey(), secret: true },
-      services: { value: JSON.stringify(decl) },
-    },
-    env,
-    packages: variant === "command" ? { "@pulumi/command": COMMAND_VERSION } : {},
-  });
+  if (variant === "floor-skip") env.PULUMI_SKIP_CHECKPOINTS = "true";
+  const program = PROGRAM[variant];
+  const servicesFile = path.join(cacheDir, "bench", `services-${variant}-${size}.json`);
+  fs.writeFileSync(servicesFile, JSON.stringify(decl));
+  if (!program) onDirectorWithInput("cat > /tmp/pulumi-lvs-bench.rules", `${rulesOf(decl).join("\n")}\n`);
+  const stack = program
+    ? await TestStack.create(`bench-${variant}-${size}`, {
+        program: `bench/programs/${program}`,
+        config: {
+          director: { value: JSON.stringify(labConnection("director")) },
+          privateKey: { value: labPrivateKey(), secret: true },
+          servicesFile: { value: servicesFile },
+        },
+        env,
+        packages: variant === "command" ? { "@pulumi/command": COMMAND_VERSION } : {},
+      })
+    : undefined;
   const rows: Row[] = [];
   const counterFile = "/run/pulumi-lvs-bench.count";
   const log = "/var/log/lab-host-start.log";
@@ -169,6 +233,14 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
       : 0;
   try {
     for (const step of STEPS) {
+      // remote.Command would replace its command, not edit it: no update-one to compare
+      if (step === "update-one" && variant === "command") continue;
+      const restore = stack ? undefined : restoreStep(decl, step);
+      if (!stack && !restore) continue;
+      if (step === "update-one") {
+        want = expectedRules(withOneWeight(decl));
+        fs.writeFileSync(servicesFile, JSON.stringify(withOneWeight(decl)));
+      }
       const before = await onDirector();
       const provider0 = providerCount();
       const cpu0 = labCpuSeconds();
@@ -176,7 +248,10 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
       let changed = 0;
       let stalled: string | undefined;
       const work = async () => {
-        if (step === "up" || step === "noop-up") return changedOf((await stack.up({ parallel: PARALLEL })).summary);
+        if (restore) return restore();
+        if (!stack) return 0;
+        if (step === "up" || step === "noop-up" || step === "update-one")
+          return changedOf((await stack.up({ parallel: PARALLEL })).summary);
         if (step === "preview") {
           const p = await stack.stack.preview({ parallel: PARALLEL });
           return Object.entries(p.changeSummary)
@@ -201,7 +276,7 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
           }
         };
         kill("pulumi-resource-command");
-        kill(`--stack ${stack.stack.name}`);
+        if (stack) kill(`--stack ${stack.stack.name}`);
         await running.catch(() => undefined);
         const now = await onDirector(before.lines);
         stalled =
@@ -232,7 +307,7 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
       rows.push(row);
       fs.appendFileSync(rowsFile, `${JSON.stringify(row)}\n`);
       console.log(
-        `  ${variant.padEnd(7)} ${String(size).padStart(5)} ${step.padEnd(8)} ${seconds.toFixed(1).padStart(7)} s  connections ${connections}  commands ${commands}  changed ${changed}  lab CPU ${labCpu.toFixed(1)} s`,
+        `  ${variant.padEnd(15)} ${String(size).padStart(5)} ${step.padEnd(10)} ${seconds.toFixed(1).padStart(7)} s  connections ${connections}  commands ${commands}  changed ${changed}  lab CPU ${labCpu.toFixed(1)} s`,
       );
       if (stalled) {
         // the rest of this variant cannot run: remove the rules the stopped run made on the
@@ -241,13 +316,15 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
         await checkTable([], `${variant} ${size} after cleaning up`);
         break;
       }
-      if (variant !== "floor") await checkTable(step === "destroy" ? [] : want, `${variant} ${size} after ${step}`);
-      if (step !== "up" && step !== "destroy" && changed !== 0) {
-        throw new Error(`${variant} ${size}: ${step} changed ${changed} resources; it must change none`);
+      if (!variant.startsWith("floor"))
+        await checkTable(step === "destroy" ? [] : want, `${variant} ${size} after ${step}`);
+      const mustChange = step === "update-one" ? 1 : 0;
+      if (stack && step !== "up" && step !== "destroy" && changed !== mustChange) {
+        throw new Error(`${variant} ${size}: ${step} changed ${changed} resources; it must change ${mustChange}`);
       }
     }
   } finally {
-    await stack.stack.workspace.removeStack(stack.stack.name).catch(() => undefined);
+    await stack?.stack.workspace.removeStack(stack.stack.name).catch(() => undefined);
   }
   return rows;
 }
@@ -271,19 +348,22 @@ function ratio(a: number, b: number): string {
 function report(rows: Row[], sizes: number[]): string {
   const get = (size: number, v: Variant, s: Step) =>
     rows.find((r) => r.size === size && r.variant === v && r.step === s && !r.stalled);
+  const secs = (r: Row | undefined) => r?.seconds.toFixed(1) ?? "–";
   const stalls = rows.filter((r) => r.stalled);
   const out: string[] = [];
   out.push(
-    "| real servers | step | floor (s) | pulumi-lvs (s) | remote.Command (s) | lvs ÷ floor | Command ÷ lvs | lvs connections | lvs commands | Command connections | Command commands | lab CPU floor / lvs / Command (s) |",
+    `| real servers | step | ${VARIANTS.map((v) => `${v} (s)`).join(" | ")} | lvs ÷ floor | lvs-inline ÷ ipvsadm-restore | lvs / lvs-inline commands | lab CPU lvs / lvs-inline (s) |`,
   );
-  out.push("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+  out.push(`|---:|---|${VARIANTS.map(() => "---:").join("|")}|---:|---:|---|---|`);
   for (const size of sizes) {
     for (const step of STEPS) {
-      const f = get(size, "floor", step);
-      const l = get(size, "lvs", step);
-      const c = get(size, "command", step);
+      const r = Object.fromEntries(VARIANTS.map((v) => [v, get(size, v, step)])) as Record<Variant, Row | undefined>;
+      if (VARIANTS.every((v) => !r[v])) continue;
+      const floorRatio = r.floor && r.lvs ? ratio(r.lvs.seconds, r.floor.seconds) : "–";
+      const restoreRatio =
+        r["lvs-inline"] && r["ipvsadm-restore"] ? ratio(r["lvs-inline"].seconds, r["ipvsadm-restore"].seconds) : "–";
       out.push(
-        `| ${size} | ${step} | ${f?.seconds.toFixed(1) ?? "–"} | ${l?.seconds.toFixed(1) ?? "–"} | ${c?.seconds.toFixed(1) ?? "–"} | ${f && l ? ratio(l.seconds, f.seconds) : "–"} | ${l && c ? ratio(c.seconds, l.seconds) : "–"} | ${l?.connections ?? "–"} | ${l?.commands ?? "–"} | ${c?.connections ?? "–"} | ${c?.commands ?? "–"} | ${[f, l, c].map((r) => r?.labCpu?.toFixed(1) ?? "–").join(" / ")} |`,
+        `| ${size} | ${step} | ${VARIANTS.map((v) => secs(r[v])).join(" | ")} | ${floorRatio} | ${restoreRatio} | ${r.lvs?.commands ?? "–"} / ${r["lvs-inline"]?.commands ?? "–"} | ${r.lvs?.labCpu?.toFixed(1) ?? "–"} / ${r["lvs-inline"]?.labCpu?.toFixed(1) ?? "–"} |`,
       );
     }
   }
@@ -299,17 +379,31 @@ function report(rows: Row[], sizes: number[]): string {
     const f = get(size, "floor", "up");
     const l = get(size, "lvs", "up");
     const c = get(size, "command", "up");
+    const fd = get(size, "floor", "destroy");
+    const ld = get(size, "lvs", "destroy");
     const refresh = get(size, "lvs", "refresh");
     const maxConn = Math.max(
       0,
       ...rows.filter((r) => r.size === size && r.variant === "lvs").map((r) => r.connections),
     );
-    lines.push(
-      `- ${size} real servers: up ${f && l ? ratio(l.seconds, f.seconds) : "–"} the floor (target ≤ 1.3×); ` +
-        `remote.Command ${l && c ? ratio(c.seconds, l.seconds) : "–"} slower (target ≥ 5×); ` +
-        `refresh ${refresh?.commands ?? "–"} round trips to the one host (target ≤ 2); ` +
-        `at most ${maxConn} SSH connection(s) per step (target 1).`,
-    );
+    if (l)
+      lines.push(
+        `- ${size} separate RealServers: up ${f ? ratio(l.seconds, f.seconds) : "–"} the floor, destroy ${fd && ld ? ratio(ld.seconds, fd.seconds) : "–"} (target ≤ 1.3× both); ` +
+          `remote.Command ${c ? ratio(c.seconds, l.seconds) : "–"} slower (target ≥ 5×); ` +
+          `refresh ${refresh?.commands ?? "–"} round trips to the one host (target ≤ 2); ` +
+          `at most ${maxConn} SSH connection(s) per step (target 1); ` +
+          `lab CPU per up batch ${l.labCpu !== undefined && l.commands ? (l.labCpu / l.commands).toFixed(2) : "–"} s.`,
+      );
+    const i = get(size, "lvs-inline", "up");
+    const x = get(size, "ipvsadm-restore", "up");
+    if (i) {
+      const one = get(size, "lvs-inline", "update-one");
+      const ir = get(size, "lvs-inline", "refresh");
+      lines.push(
+        `- ${size} inline real servers: up ${i.seconds.toFixed(1)} s${size === 10000 ? " (target ≤ 60 s)" : ""}, ${x ? ratio(i.seconds, x.seconds) : "–"} ipvsadm-restore (target ≤ 1.5×); ` +
+          `update-one ${one?.seconds.toFixed(1) ?? "–"} s (target ≤ 5 s); refresh ${ir?.commands ?? "–"} round trip(s) to the director (target 1).`,
+      );
+    }
   }
   for (const v of VARIANTS) {
     const measured = sizes.filter((size) => get(size, v, "up"));
@@ -326,7 +420,10 @@ function report(rows: Row[], sizes: number[]): string {
 
 function plot(rows: Row[], sizes: number[], png: string): void {
   const dat = path.join(cacheDir, "bench", "up.dat");
-  const lines = ["# size floor lvs command, then the same for steps stopped unfinished (lower bounds)"];
+  const n = VARIANTS.length;
+  const lines = [
+    `# size, then up (s) of ${VARIANTS.join(" ")}, then the same for steps stopped unfinished (lower bounds)`,
+  ];
   for (const size of sizes) {
     const t = (v: Variant, stalled: boolean) =>
       rows.find((r) => r.size === size && r.variant === v && r.step === "up" && Boolean(r.stalled) === stalled)
@@ -334,24 +431,29 @@ function plot(rows: Row[], sizes: number[], png: string): void {
     lines.push(`${size} ${VARIANTS.map((v) => t(v, false)).join(" ")} ${VARIANTS.map((v) => t(v, true)).join(" ")}`);
   }
   fs.writeFileSync(dat, `${lines.join("\n")}\n`);
-  const titles = ["engine floor (no-op dynamic resources)", "pulumi-lvs", "@pulumi/command remote.Command"];
+  const titles: Record<Variant, string> = {
+    floor: "engine floor (no-op dynamic resources)",
+    "floor-skip": "engine floor, PULUMI_SKIP_CHECKPOINTS=true",
+    lvs: "pulumi-lvs, a RealServer each",
+    "lvs-inline": "pulumi-lvs, inline real servers",
+    "ipvsadm-restore": "one ipvsadm -R on the director (the physical limit)",
+    command: "@pulumi/command remote.Command",
+  };
   const script = [
-    "set terminal png size 900,560 font ',11' noenhanced",
+    "set terminal png size 1000,620 font ',11' noenhanced",
     `set output '${png}'`,
-    `set title 'pulumi up --parallel ${PARALLEL}: 1 director, 10 virtual services, N real servers (lab, real pulumi CLI)'`,
+    `set title 'up, --parallel ${PARALLEL}: 1 director, 10 virtual services, N real servers (lab, real pulumi CLI)'`,
     "set xlabel 'real servers'",
-    "set ylabel 'wall time of pulumi up (s)'",
+    "set ylabel 'wall time (s)'",
     "set logscale xy",
     "set grid",
-    "set key bottom right",
+    "set key top left",
     `set xtics (${sizes.join(", ")})`,
-    `plot ${titles.map((t, i) => `'${dat}' using 1:${i + 2} with linespoints lw 2 lc ${i + 1} pt 7 title '${t}'`).join(", ")}, ` +
-      titles
-        .map(
-          (t, i) =>
-            `'${dat}' using 1:${i + 5} with points lc ${i + 1} pt 9 ps 2 title '${t}: stopped unfinished (lower bound)'`,
-        )
-        .join(", "),
+    `plot ${VARIANTS.map((v, i) => `'${dat}' using 1:${i + 2} with linespoints lw 2 lc ${i + 1} pt 7 title '${titles[v]}'`).join(", ")}, ` +
+      VARIANTS.map(
+        (v, i) =>
+          `'${dat}' using 1:${i + 2 + n} with points lc ${i + 1} pt 9 ps 2 title '${titles[v]}: stopped (lower bound)'`,
+      ).join(", "),
   ].join("\n");
   execFileSync("gnuplot", [], { input: script });
 }
@@ -360,9 +462,8 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const reportOnly = args.includes("--report");
   const sizes = args.map(Number).filter((n) => n > 0);
-  if (sizes.length === 0) sizes.push(20, 200, 1000);
+  if (sizes.length === 0) sizes.push(20, 200, 1000, 3000, 10000);
   const only = (process.env.BENCH_VARIANTS ?? VARIANTS.join(",")).split(",") as Variant[];
-  const commandMax = Number(process.env.BENCH_COMMAND_MAX ?? Number.POSITIVE_INFINITY);
   fs.mkdirSync(path.join(cacheDir, "bench"), { recursive: true });
   const started = Date.now();
   let rows: Row[] = [];
@@ -386,8 +487,8 @@ async function main(): Promise<void> {
           console.log(`command, ${size} real servers: skipped (${process.env.BENCH_COMMAND_SKIPPED})`);
           continue;
         }
-        if (v === "command" && size > commandMax) {
-          console.log(`command, ${size} real servers: skipped (BENCH_COMMAND_MAX=${commandMax})`);
+        if (size > maxSize(v)) {
+          console.log(`${v}, ${size} real servers: skipped (above its largest size, ${maxSize(v)})`);
           continue;
         }
         console.log(`${v}, ${size} real servers:`);

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/run.sh [SIZES...] - the performance benchmark (npm run bench): 1 director × 10 virtual
-# services × N real servers (default N = 20 200 1000), deployed with the real pulumi CLI into the lab
-# three ways (engine floor, pulumi-lvs, @pulumi/command remote.Command). Prints a table and writes
+# services × N real servers (default N = 20 200 1000 3000 10000), deployed with the real pulumi CLI
+# into the lab several ways (engine floor with and without checkpoints, pulumi-lvs with a RealServer
+# each and inline, one ipvsadm -R, @pulumi/command remote.Command). Prints a table and writes
 # docs/benchmarks.json, docs/benchmarks-results.md and docs/benchmark-up.png. See bench/README.md.
 #   BENCH_VARIANTS=floor,lvs   run only some variants
 #   BENCH_PARALLEL=8           --parallel of every pulumi run (default 32)
-#   BENCH_COMMAND_MAX=200      run the remote.Command baseline only up to this size
+#   BENCH_MAX_COMMAND=200      run a variant (here remote.Command) only up to this size
 #   bash bench/run.sh --report  render docs/ again from the rows measured last
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -1,10 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
 import { Director, type DirectorArgs } from "./director";
-import { RealServer } from "./real-server";
 import { RealServerHost, type RealServerHostArgs } from "./real-server-host";
 import type { ForwardingMethod, TunnelChecksum, TunnelType } from "./types";
-import { type Scheduler, type SchedulerFlag, VirtualService } from "./virtual-service";
+import { type InlineRealServerArgs, type Scheduler, type SchedulerFlag, VirtualService } from "./virtual-service";
 
 /** One backend of a {@link LoadBalancer}. */
 export interface BackendArgs {
@@ -66,17 +65,24 @@ export interface LoadBalancerArgs {
   directorSettings?: Omit<DirectorArgs, "connection" | "vips">;
   /** Remove real servers that the stack does not declare (see VirtualService.exclusive). Default true. */
   exclusive?: pulumi.Input<boolean>;
+  /**
+   * Graceful drain of the backends an `up` removes, in seconds (see VirtualService.drainTimeout).
+   * Default 0: removed at once.
+   */
+  drainTimeout?: pulumi.Input<number>;
 }
 
 /**
  * A whole LVS load balancer: the director's settings (VIP, ip_forward for NAT), one virtual service
- * per port, its real servers, and the backends' host setup (DR, TUN, the NAT return path). The low-level resources
- * it creates are children of this component and can be used on their own.
+ * per port with its real servers inline (so a thousand backends are a handful of resources), and
+ * the backends' host setup (DR, TUN, the NAT return path). The low-level resources it creates are
+ * children of this component and can be used on their own. A stack made with an earlier version,
+ * which had one RealServer per backend and port, moves to the inline form on its next `up` without
+ * removing any real server from the kernel.
  */
 export class LoadBalancer extends pulumi.ComponentResource {
   readonly director: Director;
   readonly services: VirtualService[];
-  readonly realServers: RealServer[];
   readonly hosts: RealServerHost[];
   /** `host/tcp/vip:port` of each service. */
   readonly serviceIds: pulumi.Output<string[]>;
@@ -86,7 +92,6 @@ export class LoadBalancer extends pulumi.ComponentResource {
   constructor(name: string, args: LoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-lvs:index:LoadBalancer", name, {}, opts);
     checkArgs(name, args);
-    const forwarding = args.forwarding ?? "dr";
     const parent = { parent: this };
     this.director = new Director(`${name}-director`, directorArgs(args), parent);
     const hostOf = args.backends.map((b, i) =>
@@ -109,32 +114,42 @@ export class LoadBalancer extends pulumi.ComponentResource {
             schedulerFlags: args.schedulerFlags,
             persistence: args.persistence,
             exclusive: args.exclusive ?? true,
+            drainTimeout: args.drainTimeout,
+            realServers: backendsOf(args, port),
           },
-          { ...parent, dependsOn: [this.director] },
+          { ...parent, dependsOn: [this.director, ...this.hosts] },
         ),
     );
-    this.realServers = this.services.flatMap((service, s) =>
-      args.backends.map(
-        (b, i) =>
-          new RealServer(
-            `${name}-${protocol}-${args.ports[s]}-backend-${i + 1}`,
-            {
-              service,
-              address: b.address,
-              port: forwarding === "nat" ? b.port : undefined,
-              weight: b.weight,
-              forwarding,
-              ...(args.tunnel ? { tunnel: args.tunnel } : {}),
-            },
-            { ...parent, dependsOn: hostOf[i] ? [hostOf[i]] : [] },
-          ),
-      ),
-    );
     this.serviceIds = pulumi.all(this.services.map((s) => s.id));
-    this.realServerIds = pulumi.all(this.realServers.map((r) => r.id));
+    const maps = pulumi.all(args.ports.map((p) => backendsOf(args, p)));
+    this.realServerIds = pulumi
+      .all([this.serviceIds, maps])
+      .apply(([ids, all]) =>
+        ids.flatMap((id, s) => Object.keys(all[s]!).map((k) => `${id}/${fullKey(k, args.ports[s]!)}`)),
+      );
     this.registerOutputs({ serviceIds: this.serviceIds, realServerIds: this.realServerIds });
   }
 }
+
+/** The real servers of the service on `port`, inline: `address[:port]` → settings. */
+function backendsOf(args: LoadBalancerArgs, port: number): pulumi.Output<Record<string, InlineRealServerArgs>> {
+  const forwarding = args.forwarding ?? "dr";
+  return pulumi
+    .all(args.backends.map((b) => pulumi.all([b.address, forwarding === "nat" ? b.port : undefined, b.weight])))
+    .apply((list) =>
+      Object.fromEntries(
+        list.map(([address, p, weight]) => [
+          p === undefined || p === port ? address : hostPortText(address, p),
+          { forwarding, weight, ...(args.tunnel ? { tunnel: args.tunnel } : {}) },
+        ]),
+      ),
+    );
+}
+
+const hostPortText = (address: string, port: number) =>
+  address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+/** A key with its port: as the real server's id ends. */
+const fullKey = (k: string, port: number) => (/(^[^:]+:\d+$)|(^\[.*\]:\d+$)/.test(k) ? k : hostPortText(k, port));
 
 /** Arguments that cannot work together fail at once, in the program, with what to set. */
 function checkArgs(name: string, args: LoadBalancerArgs): void {

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
 import { ownerOf, withSecretOutputs } from "./options";
+import type { RealServerArgs } from "./real-server";
 import { providerFor } from "./shim";
 
 import type { Scheduler, SchedulerFlag } from "./types";
@@ -37,8 +38,8 @@ export interface VirtualServiceArgs {
   onePacket?: pulumi.Input<boolean>;
   /**
    * Claim every real server of this service: real servers that the stack does not declare (made
-   * by hand, say) are drift, and `pulumi up` removes them. Default false: they are reported in
-   * `strayRealServers` and left alone.
+   * by hand, say) are drift, and `pulumi up` removes them. Default: true with {@link realServers},
+   * else false: they are reported in `strayRealServers` and left alone.
    */
   exclusive?: pulumi.Input<boolean>;
   /**
@@ -62,7 +63,32 @@ export interface VirtualServiceArgs {
    * (`sorry_server`). `port` defaults to the service's port.
    */
   sorryServer?: pulumi.Input<{ address: pulumi.Input<string>; port?: pulumi.Input<number> }>;
+  /**
+   * The service's real servers, inline: a map from `address[:port]` (`10.0.0.11`, `10.0.0.11:8080`,
+   * `fd00::11`, `[fd00::11]:8080`; the port defaults to the service's) to the settings a
+   * {@link RealServer} takes: `forwarding`, `weight`, `upperThreshold`, `lowerThreshold`, `tunnel`,
+   * and with engine keepalived `healthCheck` and `inhibitOnFailure`. All in one resource: an `up`
+   * applies only the entries that changed, in one round trip, and a refresh reads them all in one;
+   * `preview --diff` shows each entry by its key. Use it for many real servers (a table of
+   * thousands is a handful of resources), and a separate RealServer when one real server needs its
+   * own dependencies or lifecycle. A service takes one form or the other: RealServers of a service
+   * that lists real servers inline fail at preview. Changed in place. Moving real servers from
+   * separate RealServers into this map hands them over without removing them from the kernel.
+   */
+  realServers?: pulumi.Input<Record<string, pulumi.Input<InlineRealServerArgs>>>;
+  /**
+   * Graceful drain of the inline real servers an `up` removes, in seconds (default 0: removed at
+   * once), as {@link RealServerArgs.drainTimeout}: weight 0 first, deleted when their active
+   * connections reach 0 or this many seconds have passed. A destroy drains them all together.
+   */
+  drainTimeout?: pulumi.Input<number>;
 }
+
+/** One inline real server of a {@link VirtualService} (see {@link VirtualServiceArgs.realServers}). */
+export type InlineRealServerArgs = Pick<
+  RealServerArgs,
+  "forwarding" | "weight" | "upperThreshold" | "lowerThreshold" | "tunnel" | "healthCheck" | "inhibitOnFailure"
+>;
 
 /**
  * An IPVS virtual service on a director: `ipvsadm -A` on create, `-E` on update, `-D` on delete.
@@ -82,6 +108,11 @@ export class VirtualService extends pulumi.dynamic.Resource {
   declare public readonly pe: pulumi.Output<"sip" | undefined>;
   declare public readonly onePacket: pulumi.Output<boolean>;
   declare public readonly exclusive: pulumi.Output<boolean>;
+  /**
+   * The inline real servers by key, as the last read found them in the kernel: an entry missing
+   * from the kernel is missing here, one changed by hand shows its live settings.
+   */
+  declare public readonly realServers: pulumi.Output<Record<string, InlineRealServerArgs> | undefined>;
   /** Real servers of this service in the kernel that the stack does not own (`address:port`). */
   declare public readonly strayRealServers: pulumi.Output<string[]>;
   /** `ipvsadm` (also when unset) or `keepalived`. */

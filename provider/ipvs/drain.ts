@@ -41,13 +41,14 @@ export function drainReporter(what: string, host: string): DrainProgress {
 }
 
 /**
- * Polls the live table (fresh reads, one a second) until the real server has no active
- * connection, is gone, or `seconds` have passed. Returns the active connections left.
+ * Polls the live table (fresh reads, one a second) until the real servers (one, or a list drained
+ * together) have no active connection, are gone, or `seconds` have passed. Returns the active
+ * connections left.
  */
 export async function waitDrained(
   ipvs: IpvsClient,
   service: ServiceKey,
-  rs: RealServerKey,
+  rs: RealServerKey | readonly RealServerKey[],
   seconds: number,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   now: () => number = Date.now,
@@ -57,34 +58,47 @@ export async function waitDrained(
   for (;;) {
     const snap = await ipvs.snapshot({ fresh: true });
     const svc = findService(snap.table, service);
-    const active = (svc && findRealServerEntry(svc, rs)?.stats?.activeConnections) ?? 0;
+    const active = (Array.isArray(rs) ? rs : [rs]).reduce(
+      (n: number, r: RealServerKey) => n + ((svc && findRealServerEntry(svc, r)?.stats?.activeConnections) ?? 0),
+      0,
+    );
     if (active === 0 || now() >= deadline) return active;
     progress(active, Math.ceil((deadline - now()) / 1000));
     await sleep(1000);
   }
 }
 
+/** What a drain of these real servers is called in its progress lines. */
+export function drainedText(service: ServiceKey, rs: readonly RealServerKey[]): string {
+  const which = rs.length === 1 ? `real server ${realServerKeyText(rs[0]!)}` : `${rs.length} real servers`;
+  return `${which} of ${serviceKeyText(service)}`;
+}
+
 /**
- * Drains a real server that the ipvsadm engine owns: weight 0 (recorded in the ledger with its
- * owner), then {@link waitDrained}. Returns false when the real server was already gone.
+ * Drains real servers that the ipvsadm engine owns, together: weight 0 for each (recorded in the
+ * ledger with its owner; one batch), then {@link waitDrained}. Returns the ones that were still
+ * there (the others were gone already).
  */
-export async function drainRealServer(
+export async function drainRealServers(
   ipvs: IpvsClient,
   service: ServiceKey,
-  rs: RealServerConfig,
+  rs: readonly RealServerConfig[],
   owner: string | undefined,
   seconds: number,
-  progress: DrainProgress = drainReporter(
-    `real server ${realServerKeyText(rs)} of ${serviceKeyText(service)}`,
-    ipvs.host,
-  ),
-): Promise<boolean> {
-  try {
-    await ipvs.editRealServer(service, { ...rs, weight: 0 }, owner);
-  } catch (e) {
-    if (e instanceof IpvsNotFoundError) return false;
-    throw e;
-  }
-  await waitDrained(ipvs, service, rs, seconds, undefined, undefined, progress);
-  return true;
+  progress: DrainProgress = drainReporter(drainedText(service, rs), ipvs.host),
+): Promise<RealServerConfig[]> {
+  const there = await Promise.all(
+    rs.map((r) =>
+      ipvs.editRealServer(service, { ...r, weight: 0 }, owner).then(
+        () => true,
+        (e: unknown) => {
+          if (e instanceof IpvsNotFoundError) return false;
+          throw e;
+        },
+      ),
+    ),
+  );
+  const left = rs.filter((_, i) => there[i]);
+  if (left.length > 0) await waitDrained(ipvs, service, left, seconds, undefined, undefined, progress);
+  return left;
 }

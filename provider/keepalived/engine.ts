@@ -14,7 +14,7 @@
 import type { PersistedFile } from "../host/persist";
 import { type Change, realServerChange, serviceChange } from "../ipvs/change";
 import { IpvsAlreadyExistsError, type IpvsClient, IpvsNotFoundError } from "../ipvs/client";
-import { drainReporter, drains, waitDrained } from "../ipvs/drain";
+import { drainedText, drainReporter, drains, waitDrained } from "../ipvs/drain";
 import {
   findRealServer,
   findService,
@@ -72,16 +72,24 @@ export function fileState(have: string | undefined, want: string): EngineObserve
 export interface ServiceSpec {
   cfg: VirtualServiceConfig;
   sorryServer?: { address: string; port?: number };
+  /** Inline real servers: one file each, written with the service's (one reload). */
+  realServers?: RealServerSpec[];
+  /** Inline real servers an update removes (drained first, for `drainSeconds`). */
+  removed?: RealServerSpec[];
+  drainSeconds?: number;
 }
 
 function serviceFile(s: ServiceSpec): PersistedFile {
   return { path: serviceFileOf(s.cfg.key), content: renderVirtualServer(s.cfg, s.sorryServer) };
 }
 
-export async function applyService(t: Transport, s: ServiceSpec): Promise<void> {
-  await apply(t, [serviceFile(s), { path: RS_NOTIFY, content: rsNotifyText(), mode: "0755" }], [], {
+/** Writes the service's file (and its inline real servers'), then removes the real servers it no longer lists. */
+export async function applyService(t: Transport, ipvs: IpvsClient, s: ServiceSpec): Promise<void> {
+  const files = [serviceFile(s), { path: RS_NOTIFY, content: rsNotifyText(), mode: "0755" }];
+  await apply(t, [...files, ...(s.realServers ?? []).map(realServerFile)], [], {
     make: [realServerDirOf(s.cfg.key)],
   });
+  await removeRealServers(t, ipvs, s.removed ?? [], s.drainSeconds ?? 0);
 }
 
 export async function observeService(
@@ -92,19 +100,33 @@ export async function observeService(
 ): Promise<EngineObserved> {
   const f = serviceFile(s);
   const glob = `${realServerDirOf(s.cfg.key)}/*.conf`;
-  const [p, snap] = await Promise.all([readKeepalivedHost(t, [f.path], [glob]), ipvs.snapshot({ fresh })]);
+  const [p, snap, entries] = await Promise.all([
+    readKeepalivedHost(t, [f.path], [glob]),
+    ipvs.snapshot({ fresh }),
+    inspectRealServers(t, ipvs, s.realServers ?? [], fresh),
+  ]);
   // keepalived leaves out a virtual_server without real servers
   const expected = (p.counts.get(glob) ?? 0) > 0;
   const live = expected && !findService(snap.table, s.cfg.key) ? "missing" : "ok";
-  return { config: fileState(p.files.get(f.path), f.content), live, keepalived: daemonState(p) };
+  const own: EngineObserved = { config: fileState(p.files.get(f.path), f.content), live, keepalived: daemonState(p) };
+  const drifted = entries.flatMap((e, i) =>
+    e.observed.config === "ok" && e.observed.live === "ok" ? [] : [realServerKeyText(s.realServers![i]!.cfg)],
+  );
+  return {
+    ...combineObserved(
+      own,
+      entries.map((e) => e.observed),
+    ),
+    ...(drifted.length > 0 ? { drifted } : {}),
+  };
 }
 
 /** After the file is rewritten: a service keepalived should have but the kernel lost is put back. */
 export async function repairService(t: Transport, ipvs: IpvsClient, s: ServiceSpec): Promise<void> {
   const look = async () => ({ observed: await observeService(t, ipvs, s, true) });
   const { observed } = await settled(await look(), look, `virtual service ${serviceKeyText(s.cfg.key)} on ${t.label}`);
-  if (observed.live !== "missing") return;
-  await repair(ipvs, serviceChange("add", s.cfg));
+  if (observed.live === "missing") await repair(ipvs, serviceChange("add", s.cfg));
+  await repairRealServers(t, ipvs, s.realServers ?? []);
 }
 
 /**
@@ -127,8 +149,10 @@ async function settled<T extends { observed: EngineObserved }>(
   return found;
 }
 
-export async function deleteService(t: Transport, key: ServiceKey): Promise<void> {
-  await apply(t, [], [serviceFileOf(key)], { removeIfEmpty: [realServerDirOf(key)] });
+/** Removes the service's file, its inline real servers first (drained together, for `drainSeconds`). */
+export async function deleteService(t: Transport, ipvs: IpvsClient, s: ServiceSpec): Promise<void> {
+  await removeRealServers(t, ipvs, s.realServers ?? [], s.drainSeconds ?? 0);
+  await apply(t, [], [serviceFileOf(s.cfg.key)], { removeIfEmpty: [realServerDirOf(s.cfg.key)] });
 }
 
 // ---- real servers
@@ -158,71 +182,126 @@ function expectedLive(r: RealServerSpec, verdict: string | undefined): RealServe
   return r.cfg;
 }
 
-/** The file and the live table of a real server, and what the table should hold (see expectedLive). */
-async function inspectRealServer(
+/** The files and the live table of real servers, and what the table should hold (see expectedLive): one read. */
+async function inspectRealServers(
   t: Transport,
   ipvs: IpvsClient,
-  r: RealServerSpec,
+  rs: readonly RealServerSpec[],
   fresh: boolean,
-): Promise<{ observed: EngineObserved; want: RealServerConfig | null }> {
-  const f = realServerFile(r);
-  const state = realServerStateFileOf(r.service, r.cfg);
-  const [p, snap] = await Promise.all([readKeepalivedHost(t, [f.path, state]), ipvs.snapshot({ fresh })]);
-  const want = expectedLive(r, p.files.get(state)?.trim());
-  const svc = findService(snap.table, r.service);
-  const have = svc && findRealServer(svc, r.cfg);
-  let live: EngineObserved["live"] = "ok";
-  if (want === null && have) live = "different";
-  else if (want && !have) live = "missing";
-  else if (want && have && (have.weight !== want.weight || have.forwarding !== want.forwarding)) live = "different";
-  const config = fileState(p.files.get(f.path), f.content);
-  return { observed: { config, live, keepalived: daemonState(p) }, want };
+): Promise<Array<{ observed: EngineObserved; want: RealServerConfig | null }>> {
+  const files = rs.map(realServerFile);
+  const states = rs.map((r) => realServerStateFileOf(r.service, r.cfg));
+  const [p, snap] = await Promise.all([
+    readKeepalivedHost(t, [...files.map((f) => f.path), ...states]),
+    ipvs.snapshot({ fresh }),
+  ]);
+  return rs.map((r, i) => {
+    const want = expectedLive(r, p.files.get(states[i]!)?.trim());
+    const svc = findService(snap.table, r.service);
+    const have = svc && findRealServer(svc, r.cfg);
+    let live: EngineObserved["live"] = "ok";
+    if (want === null && have) live = "different";
+    else if (want && !have) live = "missing";
+    else if (want && have && (have.weight !== want.weight || have.forwarding !== want.forwarding)) live = "different";
+    const config = fileState(p.files.get(files[i]!.path), files[i]!.content);
+    return { observed: { config, live, keepalived: daemonState(p) }, want };
+  });
+}
+
+const CONFIG_ORDER: EngineObserved["config"][] = ["ok", "changed", "missing"];
+const LIVE_ORDER: EngineObserved["live"][] = ["ok", "different", "missing"];
+const worst = <T>(order: T[], xs: T[]): T => order[Math.max(0, ...xs.map((x) => order.indexOf(x)))]!;
+
+/** Several observations as one: the worst file state and the worst table state. */
+export function combineObserved(first: EngineObserved, more: readonly EngineObserved[]): EngineObserved {
+  const all = [first, ...more];
+  return {
+    config: worst(
+      CONFIG_ORDER,
+      all.map((o) => o.config),
+    ),
+    live: worst(
+      LIVE_ORDER,
+      all.map((o) => o.live),
+    ),
+    keepalived: first.keepalived,
+  };
 }
 
 export async function observeRealServer(t: Transport, ipvs: IpvsClient, r: RealServerSpec): Promise<EngineObserved> {
-  return (await inspectRealServer(t, ipvs, r, false)).observed;
+  return (await inspectRealServers(t, ipvs, [r], false))[0]!.observed;
 }
 
 /**
- * After the file is rewritten: puts the kernel where keepalived should have it (its configuration,
- * weight 0 when inhibited by a failed check, or out when its check failed).
+ * After the files are rewritten: puts the kernel where keepalived should have the real servers
+ * (their configuration, weight 0 when inhibited by a failed check, or out when their check failed).
  */
-export async function repairRealServer(t: Transport, ipvs: IpvsClient, r: RealServerSpec): Promise<void> {
-  let found = await inspectRealServer(t, ipvs, r, true);
-  found = await settled(
-    found,
-    async () => inspectRealServer(t, ipvs, r, true),
-    `real server ${realServerKeyText(r.cfg)} of ${serviceKeyText(r.service)} on ${t.label}`,
+export async function repairRealServers(t: Transport, ipvs: IpvsClient, rs: readonly RealServerSpec[]): Promise<void> {
+  if (rs.length === 0) return;
+  const look = async () => {
+    const items = await inspectRealServers(t, ipvs, rs, true);
+    const [first, ...more] = items.map((i) => i.observed);
+    return { items, observed: combineObserved(first!, more) };
+  };
+  const { items } = await settled(
+    await look(),
+    look,
+    `${drainedText(
+      rs[0]!.service,
+      rs.map((r) => r.cfg),
+    )} on ${t.label}`,
   );
-  const { live } = found.observed;
-  const want = found.want;
-  if (live === "ok") return;
-  const change =
-    want === null
-      ? realServerChange("delete", r.service, r.cfg)
-      : realServerChange(live === "missing" ? "add" : "edit", r.service, want);
-  await repair(ipvs, change);
+  await Promise.all(
+    items.map(({ observed, want }, i) => {
+      const r = rs[i]!;
+      if (observed.live === "ok") return undefined;
+      return repair(
+        ipvs,
+        want === null
+          ? realServerChange("delete", r.service, r.cfg)
+          : realServerChange(observed.live === "missing" ? "add" : "edit", r.service, want),
+      );
+    }),
+  );
 }
 
 /**
- * Removes the real server from keepalived's configuration. With a drain timeout (TCP, SCTP and
- * fwmark services), it is first set to weight 0 and keepalived reloaded, so it takes no new
- * connections, and its file is removed once its active connections reach 0 or the timeout passes.
+ * Removes real servers of one service from keepalived's configuration, together. With a drain
+ * timeout (TCP, SCTP and fwmark services), they are first set to weight 0 and keepalived reloaded,
+ * so they take no new connections, and their files are removed once their active connections reach
+ * 0 or the timeout passes.
  */
-export async function deleteRealServer(
+export async function removeRealServers(
   t: Transport,
   ipvs: IpvsClient,
-  r: RealServerSpec,
+  rs: readonly RealServerSpec[],
   drainSeconds: number,
 ): Promise<void> {
-  if (drains(r.service, drainSeconds)) {
-    await apply(t, [realServerFile({ ...r, cfg: { ...r.cfg, weight: 0 } })]);
-    if (await carriesTraffic(t, r.service)) {
-      const what = `real server ${realServerKeyText(r.cfg)} of ${serviceKeyText(r.service)}`;
-      await waitDrained(ipvs, r.service, r.cfg, drainSeconds, undefined, undefined, drainReporter(what, t.label));
+  if (rs.length === 0) return;
+  const service = rs[0]!.service;
+  if (drains(service, drainSeconds)) {
+    await apply(
+      t,
+      rs.map((r) => realServerFile({ ...r, cfg: { ...r.cfg, weight: 0 } })),
+    );
+    if (await carriesTraffic(t, service)) {
+      const keys = rs.map((r) => r.cfg);
+      await waitDrained(
+        ipvs,
+        service,
+        keys,
+        drainSeconds,
+        undefined,
+        undefined,
+        drainReporter(drainedText(service, keys), t.label),
+      );
     }
   }
-  await apply(t, [], [realServerFile(r).path, realServerStateFileOf(r.service, r.cfg)]);
+  await apply(
+    t,
+    [],
+    rs.flatMap((r) => [realServerFile(r).path, realServerStateFileOf(r.service, r.cfg)]),
+  );
 }
 
 /**
@@ -250,9 +329,12 @@ async function repair(ipvs: IpvsClient, change: Change): Promise<void> {
 /** One kind of object the keepalived engine keeps (a service or a real server), as the resources use it. */
 export interface KeepalivedObject<S> {
   /** Writes its file and reloads keepalived. */
-  apply(t: Transport, s: S): Promise<void>;
-  /** Its file, the live table and keepalived, compared with what they should be. */
-  observe(t: Transport, ipvs: IpvsClient, s: S): Promise<EngineObserved>;
+  apply(t: Transport, ipvs: IpvsClient, s: S): Promise<void>;
+  /**
+   * Its file, the live table and keepalived, compared with what they should be; `drifted` names
+   * the inline real servers (`address:port`) whose file or rule is not as it should be.
+   */
+  observe(t: Transport, ipvs: IpvsClient, s: S): Promise<EngineObserved & { drifted?: string[] }>;
   /** After {@link apply}: puts back in the kernel what keepalived does not (rules deleted by hand). */
   repair(t: Transport, ipvs: IpvsClient, s: S): Promise<void>;
   /** Removes its file (a real server drained first, for `drainSeconds`). */
@@ -263,12 +345,12 @@ export const keepalivedService: KeepalivedObject<ServiceSpec> = {
   apply: applyService,
   observe: (t, ipvs, s) => observeService(t, ipvs, s),
   repair: repairService,
-  remove: (t, _ipvs, s) => deleteService(t, s.cfg.key),
+  remove: (t, ipvs, s) => deleteService(t, ipvs, s),
 };
 
 export const keepalivedRealServer: KeepalivedObject<RealServerSpec> = {
-  apply: applyRealServer,
+  apply: (t, _ipvs, r) => applyRealServer(t, r),
   observe: observeRealServer,
-  repair: repairRealServer,
-  remove: deleteRealServer,
+  repair: (t, ipvs, r) => repairRealServers(t, ipvs, [r]),
+  remove: (t, ipvs, r, drainSeconds) => removeRealServers(t, ipvs, [r], drainSeconds),
 };

@@ -39,82 +39,114 @@ const threshold = (what: string) =>
     .min(0, { error: "must not be negative" })
     .max(MAX_THRESHOLD, { error: `must be at most ${MAX_THRESHOLD}` });
 
-export const realServerInputs = z
-  .strictObject({
-    connection,
-    service: serviceRef,
-    address: ipAddress,
-    port: port.optional(),
-    forwarding: z
-      .enum(FORWARDING_METHODS, {
-        error: `must be one of ${FORWARDING_METHODS.join(", ")} (masquerading, direct routing, tunnelling)`,
-      })
-      .default("dr"),
-    weight: z
-      .number({ error: "must be an integer from 0 to 65535" })
-      .int({ error: "must be an integer from 0 to 65535" })
-      .min(0, { error: "must be from 0 to 65535 (0 quiesces the real server)" })
-      .max(65535, { error: "must be from 0 to 65535" })
-      .default(1),
-    upperThreshold: threshold("a connection count").default(0),
-    lowerThreshold: threshold("a connection count").default(0),
-    tunnel: z
-      .strictObject({
-        type: z.enum(TUNNEL_TYPES, { error: `must be one of ${TUNNEL_TYPES.join(", ")}` }).default("ipip"),
-        port: port.optional(),
-        checksum: z.enum(TUNNEL_CHECKSUMS, { error: `must be one of ${TUNNEL_CHECKSUMS.join(", ")}` }).optional(),
-      })
-      .optional(),
-    adopt: z.boolean({ error: "must be a boolean" }).default(false),
-    owner: owner.optional(),
-    healthCheck: healthCheck.optional(),
-    inhibitOnFailure: z.boolean({ error: "must be a boolean" }).optional(),
-    drainTimeout: drainTimeout.optional(),
-  })
-  .superRefine((v, ctx) => {
-    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
-    if (v.service.engine !== "keepalived") {
-      if (v.healthCheck !== undefined)
-        issue(["healthCheck"], 'needs a virtual service with engine "keepalived" (keepalived runs the checks)');
-      if (v.inhibitOnFailure !== undefined)
-        issue(["inhibitOnFailure"], 'needs a virtual service with engine "keepalived" (keepalived runs the checks)');
-    } else if (v.adopt) {
-      issue(["adopt"], "does not apply with engine keepalived: keepalived makes the real server from its file");
-    }
-    const svcPort = "port" in v.service ? v.service.port : undefined;
-    const svcV6 = "fwmark" in v.service ? v.service.family === "ipv6" : v.service.address.includes(":");
-    if (svcV6 !== v.address.includes(":") && v.forwarding !== "tun") {
-      issue(
-        ["address"],
-        `is ${v.address.includes(":") ? "IPv6" : "IPv4"} but the virtual service is ${svcV6 ? "IPv6" : "IPv4"}; only tun real servers may be of the other family`,
-      );
-    }
-    if (v.forwarding !== "nat" && v.port !== undefined && svcPort !== undefined && v.port !== svcPort) {
-      issue(
-        ["port"],
-        `is ${v.port} but the virtual service listens on ${svcPort}: ${v.forwarding === "dr" ? "direct routing" : "tunnelling"} cannot remap ports (the real server sees the packet as the client sent it). Use forwarding "nat", or set port to ${svcPort} or leave it out`,
-      );
-    }
-    if (v.tunnel !== undefined && v.forwarding !== "tun")
-      issue(["tunnel"], `is only for forwarding "tun", not "${v.forwarding}"`);
-    if (v.tunnel) {
-      if (v.tunnel.type === "gue" && v.tunnel.port === undefined)
-        issue(["tunnel", "port"], "is required for a gue tunnel (the UDP port of the real server's GUE receiver)");
-      if (v.tunnel.type !== "gue" && v.tunnel.port !== undefined)
-        issue(["tunnel", "port"], `is only for gue tunnels, not ${v.tunnel.type}`);
-      if (v.tunnel.type === "ipip" && v.tunnel.checksum !== undefined)
-        issue(["tunnel", "checksum"], "is only for gue and gre tunnels");
-    }
-    if (v.upperThreshold > 0 && v.lowerThreshold > v.upperThreshold) {
-      issue(["lowerThreshold"], `(${v.lowerThreshold}) must not exceed upperThreshold (${v.upperThreshold})`);
-    }
-    if (v.upperThreshold === 0 && v.lowerThreshold > 0) {
-      issue(
-        ["lowerThreshold"],
-        "needs upperThreshold: the lower threshold only re-enables a server that hit its upper threshold",
-      );
-    }
-  });
+/** What a real server is, apart from its director and service. */
+const realServerFields = z.strictObject({
+  connection,
+  service: serviceRef,
+  address: ipAddress,
+  port: port.optional(),
+  forwarding: z
+    .enum(FORWARDING_METHODS, {
+      error: `must be one of ${FORWARDING_METHODS.join(", ")} (masquerading, direct routing, tunnelling)`,
+    })
+    .default("dr"),
+  weight: z
+    .number({ error: "must be an integer from 0 to 65535" })
+    .int({ error: "must be an integer from 0 to 65535" })
+    .min(0, { error: "must be from 0 to 65535 (0 quiesces the real server)" })
+    .max(65535, { error: "must be from 0 to 65535" })
+    .default(1),
+  upperThreshold: threshold("a connection count").default(0),
+  lowerThreshold: threshold("a connection count").default(0),
+  tunnel: z
+    .strictObject({
+      type: z.enum(TUNNEL_TYPES, { error: `must be one of ${TUNNEL_TYPES.join(", ")}` }).default("ipip"),
+      port: port.optional(),
+      checksum: z.enum(TUNNEL_CHECKSUMS, { error: `must be one of ${TUNNEL_CHECKSUMS.join(", ")}` }).optional(),
+    })
+    .optional(),
+  adopt: z.boolean({ error: "must be a boolean" }).default(false),
+  owner: owner.optional(),
+  healthCheck: healthCheck.optional(),
+  inhibitOnFailure: z.boolean({ error: "must be a boolean" }).optional(),
+  drainTimeout: drainTimeout.optional(),
+});
+
+/** The settings of one real server, as a virtual service lists it inline (its key gives address and port). */
+export const inlineRealServer = realServerFields.pick({
+  forwarding: true,
+  weight: true,
+  upperThreshold: true,
+  lowerThreshold: true,
+  tunnel: true,
+  healthCheck: true,
+  inhibitOnFailure: true,
+});
+export type InlineRealServer = z.infer<typeof inlineRealServer>;
+
+/** A real server as its rules see it: its settings, with its service, address and port. */
+export type RealServerOfService = InlineRealServer & {
+  service: z.infer<typeof serviceRef>;
+  address: string;
+  port?: number;
+  adopt?: boolean;
+};
+
+/**
+ * What is wrong with a real server in its service, as [path, reason] pairs: the rules a separate
+ * RealServer and an inline one share (the engine's checks, the family, the port, the tunnel, the
+ * thresholds).
+ */
+export function realServerIssues(v: RealServerOfService): Array<[(string | number)[], string]> {
+  const out: Array<[(string | number)[], string]> = [];
+  const issue = (path: (string | number)[], message: string) => out.push([path, message]);
+  if (v.service.engine !== "keepalived") {
+    if (v.healthCheck !== undefined)
+      issue(["healthCheck"], 'needs a virtual service with engine "keepalived" (keepalived runs the checks)');
+    if (v.inhibitOnFailure !== undefined)
+      issue(["inhibitOnFailure"], 'needs a virtual service with engine "keepalived" (keepalived runs the checks)');
+  } else if (v.adopt) {
+    issue(["adopt"], "does not apply with engine keepalived: keepalived makes the real server from its file");
+  }
+  const svcPort = "port" in v.service ? v.service.port : undefined;
+  const svcV6 = "fwmark" in v.service ? v.service.family === "ipv6" : v.service.address.includes(":");
+  if (svcV6 !== v.address.includes(":") && v.forwarding !== "tun") {
+    issue(
+      ["address"],
+      `is ${v.address.includes(":") ? "IPv6" : "IPv4"} but the virtual service is ${svcV6 ? "IPv6" : "IPv4"}; only tun real servers may be of the other family`,
+    );
+  }
+  if (v.forwarding !== "nat" && v.port !== undefined && svcPort !== undefined && v.port !== svcPort) {
+    issue(
+      ["port"],
+      `is ${v.port} but the virtual service listens on ${svcPort}: ${v.forwarding === "dr" ? "direct routing" : "tunnelling"} cannot remap ports (the real server sees the packet as the client sent it). Use forwarding "nat", or set port to ${svcPort} or leave it out`,
+    );
+  }
+  if (v.tunnel !== undefined && v.forwarding !== "tun")
+    issue(["tunnel"], `is only for forwarding "tun", not "${v.forwarding}"`);
+  if (v.tunnel) {
+    if (v.tunnel.type === "gue" && v.tunnel.port === undefined)
+      issue(["tunnel", "port"], "is required for a gue tunnel (the UDP port of the real server's GUE receiver)");
+    if (v.tunnel.type !== "gue" && v.tunnel.port !== undefined)
+      issue(["tunnel", "port"], `is only for gue tunnels, not ${v.tunnel.type}`);
+    if (v.tunnel.type === "ipip" && v.tunnel.checksum !== undefined)
+      issue(["tunnel", "checksum"], "is only for gue and gre tunnels");
+  }
+  if (v.upperThreshold > 0 && v.lowerThreshold > v.upperThreshold) {
+    issue(["lowerThreshold"], `(${v.lowerThreshold}) must not exceed upperThreshold (${v.upperThreshold})`);
+  }
+  if (v.upperThreshold === 0 && v.lowerThreshold > 0) {
+    issue(
+      ["lowerThreshold"],
+      "needs upperThreshold: the lower threshold only re-enables a server that hit its upper threshold",
+    );
+  }
+  return out;
+}
+
+export const realServerInputs = realServerFields.superRefine((v, ctx) => {
+  for (const [path, message] of realServerIssues(v)) ctx.addIssue({ code: "custom", path, message });
+});
 
 export type RealServerInputs = z.infer<typeof realServerInputs>;
 
@@ -124,7 +156,21 @@ export function serviceKeyOfRef(s: RealServerInputs["service"]): ServiceKey {
     : { protocol: s.protocol, address: s.address, port: s.port };
 }
 
-export function realServerConfigOf(v: RealServerInputs): RealServerConfig {
+/** A real server's settings as the kernel has them (`live`): what a read reports. */
+export function withLiveSettings<T extends InlineRealServer>(declared: T, live: RealServerConfig): T {
+  const out: T = {
+    ...declared,
+    forwarding: live.forwarding,
+    weight: live.weight,
+    upperThreshold: live.upperThreshold,
+    lowerThreshold: live.lowerThreshold,
+  };
+  if (live.tunnel) out.tunnel = { ...live.tunnel };
+  else delete out.tunnel;
+  return out;
+}
+
+export function realServerConfigOf(v: RealServerOfService): RealServerConfig {
   const svcPort = "port" in v.service ? v.service.port : 0;
   const c: RealServerConfig = {
     address: v.address,

@@ -27,7 +27,7 @@ export function validate<S extends z.ZodType>(
     if (touchesUnknown(inputs, path, issue)) continue;
     if (issue.code === "unrecognized_keys") {
       for (const k of issue.keys) {
-        const where = [...path, k].join(".");
+        const where = pathText([...path, k]);
         failures.push({
           property: reported(path[0] ?? k, secretProperties),
           reason: `${where}: is not a known argument (check its spelling)`,
@@ -35,13 +35,20 @@ export function validate<S extends z.ZodType>(
       }
       continue;
     }
-    const where = path.join(".") || "(inputs)";
+    const where = pathText(path) || "(inputs)";
     const reason = `${where}: ${messageOf(issue)}`;
     if (seen.has(reason)) continue;
     seen.add(reason);
     failures.push({ property: reported(path[0] ?? "", secretProperties), reason });
   }
   return { failures };
+}
+
+/** A field's path as a program writes it: `connection.port`, `vips.0`, `realServers["10.0.0.11:80"].weight`. */
+export function pathText(path: string[]): string {
+  return path
+    .map((k, i) => (/^([A-Za-z_$][\w$]*|\d+)$/.test(k) ? `${i === 0 ? "" : "."}${k}` : `[${JSON.stringify(k)}]`))
+    .join("");
 }
 
 /** An issue's message; for a record key, the key's own issue (zod says only "Invalid key in record"). */

@@ -1,5 +1,6 @@
+import * as net from "node:net";
 import { z } from "zod";
-import { fullHostNetmask } from "../ipvs/address";
+import { canonicalAddress, fullHostNetmask } from "../ipvs/address";
 import {
   FAMILIES,
   orderedFlags,
@@ -11,8 +12,9 @@ import {
   type VirtualServiceConfig,
 } from "../ipvs/types";
 import { connection, owner } from "./connection";
-import { ENGINES, sorryServer } from "./keepalived";
+import { drainTimeout, ENGINES, sorryServer } from "./keepalived";
 import { ipAddress, port } from "./net";
+import { type InlineRealServer, inlineRealServer, realServerIssues, type serviceRef } from "./real-server";
 
 /** Persistence timeout bounds, in seconds (the kernel stores timeout × HZ in 32 bits). */
 export const MAX_PERSISTENCE_TIMEOUT = 2_147_483;
@@ -57,11 +59,16 @@ export const virtualServiceInputs = z
     persistence: persistence.optional(),
     pe: z.literal("sip", { error: 'must be "sip" (the only persistence engine)' }).optional(),
     onePacket: z.boolean({ error: "must be a boolean" }).default(false),
-    exclusive: z.boolean({ error: "must be a boolean" }).default(false),
+    /** Default: true with inline real servers, else false (normalized by the resource). */
+    exclusive: z.boolean({ error: "must be a boolean" }).optional(),
     adopt: z.boolean({ error: "must be a boolean" }).default(false),
     owner: owner.optional(),
     engine: z.enum(ENGINES, { error: `must be one of ${ENGINES.join(", ")}` }).optional(),
     sorryServer: sorryServer.optional(),
+    realServers: z
+      .record(z.string(), inlineRealServer, { error: "must be a map of address[:port] to settings" })
+      .optional(),
+    drainTimeout: drainTimeout.optional(),
   })
   .superRefine((v, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -103,6 +110,7 @@ export const virtualServiceInputs = z
     }
     if (v.pe !== undefined && v.persistence === undefined)
       issue("pe", "needs persistence: a persistence engine only works on a persistent service");
+    for (const [path, message] of inlineIssues(v)) ctx.addIssue({ code: "custom", path, message });
     if (v.onePacket && v.protocol !== undefined && v.protocol !== "udp") {
       issue(
         "onePacket",
@@ -112,6 +120,63 @@ export const virtualServiceInputs = z
   });
 
 export type VirtualServiceInputs = z.infer<typeof virtualServiceInputs>;
+
+/** An inline real server's key, `address[:port]` (IPv6 with a port in brackets: `[fd00::11]:80`). */
+export function parseRealServerKey(key: string): { address: string; port?: number } | string {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(key) ?? (key.split(":").length === 2 ? /^([^:]+):(\d+)$/.exec(key) : null);
+  const address = m ? m[1]! : key;
+  if (net.isIP(address) === 0)
+    return `is not address[:port]: "${address}" is not an IPv4 or IPv6 address (write an IPv6 address with a port as [fd00::11]:80)`;
+  if (!m) return { address: canonicalAddress(address) };
+  const p = Number(m[2]);
+  if (!Number.isInteger(p) || p < 1 || p > 65535) return `is not address[:port]: port ${m[2]} is not from 1 to 65535`;
+  return { address: canonicalAddress(address), port: p };
+}
+
+/** The reference a real server of this service carries (its kernel key and engine). */
+export function serviceRefOf(v: VirtualServiceInputs): z.infer<typeof serviceRef> {
+  const key = serviceKeyOf(v);
+  return { ...key, engine: v.engine } as z.infer<typeof serviceRef>;
+}
+
+/** One inline real server, resolved: its key in the map, and the real server it declares. */
+export interface InlineEntry {
+  key: string;
+  rs: InlineRealServer & { service: z.infer<typeof serviceRef>; address: string; port?: number };
+}
+
+/** The inline real servers of a service, resolved (keys that do not parse are left out: check reports them). */
+export function inlineEntries(v: VirtualServiceInputs): InlineEntry[] {
+  const service = serviceRefOf(v);
+  const out: InlineEntry[] = [];
+  for (const [key, settings] of Object.entries(v.realServers ?? {})) {
+    const k = parseRealServerKey(key);
+    if (typeof k !== "string") out.push({ key, rs: { ...settings, service, ...k } });
+  }
+  return out;
+}
+
+/** What is wrong with the inline real servers: a key, the rules of a real server, a real server twice. */
+function inlineIssues(v: VirtualServiceInputs): Array<[(string | number)[], string]> {
+  const out: Array<[(string | number)[], string]> = [];
+  if (v.realServers === undefined || (v.fwmark === undefined && (!v.address || !v.port || !v.protocol))) return out;
+  const seen = new Map<string, string>();
+  for (const key of Object.keys(v.realServers)) {
+    const k = parseRealServerKey(key);
+    if (typeof k === "string") out.push([["realServers", key], k]);
+  }
+  for (const { key, rs } of inlineEntries(v)) {
+    for (const [path, message] of realServerIssues(rs)) {
+      const at = path[0] === "address" || path[0] === "port" ? [] : path;
+      out.push([["realServers", key, ...at], message]);
+    }
+    const id = `${rs.address} ${rs.port ?? v.port ?? 0}`;
+    const first = seen.get(id);
+    if (first !== undefined) out.push([["realServers", key], `is the same real server as "${first}": list each once`]);
+    seen.set(id, key);
+  }
+  return out;
+}
 
 function checkNetmask(m: string | number, ipv6: boolean): string | undefined {
   if (ipv6) {

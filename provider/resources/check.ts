@@ -102,6 +102,55 @@ export function resetClaims(): void {
   claims.clear();
   needsAt.clear();
   hostsAt.clear();
+  inlineAt.clear();
+  separateAt.clear();
+  inlineOwners.clear();
+}
+
+// ---- the two forms of a service's real servers: inline in the VirtualService, or separate RealServers
+
+/** By service (`host/tcp/vip:port`): the VirtualService that lists its real servers inline. */
+const inlineAt = new Map<string, string>();
+/** By service: the first separate RealServer of it. */
+const separateAt = new Map<string, string>();
+/** By real server (`host service rs`): the VirtualService that lists it inline. */
+const inlineOwners = new Map<string, string>();
+
+/**
+ * Records that the VirtualService `owner` lists the real servers of `service` inline (their keys,
+ * `address:port`); fails when a separate RealServer of the deployment joins the same service.
+ */
+export function checkInlineService(
+  host: string,
+  service: string,
+  owner: string,
+  realServers: readonly string[],
+): string | undefined {
+  inlineAt.set(`${host}/${service}`, owner);
+  for (const rs of realServers) inlineOwners.set(`${host} ${service} ${rs}`, owner);
+  const other = separateAt.get(`${host}/${service}`);
+  return other
+    ? `lists the real servers of ${service} inline, and RealServer "${resourceNameOf(other)}" is a real server of it too: a service takes one form or the other. Move that real server into realServers (it is handed over without being removed), or leave realServers out`
+    : undefined;
+}
+
+/** Records a separate RealServer of `service`; fails when a VirtualService lists that service's real servers inline. */
+export function checkSeparateRealServer(host: string, service: string, owner: string): string | undefined {
+  if (!separateAt.has(`${host}/${service}`)) separateAt.set(`${host}/${service}`, owner);
+  const inline = inlineAt.get(`${host}/${service}`);
+  return inline
+    ? `is a real server of ${service}, whose VirtualService "${resourceNameOf(inline)}" lists its real servers inline: a service takes one form or the other. Add it to that service's realServers instead`
+    : undefined;
+}
+
+/** The VirtualService of this deployment that lists the real server inline, if any (a RealServer's delete leaves it to it). */
+export function inlineOwnerOf(host: string, service: string, realServer: string): string | undefined {
+  return inlineOwners.get(`${host} ${service} ${realServer}`);
+}
+
+/** Whether two owners (`project/stack/name`) are resources of one stack. */
+export function sameStack(a: string, b: string): boolean {
+  return a.split("/").slice(0, 2).join("/") === b.split("/").slice(0, 2).join("/");
 }
 
 /** The resource name part of an owner (`project/stack/name` → `name`), for messages. */

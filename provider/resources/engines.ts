@@ -16,8 +16,8 @@ export interface EngineOps<P> {
   /** Makes it; returns the outputs. */
   create(v: P): Promise<P>;
   read(id: string, props: P): Promise<pulumi.dynamic.ReadResult>;
-  /** Converges it to `news`; returns the outputs. */
-  update(news: P): Promise<P>;
+  /** Converges it to `news` (from `olds`, the state); returns the outputs. */
+  update(news: P, olds: P): Promise<P>;
   delete(props: P): Promise<void>;
 }
 
@@ -43,8 +43,8 @@ export function engineProvider<P extends { connection?: unknown } & Record<strin
     async read(id, props: P) {
       return r.engineOf(props).read(id, props);
     },
-    async update(_id, _olds: P, news: P) {
-      return { outs: await r.engineOf(news).update(news) };
+    async update(_id, olds: P, news: P) {
+      return { outs: await r.engineOf(news).update(news, olds) };
     },
     async delete(_id, props: P) {
       await r.engineOf(props).delete(props);
@@ -55,32 +55,36 @@ export function engineProvider<P extends { connection?: unknown } & Record<strin
 /**
  * The keepalived engine of a resource: its object's file, with the observed drift in the outputs
  * (`observed`, compared with {@link IN_SYNC} at diff).
+ * @param specOf its object, from its inputs (and on update, the state before)
  * @param outs the outputs of an applied resource (`observed` is added)
+ * @param readOuts the outputs of a read, given the inline real servers found drifted
  */
 export function keepalivedEngine<P extends { connection: Connection; observed?: EngineObserved }, S>(
   obj: KeepalivedObject<S>,
-  specOf: (v: P) => S,
+  specOf: (v: P, olds?: P) => S,
   outs: (v: P) => P = (v) => v,
   drainOf: (v: P) => number = () => 0,
+  readOuts: (props: P, drifted: string[]) => P = (p) => p,
 ): EngineOps<P> {
   return {
     diff: (d, olds) => withObservedDrift(d, recordedObserved(olds.observed), IN_SYNC),
     async create(v) {
-      await obj.apply(transportFor(v.connection), specOf(v));
+      await obj.apply(transportFor(v.connection), ipvsClientFor(v.connection), specOf(v));
       return { ...outs(v), observed: IN_SYNC };
     },
     async read(id, props) {
-      const observed = await obj.observe(
+      const { drifted, ...observed } = await obj.observe(
         transportFor(props.connection),
         ipvsClientFor(props.connection),
         specOf(props),
       );
-      return { id, props: { ...props, observed } };
+      return { id, props: { ...readOuts(props, drifted ?? []), observed } };
     },
-    async update(news) {
+    async update(news, olds) {
       const t = transportFor(news.connection);
-      await obj.apply(t, specOf(news));
-      await obj.repair(t, ipvsClientFor(news.connection), specOf(news));
+      const ipvs = ipvsClientFor(news.connection);
+      await obj.apply(t, ipvs, specOf(news, olds));
+      await obj.repair(t, ipvs, specOf(news));
       return { ...outs(news), observed: IN_SYNC };
     },
     async delete(props) {

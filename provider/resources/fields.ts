@@ -23,6 +23,8 @@ export const FIELDS = {
     exclusive: "update",
     adopt: "update",
     sorryServer: "update",
+    realServers: "update",
+    drainTimeout: "update",
   },
   RealServer: {
     service: "replace",

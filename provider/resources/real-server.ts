@@ -7,20 +7,30 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
-import { drainRealServer, drains } from "../ipvs/drain";
+import { drainRealServers, drains } from "../ipvs/drain";
 import { findRealServer, findRealServerEntry, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
 import { type EngineObserved, keepalivedRealServer, type RealServerSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
-import { type RealServerInputs, realServerConfigOf, realServerInputs, serviceKeyOfRef } from "../model/real-server";
+import {
+  type RealServerInputs,
+  realServerConfigOf,
+  realServerInputs,
+  serviceKeyOfRef,
+  withLiveSettings,
+} from "../model/real-server";
+import { say } from "../transport/progress";
 import {
   checkClaim,
   checkFailure,
   checkHostNeed,
   checkInputs,
+  checkSeparateRealServer,
   declareRealServer,
   type HostNeed,
+  inlineOwnerOf,
   mayTakeOver,
   natNeed,
+  resourceNameOf,
   tunnelNeed,
 } from "./check";
 import { ipvsClientFor } from "./clients";
@@ -111,17 +121,7 @@ const ipvsadmEngine: EngineOps<Props> = {
     if (!live) return { id: "" };
     declare(props);
     const owned = !!findRealServer(findService(snap.owned, key) ?? { config: svc.config, realServers: [] }, want);
-    const out: Props = {
-      ...props,
-      owned,
-      forwarding: live.forwarding,
-      weight: live.weight,
-      upperThreshold: live.upperThreshold,
-      lowerThreshold: live.lowerThreshold,
-    };
-    if (live.tunnel) out.tunnel = { ...live.tunnel };
-    else delete out.tunnel;
-    return { id, props: out };
+    return { id, props: withLiveSettings({ ...props, owned }, live) };
   },
 
   async update(news) {
@@ -144,7 +144,7 @@ const ipvsadmEngine: EngineOps<Props> = {
     const cfg = realServerConfigOf(props);
     const drain = props.drainTimeout ?? 0;
     // graceful: no new connections at once, then wait for the open ones to finish
-    if (drains(key, drain) && !(await drainRealServer(ipvs, key, cfg, props.owner, drain))) return;
+    if (drains(key, drain) && (await drainRealServers(ipvs, key, [cfg], props.owner, drain)).length === 0) return;
     await ipvs.deleteRealServer(key, cfg).catch((e) => {
       if (!(e instanceof IpvsNotFoundError)) throw e;
     });
@@ -159,7 +159,30 @@ const keepalivedRs = keepalivedEngine<Props, RealServerSpec>(
   (v: Props) => v.drainTimeout ?? 0,
 );
 
-const engines = { ipvsadm: ipvsadmEngine, keepalived: keepalivedRs };
+/**
+ * A real server that a VirtualService of this deployment now lists inline (a stack moving to the
+ * inline form) is that service's: deleting the RealServer leaves it in the kernel, in the
+ * ledger, and in keepalived's files.
+ */
+function handedOver(ops: EngineOps<Props>): EngineOps<Props> {
+  return {
+    ...ops,
+    async delete(props) {
+      const service = serviceKeyText(serviceKeyOfRef(props.service));
+      const rs = realServerKeyText(realServerConfigOf(props));
+      const to = inlineOwnerOf(hostIdOf(props.connection), service, rs);
+      if (to !== undefined && to !== props.owner) {
+        say(
+          `real server ${rs} of ${service}: now listed inline by VirtualService "${resourceNameOf(to)}", left in place`,
+        );
+        return;
+      }
+      await ops.delete(props);
+    },
+  };
+}
+
+const engines = { ipvsadm: handedOver(ipvsadmEngine), keepalived: handedOver(keepalivedRs) };
 /** A real server's engine is its service's. */
 const engineOf = (v: RealServerInputs): EngineOps<Props> => engines[v.service.engine ?? "ipvsadm"];
 
@@ -179,7 +202,12 @@ export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>
       text: `${realServerKeyText(realServerConfigOf(v))} of ${serviceKeyText(serviceKeyOfRef(v.service))}`,
     }));
     const property = news.forwarding === "tun" ? "tunnel" : "port";
-    return checkFailure(checked, news, property, (v: RealServerInputs) => {
+    const separate = checkFailure(checked, news, "service", (v: RealServerInputs) =>
+      v.owner
+        ? checkSeparateRealServer(hostIdOf(v.connection), serviceKeyText(serviceKeyOfRef(v.service)), v.owner)
+        : undefined,
+    );
+    return checkFailure(separate, news, property, (v: RealServerInputs) => {
       const need = NEEDS[v.forwarding]?.(v);
       return need && v.owner ? checkHostNeed(v.address, v.owner, need) : undefined;
     });

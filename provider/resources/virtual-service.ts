@@ -7,12 +7,43 @@
  * `ipvsadm -E`, without an outage.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
-import { findService, realServerKeyText, type ServiceEntry, serviceKeyText } from "../ipvs/types";
-import { type EngineObserved, keepalivedService, type ServiceSpec } from "../keepalived/engine";
+import type { RealServerChange } from "../ipvs/change";
+import { IpvsAlreadyExistsError, type IpvsClient, IpvsNotFoundError } from "../ipvs/client";
+import { drainRealServers, drains } from "../ipvs/drain";
+import { planRealServers, type RealServerPlan } from "../ipvs/sync";
+import {
+  findService,
+  type RealServerConfig,
+  realServerKeyText,
+  type ServiceEntry,
+  type ServiceKey,
+  serviceKeyText,
+  type VirtualServiceConfig,
+} from "../ipvs/types";
+import { type EngineObserved, keepalivedService, type RealServerSpec, type ServiceSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
-import { serviceConfigOf, type VirtualServiceInputs, virtualServiceInputs } from "../model/virtual-service";
-import { checkClaim, checkInputs, isDeclaredRealServer, mayTakeOver } from "./check";
+import { type InlineRealServer, realServerConfigOf, withLiveSettings } from "../model/real-server";
+import {
+  type InlineEntry,
+  inlineEntries,
+  serviceConfigOf,
+  type VirtualServiceInputs,
+  virtualServiceInputs,
+} from "../model/virtual-service";
+import { say } from "../transport/progress";
+import {
+  checkClaim,
+  checkFailure,
+  checkHostNeed,
+  checkInlineService,
+  checkInputs,
+  type HostNeed,
+  isDeclaredRealServer,
+  mayTakeOver,
+  natNeed,
+  sameStack,
+  tunnelNeed,
+} from "./check";
 import { ipvsClientFor } from "./clients";
 import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
 import { diffFields } from "./fields";
@@ -25,10 +56,42 @@ const { identity: IDENTITY, config: CONFIG } = diffFields("VirtualService");
  */
 type Props = VirtualServiceInputs & { __provider?: string; strayRealServers?: string[]; observed?: EngineObserved };
 
-function specOf(v: VirtualServiceInputs): ServiceSpec {
+/** The inline real servers of a service as the keepalived engine renders them (none: not inline). */
+function entrySpecs(v: VirtualServiceInputs | undefined): RealServerSpec[] {
+  if (v?.realServers === undefined) return [];
+  const service = serviceConfigOf(v).key;
+  return inlineEntries(v).map((e) => {
+    const s: RealServerSpec = { service, cfg: realServerConfigOf(e.rs) };
+    if (e.rs.healthCheck) s.healthCheck = e.rs.healthCheck;
+    if (e.rs.inhibitOnFailure) s.inhibitOnFailure = true;
+    return s;
+  });
+}
+
+function specOf(v: VirtualServiceInputs, olds?: VirtualServiceInputs): ServiceSpec {
   const s: ServiceSpec = { cfg: serviceConfigOf(v) };
   if (v.sorryServer) s.sorryServer = v.sorryServer;
+  if (v.realServers !== undefined) {
+    s.realServers = entrySpecs(v);
+    const now = new Set(s.realServers.map((r) => realServerKeyText(r.cfg)));
+    s.removed = entrySpecs(olds).filter((r) => !now.has(realServerKeyText(r.cfg)));
+    s.drainSeconds = v.drainTimeout ?? 0;
+  }
   return s;
+}
+
+/** Exclusive: as set, else true for a service with inline real servers (the ipvsadm engine's). */
+const exclusiveOf = (v: VirtualServiceInputs): boolean =>
+  v.exclusive ?? (v.realServers !== undefined && v.engine !== "keepalived");
+
+/** An inline real server's settings, normalized as a RealServer's (its tunnel as the kernel reads it back). */
+function normalizeEntry(e: InlineEntry): InlineRealServer {
+  const cfg = realServerConfigOf(e.rs);
+  const { service: _s, address: _a, port: _p, ...settings } = e.rs;
+  const out: InlineRealServer = { ...settings };
+  if (cfg.tunnel) out.tunnel = { ...cfg.tunnel };
+  else delete out.tunnel;
+  return out;
 }
 
 function normalize(v: VirtualServiceInputs): VirtualServiceInputs {
@@ -36,6 +99,9 @@ function normalize(v: VirtualServiceInputs): VirtualServiceInputs {
   const out: VirtualServiceInputs = { ...v, schedulerFlags: cfg.schedulerFlags };
   if (cfg.persistence) out.persistence = { timeout: cfg.persistence.timeout, netmask: cfg.persistence.netmask };
   if (v.fwmark !== undefined) out.family = v.family ?? "ipv4";
+  if (v.engine !== "keepalived") out.exclusive = exclusiveOf(v);
+  if (v.realServers !== undefined)
+    out.realServers = Object.fromEntries(inlineEntries(v).map((e) => [e.key, normalizeEntry(e)]));
   return out;
 }
 
@@ -52,11 +118,122 @@ function straysOf(live: ServiceEntry, owned: ServiceEntry | undefined): string[]
     .sort();
 }
 
+/** The declared inline real servers, as the kernel takes them. */
+const wantOf = (v: VirtualServiceInputs | undefined): RealServerConfig[] =>
+  v?.realServers === undefined ? [] : inlineEntries(v).map((e) => realServerConfigOf(e.rs));
+
+/** What it takes to bring the inline real servers of `v` to the kernel, from a snapshot. */
+function inlinePlan(
+  v: Props,
+  snap: { table: { services: ServiceEntry[] }; owned: { services: ServiceEntry[] } },
+  olds?: Props,
+): RealServerPlan {
+  const key = serviceConfigOf(v).key;
+  return planRealServers(
+    key,
+    wantOf(v),
+    findService(snap.table, key),
+    findService(snap.owned, key),
+    v.owner,
+    wantOf(olds).map(realServerKeyText),
+    (recorded) => v.owner !== undefined && sameStack(recorded, v.owner),
+  );
+}
+
+/** One add or edit of an inline real server; one made or removed meanwhile is put right. */
+async function put(ipvs: IpvsClient, c: RealServerChange): Promise<void> {
+  const cfg = c.config as RealServerConfig;
+  const [first, second, gone] =
+    c.kind === "add"
+      ? ([ipvs.addRealServer, ipvs.editRealServer, IpvsAlreadyExistsError] as const)
+      : ([ipvs.editRealServer, ipvs.addRealServer, IpvsNotFoundError] as const);
+  await first.call(ipvs, c.service, cfg, c.owner).catch((e: unknown) => {
+    if (!(e instanceof gone)) throw e;
+    return second.call(ipvs, c.service, cfg, c.owner);
+  });
+}
+
+/** Deletes real servers of a service (drained together first, for `drain` seconds); gone ones are done. */
+async function removeAll(
+  ipvs: IpvsClient,
+  key: ServiceKey,
+  rs: readonly RealServerConfig[],
+  owner: string | undefined,
+  drain: number,
+): Promise<void> {
+  const left = drains(key, drain) && rs.length > 0 ? await drainRealServers(ipvs, key, rs, owner, drain) : rs;
+  await Promise.all(
+    left.map((r) =>
+      ipvs.deleteRealServer(key, r).catch((e) => {
+        if (!(e instanceof IpvsNotFoundError)) throw e;
+      }),
+    ),
+  );
+}
+
+/**
+ * Brings the inline real servers to the kernel: the adds and edits that are needed, in one batch;
+ * removed entries drained and deleted; strays deleted when the service is exclusive. Returns the
+ * strays left.
+ */
+async function syncInline(v: Props, olds?: Props): Promise<string[]> {
+  const ipvs = ipvsClientFor(v.connection);
+  const key = serviceConfigOf(v).key;
+  // (one read shared by the services of the host that sync together; any change through the client drops it)
+  const plan = inlinePlan(v, await ipvs.snapshot(), olds);
+  if (plan.taken.length > 0) {
+    const t = plan.taken[0]!;
+    throw new Error(
+      `real server ${realServerKeyText(t.rs)} of ${serviceKeyText(key)} on ${ipvs.host} belongs to "${t.owner}" (another stack, by the director's ledger)${plan.taken.length > 1 ? `, and ${plan.taken.length - 1} more` : ""}: remove it there first, or leave it out of realServers`,
+    );
+  }
+  if (plan.apply.length > 1)
+    say(`applying ${plan.apply.length} real servers of ${serviceKeyText(key)} on ${ipvs.host} in one batch`);
+  await Promise.all(plan.apply.map((c) => put(ipvs, c)));
+  await removeAll(ipvs, key, plan.remove, v.owner, v.drainTimeout ?? 0);
+  const host = hostIdOf(v.connection);
+  const strays = plan.strays.filter((r) => !isDeclaredRealServer(host, serviceKeyText(key), realServerKeyText(r)));
+  if (!exclusiveOf(v)) return strays.map(realServerKeyText).sort();
+  await removeAll(ipvs, key, strays, undefined, 0);
+  return [];
+}
+
+/**
+ * The inline real servers as the kernel has them: an entry missing from the kernel (or from the
+ * ledger) is left out, one changed by hand shows its live settings.
+ */
+function liveEntries(v: Props, live: ServiceEntry, owned: ServiceEntry | undefined): Props["realServers"] {
+  const liveBy = new Map(live.realServers.map((r) => [realServerKeyText(r.config), r.config]));
+  const ownedKeys = new Set((owned?.realServers ?? []).map((r) => realServerKeyText(r.config)));
+  const out: NonNullable<Props["realServers"]> = {};
+  for (const e of inlineEntries(v)) {
+    const k = realServerKeyText(realServerConfigOf(e.rs));
+    const l = liveBy.get(k);
+    if (!l || !ownedKeys.has(k)) continue;
+    out[e.key] = withLiveSettings(v.realServers![e.key]!, l);
+  }
+  return out;
+}
+
+/**
+ * Whether the kernel has the service as declared, recorded as this resource's: an update that
+ * changes only real servers then leaves the service alone (at 10,000 real servers, an `ipvsadm -E`
+ * and its ledger edit are a round trip of their own).
+ */
+async function serviceAsDeclared(ipvs: IpvsClient, v: Props): Promise<boolean> {
+  const cfg = serviceConfigOf(v);
+  const snap = await ipvs.snapshot();
+  const live = findService(snap.table, cfg.key);
+  const view = (c: VirtualServiceConfig) =>
+    JSON.stringify([c.scheduler, c.schedulerFlags, c.onePacket, c.persistence ?? null, c.pe ?? null]);
+  return !!live && view(live.config) === view(cfg) && findService(snap.owned, cfg.key)?.owner === v.owner;
+}
+
 /** The ipvsadm engine: ipvsadm commands (or netlink), recorded in the director's ledger. */
 const ipvsadmEngine: EngineOps<Props> = {
   diff(d, olds, news) {
     // stray real servers are drift only where the service claims all its real servers
-    return news.exclusive && (olds.strayRealServers?.length ?? 0) > 0 ? { ...d, changes: true } : d;
+    return exclusiveOf(news) && (olds.strayRealServers?.length ?? 0) > 0 ? { ...d, changes: true } : d;
   },
 
   async create(v) {
@@ -75,7 +252,8 @@ const ipvsadmEngine: EngineOps<Props> = {
       }
       await ipvs.editService(cfg, v.owner);
     }
-    return { ...v, strayRealServers: [] };
+    const strays = v.realServers !== undefined ? await syncInline(v) : [];
+    return { ...v, strayRealServers: strays };
   },
 
   async read(id, props) {
@@ -84,35 +262,48 @@ const ipvsadmEngine: EngineOps<Props> = {
     const live = findService(snap.table, cfg.key);
     if (!live) return { id: "" };
     const c = live.config;
+    const owned = findService(snap.owned, cfg.key);
     const out: Props = {
       ...props,
       scheduler: c.scheduler,
       schedulerFlags: c.schedulerFlags,
       onePacket: c.onePacket,
-      strayRealServers: straysOf(live, findService(snap.owned, cfg.key)),
+      strayRealServers: straysOf(live, owned),
     };
     if (c.persistence) out.persistence = { ...c.persistence };
     else delete out.persistence;
     if (c.pe) out.pe = c.pe;
     else delete out.pe;
+    if (props.realServers !== undefined) {
+      out.realServers = liveEntries(props, live, owned);
+      // the service's own leftovers (recorded as its, declared no more) are strays too
+      const plan = inlinePlan(props, snap);
+      out.strayRealServers = [...plan.strays, ...plan.remove].map(realServerKeyText).sort();
+    }
     return { id, props: out };
   },
 
-  async update(news) {
+  async update(news, olds) {
     const cfg = serviceConfigOf(news);
     const ipvs = ipvsClientFor(news.connection);
-    try {
-      await ipvs.editService(cfg, news.owner);
-    } catch (e) {
-      if (!(e instanceof IpvsNotFoundError)) throw e;
-      await ipvs.addService(cfg, news.owner); // deleted out of band: put it back
+    if (!(await serviceAsDeclared(ipvs, news))) {
+      try {
+        await ipvs.editService(cfg, news.owner);
+      } catch (e) {
+        if (!(e instanceof IpvsNotFoundError)) throw e;
+        await ipvs.addService(cfg, news.owner); // deleted out of band: put it back
+      }
+    }
+    if (news.realServers !== undefined || olds.realServers !== undefined) {
+      // (from inline to none: the entries declared before are removed)
+      return { ...news, strayRealServers: await syncInline(news, olds) };
     }
     let strays: string[] = [];
     const snap = await ipvs.snapshot();
     const live = findService(snap.table, cfg.key);
     if (live) {
       strays = straysOf(live, findService(snap.owned, cfg.key));
-      if (news.exclusive) {
+      if (exclusiveOf(news)) {
         await removeStrays(news, live, strays);
         // what is left is declared by this deployment (its RealServers re-own it in the ledger)
         strays = [];
@@ -129,7 +320,14 @@ const ipvsadmEngine: EngineOps<Props> = {
     if (!live) return;
     // Real servers that this stack does not own would go with the service: unless the service
     // claims them all (exclusive), leave the service to them.
-    if (!props.exclusive && straysOf(live, findService(snap.owned, cfg.key)).length > 0) return;
+    if (!exclusiveOf(props) && straysOf(live, findService(snap.owned, cfg.key)).length > 0) return;
+    const drain = props.drainTimeout ?? 0;
+    if (props.realServers !== undefined && drains(cfg.key, drain)) {
+      const mine = wantOf(props).filter((w) =>
+        live.realServers.some((r) => realServerKeyText(r.config) === realServerKeyText(w)),
+      );
+      if (mine.length > 0) await drainRealServers(ipvs, cfg.key, mine, props.owner, drain);
+    }
     await ipvs.deleteService(cfg.key).catch((e) => {
       if (!(e instanceof IpvsNotFoundError)) throw e;
     });
@@ -151,23 +349,55 @@ async function removeStrays(v: Props, live: ServiceEntry, strays: string[]): Pro
 }
 
 /** The keepalived engine: a virtual_server block in keepalived's files (keepalived/engine.ts). */
-const keepalivedVs = keepalivedEngine<Props, ServiceSpec>(keepalivedService, specOf, (v) => ({
-  ...v,
-  strayRealServers: [],
-}));
+const keepalivedVs = keepalivedEngine<Props, ServiceSpec>(
+  keepalivedService,
+  specOf,
+  (v) => ({ ...v, strayRealServers: [] }),
+  (v) => v.drainTimeout ?? 0,
+  (props, drifted) => {
+    if (props.realServers === undefined || drifted.length === 0) return props;
+    // an entry whose file or rule is not as keepalived should have it reads as missing
+    const gone = new Set(drifted);
+    const keep = inlineEntries(props).filter((e) => !gone.has(realServerKeyText(realServerConfigOf(e.rs))));
+    return { ...props, realServers: Object.fromEntries(keep.map((e) => [e.key, props.realServers![e.key]!])) };
+  },
+);
 
 const engines = { ipvsadm: ipvsadmEngine, keepalived: keepalivedVs };
 const engineOf = (v: VirtualServiceInputs): EngineOps<Props> => engines[v.engine ?? "ipvsadm"];
 
+/** What an inline real server needs of its host, by forwarding method (dr: not checked). */
+const NEEDS: Partial<Record<InlineRealServer["forwarding"], (cfg: RealServerConfig) => HostNeed>> = {
+  tun: (cfg) => tunnelNeed(cfg.tunnel ?? { type: "ipip" }),
+  nat: (cfg) => natNeed(cfg.port),
+};
+
+/** Across the deployment: one form of real servers per service, and what each inline one needs of its host. */
+function inlineFailure(v: VirtualServiceInputs): string | undefined {
+  if (v.realServers === undefined || v.owner === undefined) return undefined;
+  const service = serviceKeyText(serviceConfigOf(v).key);
+  const entries = inlineEntries(v);
+  const cfgs = entries.map((e) => realServerConfigOf(e.rs));
+  const mixed = checkInlineService(hostIdOf(v.connection), service, v.owner, cfgs.map(realServerKeyText));
+  if (mixed) return mixed;
+  for (const [i, cfg] of cfgs.entries()) {
+    const need = NEEDS[cfg.forwarding]?.(cfg);
+    const failure = need && checkHostNeed(cfg.address, `${v.owner}[${entries[i]!.key}]`, need);
+    if (failure) return `realServers[${JSON.stringify(entries[i]!.key)}]: ${failure}`;
+  }
+  return undefined;
+}
+
 export const virtualService: pulumi.dynamic.ResourceProvider = engineProvider<Props>({
   async check(_olds, news) {
-    return checkClaim<VirtualServiceInputs>(checkInputs(virtualServiceInputs, news, normalize), news, (v) => ({
+    const claimed = checkClaim<VirtualServiceInputs>(checkInputs(virtualServiceInputs, news, normalize), news, (v) => ({
       id: virtualServiceId(v),
       owner: v.owner,
       property: v.fwmark !== undefined ? "fwmark" : "address",
       kind: "virtual service",
       text: serviceKeyText(serviceConfigOf(v).key),
     }));
+    return checkFailure(claimed, news, "realServers", inlineFailure);
   },
   engineOf,
   idOf: virtualServiceId,

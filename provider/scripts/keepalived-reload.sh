@@ -23,7 +23,22 @@
 exists() { for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
 recorded() { grep -qxF "$1" "$CHANGES_FILE" 2>/dev/null; }
 record() { recorded "$1" || { mkdir -p "$(dirname "$CHANGES_FILE")" && echo "$1" >>"$CHANGES_FILE"; }; }
+# keepalived ignores SIGHUP from just before it writes its pid file until it installs its handler
+# (keepalived 2.2.7 main.c: SIG_IGN, then signal_set blocks SIGHUP and reads it from a signalfd): a
+# reload sent in that window is lost, and keepalived runs the files it started with. Ready: SIGHUP
+# (signal 1, bit 0 of the last hex digit) blocked (keepalived) or caught (a handler). Waits up to 10 s.
+hup_ready() {
+	i=0
+	while [ $i -lt 100 ]; do
+		[ -n "$(sed -nE '/^Sig(Blk|Cgt):[[:space:]]*[0-9a-f]*[13579bdf]$/p' "/proc/$pid/status" 2>/dev/null)" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "keepalived (pid $pid) does not take reloads yet after 10 s (SIGHUP neither blocked nor caught)" >&2
+	return 1
+}
 reload_keepalived() {
+	if has_pid; then hup_ready || return; fi
 	if under_systemd && systemctl is-active -q keepalived 2>/dev/null; then
 		systemctl reload keepalived
 	elif has_pid; then
@@ -81,8 +96,8 @@ if under_systemd; then systemctl start keepalived || exit; else keepalived -f "$
 i=0
 while [ $i -lt 100 ]; do
 	if has_pid; then
-		sleep 1
-		exit 0
+		hup_ready
+		exit
 	fi
 	sleep 0.1
 	i=$((i + 1))

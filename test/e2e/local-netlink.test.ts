@@ -152,7 +152,8 @@ describe("examples/local: a director that deploys itself (real pulumi CLI in the
 
   it("deploys through netlink, balances real traffic, shows and repairs drift, and destroys", async () => {
     const [up] = await onDirector(["up"], config());
-    assert.deepEqual(up!.summary, { create: 7 });
+    // the stack, the component, the director, 1 service (its 3 real servers inline)
+    assert.deepEqual(up!.summary, { create: 4 });
     const made = await rules();
     assert.match(made, /-A -t 10\.0\.0\.100:8080 -s wrr/);
     assert.deepEqual(
@@ -207,13 +208,13 @@ describe("examples/local: a director that deploys itself (real pulumi CLI in the
     assert.equal(drifted!.changes, true, "the drift shows in preview --refresh");
     assert.deepEqual(
       repair!.summary,
-      { same: 5, create: 1, update: 1 },
-      "up --refresh puts back one, updates the other",
+      { same: 3, update: 1 },
+      "up --refresh updates the service: puts back one real server, sets the other's weight",
     );
     assert.equal(repaired!.changes, false, "no change after the repair");
     assert.deepEqual(await requests("extclient", "http://10.0.0.100:8080/", 30), { rs1: 5, rs2: 10, rs3: 15 });
     const [destroy] = await onDirector(["destroy"], config());
-    assert.deepEqual(destroy!.summary, { delete: 7 });
+    assert.deepEqual(destroy!.summary, { delete: 4 });
     assert.doesNotMatch(await rules(), /10\.0\.0\.100/);
     figures.record({
       area: "examples/local: pulumi on the director (guest)",

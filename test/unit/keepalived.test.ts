@@ -14,12 +14,12 @@ import {
 import {
   applyRealServer,
   applyService,
-  deleteRealServer,
   deleteService,
   fileState,
   IN_SYNC,
   observeRealServer,
   observeService,
+  removeRealServers,
   type ServiceSpec,
 } from "../../provider/keepalived/engine";
 import {
@@ -501,7 +501,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
   it("under systemd, keepalived started for pulumi-lvs's files is also enabled, so that it comes back after a reboot", async () => {
     box.keepalived({ systemd: true, enabled: false, active: false });
     const t = box.transport();
-    await applyService(t, spec);
+    await applyService(t, new FakeIpvs(), spec);
     assert.equal(box.keepalivedRunning(), true);
     assert.equal(box.keepalivedEnabled(), true, "enabled");
     const calls = box.calls().filter((c) => /^systemctl (enable|start|reload)/.test(c));
@@ -518,7 +518,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
 
   it("without systemd (the lab), keepalived is started by itself, and nothing is enabled", async () => {
     box.keepalived({ systemd: false });
-    await applyService(box.transport(), spec);
+    await applyService(box.transport(), new FakeIpvs(), spec);
     assert.equal(box.keepalivedRunning(), true);
     assert.ok(box.calls().some((c) => c.startsWith("keepalived -f ")));
     assert.ok(!box.calls().some((c) => c.startsWith("systemctl")));
@@ -527,7 +527,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
 
   it("a keepalived the user runs and enabled is only reloaded (and given the restart drop-in), and nothing else is recorded", async () => {
     box.keepalived({ systemd: true, enabled: true, active: true });
-    await applyService(box.transport(), spec);
+    await applyService(box.transport(), new FakeIpvs(), spec);
     assert.deepEqual(
       box.calls().filter((c) => /^systemctl (enable|start|reload)/.test(c)),
       ["systemctl reload keepalived"],
@@ -598,12 +598,14 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
   it("under systemd, when pulumi-lvs's last file goes, the keepalived.conf it wrote is removed, keepalived stopped and disabled again", async () => {
     box.keepalived({ systemd: true, enabled: false, active: false });
     const t = box.transport();
-    await applyService(t, spec);
+    await applyService(t, new FakeIpvs(), spec);
     await applyRealServer(t, rsSpec);
     assert.equal(mainConf(), OURS());
-    await deleteRealServer(t, new FakeIpvs(), rsSpec, 0);
+    await removeRealServers(t, new FakeIpvs(), [rsSpec], 0);
     assert.equal(box.keepalivedRunning(), true, "the service's file is still there");
-    await deleteService(t, svc);
+    await deleteService(t, new FakeIpvs(), {
+      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+    });
     assert.equal(box.keepalivedRunning(), false, "stopped");
     assert.equal(box.keepalivedEnabled(), false, "disabled again");
     assert.equal(mainConf(), null, "keepalived.conf removed");
@@ -617,9 +619,11 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
   it("without systemd, the keepalived pulumi-lvs started is stopped when its last file goes", async () => {
     box.keepalived({ systemd: false });
     const t = box.transport();
-    await applyService(t, spec);
+    await applyService(t, new FakeIpvs(), spec);
     assert.equal(box.keepalivedRunning(), true);
-    await deleteService(t, svc);
+    await deleteService(t, new FakeIpvs(), {
+      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+    });
     assert.equal(box.keepalivedRunning(), false);
     assert.equal(mainConf(), null);
   });
@@ -630,8 +634,10 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     fs.mkdirSync(box.path("etc/keepalived"), { recursive: true });
     fs.writeFileSync(box.path(MAIN_CONF.slice(1)), theirs);
     const t = box.transport();
-    await applyService(t, spec);
-    await deleteService(t, svc);
+    await applyService(t, new FakeIpvs(), spec);
+    await deleteService(t, new FakeIpvs(), {
+      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+    });
     assert.equal(mainConf(), theirs);
     assert.equal(box.keepalivedRunning(), true);
     assert.equal(box.keepalivedEnabled(), true);
@@ -647,9 +653,11 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
   it("the keepalived.conf pulumi-lvs wrote stays, and keepalived runs on, while another file in conf.d needs it", async () => {
     box.keepalived({ systemd: true, enabled: false, active: false });
     const t = box.transport();
-    await applyService(t, spec);
+    await applyService(t, new FakeIpvs(), spec);
     fs.writeFileSync(box.path("etc/keepalived/conf.d/mine.conf"), "# the user's\n");
-    await deleteService(t, svc);
+    await deleteService(t, new FakeIpvs(), {
+      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+    });
     assert.equal(mainConf(), OURS());
     assert.equal(box.keepalivedRunning(), true);
     assert.equal(changes(), null, "the user's configuration has taken over what pulumi-lvs started");

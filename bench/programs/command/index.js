@@ -1,6 +1,7 @@
 // The @pulumi/command way: one remote.Command per service and per real server, each running the
 // equivalent ipvsadm command on create and its inverse on delete. Each appends a line to a counter
 // file on the director with the shell's builtin echo, so that the benchmark counts the commands.
+const fs = require("node:fs");
 const pulumi = require("@pulumi/pulumi");
 const command = require("@pulumi/command");
 
@@ -15,8 +16,9 @@ const connection = {
   privateKey: config.requireSecret("privateKey"),
 };
 const count = "echo x >> /run/pulumi-lvs-bench.count";
-// services: [{name, address, port, realServers: [{name, address}]}], computed by bench/bench.ts
-for (const s of config.requireObject("services")) {
+// servicesFile: a JSON file of [{name, address, port, realServers: [{name, address}]}], written by bench/bench.ts (too large for
+// a config value at 10,000 real servers)
+for (const s of JSON.parse(fs.readFileSync(config.require("servicesFile"), "utf8"))) {
   const vip = `${s.address}:${s.port}`;
   const vs = new command.remote.Command(s.name, {
     connection,

@@ -23,8 +23,13 @@ interface Item {
 
 const OP = "#pulumi-lvs:op";
 const FAST = "#pulumi-lvs:fast";
-/** Mutations per round trip at most. */
+/** Mutations per round trip at most, one by one. */
 const MAX_BATCH = 250;
+/**
+ * Mutations per round trip at most, in one pass (one ledger edit and one `ipvsadm -R`, whatever
+ * their number: an inline table of thousands of real servers is one round trip).
+ */
+const MAX_ONE_PASS = 10_000;
 
 /**
  * Runs mutation scripts on a host in batches: one round trip, under the host's mutation lock, runs
@@ -76,7 +81,10 @@ export class Batcher {
   private async flush(): Promise<void> {
     await this.t.exclusive(async () => {
       this.scheduled = false;
-      const batch = this.queue.splice(0, MAX_BATCH);
+      // IPVS mutations at the head of the queue go in one pass, up to MAX_ONE_PASS of them
+      const fast = this.queue.findIndex((b) => !b.fast);
+      const leading = fast === -1 ? this.queue.length : fast;
+      const batch = this.queue.splice(0, this.ledger && leading >= 2 ? Math.min(leading, MAX_ONE_PASS) : MAX_BATCH);
       if (this.queue.length > 0) setImmediate(() => void this.flush());
       if (batch.length === 0) return;
       this.changed();

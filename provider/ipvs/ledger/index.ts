@@ -160,12 +160,12 @@ export function ledgerExists(ledger: string): string {
  */
 export function ledgerEditScript(ledger: string, edits: readonly LedgerEdit[], opts: { old?: boolean } = {}): string {
   const f = shellQuote(ledger);
-  const prefixes = edits.flatMap((e) => e.prefixes);
-  const index = edits.flatMap((e, i) => e.prefixes.map(() => i));
+  const prefixes = edits.flatMap((e, i) => e.prefixes.map((p) => shellQuote(`${i} ${p}`)));
   const lines = edits.flatMap((e) => e.lines);
+  // printf is the shell's own: no argument limit for the prefixes
   const awk =
-    `awk -v ps=${shellQuote(prefixes.join("\n"))} -v ix=${shellQuote(index.join("\n"))} -v old=${opts.old ? 1 : 0} ` +
-    `${shellQuote(hostScript("ledger-edit.awk"))} ${f}`;
+    `printf '%s\\n' ${[...prefixes, "'#end'"].join(" ")} | awk -v old=${opts.old ? 1 : 0} ` +
+    `${shellQuote(hostScript("ledger-edit.awk"))} - ${f}`;
   const add = lines.length > 0 ? ` printf '%s\\n' ${lines.map(shellQuote).join(" ")};` : " :;";
   return opts.old
     ? `{ { ${awk} 2>&3 &&${add} } > ${f}.tmp && mv ${f}.tmp ${f}; } 3>&1`
