@@ -136,14 +136,18 @@ function backendsOf(args: LoadBalancerArgs, port: number): pulumi.Output<Record<
   const forwarding = args.forwarding ?? "dr";
   return pulumi
     .all(args.backends.map((b) => pulumi.all([b.address, forwarding === "nat" ? b.port : undefined, b.weight])))
-    .apply((list) =>
-      Object.fromEntries(
-        list.map(([address, p, weight]) => [
-          p === undefined || p === port ? address : hostPortText(address, p),
-          { forwarding, weight, ...(args.tunnel ? { tunnel: args.tunnel } : {}) },
-        ]),
-      ),
-    );
+    .apply((list) => {
+      const out: Record<string, InlineRealServerArgs> = {};
+      for (const [address, p, weight] of list) {
+        let key = p === undefined || p === port ? address : hostPortText(address, p);
+        // a backend listed twice: its second key spells the port out, so that the service's check
+        // fails at preview on "the same real server" (a map would merge them silently)
+        if (key in out) key = fullKey(key, port);
+        if (key in out) throw new Error(`LoadBalancer: backends lists ${key} twice; list each backend once`);
+        out[key] = { forwarding, weight, ...(args.tunnel ? { tunnel: args.tunnel } : {}) };
+      }
+      return out;
+    });
 }
 
 const hostPortText = (address: string, port: number) =>

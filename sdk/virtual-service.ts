@@ -109,8 +109,9 @@ export class VirtualService extends pulumi.dynamic.Resource {
   declare public readonly onePacket: pulumi.Output<boolean>;
   declare public readonly exclusive: pulumi.Output<boolean>;
   /**
-   * The inline real servers by key, as the last read found them in the kernel: an entry missing
-   * from the kernel is missing here, one changed by hand shows its live settings.
+   * The inline real servers by key, as the last read found them in the kernel (engine ipvsadm):
+   * an entry missing from the kernel is missing here, one changed by hand shows its live settings.
+   * With engine keepalived, drifted entries are named in `observed.drifted` instead.
    */
   declare public readonly realServers: pulumi.Output<Record<string, InlineRealServerArgs> | undefined>;
   /** Real servers of this service in the kernel that the stack does not own (`address:port`). */
@@ -118,10 +119,11 @@ export class VirtualService extends pulumi.dynamic.Resource {
   /** `ipvsadm` (also when unset) or `keepalived`. */
   declare public readonly engine: pulumi.Output<"ipvsadm" | "keepalived" | undefined>;
   /**
-   * Engine keepalived: what the last read found, `{ config, live }`: the file as rendered ("ok"),
-   * edited ("changed") or gone ("missing"); the live table as keepalived should have it, or not.
+   * Engine keepalived: what the last read found, `{ config, live, drifted }`: the file as rendered
+   * ("ok"), edited ("changed") or gone ("missing"); the live table as keepalived should have it, or
+   * not; and, with inline real servers, the keys (`address:port`) of those whose file or rule is off.
    */
-  declare public readonly observed: pulumi.Output<{ config: string; live: string } | undefined>;
+  declare public readonly observed: pulumi.Output<{ config: string; live: string; drifted?: string[] } | undefined>;
 
   constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
     const props = {

@@ -9,7 +9,11 @@ import { type RealServerConfig, realServerKeyText, type ServiceEntry, type Servi
 export interface RealServerPlan {
   /** Adds (missing from the kernel) and edits (different, or not recorded as the owner's in the ledger). */
   apply: RealServerChange[];
-  /** Live real servers declared before, or recorded as the owner's, and declared no more: drained, then deleted. */
+  /**
+   * Live real servers recorded as the owner's, or declared before and recorded as no one else's,
+   * and declared no more: drained, then deleted. (One the ledger now gives to another resource,
+   * which adopted it, is left to it.)
+   */
   remove: RealServerConfig[];
   /** Live real servers that this service does not declare and the ledger gives no owner (made by hand, say). */
   strays: RealServerConfig[];
@@ -62,8 +66,11 @@ export function planRealServers(
   const was = new Set(before);
   for (const [k, l] of liveBy) {
     if (wanted.has(k)) continue;
-    if (was.has(k) || (owner !== undefined && ownerBy.get(k) === owner)) plan.remove.push(l);
-    else if (!ownerBy.has(k)) plan.strays.push(l);
+    const recorded = ownerBy.get(k);
+    // declared before and not recorded as another's since, or recorded as the owner's
+    const mine = (owner !== undefined && recorded === owner) || (was.has(k) && !recorded);
+    if (mine) plan.remove.push(l);
+    else if (recorded === undefined) plan.strays.push(l);
     // (else another resource's, by the ledger: left to it)
   }
   return plan;

@@ -51,6 +51,8 @@ export interface EngineObserved {
   live: "ok" | "missing" | "different";
   /** keepalived itself: running and, under systemd, enabled (or it would not survive a reboot). */
   keepalived: DaemonState;
+  /** A service's inline real servers (`address:port`) whose file or rule is not as it should be. */
+  drifted?: string[];
 }
 export const IN_SYNC: EngineObserved = { config: "ok", live: "ok", keepalived: "running" };
 
@@ -330,11 +332,8 @@ async function repair(ipvs: IpvsClient, change: Change): Promise<void> {
 export interface KeepalivedObject<S> {
   /** Writes its file and reloads keepalived. */
   apply(t: Transport, ipvs: IpvsClient, s: S): Promise<void>;
-  /**
-   * Its file, the live table and keepalived, compared with what they should be; `drifted` names
-   * the inline real servers (`address:port`) whose file or rule is not as it should be.
-   */
-  observe(t: Transport, ipvs: IpvsClient, s: S): Promise<EngineObserved & { drifted?: string[] }>;
+  /** Its file, the live table and keepalived, compared with what they should be. */
+  observe(t: Transport, ipvs: IpvsClient, s: S): Promise<EngineObserved>;
   /** After {@link apply}: puts back in the kernel what keepalived does not (rules deleted by hand). */
   repair(t: Transport, ipvs: IpvsClient, s: S): Promise<void>;
   /** Removes its file (a real server drained first, for `drainSeconds`). */

@@ -57,14 +57,12 @@ export function engineProvider<P extends { connection?: unknown } & Record<strin
  * (`observed`, compared with {@link IN_SYNC} at diff).
  * @param specOf its object, from its inputs (and on update, the state before)
  * @param outs the outputs of an applied resource (`observed` is added)
- * @param readOuts the outputs of a read, given the inline real servers found drifted
  */
 export function keepalivedEngine<P extends { connection: Connection; observed?: EngineObserved }, S>(
   obj: KeepalivedObject<S>,
   specOf: (v: P, olds?: P) => S,
   outs: (v: P) => P = (v) => v,
   drainOf: (v: P) => number = () => 0,
-  readOuts: (props: P, drifted: string[]) => P = (p) => p,
 ): EngineOps<P> {
   return {
     diff: (d, olds) => withObservedDrift(d, recordedObserved(olds.observed), IN_SYNC),
@@ -73,12 +71,14 @@ export function keepalivedEngine<P extends { connection: Connection; observed?: 
       return { ...outs(v), observed: IN_SYNC };
     },
     async read(id, props) {
-      const { drifted, ...observed } = await obj.observe(
+      // (inline real servers found drifted are named in observed.drifted: the state keeps them as
+      // declared, so that their files are still known to a later removal)
+      const observed = await obj.observe(
         transportFor(props.connection),
         ipvsClientFor(props.connection),
         specOf(props),
       );
-      return { id, props: { ...readOuts(props, drifted ?? []), observed } };
+      return { id, props: { ...props, observed } };
     },
     async update(news, olds) {
       const t = transportFor(news.connection);

@@ -71,7 +71,8 @@ function entrySpecs(v: VirtualServiceInputs | undefined): RealServerSpec[] {
 function specOf(v: VirtualServiceInputs, olds?: VirtualServiceInputs): ServiceSpec {
   const s: ServiceSpec = { cfg: serviceConfigOf(v) };
   if (v.sorryServer) s.sorryServer = v.sorryServer;
-  if (v.realServers !== undefined) {
+  if (v.realServers !== undefined || olds?.realServers !== undefined) {
+    // (from inline to none: the entries declared before are removed)
     s.realServers = entrySpecs(v);
     const now = new Set(s.realServers.map((r) => realServerKeyText(r.cfg)));
     s.removed = entrySpecs(olds).filter((r) => !now.has(realServerKeyText(r.cfg)));
@@ -99,7 +100,7 @@ function normalize(v: VirtualServiceInputs): VirtualServiceInputs {
   const out: VirtualServiceInputs = { ...v, schedulerFlags: cfg.schedulerFlags };
   if (cfg.persistence) out.persistence = { timeout: cfg.persistence.timeout, netmask: cfg.persistence.netmask };
   if (v.fwmark !== undefined) out.family = v.family ?? "ipv4";
-  if (v.engine !== "keepalived") out.exclusive = exclusiveOf(v);
+  out.exclusive = exclusiveOf(v);
   if (v.realServers !== undefined)
     out.realServers = Object.fromEntries(inlineEntries(v).map((e) => [e.key, normalizeEntry(e)]));
   return out;
@@ -318,16 +319,18 @@ const ipvsadmEngine: EngineOps<Props> = {
     const snap = await ipvs.snapshot();
     const live = findService(snap.table, cfg.key);
     if (!live) return;
-    // Real servers that this stack does not own would go with the service: unless the service
-    // claims them all (exclusive), leave the service to them.
-    if (!exclusiveOf(props) && straysOf(live, findService(snap.owned, cfg.key)).length > 0) return;
     const drain = props.drainTimeout ?? 0;
-    if (props.realServers !== undefined && drains(cfg.key, drain)) {
-      const mine = wantOf(props).filter((w) =>
-        live.realServers.some((r) => realServerKeyText(r.config) === realServerKeyText(w)),
-      );
-      if (mine.length > 0) await drainRealServers(ipvs, cfg.key, mine, props.owner, drain);
+    // its inline real servers, as the kernel has them
+    const mine = wantOf(props).filter((w) =>
+      live.realServers.some((r) => realServerKeyText(r.config) === realServerKeyText(w)),
+    );
+    // Real servers that this stack does not own would go with the service: unless the service
+    // claims them all (exclusive), leave the service to them, with its own real servers removed.
+    if (!exclusiveOf(props) && straysOf(live, findService(snap.owned, cfg.key)).length > 0) {
+      await removeAll(ipvs, cfg.key, mine, props.owner, drain);
+      return;
     }
+    if (mine.length > 0 && drains(cfg.key, drain)) await drainRealServers(ipvs, cfg.key, mine, props.owner, drain);
     await ipvs.deleteService(cfg.key).catch((e) => {
       if (!(e instanceof IpvsNotFoundError)) throw e;
     });
@@ -354,13 +357,6 @@ const keepalivedVs = keepalivedEngine<Props, ServiceSpec>(
   specOf,
   (v) => ({ ...v, strayRealServers: [] }),
   (v) => v.drainTimeout ?? 0,
-  (props, drifted) => {
-    if (props.realServers === undefined || drifted.length === 0) return props;
-    // an entry whose file or rule is not as keepalived should have it reads as missing
-    const gone = new Set(drifted);
-    const keep = inlineEntries(props).filter((e) => !gone.has(realServerKeyText(realServerConfigOf(e.rs))));
-    return { ...props, realServers: Object.fromEntries(keep.map((e) => [e.key, props.realServers![e.key]!])) };
-  },
 );
 
 const engines = { ipvsadm: ipvsadmEngine, keepalived: keepalivedVs };

@@ -115,6 +115,18 @@ describe("inline real servers of a VirtualService", () => {
     assert.deepEqual(live(), ["10.0.0.11:80 1", "10.0.0.99:80 1"]);
   });
 
+  it("destroy of a service that is not exclusive, with a stray, removes its own entries and leaves the service to the stray", async () => {
+    const { outs } = await virtualService.create!(await checked(vsNews({ "10.0.0.11": {} }, { exclusive: false })));
+    ipvs.byHand(ipvs.table.services[0]!.config, [rsCfg("10.0.0.99")]);
+    await virtualService.delete!("id", outs);
+    assert.deepEqual(live(), ["10.0.0.99:80 1"]);
+  });
+
+  it("a keepalived service's exclusive normalizes to false, as state written before inline real servers has it", async () => {
+    const inputs = await checked(vsNews({ "10.0.0.11": {} }, { engine: "keepalived" }));
+    assert.equal(inputs.exclusive, false);
+  });
+
   it("check names the entry and the reason: a bad key, a bad setting, a real server listed twice", async () => {
     assert.match(
       (await failures(vsNews({ "10.0.0.300": {} })))[0]!,
@@ -247,5 +259,21 @@ describe("planRealServers", () => {
       plan.strays.map((r) => r.address),
       ["10.0.0.6"],
     );
+  });
+
+  it("leaves a real server declared before but since adopted by another resource", () => {
+    const plan = planRealServers(
+      svcKey,
+      [],
+      { realServers: [{ config: rsCfg("10.0.0.1") }, { config: rsCfg("10.0.0.2") }] },
+      { realServers: [{ config: rsCfg("10.0.0.1"), owner: "p/t/other" }] },
+      "p/s/web",
+      ["10.0.0.1:80", "10.0.0.2:80"],
+    );
+    assert.deepEqual(
+      plan.remove.map((r) => r.address),
+      ["10.0.0.2"],
+    );
+    assert.deepEqual(plan.strays, []);
   });
 });

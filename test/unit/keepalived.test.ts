@@ -498,6 +498,26 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     return ipvs;
   };
 
+  it("inline real servers: one write for all, drift named per entry, and every file gone with the service", async () => {
+    box.keepalived({ systemd: false });
+    const t = box.transport();
+    const entries = [rsSpec, { service: svc, cfg: rs("10.0.0.12") }];
+    const inline: ServiceSpec = { ...spec, realServers: entries, drainSeconds: 0 };
+    await applyService(t, new FakeIpvs(), inline);
+    for (const e of entries) assert.ok(fs.existsSync(box.path(realServerFileOf(svc, e.cfg).slice(1))));
+    // keepalived made the service and 10.0.0.11 only: 10.0.0.12 is named
+    const made = new FakeIpvs();
+    made.byHand(spec.cfg, [rsSpec.cfg]);
+    assert.deepEqual((await observeService(t, made, inline)).drifted, ["10.0.0.12:80"]);
+    // an update that drops 10.0.0.12 removes its file, and leaves 10.0.0.11's
+    await applyService(t, new FakeIpvs(), { ...inline, realServers: [rsSpec], removed: [entries[1]!] });
+    assert.equal(fs.existsSync(box.path(realServerFileOf(svc, entries[1]!.cfg).slice(1))), false);
+    assert.ok(fs.existsSync(box.path(realServerFileOf(svc, rsSpec.cfg).slice(1))));
+    await deleteService(t, new FakeIpvs(), { ...inline, realServers: [rsSpec] });
+    assert.equal(fs.existsSync(box.path(realServerFileOf(svc, rsSpec.cfg).slice(1))), false);
+    assert.equal(fs.existsSync(box.path(serviceFileOf(svc).slice(1))), false);
+  });
+
   it("under systemd, keepalived started for pulumi-lvs's files is also enabled, so that it comes back after a reboot", async () => {
     box.keepalived({ systemd: true, enabled: false, active: false });
     const t = box.transport();

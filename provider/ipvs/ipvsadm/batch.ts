@@ -98,7 +98,12 @@ export class Batcher {
     });
   }
 
+  /** Each script on its own, MAX_BATCH per round trip (each starts processes of its own: a round trip of thousands would not end in time). */
   private async oneByOne(batch: Item[], scriptOf: (b: Item) => string): Promise<void> {
+    for (let i = 0; i < batch.length; i += MAX_BATCH) await this.oneByOneTrip(batch.slice(i, i + MAX_BATCH), scriptOf);
+  }
+
+  private async oneByOneTrip(batch: Item[], scriptOf: (b: Item) => string): Promise<void> {
     try {
       const body = batchScript(batch.map(scriptOf));
       const r = await runScript(this.t, this.withPrologue(body));

@@ -334,10 +334,9 @@ export const BAD_INPUTS: BadInput[] = [
     name: "lb-duplicate-backend",
     kind: "lb",
     args: { forwarding: "nat", backends: [{ address: "10.0.0.11" }, { address: "10.0.0.11" }] },
-    field: "address",
-    reason:
-      /real server 10\.0\.0\.11:80 of tcp\/10\.0\.0\.100:80 is already declared by resource "lb-duplicate-backend-tcp-80-backend-[12]"/,
-    resource: /lb-duplicate-backend-tcp-80-backend-[12]/,
+    field: 'realServers["10.0.0.11:80"]',
+    reason: /is the same real server as "10\.0\.0\.11": list each once/,
+    resource: /lb-duplicate-backend-tcp-80/,
   },
   // director settings
   {
@@ -385,14 +384,14 @@ export const BAD_INPUTS: BadInput[] = [
     name: "dir-sysctl-value-shell",
     kind: "dir",
     args: { sysctls: { "net.ipv4.ip_forward": "1; reboot" } },
-    field: "sysctls.net.ipv4.ip_forward",
+    field: 'sysctls["net.ipv4.ip_forward"]',
     reason: /must be a number/,
   },
   {
     name: "dir-sysctl-name-path",
     kind: "dir",
     args: { sysctls: { "../../etc/shadow": 1 } },
-    field: "sysctls.../../etc/shadow",
+    field: 'sysctls["../../etc/shadow"]',
     reason: /dotted sysctl name/,
   },
   {
