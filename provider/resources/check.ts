@@ -6,6 +6,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
+import type { RealServerConfig } from "../ipvs/types";
 import { containsUnknown } from "../model/unknown";
 import { validate } from "../model/validate";
 
@@ -192,6 +193,20 @@ export function tunnelNeed(t: { type: string; port?: number }): HostNeed {
 /** A nat real server's port, whose replies its host must route back through the director. */
 export function natNeed(port: number): HostNeed {
   return { text: `nat port ${port}`, remedy: `add ${port} to the RealServerHost's ports (mode "nat")` };
+}
+
+/**
+ * What a real server needs of its host, by forwarding method: a tun one its tunnel, a nat one the
+ * return path for its port (dr: the VIP and ARP settings, not checked).
+ */
+const NEEDS: Partial<Record<RealServerConfig["forwarding"], (cfg: RealServerConfig) => HostNeed>> = {
+  tun: (cfg) => tunnelNeed(cfg.tunnel ?? { type: "ipip" }),
+  nat: (cfg) => natNeed(cfg.port),
+};
+
+/** What a real server (a RealServer, or an inline one) needs of its host, if anything checked. */
+export function hostNeedOf(cfg: RealServerConfig): HostNeed | undefined {
+  return NEEDS[cfg.forwarding]?.(cfg);
 }
 
 /** By real-server address: the needs of the RealServers at it, and the RealServerHost that declares it. */

@@ -26,12 +26,10 @@ import {
   checkInputs,
   checkSeparateRealServer,
   declareRealServer,
-  type HostNeed,
+  hostNeedOf,
   inlineOwnerOf,
   mayTakeOver,
-  natNeed,
   resourceNameOf,
-  tunnelNeed,
 } from "./check";
 import { ipvsClientFor } from "./clients";
 import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
@@ -186,12 +184,6 @@ const engines = { ipvsadm: handedOver(ipvsadmEngine), keepalived: handedOver(kee
 /** A real server's engine is its service's. */
 const engineOf = (v: RealServerInputs): EngineOps<Props> => engines[v.service.engine ?? "ipvsadm"];
 
-/** What a real server needs of its host, by forwarding method (dr: VIP and ARP settings, not checked). */
-const NEEDS: Partial<Record<RealServerInputs["forwarding"], (v: RealServerInputs) => HostNeed>> = {
-  tun: (v) => tunnelNeed(v.tunnel ?? { type: "ipip" }),
-  nat: (v) => natNeed(realServerConfigOf(v).port),
-};
-
 export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>({
   async check(_olds, news) {
     const checked = checkClaim<RealServerInputs>(checkInputs(realServerInputs, news, normalize), news, (v) => ({
@@ -208,7 +200,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>
         : undefined,
     );
     return checkFailure(separate, news, property, (v: RealServerInputs) => {
-      const need = NEEDS[v.forwarding]?.(v);
+      const need = hostNeedOf(realServerConfigOf(v));
       return need && v.owner ? checkHostNeed(v.address, v.owner, need) : undefined;
     });
   },

@@ -37,12 +37,10 @@ import {
   checkHostNeed,
   checkInlineService,
   checkInputs,
-  type HostNeed,
+  hostNeedOf,
   isDeclaredRealServer,
   mayTakeOver,
-  natNeed,
   sameStack,
-  tunnelNeed,
 } from "./check";
 import { ipvsClientFor } from "./clients";
 import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
@@ -192,8 +190,7 @@ async function syncInline(v: Props, olds?: Props): Promise<string[]> {
     say(`applying ${plan.apply.length} real servers of ${serviceKeyText(key)} on ${ipvs.host} in one batch`);
   await Promise.all(plan.apply.map((c) => put(ipvs, c)));
   await removeAll(ipvs, key, plan.remove, v.owner, v.drainTimeout ?? 0);
-  const host = hostIdOf(v.connection);
-  const strays = plan.strays.filter((r) => !isDeclaredRealServer(host, serviceKeyText(key), realServerKeyText(r)));
+  const strays = undeclared(v, plan.strays);
   if (!exclusiveOf(v)) return strays.map(realServerKeyText).sort();
   await removeAll(ipvs, key, strays, undefined, 0);
   return [];
@@ -337,18 +334,17 @@ const ipvsadmEngine: EngineOps<Props> = {
   },
 };
 
+/** Of these real servers of `v`'s service, those that no resource of this deployment declares. */
+function undeclared(v: Props, rs: readonly RealServerConfig[]): RealServerConfig[] {
+  const host = hostIdOf(v.connection);
+  const service = serviceKeyText(serviceConfigOf(v).key);
+  return rs.filter((r) => !isDeclaredRealServer(host, service, realServerKeyText(r)));
+}
+
 /** An exclusive service's strays go, except the real servers this deployment declares. */
 async function removeStrays(v: Props, live: ServiceEntry, strays: string[]): Promise<void> {
-  const cfg = serviceConfigOf(v);
-  const ipvs = ipvsClientFor(v.connection);
-  const host = hostIdOf(v.connection);
-  for (const r of live.realServers) {
-    const k = realServerKeyText(r.config);
-    if (!strays.includes(k) || isDeclaredRealServer(host, serviceKeyText(cfg.key), k)) continue;
-    await ipvs.deleteRealServer(cfg.key, r.config).catch((e) => {
-      if (!(e instanceof IpvsNotFoundError)) throw e;
-    });
-  }
+  const found = live.realServers.map((r) => r.config).filter((r) => strays.includes(realServerKeyText(r)));
+  await removeAll(ipvsClientFor(v.connection), serviceConfigOf(v).key, undeclared(v, found), undefined, 0);
 }
 
 /** The keepalived engine: a virtual_server block in keepalived's files (keepalived/engine.ts). */
@@ -362,12 +358,6 @@ const keepalivedVs = keepalivedEngine<Props, ServiceSpec>(
 const engines = { ipvsadm: ipvsadmEngine, keepalived: keepalivedVs };
 const engineOf = (v: VirtualServiceInputs): EngineOps<Props> => engines[v.engine ?? "ipvsadm"];
 
-/** What an inline real server needs of its host, by forwarding method (dr: not checked). */
-const NEEDS: Partial<Record<InlineRealServer["forwarding"], (cfg: RealServerConfig) => HostNeed>> = {
-  tun: (cfg) => tunnelNeed(cfg.tunnel ?? { type: "ipip" }),
-  nat: (cfg) => natNeed(cfg.port),
-};
-
 /** Across the deployment: one form of real servers per service, and what each inline one needs of its host. */
 function inlineFailure(v: VirtualServiceInputs): string | undefined {
   if (v.realServers === undefined || v.owner === undefined) return undefined;
@@ -377,7 +367,7 @@ function inlineFailure(v: VirtualServiceInputs): string | undefined {
   const mixed = checkInlineService(hostIdOf(v.connection), service, v.owner, cfgs.map(realServerKeyText));
   if (mixed) return mixed;
   for (const [i, cfg] of cfgs.entries()) {
-    const need = NEEDS[cfg.forwarding]?.(cfg);
+    const need = hostNeedOf(cfg);
     const failure = need && checkHostNeed(cfg.address, `${v.owner}[${entries[i]!.key}]`, need);
     if (failure) return `realServers[${JSON.stringify(entries[i]!.key)}]: ${failure}`;
   }
