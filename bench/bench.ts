@@ -193,6 +193,8 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
   const env: Record<string, string> = { PULUMI_LVS_STATS_FILE: statsFile };
   if (variant === "command") env.PULUMI_HOME = commandPluginHome();
   if (variant === "floor-skip") env.PULUMI_SKIP_CHECKPOINTS = "true";
+  // e.g. BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof": profiles of the program and the provider
+  if (process.env.BENCH_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS;
   const program = PROGRAM[variant];
   const servicesFile = path.join(cacheDir, "bench", `services-${variant}-${size}.json`);
   fs.writeFileSync(servicesFile, JSON.stringify(decl));

@@ -42,7 +42,7 @@ function shellParts(name: string): { header: string[]; body: string[] } {
 }
 
 /**
- * The text of a host script under provider/scripts/ (for example `ledger-edit.awk`), as it travels
+ * The text of a host script under provider/scripts/ (for example `ledger-replay.awk`), as it travels
  * inline: an awk program without its comment lines, a shell script without its opening comments.
  */
 export function hostScript(name: string): string {

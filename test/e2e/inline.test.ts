@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { exampleStack } from "./harness/folder";
-import { labAddress, labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/lab";
+import { labAddress, labConnection, labPrivateKey, ledgerRules, requests, resetLab, sh } from "./harness/lab";
 import type { ProgramStack } from "./harness/stack";
 import { background, longRequest, table as tableOf, waitFor } from "./harness/traffic";
 
@@ -14,9 +14,8 @@ const SERVICE = `${VIP}:80`;
 const BACKENDS = ["rs1", "rs2", "rs3"];
 const table = () => tableOf("director", SERVICE);
 const ledgerOwners = async () =>
-  (await sh("director", "grep -- ' -r ' /var/lib/pulumi-lvs/ipvs.rules || true"))
-    .split("\n")
-    .filter(Boolean)
+  (await ledgerRules("director"))
+    .filter((l) => l.includes(" -r "))
     .map((l) => decodeURIComponent(/#owner=(\S+)/.exec(l)?.[1] ?? "(none)"));
 
 describe("examples/inline: real servers listed in their VirtualService", () => {

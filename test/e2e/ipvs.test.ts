@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/lab";
+import { labConnection, labPrivateKey, ledgerRules, requests, resetLab, sh } from "./harness/lab";
 import { drByHand, natByHand, savedRules, sshConnectionCount } from "./harness/setup";
 import { TestStack } from "./harness/stack";
 
@@ -137,7 +137,7 @@ describe("DR load balancer from VirtualService + RealServer", () => {
     assert.match(text, /~ owned\s*: true => false/, "the real servers show as not owned");
     await s.up({ refresh: true });
     assert.deepEqual(await savedRules(), rules, "no real server was pruned");
-    const ledger = await sh("director", "cat /var/lib/pulumi-lvs/ipvs.rules");
+    const ledger = (await ledgerRules("director")).join("\n");
     for (const a of ["10.0.0.11", "10.0.0.12", "10.0.0.13"])
       assert.match(ledger, new RegExp(`-r ${a.replace(/\./g, "\\.")}:80 `));
     await s.preview({ refresh: true, expectNoChanges: true });

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { doctor } from "./harness/doctor";
-import { labAddress, labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/lab";
+import { labAddress, labConnection, labPrivateKey, ledgerRules, requests, resetLab, sh } from "./harness/lab";
 import { savedRules } from "./harness/setup";
 import { TestStack } from "./harness/stack";
 import { waitFor } from "./harness/traffic";
@@ -46,8 +46,7 @@ async function failedUnits(host: string): Promise<string> {
  * thresholds that `ipvsadm -S` leaves out), and the kernel's, as ipvsadm saves them.
  */
 async function ledgerAndKernel(host: string, vip: string): Promise<{ ledger: string[]; kernel: string[] }> {
-  const ledger = (await sh(host, "cat /var/lib/pulumi-lvs/ipvs.rules 2>/dev/null || true"))
-    .split("\n")
+  const ledger = (await ledgerRules(host))
     .map((l) =>
       l
         .replace(/\s*#owner=.*$/, "")

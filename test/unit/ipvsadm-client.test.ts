@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -7,6 +8,7 @@ import { type Change, realServerChange, serviceChange } from "../../provider/ipv
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
 import { onePassFits, parseOnePass, tookEffect } from "../../provider/ipvs/ipvsadm/batch";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
+import { replayLedger } from "../../provider/ipvs/ledger";
 import type { IpvsTable, RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
 import { LocalTransport } from "../../provider/transport/local";
 import type { ExecResult, Transport } from "../../provider/transport/transport";
@@ -95,11 +97,14 @@ describe("IpvsadmClient error semantics (stderr captured from ipvsadm 1.31)", ()
 });
 
 /** A stand-in ipvsadm (POSIX sh) for the ledger tests: see where it is written. */
-function standInIpvsadm(dir: string): string {
+function standInIpvsadm(dir: string, toolsPath: string): string {
   return `#!/bin/sh
+# its own tools are not the ones counted
+PATH='${toolsPath}'
 K="${dir}/kernel"; touch "$K"
 case "$1" in
   -S) cat "$K"; exit 0;;
+  -L) case "$*" in *--timeout*) echo "Timeout (tcp tcpfin udp): 900 120 300";; *) echo "IP Virtual Server version 1.2.1 (size=4096)";; esac; exit 0;;
   -R) while read -r l; do "$0" $l; done; exit 0;;
 esac
 echo "$*" >> "${dir}/calls"
@@ -138,8 +143,15 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     // stand-in ipvsadm: logs its arguments, keeps a table (in `kernel`, as -S prints it) with the
     // real one's error messages, and reads -R like the real one (it goes on after a failed line
     // and exits 0); fails like the real one when FAIL is set
-    fs.writeFileSync(path.join(dir, "ipvsadm"), standInIpvsadm(dir), { mode: 0o755 });
     savedPath = process.env.PATH;
+    fs.writeFileSync(path.join(dir, "ipvsadm"), standInIpvsadm(dir, savedPath ?? ""), { mode: 0o755 });
+    // the tools a script might start, each logging its name before it runs
+    for (const tool of ["awk", "mv", "cp", "rm", "cat", "sed", "mkdir"]) {
+      const real = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
+      fs.writeFileSync(path.join(dir, tool), `#!/bin/sh\necho ${tool} >> '${dir}/started'\nexec ${real} "$@"\n`, {
+        mode: 0o755,
+      });
+    }
     process.env.PATH = `${dir}:${savedPath}`;
     client = new IpvsadmClient(new LocalTransport(), ledger);
   });
@@ -147,7 +159,8 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     process.env.PATH = savedPath;
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const lines = () => fs.readFileSync(ledger, "utf8").trim().split("\n").sort();
+  /** The rules the ledger holds (its journal replayed), sorted. */
+  const lines = () => replayLedger(fs.readFileSync(ledger, "utf8")).sort();
 
   it("records owned objects, replaces them on edit, and forgets them on delete", async () => {
     await client.addService(svc);
@@ -169,7 +182,7 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
       ["-A -t 10.0.0.100:80 -s wlc", "-a -t 10.0.0.100:80 -r 10.0.0.111:80 -g -w 1 -x 0 -y 0"].sort(),
     );
     await client.deleteService(svc.key);
-    assert.equal(fs.readFileSync(ledger, "utf8"), "");
+    assert.deepEqual(lines(), []);
     assert.deepEqual(fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n"), [
       "-A -t 10.0.0.100:80 -s rr",
       "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0",
@@ -242,7 +255,40 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     );
   });
 
-  it("in a batch, a refused mutation gets its ledger lines back and its own error; the others take effect", async () => {
+  it("records a change with the shell's builtins: a batch starts no process but ipvsadm, until compaction is due", async () => {
+    const started = () =>
+      fs.existsSync(path.join(dir, "started")) ? fs.readFileSync(path.join(dir, "started"), "utf8") : "";
+    const { client: batched } = counted();
+    await batched.addService(svc);
+    fs.rmSync(path.join(dir, "started"), { force: true }); // the first round trip made the ledger's directory
+    await Promise.all(["10.0.0.11", "10.0.0.12", "10.0.0.13"].map((a) => batched.addRealServer(svc.key, rs(a))));
+    await batched.deleteRealServer(svc.key, rs("10.0.0.13"));
+    assert.equal(started(), "", "no awk, mv, cp, rm, cat, sed or mkdir: single changes and a batch alike");
+    assert.match(fs.readFileSync(ledger, "utf8"), /^#drop -a -t 10\.0\.0\.100:80 -r 10\.0\.0\.13:80 #tx=\S+$/m);
+    // a journal grown well past its rules is compacted by the next round trip after a read
+    for (let w = 2; w < 260; w++) await batched.editRealServer(svc.key, rs("10.0.0.11", w));
+    await batched.snapshot({ fresh: true });
+    await batched.editRealServer(svc.key, rs("10.0.0.12", 9));
+    assert.match(started(), /awk\nmv\n/);
+    assert.deepEqual(
+      fs
+        .readFileSync(ledger, "utf8")
+        .replace(/ #tx=\S+/g, "")
+        .trim()
+        .split("\n")
+        .sort(),
+      [
+        "-A -t 10.0.0.100:80 -s rr",
+        "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 259 -x 0 -y 0",
+        "-a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 1 -x 0 -y 0",
+        "-a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 9 -x 0 -y 0",
+      ].sort(),
+      "the three rules compacted, then the one change recorded after",
+    );
+    assert.equal(lines().length, 3);
+  });
+
+  it("in a batch, a refused mutation is cancelled in the ledger and gets its own error; the others take effect", async () => {
     const { client: batched, trips } = counted();
     await batched.addService(svc);
     await batched.addRealServer(svc.key, rs("10.0.0.20"), "p/s/kept");
@@ -413,22 +459,21 @@ describe("one-pass batches", () => {
       [true, false, true, true, false, false],
     );
   });
-  it("reads the script's sections: the table before, each op's old ledger lines, ipvsadm -R's complaints", () => {
-    const text = [
-      "#pulumi-lvs:fast before",
+  it("reads the script's output: the table before, whether ipvsadm -R got to its commands, its complaints", () => {
+    const stdout = [
+      "#pulumi-lvs:fast recorded",
+      "Timeout (tcp tcpfin udp): 900 120 300",
       "-A -t 10.0.0.100:80 -s rr",
-      "#pulumi-lvs:fast old",
-      "#old 1 -a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 1 -x 0 -y 0 #owner=a",
-      "#pulumi-lvs:fast applied",
-      "Destination already exists",
       "#pulumi-lvs:fast rc 0",
     ].join("\n");
-    const out = parseOnePass(text, 2);
-    assert.equal(out.applied, true);
+    const out = parseOnePass(stdout, "Destination already exists\n");
+    assert.equal(out.recorded, true);
+    assert.equal(out.reached, true);
     assert.equal(out.clean, false, "ipvsadm -R exits 0 even when a line fails: its complaint counts");
-    assert.deepEqual(out.old, [[], ["-a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 1 -x 0 -y 0 #owner=a"]]);
     assert.equal(out.before.services.length, 1);
-    assert.equal(parseOnePass(text.replace("Destination already exists\n", ""), 2).clean, true);
-    assert.equal(parseOnePass("#pulumi-lvs:fast before\n#pulumi-lvs:fast stop 127", 2).applied, false);
+    assert.equal(parseOnePass(stdout, "").clean, true);
+    const notFound = parseOnePass("#pulumi-lvs:fast recorded\n#pulumi-lvs:fast rc 127", "sh: ipvsadm: not found");
+    assert.deepEqual([notFound.recorded, notFound.reached, notFound.clean], [true, false, false]);
+    assert.equal(parseOnePass("", "sh: can't create /var/lib/pulumi-lvs/ipvs.rules").recorded, false);
   });
 });

@@ -7,16 +7,21 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { type Change, realServerChange, serviceChange } from "../../provider/ipvs/change";
 import {
+  abortRecord,
+  appendScript,
+  compactScript,
   editLedgerText,
   type LedgerEdit,
   ledgerEditOf,
-  ledgerEditScript,
   ledgerLine,
+  ledgerRecords,
+  needsCompaction,
   parseLedger,
-  parseOldLines,
+  replayLedger,
   restoreRulesScript,
   rsPrefix,
   svcPrefix,
+  withLedgerFirst,
 } from "../../provider/ipvs/ledger";
 import { addRealServerArgs, addServiceArgs } from "../../provider/ipvs/rules/words";
 import { familyOfKey, serviceKeyText, type VirtualServiceConfig } from "../../provider/ipvs/types";
@@ -58,18 +63,37 @@ const ledgerAndChanges = fc
     return { text, edits: changes.map(ledgerEditOf) };
   });
 
-/** Runs ledgerEditScript with a real shell and awk on a ledger file holding `text`. */
-function editOnHost(text: string, edits: LedgerEdit[]): { text: string; replaced: string[][] } {
+/** A file holding `text`, for `fn`, in a directory removed afterwards. */
+function withFile<T>(text: string, fn: (file: string) => T): T {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ledger-"));
   try {
     const file = path.join(dir, "ipvs.rules");
     fs.writeFileSync(file, text);
-    const out = execFileSync("sh", ["-c", ledgerEditScript(file, edits, { old: true })], { encoding: "utf8" });
-    return { text: fs.readFileSync(file, "utf8"), replaced: parseOldLines(out, edits.length) };
+    return fn(file);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const sh = (script: string, env?: NodeJS.ProcessEnv) => execFileSync("sh", ["-c", script], { encoding: "utf8", env });
+
+/** The ledger after the shell appends each edit's records (as change `t<i>`) and then cancels those in `aborted`. */
+function journalOnHost(text: string, edits: LedgerEdit[], aborted: ReadonlySet<number>): string {
+  return withFile(text, (file) => {
+    edits.forEach((e, i) => {
+      sh(appendScript(file, ledgerRecords(e, `t${i}`)));
+      if (aborted.has(i)) sh(appendScript(file, [abortRecord(`t${i}`)]));
+    });
+    return fs.readFileSync(file, "utf8");
+  });
+}
+
+/** Compacts the ledger with the awk program, as a host does. */
+const compactOnHost = (text: string) =>
+  withFile(text, (file) => {
+    sh(compactScript(file));
+    return fs.readFileSync(file, "utf8");
+  });
 
 describe("the ledger's format", () => {
   it("reads services before real servers whatever the line order", () => {
@@ -118,12 +142,19 @@ describe("ledger edits", () => {
     );
   });
 
-  it("the awk program, run by a real shell, edits the file exactly as the TypeScript editor (property)", () => {
+  it("a journal of records appended by the shell, some cancelled, replays to the edits that were not (property)", () => {
     fc.assert(
-      fc.property(ledgerAndChanges, ({ text, edits }) => {
-        assert.deepEqual(editOnHost(text, edits), editLedgerText(text, edits));
+      fc.property(ledgerAndChanges, fc.array(fc.boolean(), { maxLength: 6 }), ({ text, edits }, cancel) => {
+        const aborted = new Set(edits.flatMap((_, i) => (cancel[i] ? [i] : [])));
+        const journal = journalOnHost(text, edits, aborted);
+        const kept = edits.filter((_, i) => !aborted.has(i));
+        assert.equal(`${replayLedger(journal).join("\n")}\n`.replace(/^\n$/, ""), editLedgerText(text, kept).text);
+        // the awk program compacts it to the same rules, and a compacted journal replays to itself
+        const compacted = compactOnHost(journal);
+        assert.deepEqual(compacted.split("\n").filter(Boolean), replayLedger(journal));
+        assert.deepEqual(replayLedger(compacted), replayLedger(journal));
       }),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 
@@ -138,10 +169,45 @@ describe("ledger edits", () => {
       replaced: [["-A -f 8 -s rr", "-a -f 8 -r 10.0.0.11:0 -g -w 1"]],
     };
     assert.deepEqual(editLedgerText(text, drop), want);
-    assert.deepEqual(editOnHost(text, drop), want);
+    assert.equal(compactOnHost(journalOnHost(text, drop, new Set())), want.text);
     const k = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
     const edit = [{ prefixes: [svcPrefix(k)], lines: ["-A -t 10.0.0.100:80 -s wrr"] }];
-    assert.equal(editOnHost(want.text, edit).text, "-A -f 8 -6 -s rr\n-A -t 10.0.0.100:80 -s wrr\n");
+    assert.equal(
+      compactOnHost(journalOnHost(want.text, edit, new Set())),
+      "-A -f 8 -6 -s rr\n-A -t 10.0.0.100:80 -s wrr\n",
+    );
+  });
+
+  it("a change is recorded before its command runs and cancelled when the command fails, with its exit status", () => {
+    const k = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
+    const edit = (s: string) => ({
+      prefixes: [svcPrefix(k)],
+      lines: [ledgerLine(`-A -t 10.0.0.100:80 -s ${s}`, "p/s")],
+    });
+    withFile("-A -t 10.0.0.100:80 -s rr\n", (file) => {
+      const run = (scheduler: string, tx: string, command: string) => {
+        try {
+          const script = `lvs_status() { return "$1"; }\n${withLedgerFirst(file, edit(scheduler), tx, command)}`;
+          return { code: 0, out: sh(script) };
+        } catch (e) {
+          return { code: (e as { status: number }).status, out: "" };
+        }
+      };
+      const rules = () => replayLedger(fs.readFileSync(file, "utf8"));
+      assert.deepEqual(run("wrr", "x1", `grep -c wrr ${file}`), { code: 0, out: "1\n" }, "recorded before it ran");
+      assert.deepEqual(rules(), ["-A -t 10.0.0.100:80 -s wrr #owner=p%2Fs"]);
+      assert.equal(run("sh", "x2", "sh -c 'exit 3'").code, 3);
+      assert.deepEqual(rules(), ["-A -t 10.0.0.100:80 -s wrr #owner=p%2Fs"], "cancelled: as it was before");
+      assert.match(fs.readFileSync(file, "utf8"), /^#abort x2$/m);
+    });
+  });
+
+  it("compaction is due once the journal holds far more records than rules", () => {
+    const line = (w: number) => `-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w ${w} -x 0 -y 0`;
+    const journal = (n: number) => `${Array.from({ length: n }, (_, i) => line(i)).join("\n")}\n`;
+    assert.equal(needsCompaction(journal(100)), false);
+    assert.equal(needsCompaction(journal(300)), true);
+    assert.equal(compactOnHost(journal(300)), `${line(299)}\n`);
   });
 
   it("the boot restore gives ipvsadm -R the rules without owner tags, services first", () => {
@@ -152,8 +218,13 @@ describe("ledger edits", () => {
         file,
         [
           ledgerLine("-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0", "p/s/r"),
-          ledgerLine("-A -t 10.0.0.100:80 -s wrr", "p/s"),
+          ledgerLine("-A -t 10.0.0.100:80 -s rr", "p/s", "a1"),
+          ledgerLine("-A -t 10.0.0.100:80 -s wrr", "p/s", "a2"),
+          ledgerLine("-A -t 10.0.0.100:80 -s sh", "p/s", "a3"),
+          abortRecord("a3"),
           "-A -f 8 -6 -s rr",
+          ledgerLine("-A -f 9 -s rr", "p/s", "a4"),
+          "#drop -A -f 9",
         ].join("\n"),
       );
       // a stand-in ipvsadm that prints what -R reads

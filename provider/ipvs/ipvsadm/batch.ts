@@ -2,7 +2,7 @@ import { splitSections } from "../../scripts/sections";
 import { runScript, type Transport, TransportError } from "../../transport/transport";
 import type { Change } from "../change";
 import { IpvsError } from "../client";
-import { ledgerEditOf, ledgerEditScript, parseOldLines } from "../ledger";
+import { abortRecord, appendScript, ledgerEditOf, ledgerRecords } from "../ledger";
 import { parseRules } from "../rules/parse";
 import { findRealServerEntry, findService, type IpvsTable, realServerKeyText, serviceKeyText } from "../types";
 import { argsOf } from "./command";
@@ -13,10 +13,16 @@ export interface OpResult {
   output: string;
 }
 
+/** A mutation the one-pass path can take: the change, and the id its ledger records carry. */
+export interface FastChange {
+  change: Change;
+  tx: string;
+}
+
 interface Item {
   script: string;
   what: string;
-  fast?: Change;
+  fast?: FastChange;
   resolve: (r: OpResult) => void;
   reject: (e: unknown) => void;
 }
@@ -26,7 +32,7 @@ const FAST = "#pulumi-lvs:fast";
 /** Mutations per round trip at most, one by one. */
 const MAX_BATCH = 250;
 /**
- * Mutations per round trip at most, in one pass (one ledger edit and one `ipvsadm -R`, whatever
+ * Mutations per round trip at most, in one pass (the ledger records and one `ipvsadm -R`, whatever
  * their number: an inline table of thousands of real servers is one round trip).
  */
 const MAX_ONE_PASS = 10_000;
@@ -37,12 +43,13 @@ const MAX_ONE_PASS = 10_000;
  * the batch (their outcome is unknown).
  *
  * Two ways to run a batch:
- * - **One pass** (two or more IPVS mutations on distinct objects, given `fast`): one awk pass
- *   writes every ledger change, then one `ipvsadm -R` applies every rule. A few process starts per
- *   batch instead of a few per mutation. When ipvsadm -R says nothing, every rule was applied. When
- *   it complains (it goes on after a failed line and still exits 0), the table before and after
- *   tells which mutations took effect; the others get their ledger lines back and run again one by
- *   one, which gives each its own exit status and message.
+ * - **One pass** (two or more IPVS mutations on distinct objects, given `fast`): the shell's printf
+ *   appends every ledger record, then one `ipvsadm -R` saves the table as it was (`-S -n`) and
+ *   applies every rule. Two processes per round trip, the shell and ipvsadm, whatever the number of
+ *   mutations. When ipvsadm -R says nothing, every rule was applied. When it complains (it goes on
+ *   after a failed line and still exits 0), the table before and after tells which mutations took
+ *   effect; the others are cancelled in the ledger and run again one by one, which gives each its
+ *   own exit status and message.
  * - **One by one**: each script between markers that carry its exit status and output.
  */
 export class Batcher {
@@ -51,14 +58,14 @@ export class Batcher {
 
   /**
    * @param changed called before and after each round trip (the host's state changes)
-   * @param prologue shell run once at the start of each round trip; if it fails, no script runs
-   *   and each gets its exit status and output
+   * @param prologue shell run once at the start of each round trip (asked anew for each); if it
+   *   fails, no script runs and each gets its exit status and output
    * @param ledger the ledger file, for the one-pass path (absent: one by one only)
    */
   constructor(
     private readonly t: Transport,
     private readonly changed: () => void = () => undefined,
-    private readonly prologue = "",
+    private readonly prologue: () => string = () => "",
     private readonly ledger?: string,
   ) {}
 
@@ -67,7 +74,7 @@ export class Batcher {
    * @param what the command, for messages (e.g. `ipvsadm -a -t …`)
    * @param fast the mutation, for the one-pass path
    */
-  run(script: string, what: string, fast?: Change): Promise<OpResult> {
+  run(script: string, what: string, fast?: FastChange): Promise<OpResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ script, what, fast, resolve, reject });
       if (!this.scheduled) {
@@ -89,8 +96,8 @@ export class Batcher {
       if (batch.length === 0) return;
       this.changed();
       try {
-        const ops = batch.map((b) => b.fast);
-        if (this.ledger && batch.length >= 2 && onePassFits(ops)) await this.onePass(batch, ops as Change[]);
+        const ops = batch.map((b) => b.fast?.change);
+        if (this.ledger && batch.length >= 2 && onePassFits(ops)) await this.onePass(batch, ops);
         else await this.oneByOne(batch, (b) => b.script);
       } finally {
         this.changed();
@@ -124,17 +131,23 @@ export class Batcher {
 
   private async onePass(batch: Item[], ops: Change[]): Promise<void> {
     const ledger = this.ledger as string;
+    const txs = batch.map((b) => (b.fast as FastChange).tx);
     let out: OnePassOutput;
     try {
-      const r = await runScript(this.t, this.withPrologue(onePassScript(ledger, ops)));
-      out = parseOnePass(r.stdout + r.stderr, ops.length);
+      const r = await runScript(this.t, this.withPrologue(onePassScript(ledger, ops, txs)));
+      out = parseOnePass(r.stdout, r.stderr);
     } catch (e) {
       for (const b of batch) b.reject(forOne(e, b.what, this.t.label));
       return;
     }
-    if (!out.applied) {
-      // stopped before any rule was applied (and before the ledger changed): one by one tells why
-      await this.oneByOne(batch, (b) => b.script);
+    // each one that runs again is cancelled in the ledger first (when it was recorded at all)
+    const again = (items: Item[], recorded: boolean) =>
+      this.oneByOne(items, (b) =>
+        recorded ? `${appendScript(ledger, [abortRecord(b.fast!.tx)])} && { ${b.script}\n}` : b.script,
+      );
+    if (!out.recorded || !out.reached) {
+      // stopped before any rule was applied: one by one tells why
+      await again(batch, out.recorded);
       return;
     }
     let ok = ops.map(() => true);
@@ -150,21 +163,17 @@ export class Batcher {
         return;
       }
     }
-    const again: Item[] = [];
+    const failed: Item[] = [];
     batch.forEach((b, i) => {
       if (ok[i]) b.resolve({ code: 0, output: "" });
-      else again.push(b);
+      else failed.push(b);
     });
-    if (again.length === 0) return;
-    // their ledger lines go back as they were, then each runs on its own
-    await this.oneByOne(again, (b) => {
-      const i = batch.indexOf(b);
-      return `{ ${ledgerEditScript(ledger, [{ prefixes: ledgerEditOf(ops[i]!).prefixes, lines: out.old[i] ?? [] }])}; } && { ${b.script}\n}`;
-    });
+    if (failed.length > 0) await again(failed, true);
   }
 
   private withPrologue(body: string): string {
-    return this.prologue ? `${this.prologue} || exit $?\n${body}` : body;
+    const prologue = this.prologue();
+    return prologue ? `${prologue} || exit $?\n${body}` : body;
   }
 
   private stopped(n: number, i: number, code: number, text: string): IpvsError {
@@ -256,24 +265,27 @@ export function onePassFits(ops: Array<Change | undefined>): ops is Change[] {
   return true;
 }
 
+/** What ipvsadm -R prints for `-L -n --timeout`: the sign that it read its commands. */
+const TIMEOUT_LINE = /^Timeout \(tcp tcpfin udp\):/;
+
 /**
- * The one-pass script. It prints, between `#pulumi-lvs:fast <section>` markers:
- * `before` (ipvsadm -S -n), `old` (the ledger lines the batch replaces, as `#old <op> <line>`),
- * `applied` (then ipvsadm -R's complaints, if any) and `rc <status>`. `stop <status>`: it stopped
- * before applying anything.
+ * The one-pass script: the shell's printf appends every ledger record (change `txs[i]` for
+ * `ops[i]`), then one ipvsadm -R reads `-L -n --timeout` (a line it prints, the sign that it got
+ * that far), `-S -n` (the table before) and the rules. It prints `#pulumi-lvs:fast recorded`, then
+ * ipvsadm's output, then `#pulumi-lvs:fast rc <status>`; ipvsadm's complaints go to standard error.
  *
- * The ledger is written first (one awk pass, then an atomic rename), as for single mutations: a
- * round trip cut short leaves the ledger claiming at most what the kernel may have.
+ * The ledger is written first, as for single mutations: a round trip cut short leaves the ledger
+ * claiming at most what the kernel may have.
  */
-export function onePassScript(ledger: string, ops: Change[]): string {
+export function onePassScript(ledger: string, ops: Change[], txs: string[]): string {
+  const records = ops.flatMap((o, i) => ledgerRecords(ledgerEditOf(o), txs[i]!));
   const rules = ops.map((o) => argsOf(o).join(" ")).join("\n");
   return [
-    `echo '${FAST} before'`,
-    `ipvsadm -S -n 2>&1 || { echo "${FAST} stop $?"; exit 0; }`,
-    `echo '${FAST} old'`,
-    `${ledgerEditScript(ledger, ops.map(ledgerEditOf), { old: true })} || { echo "${FAST} stop $?"; exit 0; }`,
-    `echo '${FAST} applied'`,
-    `ipvsadm -R 2>&1 <<'PULUMI_LVS_RULES'`,
+    `${appendScript(ledger, records)} || exit $?`,
+    `echo '${FAST} recorded'`,
+    `ipvsadm -R <<'PULUMI_LVS_RULES'`,
+    "-L -n --timeout",
+    "-S -n",
     rules,
     "PULUMI_LVS_RULES",
     `echo "${FAST} rc $?"`,
@@ -281,29 +293,29 @@ export function onePassScript(ledger: string, ops: Change[]): string {
 }
 
 export interface OnePassOutput {
-  /** ipvsadm -R ran (and the ledger was written before it). */
-  applied: boolean;
+  /** The ledger records were appended. */
+  recorded: boolean;
+  /** ipvsadm -R started reading its commands (it ran, and the IPVS module answered). */
+  reached: boolean;
   /** ipvsadm -R said nothing and exited 0: every rule took effect. */
   clean: boolean;
+  /** The table before the rules. */
   before: IpvsTable;
-  /** Each op's ledger lines before the batch. */
-  old: string[][];
 }
 
 /** Reads what {@link onePassScript} printed. */
-export function parseOnePass(text: string, n: number): OnePassOutput {
-  const sections = splitSections(text, FAST);
+export function parseOnePass(stdout: string, stderr: string): OnePassOutput {
+  const sections = splitSections(stdout, FAST);
   const names = Object.keys(sections);
   const rcName = names.find((k) => k.startsWith("rc "));
   const rc = rcName === undefined ? undefined : Number(rcName.slice(3));
-  const stopped = names.some((k) => k.startsWith("stop"));
-  const complaints = (sections.applied ?? []).join("\n").trim();
-  const applied = !stopped && "applied" in sections && rc !== undefined;
+  const printed = sections.recorded ?? [];
+  const reached = printed.some((l) => TIMEOUT_LINE.test(l));
   return {
-    applied,
-    clean: applied && rc === 0 && complaints === "",
-    before: parseRules((sections.before ?? []).join("\n")),
-    old: parseOldLines((sections.old ?? []).join("\n"), n),
+    recorded: "recorded" in sections,
+    reached,
+    clean: reached && rc === 0 && stderr.trim() === "",
+    before: parseRules(printed.filter((l) => !TIMEOUT_LINE.test(l)).join("\n")),
   };
 }
 

@@ -1,6 +1,6 @@
 import { shellScript } from "../../scripts";
 import { splitSections } from "../../scripts/sections";
-import { privilegeRemedy, shellJoin, type Transport } from "../../transport/transport";
+import { privilegeRemedy, shellJoin, shellQuote, type Transport } from "../../transport/transport";
 import { type Change, realServerChange, serviceChange } from "../change";
 import {
   IpvsAlreadyExistsError,
@@ -11,12 +11,16 @@ import {
   SnapshotCache,
 } from "../client";
 import {
+  appendScript,
+  compactScript,
   LEDGER,
+  LEDGER_FUNCTIONS,
   type LedgerEdit,
-  ledgerEditIfAnyScript,
   ledgerEditOf,
-  ledgerEditScript,
   ledgerExists,
+  ledgerRecords,
+  needsCompaction,
+  newTx,
   parseLedger,
   withLedgerFirst,
 } from "../ledger";
@@ -28,7 +32,7 @@ import { mergeThresholds, parseThresholds } from "./thresholds";
 
 const SECTION = "#pulumi-lvs:section";
 
-/** One round trip: the rules, the thresholds, and the ledger. Loads nothing, changes nothing. */
+/** One round trip: the rules and the thresholds (one ipvsadm), and the ledger. Loads nothing, changes nothing. */
 export const snapshotCommand = (ledger: string) => shellScript("ipvs-snapshot.sh", [ledger]);
 
 /**
@@ -38,9 +42,11 @@ export const snapshotCommand = (ledger: string) => shellScript("ipvs-snapshot.sh
 export class IpvsadmClient implements IpvsClient {
   private readonly cache = new SnapshotCache(() => this.readSnapshot());
 
-  /** @param ledger where the host keeps the ledger (tests point it elsewhere) */
   private readonly batcher: Batcher;
+  /** The journal read last had grown well past the rules it holds: the next round trip compacts it. */
+  private compact = false;
 
+  /** @param ledger where the host keeps the ledger (tests point it elsewhere) */
   constructor(
     private readonly t: Transport,
     private readonly ledger = LEDGER,
@@ -50,9 +56,18 @@ export class IpvsadmClient implements IpvsClient {
       () => {
         this.cache.invalidate();
       },
-      ledgerExists(ledger),
+      () => this.prologue(),
       ledger,
     );
+  }
+
+  /** What each mutation round trip starts with: the ledger there, and compacted when it is due. */
+  private prologue(): string {
+    const compact = this.compact
+      ? `\n{ ${compactScript(this.ledger)}; } || rm -f ${shellQuote(`${this.ledger}.tmp`)}`
+      : "";
+    this.compact = false;
+    return `${LEDGER_FUNCTIONS}${compact}\n${ledgerExists(this.ledger)}`;
   }
 
   get host(): string {
@@ -79,9 +94,14 @@ export class IpvsadmClient implements IpvsClient {
     const sections = splitSections(r.stdout, SECTION);
     const text = (name: string) => (sections[name] ?? []).join("\n");
     const loaded = !("not-loaded" in sections);
-    const table = loaded ? parseRules(text("")) : { services: [] };
-    if (loaded) mergeThresholds(table, parseThresholds(text("thresholds")));
+    // one ipvsadm printed both: the rules, then the listing from its version line on
+    const printed = sections[""] ?? [];
+    const listing = printed.findIndex((l) => l.startsWith("IP Virtual Server version"));
+    const rules = listing < 0 ? printed : printed.slice(0, listing);
+    const table = loaded ? parseRules(rules.join("\n")) : { services: [] };
+    if (loaded) mergeThresholds(table, parseThresholds(listing < 0 ? "" : printed.slice(listing).join("\n")));
     const owned = parseLedger(text("ledger"));
+    this.compact = needsCompaction(text("ledger"));
     return { table, owned, loaded };
   }
 
@@ -117,8 +137,8 @@ export class IpvsadmClient implements IpvsClient {
    * Runs the ledger update and then one ipvsadm command, under the host's mutation lock. The
    * ledger goes first so that a round trip cut short (the connection lost, the shell killed) leaves
    * it claiming at most what the kernel may have: a rerun finds its own half-made object there and
-   * takes it back. When ipvsadm refuses, the ledger is put back as it was. A failed delete still
-   * drops the ledger entry when the object is gone.
+   * takes it back. When ipvsadm refuses, the change is cancelled in the ledger. A failed delete
+   * still drops the ledger entry when the object is gone.
    *
    * Mutations requested while a round trip is under way (the engine creates many resources at
    * once) are batched: the next round trip runs them all, one after the other in the order they
@@ -130,8 +150,9 @@ export class IpvsadmClient implements IpvsClient {
     const command = `ipvsadm ${shellJoin(argsOf(c))}`;
     const isDelete = record && c.kind === "delete";
     const edit = ledgerEditOf(c);
+    const tx = newTx();
     const r = record
-      ? await this.batcher.run(withLedgerFirst(this.ledger, ledgerEditScript(this.ledger, [edit]), command), command, c)
+      ? await this.batcher.run(withLedgerFirst(this.ledger, edit, tx, command), command, { change: c, tx })
       : await this.batcher.run(command, command);
     if (r.code === 0) return;
     const subject = { key: c.service, rs: c.rs };
@@ -158,7 +179,10 @@ export class IpvsadmClient implements IpvsClient {
 
   private async dropFromLedger(edit: LedgerEdit): Promise<void> {
     // the object is gone from the kernel: forget it
-    await this.batcher.run(ledgerEditIfAnyScript(this.ledger, [edit]), "the ledger update");
+    await this.batcher.run(
+      appendScript(this.ledger, ledgerRecords({ ...edit, lines: [] }, newTx())),
+      "the ledger update",
+    );
   }
 }
 

@@ -1,14 +1,24 @@
 /**
- * The ledger: the file where a host records the IPVS rules its stacks own, one rule per line in
- * ipvsadm's rule form (rules/words.ts), tagged with its owner. Only this module knows the format:
- * the path, the owner tag, which lines belong to an object, and how to edit the file, in
- * TypeScript (the netlink client writes it itself) and on a host (one awk program,
- * provider/scripts/ledger-edit.awk, for one change and for a batch alike). The Director's boot unit
- * restores the rules through {@link restoreRulesScript}.
+ * The ledger: the file where a host records the IPVS rules its stacks own, tagged with their owner.
+ * Only this module knows the format: the path, the tags, which lines belong to an object, and how
+ * a change is recorded, in TypeScript (the netlink client writes it itself) and on a host (one awk
+ * program, provider/scripts/ledger-replay.awk, for the boot restore and compaction).
  *
- * The contract both IPVS clients keep: the ledger is edited before the kernel, and put back when
- * the kernel refuses, so it may claim what the kernel lacks, never the reverse.
+ * The file is a journal, so that a host records a change with shell builtins alone (no process
+ * started): each change appends records, later records win.
+ * - A rule line in ipvsadm's rule form (rules/words.ts), `-A …` or `-a …`, sets its object (a
+ *   service, or one real server of a service), replacing any earlier line of that object. Tags
+ *   follow it: ` #owner=<percent-encoded owner>`, then ` #tx=<id>` (the change it belongs to; a
+ *   boot restore older than the journal strips both with the owner tag).
+ * - `#drop <words>` drops every object whose line starts with those words and a blank.
+ * - `#abort <id>` cancels the records of change `<id>` (the kernel refused it).
+ * Replaying the journal ({@link replayLedger}) gives the rules it holds; compaction writes that
+ * back, once the journal has grown well past it.
+ *
+ * The contract both IPVS clients keep: the ledger is written before the kernel, and the change
+ * cancelled when the kernel refuses, so it may claim what the kernel lacks, never the reverse.
  */
+import { randomBytes } from "node:crypto";
 import { hostScript } from "../../scripts";
 import { shellQuote } from "../../transport/transport";
 import type { Change } from "../change";
@@ -23,11 +33,18 @@ export const LEDGER = "/var/lib/pulumi-lvs/ipvs.rules";
 // ---- the line format
 
 /** The tag a ledger line ends with when its owner is recorded: ` #owner=<percent-encoded owner>`. */
-const OWNER_TAG = /\s#owner=(\S+)$/;
+const OWNER_TAG = /\s#owner=(\S+)/;
+/** The tag of the change a record belongs to: ` #tx=<id>`. */
+const TX_TAG = /\s#tx=(\S+)/;
+const ABORT = "#abort ";
+const DROP = "#drop ";
 
-/** The ledger line of a rule with its owner (ipvsadm never sees the tag: the boot unit strips it). */
-export function ledgerLine(rule: string, owner?: string): string {
-  return owner ? `${rule} #owner=${encodeURIComponent(owner)}` : rule;
+/**
+ * The ledger line of a rule with its owner (ipvsadm never sees the tags: the boot restore strips
+ * them), and the change it belongs to.
+ */
+export function ledgerLine(rule: string, owner?: string, tx?: string): string {
+  return `${rule}${owner ? ` #owner=${encodeURIComponent(owner)}` : ""}${tx ? ` #tx=${tx}` : ""}`;
 }
 
 function decodeOwner(s: string): string {
@@ -38,14 +55,69 @@ function decodeOwner(s: string): string {
   }
 }
 
+/** The words that name a rule line's object: a service's key, or its key and the real server's address. */
+function objectKey(words: readonly string[]): string {
+  const last = words[0] === "-A" ? (words[3] === "-6" ? 3 : 2) : words.indexOf("-r") + 1;
+  return words.slice(0, last + 1).join(" ");
+}
+
 /**
- * Parses a ledger: rules whose lines may come in any order (an edited service's line moves to the
- * end), so services are read before real servers; each rule gets its owner.
+ * The index of the prefix (of `prefixes`) that names the line's object: its first 2..8 words and
+ * a blank, where `-f 8` does not take `-f 8 -6` (the IPv6 fwmark 8). -1: none.
+ */
+function prefixOf(words: readonly string[], prefixes: ReadonlyMap<string, number>): number {
+  let key = words[0]!;
+  for (let j = 1; j < Math.min(9, words.length + 1); j++) {
+    const i = prefixes.get(`${key} `);
+    if (i !== undefined && words[j] !== "-6") return i;
+    if (words[j] === undefined) break;
+    key = `${key} ${words[j]}`;
+  }
+  return -1;
+}
+
+/**
+ * The rules a ledger holds: its journal replayed (as ledger-replay.awk does on a host). Each line
+ * keeps its owner tag; tx tags are dropped.
+ */
+export function replayLedger(text: string): string[] {
+  const lines = text.split("\n").map((l) => l.trim());
+  const aborted = new Set<string>();
+  const dropped = new Map<string, number>();
+  const seen = new Set<string>();
+  const kept: string[] = [];
+  for (let i = lines.length - 1; i >= 0; i--) {
+    let line = lines[i]!;
+    if (line.startsWith(ABORT)) {
+      aborted.add(line.slice(ABORT.length).trim());
+      continue;
+    }
+    const tx = TX_TAG.exec(line);
+    if (tx) {
+      if (aborted.has(tx[1]!)) continue;
+      line = line.slice(0, tx.index) + line.slice(tx.index + tx[0].length);
+    }
+    if (line.startsWith(DROP)) {
+      dropped.set(`${line.slice(DROP.length)} `, 0);
+      continue;
+    }
+    if (!line.startsWith("-A ") && !line.startsWith("-a ")) continue;
+    const words = line.split(/\s+/);
+    const key = objectKey(words);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (prefixOf(words, dropped) < 0) kept.push(line);
+  }
+  return kept.reverse();
+}
+
+/**
+ * Parses a ledger: its journal replayed, then services read before real servers (an edited
+ * service's line may come after its real servers' lines); each rule gets its owner.
  */
 export function parseLedger(text: string): IpvsTable {
-  const lines = text.split("\n").map((l) => l.trim());
   const owners = new Map<string, string>();
-  const rules = lines.map((l) => {
+  const rules = replayLedger(text).map((l) => {
     const m = OWNER_TAG.exec(l);
     if (!m) return l;
     const rule = l.slice(0, m.index).trim();
@@ -73,6 +145,15 @@ export function parseLedger(text: string): IpvsTable {
   }
   return table;
 }
+
+/** How long the journal is, against the rules it holds: whether compacting it is worth a round trip's two processes. */
+export function needsCompaction(text: string): boolean {
+  const records = text.split("\n").filter((l) => l.trim() !== "").length;
+  return records > 2 * replayLedger(text).length + COMPACT_SLACK;
+}
+
+/** Records a journal may hold beyond twice its rules before it is compacted. */
+const COMPACT_SLACK = 200;
 
 // ---- which lines an object has, and the edit of a change
 
@@ -110,12 +191,13 @@ export function ledgerEditOf(c: Change): LedgerEdit {
       };
 }
 
-// ---- editing the text (as ledger-edit.awk does on a host)
+// ---- editing the text (the netlink client writes the ledger itself)
 
 /**
- * Several edits of distinct objects in one pass over the text: each line is looked up by its first
- * 2..8 words, and `-f 8` does not take `-f 8 -6` (the IPv6 fwmark 8).
- * @returns the new text and, per edit, the lines it replaced
+ * Several edits of distinct objects in one pass over the ledger's rules (its journal replayed):
+ * each line is looked up by its first 2..8 words, and `-f 8` does not take `-f 8 -6` (the IPv6
+ * fwmark 8).
+ * @returns the new text, compacted, and, per edit, the lines it replaced
  */
 export function editLedgerText(text: string, edits: readonly LedgerEdit[]): { text: string; replaced: string[][] } {
   const owner = new Map<string, number>();
@@ -124,18 +206,8 @@ export function editLedgerText(text: string, edits: readonly LedgerEdit[]): { te
   });
   const replaced: string[][] = edits.map(() => []);
   const kept: string[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const words = line.split(" ");
-    let key = words[0]!;
-    let hit = -1;
-    for (let j = 1; j < Math.min(9, words.length + 1) && hit < 0; j++) {
-      const w = words[j];
-      const i = owner.get(`${key} `);
-      if (i !== undefined && w !== "-6") hit = i;
-      if (w === undefined) break;
-      key = `${key} ${w}`;
-    }
+  for (const line of replayLedger(text)) {
+    const hit = prefixOf(line.split(" "), owner);
     if (hit >= 0) replaced[hit]!.push(line);
     else kept.push(line);
   }
@@ -143,7 +215,7 @@ export function editLedgerText(text: string, edits: readonly LedgerEdit[]): { te
   return { text: all.length > 0 ? `${all.join("\n")}\n` : "", replaced };
 }
 
-// ---- editing on a host (shell)
+// ---- recording on a host (shell builtins)
 
 /** Shell that makes sure the ledger file exists (once per round trip: the scripts below assume it). */
 export function ledgerExists(ledger: string): string {
@@ -153,55 +225,58 @@ export function ledgerExists(ledger: string): string {
   return `{ [ -d ${dir} ] || mkdir -p ${dir}; } && { [ -e ${f} ] || : >> ${f}; }`;
 }
 
-/**
- * Shell that applies the edits to the ledger (which must exist) in one pass of ledger-edit.awk and
- * renames the new file over the old one. With `old`, the lines each edit replaced are printed, as
- * `#old <edit> <line>` (see {@link parseOldLines}), on standard output.
- */
-export function ledgerEditScript(ledger: string, edits: readonly LedgerEdit[], opts: { old?: boolean } = {}): string {
-  const f = shellQuote(ledger);
-  const prefixes = edits.flatMap((e, i) => e.prefixes.map((p) => shellQuote(`${i} ${p}`)));
-  const lines = edits.flatMap((e) => e.lines);
-  // printf is the shell's own: no argument limit for the prefixes
-  const awk =
-    `printf '%s\\n' ${[...prefixes, "'#end'"].join(" ")} | awk -v old=${opts.old ? 1 : 0} ` +
-    `${shellQuote(hostScript("ledger-edit.awk"))} - ${f}`;
-  const add = lines.length > 0 ? ` printf '%s\\n' ${lines.map(shellQuote).join(" ")};` : " :;";
-  return opts.old
-    ? `{ { ${awk} 2>&3 &&${add} } > ${f}.tmp && mv ${f}.tmp ${f}; } 3>&1`
-    : `{ ${awk} &&${add} } > ${f}.tmp && mv ${f}.tmp ${f}`;
-}
+const TX_BASE = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+let txCount = 0;
 
-/** The lines each edit replaced, from what {@link ledgerEditScript} printed with `old`. */
-export function parseOldLines(text: string, n: number): string[][] {
-  const old: string[][] = Array.from({ length: n }, () => []);
-  for (const line of text.split("\n")) {
-    const m = /^#old (\d+) (.*)$/.exec(line);
-    if (m) old[Number(m[1])]?.push(m[2]!);
-  }
-  return old;
-}
-
-/** {@link ledgerEditScript}, when there is a ledger (a delete on a host without one changes nothing). */
-export function ledgerEditIfAnyScript(ledger: string, edits: readonly LedgerEdit[]): string {
-  return `[ ! -e ${shellQuote(ledger)} ] || { ${ledgerEditScript(ledger, edits)}; }`;
+/** A new change id, unique on the host: this process's base and a counter. */
+export function newTx(): string {
+  txCount += 1;
+  return `${TX_BASE}.${txCount}`;
 }
 
 /**
- * Shell that edits the ledger (which must exist), then runs `command`; if the command fails, the
- * ledger is restored from the copy taken before and the command's exit status returned.
+ * The journal records of an edit, as change `tx`: its lines (each sets its object), and a drop for
+ * each prefix that none of them sets.
  */
-export function withLedgerFirst(ledger: string, editScript: string, command: string): string {
-  const f = shellQuote(ledger);
-  const prev = shellQuote(`${ledger}.prev`);
+export function ledgerRecords(edit: LedgerEdit, tx: string): string[] {
+  const set = new Set(edit.lines.map((l) => `${objectKey(l.split(" "))} `));
+  const drops = edit.prefixes.filter((p) => !set.has(p)).map((p) => `${DROP}${p.trimEnd()} #tx=${tx}`);
+  return [...drops, ...edit.lines.map((l) => `${l} #tx=${tx}`)];
+}
+
+/** The record that cancels change `tx`. */
+export function abortRecord(tx: string): string {
+  return `${ABORT}${tx}`;
+}
+
+/** Shell that appends records to the ledger (which must exist): printf, a builtin, whatever their number. */
+export function appendScript(ledger: string, records: readonly string[]): string {
+  return records.length === 0 ? ":" : `printf '%s\\n' ${records.map(shellQuote).join(" ")} >> ${shellQuote(ledger)}`;
+}
+
+/**
+ * Shell that records `edit` as change `tx` in the ledger (which must exist), then runs `command`;
+ * if the command fails, the change is cancelled and the command's exit status returned. No process
+ * besides the command's own.
+ */
+export function withLedgerFirst(ledger: string, edit: LedgerEdit, tx: string, command: string): string {
   return (
-    `cp ${f} ${prev} && { ${editScript}; } && ` +
-    `{ ${command} || { rc=$?; mv ${prev} ${f}; (exit $rc); }; } && rm -f ${prev}`
+    `${appendScript(ledger, ledgerRecords(edit, tx))} && ` +
+    `{ ${command} || { lvs_rc=$?; ${appendScript(ledger, [abortRecord(tx)])}; lvs_status $lvs_rc; }; }`
   );
+}
+
+/** Shell defining what {@link withLedgerFirst} uses (once per script: a function, no process). */
+export const LEDGER_FUNCTIONS = 'lvs_status() { return "$1"; }';
+
+/** Shell that compacts the journal (one awk pass, then an atomic rename). */
+export function compactScript(ledger: string): string {
+  const f = shellQuote(ledger);
+  return `awk ${shellQuote(hostScript("ledger-replay.awk"))} ${f} > ${f}.tmp && mv ${f}.tmp ${f}`;
 }
 
 /** Shell that restores the rules the ledger holds with `ipvsadm -R` (nothing when it is empty or absent). */
 export function restoreRulesScript(ledger: string = LEDGER): string {
   const f = shellQuote(ledger);
-  return `[ ! -s ${f} ] || awk ${shellQuote(hostScript("ledger-rules.awk"))} ${f} | ipvsadm -R`;
+  return `[ ! -s ${f} ] || awk -v rules=1 ${shellQuote(hostScript("ledger-replay.awk"))} ${f} | ipvsadm -R`;
 }

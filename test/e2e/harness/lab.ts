@@ -2,6 +2,7 @@ import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { replayLedger } from "../../../provider/ipvs/ledger";
 import { repoRoot } from "./paths";
 
 const execFileP = promisify(execFile);
@@ -68,6 +69,11 @@ export async function sh(
     const err = e as { stderr?: string; message: string };
     throw new Error(`lab ssh ${host} failed: ${command}\n${err.stderr ?? err.message}`);
   }
+}
+
+/** The rules a host's ledger holds (its journal replayed), each with its owner tag. */
+export async function ledgerRules(host: string): Promise<string[]> {
+  return replayLedger(await sh(host, "cat /var/lib/pulumi-lvs/ipvs.rules 2>/dev/null || true"));
 }
 
 /**
