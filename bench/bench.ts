@@ -70,6 +70,11 @@ interface Row {
   /** Most SSH connections open on the director at once during the step (its sshd's log). */
   maxOpen?: number;
   /**
+   * Processes started on the director during the step (its PID namespace's last PID, before and
+   * after, less the count's own), SSH sessions included (absent in rows measured before it was).
+   */
+  processes?: number;
+  /**
    * The step did not finish within BENCH_STEP_TIMEOUT: it was stopped (its CLI and provider
    * processes killed) and the benchmark's VIP cleaned by hand; `seconds` is the timeout.
    */
@@ -216,16 +221,32 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
   const log = "/var/log/lab-host-start.log";
   /**
    * SSH connections the director accepted so far (this one included), remote.Command's counter,
-   * the log's length, and the most connections open at once since line `since` of the log
-   * (tcpserver logs "status: <open>/<limit>" on each change).
+   * the log's length, the most connections open at once since line `since` of the log (tcpserver
+   * logs "status: <open>/<limit>" on each change), and the last PID of the director's namespace
+   * (read first) with its wrap-around.
    */
   const onDirector = async (since = 0) => {
     const script =
+      `read -r _ _ _ _ pid < /proc/loadavg; echo "$pid"; cat /proc/sys/kernel/pid_max; ` +
       `grep -c 'tcpserver: ok' ${log}; cat ${counterFile} 2>/dev/null | wc -l; wc -l < ${log}; ` +
       `tail -n +${since + 1} ${log} | sed -n 's/^tcpserver: status: \\([0-9]*\\)\\/.*/\\1/p' | sort -n | tail -1`;
-    const [conns, counted, lines, maxOpen] = (await retry(() => sh("director", script))).trim().split("\n").map(Number);
-    return { conns: conns ?? 0, counted: counted ?? 0, lines: lines ?? 0, maxOpen: maxOpen ?? 0 };
+    const [pid, pidMax, conns, counted, lines, maxOpen] = (await retry(() => sh("director", script)))
+      .trim()
+      .split("\n")
+      .map(Number);
+    return {
+      pid: pid ?? 0,
+      pidMax: pidMax || 32768,
+      conns: conns ?? 0,
+      counted: counted ?? 0,
+      lines: lines ?? 0,
+      maxOpen: maxOpen ?? 0,
+    };
   };
+  const pidsBetween = (a: { pid: number; pidMax: number }, b: { pid: number }) => (b.pid - a.pid + a.pidMax) % a.pidMax;
+  // what one count starts itself (its SSH session and tools), measured by two counts in a row
+  const c0 = await onDirector();
+  const probe = pidsBetween(c0, await onDirector());
   const providerCount = () =>
     fs.existsSync(statsFile)
       ? fs
@@ -304,12 +325,13 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
         changed,
         labCpu,
         maxOpen: after.maxOpen,
+        processes: pidsBetween(before, after) - probe,
         stalled,
       };
       rows.push(row);
       fs.appendFileSync(rowsFile, `${JSON.stringify(row)}\n`);
       console.log(
-        `  ${variant.padEnd(15)} ${String(size).padStart(5)} ${step.padEnd(10)} ${seconds.toFixed(1).padStart(7)} s  connections ${connections}  commands ${commands}  changed ${changed}  lab CPU ${labCpu.toFixed(1)} s`,
+        `  ${variant.padEnd(15)} ${String(size).padStart(5)} ${step.padEnd(10)} ${seconds.toFixed(1).padStart(7)} s  connections ${connections}  commands ${commands}  changed ${changed}  lab CPU ${labCpu.toFixed(1)} s  processes ${row.processes}`,
       );
       if (stalled) {
         // the rest of this variant cannot run: remove the rules the stopped run made on the
@@ -354,9 +376,9 @@ function report(rows: Row[], sizes: number[]): string {
   const stalls = rows.filter((r) => r.stalled);
   const out: string[] = [];
   out.push(
-    `| real servers | step | ${VARIANTS.map((v) => `${v} (s)`).join(" | ")} | lvs ÷ floor | lvs-inline ÷ ipvsadm-restore | lvs / lvs-inline commands | lab CPU lvs / lvs-inline (s) |`,
+    `| real servers | step | ${VARIANTS.map((v) => `${v} (s)`).join(" | ")} | lvs ÷ floor | lvs-inline ÷ ipvsadm-restore | lvs / lvs-inline commands | lvs / lvs-inline processes | lab CPU lvs / lvs-inline (s) |`,
   );
-  out.push(`|---:|---|${VARIANTS.map(() => "---:").join("|")}|---:|---:|---|---|`);
+  out.push(`|---:|---|${VARIANTS.map(() => "---:").join("|")}|---:|---:|---|---|---|`);
   for (const size of sizes) {
     for (const step of STEPS) {
       const r = Object.fromEntries(VARIANTS.map((v) => [v, get(size, v, step)])) as Record<Variant, Row | undefined>;
@@ -365,7 +387,7 @@ function report(rows: Row[], sizes: number[]): string {
       const restoreRatio =
         r["lvs-inline"] && r["ipvsadm-restore"] ? ratio(r["lvs-inline"].seconds, r["ipvsadm-restore"].seconds) : "–";
       out.push(
-        `| ${size} | ${step} | ${VARIANTS.map((v) => secs(r[v])).join(" | ")} | ${floorRatio} | ${restoreRatio} | ${r.lvs?.commands ?? "–"} / ${r["lvs-inline"]?.commands ?? "–"} | ${r.lvs?.labCpu?.toFixed(1) ?? "–"} / ${r["lvs-inline"]?.labCpu?.toFixed(1) ?? "–"} |`,
+        `| ${size} | ${step} | ${VARIANTS.map((v) => secs(r[v])).join(" | ")} | ${floorRatio} | ${restoreRatio} | ${r.lvs?.commands ?? "–"} / ${r["lvs-inline"]?.commands ?? "–"} | ${r.lvs?.processes ?? "–"} / ${r["lvs-inline"]?.processes ?? "–"} | ${r.lvs?.labCpu?.toFixed(1) ?? "–"} / ${r["lvs-inline"]?.labCpu?.toFixed(1) ?? "–"} |`,
       );
     }
   }
@@ -394,7 +416,8 @@ function report(rows: Row[], sizes: number[]): string {
           `remote.Command ${c ? ratio(c.seconds, l.seconds) : "–"} slower (target ≥ 5×); ` +
           `refresh ${refresh?.commands ?? "–"} round trips to the one host (target ≤ 2); ` +
           `at most ${maxConn} SSH connection(s) per step (target 1); ` +
-          `lab CPU per up batch ${l.labCpu !== undefined && l.commands ? (l.labCpu / l.commands).toFixed(2) : "–"} s.`,
+          `lab CPU per up round trip ${l.labCpu !== undefined && l.commands ? (l.labCpu / l.commands).toFixed(2) : "–"} s, ` +
+          `processes started on the director per up round trip ${l.processes !== undefined && l.commands ? (l.processes / l.commands).toFixed(1) : "–"}.`,
       );
     const i = get(size, "lvs-inline", "up");
     const x = get(size, "ipvsadm-restore", "up");
