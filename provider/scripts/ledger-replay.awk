@@ -4,16 +4,21 @@
 #     object (a service, or one real server of a service), replacing any earlier line of it;
 #   "#drop <words>" drops the objects whose line starts with those words and a blank (2..8 words;
 #     an IPv4 fwmark service's words are the start of the IPv6 one's: "-f 8" does not take "-f 8 -6");
-#   "#abort <id>" cancels every record tagged " #tx=<id>" (a change the kernel refused).
+#   "#abort <id>" cancels the records tagged " #tx=<id>" that come before it (a change the kernel
+#     refused).
 # Later records win. Walking the journal backwards, a line survives when no later record dropped,
 # replaced or aborted it.
 # Variable (awk -v): rules  when 1, prints the rules as ipvsadm -R reads them (tags dropped,
-#   services first: the boot restore); otherwise the journal compacted (owner tags kept, tx tags
-#   dropped, in the order they came).
+#   services first: the boot restore); otherwise the journal compacted, in the order the lines
+#   came, with their tags (a change still under way may yet be cancelled by an "#abort" appended
+#   after the compaction).
 { line[NR] = $0 }
 END {
 	for (i = NR; i >= 1; i--) {
 		l = line[i]
+		sub(/^[ \t\r]+/, "", l)
+		sub(/[ \t\r]+$/, "", l)
+		full = l
 		if (l ~ /^#abort /) { split(l, w, " "); aborted[w[2]] = 1; continue }
 		if (match(l, / #tx=[^ ]+/)) {
 			if (substr(l, RSTART + 5, RLENGTH - 5) in aborted) continue
@@ -23,12 +28,12 @@ END {
 		if (l !~ /^-[Aa] /) continue
 		n = split(l, w, " ")
 		if (seen[objectKey(w, n)]++) continue
-		if (!isDropped(w, n)) keep[++k] = l
+		if (!isDropped(w, n)) keep[++k] = full
 	}
 	for (i = k; i >= 1; i--) {
 		l = keep[i]
 		if (rules != 1) { print l; continue }
-		sub(/ #owner=.*/, "", l)
+		sub(/ #(owner|tx)=.*/, "", l)
 		if (l ~ /^-A /) print l
 		else rs[++m] = l
 	}

@@ -462,8 +462,8 @@ describe("one-pass batches", () => {
   it("reads the script's output: the table before, whether ipvsadm -R got to its commands, its complaints", () => {
     const stdout = [
       "#pulumi-lvs:fast recorded",
-      "Timeout (tcp tcpfin udp): 900 120 300",
       "-A -t 10.0.0.100:80 -s rr",
+      "Timeout (tcp tcpfin udp): 900 120 300",
       "#pulumi-lvs:fast rc 0",
     ].join("\n");
     const out = parseOnePass(stdout, "Destination already exists\n");
@@ -474,6 +474,9 @@ describe("one-pass batches", () => {
     assert.equal(parseOnePass(stdout, "").clean, true);
     const notFound = parseOnePass("#pulumi-lvs:fast recorded\n#pulumi-lvs:fast rc 127", "sh: ipvsadm: not found");
     assert.deepEqual([notFound.recorded, notFound.reached, notFound.clean], [true, false, false]);
+    // -S failed: ipvsadm stopped before the timeouts' line and before any rule
+    const saveFailed = parseOnePass("#pulumi-lvs:fast recorded\n#pulumi-lvs:fast rc 2", "Memory allocation problem");
+    assert.deepEqual([saveFailed.reached, saveFailed.clean], [false, false]);
     assert.equal(parseOnePass("", "sh: can't create /var/lib/pulumi-lvs/ipvs.rules").recorded, false);
   });
 });

@@ -270,8 +270,9 @@ const TIMEOUT_LINE = /^Timeout \(tcp tcpfin udp\):/;
 
 /**
  * The one-pass script: the shell's printf appends every ledger record (change `txs[i]` for
- * `ops[i]`), then one ipvsadm -R reads `-L -n --timeout` (a line it prints, the sign that it got
- * that far), `-S -n` (the table before) and the rules. It prints `#pulumi-lvs:fast recorded`, then
+ * `ops[i]`), then one ipvsadm -R reads `-S -n` (the table before), `-L -n --timeout` (a line it
+ * prints: the sign that it got that far, so that the table before is whole; a failed `-S` stops
+ * ipvsadm before any rule) and the rules. It prints `#pulumi-lvs:fast recorded`, then
  * ipvsadm's output, then `#pulumi-lvs:fast rc <status>`; ipvsadm's complaints go to standard error.
  *
  * The ledger is written first, as for single mutations: a round trip cut short leaves the ledger
@@ -284,8 +285,8 @@ export function onePassScript(ledger: string, ops: Change[], txs: string[]): str
     `${appendScript(ledger, records)} || exit $?`,
     `echo '${FAST} recorded'`,
     `ipvsadm -R <<'PULUMI_LVS_RULES'`,
-    "-L -n --timeout",
     "-S -n",
+    "-L -n --timeout",
     rules,
     "PULUMI_LVS_RULES",
     `echo "${FAST} rc $?"`,
@@ -295,7 +296,7 @@ export function onePassScript(ledger: string, ops: Change[], txs: string[]): str
 export interface OnePassOutput {
   /** The ledger records were appended. */
   recorded: boolean;
-  /** ipvsadm -R started reading its commands (it ran, and the IPVS module answered). */
+  /** ipvsadm -R got past `-S -n` (it ran, the IPVS module answered, and the table before is whole). */
   reached: boolean;
   /** ipvsadm -R said nothing and exited 0: every rule took effect. */
   clean: boolean;
@@ -310,12 +311,14 @@ export function parseOnePass(stdout: string, stderr: string): OnePassOutput {
   const rcName = names.find((k) => k.startsWith("rc "));
   const rc = rcName === undefined ? undefined : Number(rcName.slice(3));
   const printed = sections.recorded ?? [];
-  const reached = printed.some((l) => TIMEOUT_LINE.test(l));
+  // the table before is what ipvsadm printed before the timeouts' line
+  const marker = printed.findIndex((l) => TIMEOUT_LINE.test(l));
+  const reached = marker >= 0;
   return {
     recorded: "recorded" in sections,
     reached,
     clean: reached && rc === 0 && stderr.trim() === "",
-    before: parseRules(printed.filter((l) => !TIMEOUT_LINE.test(l)).join("\n")),
+    before: parseRules(printed.slice(0, Math.max(marker, 0)).join("\n")),
   };
 }
 

@@ -66,8 +66,9 @@ function objectKey(words: readonly string[]): string {
  * a blank, where `-f 8` does not take `-f 8 -6` (the IPv6 fwmark 8). -1: none.
  */
 function prefixOf(words: readonly string[], prefixes: ReadonlyMap<string, number>): number {
-  let key = words[0]!;
-  for (let j = 1; j < Math.min(9, words.length + 1); j++) {
+  if (words.length < 2) return -1;
+  let key = `${words[0]} ${words[1]}`;
+  for (let j = 2; j < Math.min(9, words.length + 1); j++) {
     const i = prefixes.get(`${key} `);
     if (i !== undefined && words[j] !== "-6") return i;
     if (words[j] === undefined) break;
@@ -89,7 +90,7 @@ export function replayLedger(text: string): string[] {
   for (let i = lines.length - 1; i >= 0; i--) {
     let line = lines[i]!;
     if (line.startsWith(ABORT)) {
-      aborted.add(line.slice(ABORT.length).trim());
+      aborted.add(line.slice(ABORT.length).trim().split(/\s+/)[0]!);
       continue;
     }
     const tx = TX_TAG.exec(line);
@@ -269,7 +270,10 @@ export function withLedgerFirst(ledger: string, edit: LedgerEdit, tx: string, co
 /** Shell defining what {@link withLedgerFirst} uses (once per script: a function, no process). */
 export const LEDGER_FUNCTIONS = 'lvs_status() { return "$1"; }';
 
-/** Shell that compacts the journal (one awk pass, then an atomic rename). */
+/**
+ * Shell that compacts the journal (one awk pass, then an atomic rename). The lines it keeps keep
+ * their tx tags: an `#abort` appended afterwards still cancels a change that was under way.
+ */
 export function compactScript(ledger: string): string {
   const f = shellQuote(ledger);
   return `awk ${shellQuote(hostScript("ledger-replay.awk"))} ${f} > ${f}.tmp && mv ${f}.tmp ${f}`;
