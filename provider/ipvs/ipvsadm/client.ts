@@ -21,7 +21,8 @@ import {
   ledgerRecords,
   needsCompaction,
   newTx,
-  parseLedger,
+  replayLedger,
+  tableOfRules,
   withLedgerFirst,
 } from "../ledger";
 import { parseRules } from "../rules/parse";
@@ -100,8 +101,10 @@ export class IpvsadmClient implements IpvsClient {
     const rules = listing < 0 ? printed : printed.slice(0, listing);
     const table = loaded ? parseRules(rules.join("\n")) : { services: [] };
     if (loaded) mergeThresholds(table, parseThresholds(listing < 0 ? "" : printed.slice(listing).join("\n")));
-    const owned = parseLedger(text("ledger"));
-    this.compact = needsCompaction(text("ledger"));
+    // the journal replayed once: the rules owned, and whether it has outgrown them
+    const recorded = replayLedger(text("ledger"));
+    const owned = tableOfRules(recorded);
+    this.compact = needsCompaction(text("ledger"), recorded.length);
     return { table, owned, loaded };
   }
 

@@ -44,7 +44,12 @@ const DROP = "#drop ";
  * them), and the change it belongs to.
  */
 export function ledgerLine(rule: string, owner?: string, tx?: string): string {
-  return `${rule}${owner ? ` #owner=${encodeURIComponent(owner)}` : ""}${tx ? ` #tx=${tx}` : ""}`;
+  return `${rule}${owner ? ` #owner=${encodeURIComponent(owner)}` : ""}${tx ? txTag(tx) : ""}`;
+}
+
+/** The tag of a record of change `tx` (see TX_TAG). */
+function txTag(tx: string): string {
+  return ` #tx=${tx}`;
 }
 
 function decodeOwner(s: string): string {
@@ -117,8 +122,13 @@ export function replayLedger(text: string): string[] {
  * service's line may come after its real servers' lines); each rule gets its owner.
  */
 export function parseLedger(text: string): IpvsTable {
+  return tableOfRules(replayLedger(text));
+}
+
+/** The table of a ledger's rules (as {@link replayLedger} gives them), each with its owner. */
+export function tableOfRules(replayed: readonly string[]): IpvsTable {
   const owners = new Map<string, string>();
-  const rules = replayLedger(text).map((l) => {
+  const rules = replayed.map((l) => {
     const m = OWNER_TAG.exec(l);
     if (!m) return l;
     const rule = l.slice(0, m.index).trim();
@@ -148,9 +158,9 @@ export function parseLedger(text: string): IpvsTable {
 }
 
 /** How long the journal is, against the rules it holds: whether compacting it is worth a round trip's two processes. */
-export function needsCompaction(text: string): boolean {
+export function needsCompaction(text: string, rules = replayLedger(text).length): boolean {
   const records = text.split("\n").filter((l) => l.trim() !== "").length;
-  return records > 2 * replayLedger(text).length + COMPACT_SLACK;
+  return records > 2 * rules + COMPACT_SLACK;
 }
 
 /** Records a journal may hold beyond twice its rules before it is compacted. */
@@ -241,8 +251,8 @@ export function newTx(): string {
  */
 export function ledgerRecords(edit: LedgerEdit, tx: string): string[] {
   const set = new Set(edit.lines.map((l) => `${objectKey(l.split(" "))} `));
-  const drops = edit.prefixes.filter((p) => !set.has(p)).map((p) => `${DROP}${p.trimEnd()} #tx=${tx}`);
-  return [...drops, ...edit.lines.map((l) => `${l} #tx=${tx}`)];
+  const drops = edit.prefixes.filter((p) => !set.has(p)).map((p) => `${DROP}${p.trimEnd()}${txTag(tx)}`);
+  return [...drops, ...edit.lines.map((l) => `${l}${txTag(tx)}`)];
 }
 
 /** The record that cancels change `tx`. */
