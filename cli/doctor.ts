@@ -5,8 +5,8 @@
 import * as fs from "node:fs";
 import { type HostFacts, hostFactsOf, PROBE_MARK, probeSections } from "../provider/host/probe";
 import { ifaceSysctl, parseSysctls } from "../provider/host/sysctl";
-import { canonicalAddress } from "../provider/ipvs/address";
 import { sshConnection as connectionSchema } from "../provider/model/connection";
+import { canonicalAddress } from "../provider/net/address";
 import { hostScript } from "../provider/scripts";
 import { sectionsScript, splitSections } from "../provider/scripts/sections";
 import { SshTransport } from "../provider/transport/ssh";

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { formatHostPort, hasPort } from "../provider/net/address";
 import type { ConnectionArgs } from "./connection";
 import { Director, type DirectorArgs } from "./director";
 import { RealServerHost, type RealServerHostArgs } from "./real-server-host";
@@ -139,7 +140,7 @@ function backendsOf(args: LoadBalancerArgs, port: number): pulumi.Output<Record<
     .apply((list) => {
       const out: Record<string, InlineRealServerArgs> = {};
       for (const [address, p, weight] of list) {
-        let key = p === undefined || p === port ? address : hostPortText(address, p);
+        let key = p === undefined || p === port ? address : formatHostPort(address, p);
         // a backend listed twice: its second key spells the port out, so that the service's check
         // fails at preview on "the same real server" (a map would merge them silently)
         if (key in out) key = fullKey(key, port);
@@ -150,10 +151,8 @@ function backendsOf(args: LoadBalancerArgs, port: number): pulumi.Output<Record<
     });
 }
 
-const hostPortText = (address: string, port: number) =>
-  address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 /** A key with its port: as the real server's id ends. */
-const fullKey = (k: string, port: number) => (/(^[^:]+:\d+$)|(^\[.*\]:\d+$)/.test(k) ? k : hostPortText(k, port));
+const fullKey = (k: string, port: number) => (hasPort(k) ? k : formatHostPort(k, port));
 
 /** Arguments that cannot work together fail at once, in the program, with what to set. */
 function checkArgs(name: string, args: LoadBalancerArgs): void {

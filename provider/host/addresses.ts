@@ -1,4 +1,6 @@
 /** Interface addresses, through iproute2's `ip`. */
+
+import { isIPv6 } from "../net/address";
 import { shellScriptWith } from "../scripts";
 import { shellQuote } from "../transport/transport";
 
@@ -23,7 +25,7 @@ export function addressText(a: InterfaceAddress): string {
 export function parseIpAddr(text: string): InterfaceAddress[] {
   const out: InterfaceAddress[] = [];
   for (const line of text.split("\n")) {
-    const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet6?\s+([0-9a-fA-F.:]+)\/(\d+)/.exec(line);
+    const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet6?\s+([^/\s]+)\/(\d+)/.exec(line);
     if (m) out.push({ device: m[1]!, address: m[2]!.toLowerCase(), prefix: Number(m[3]) });
   }
   return out;
@@ -35,7 +37,7 @@ export function hasAddress(list: InterfaceAddress[], a: InterfaceAddress): boole
 
 /** Adds an address (idempotent). IPv6 addresses skip duplicate address detection (nodad). */
 export function addAddressCommand(a: InterfaceAddress): string {
-  const v6 = a.address.includes(":");
+  const v6 = isIPv6(a.address);
   const flags = v6 ? ` nodad${a.notSource ? " preferred_lft 0" : ""}` : "";
   return `ip ${v6 ? "-6 " : ""}addr replace ${shellQuote(addressText(a))} dev ${shellQuote(a.device)}${flags}`;
 }
@@ -50,7 +52,7 @@ export function deleteAddressCommand(a: InterfaceAddress): string {
  * not stop a script run with `set -e`), and prints `announced` or the reason why not.
  */
 export function announceCommand(a: InterfaceAddress): string {
-  if (a.address.includes(":")) {
+  if (isIPv6(a.address)) {
     return `echo 'not announced: IPv6 addresses are announced by the kernel (unsolicited neighbour advertisement) only with DAD; this VIP uses nodad'`;
   }
   const arping = (mode: string) =>

@@ -5,12 +5,12 @@
  * Identity (what names an object in the kernel) is kept apart from configuration (what `-E`/`-e`
  * can change in place) and from statistics (what the kernel counts), as in cloudflare/ipvs.
  */
+import { addressFamily, type Family, formatHostPort } from "../net/address";
 
 export const PROTOCOLS = ["tcp", "udp", "sctp"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-export const FAMILIES = ["ipv4", "ipv6"] as const;
-export type Family = (typeof FAMILIES)[number];
+export { FAMILIES, type Family } from "../net/address";
 
 /** Every scheduler of the Linux kernel (ip_vs_<name> modules). */
 export const SCHEDULERS = [
@@ -62,11 +62,7 @@ export function isFwmarkKey(k: ServiceKey): k is { fwmark: number; family: Famil
 /** Text of a service key in ipvsadm's notation: `tcp/10.0.0.100:80`, `tcp/[fd00::1]:80`, `fwmark/1/ipv6`. */
 export function serviceKeyText(k: ServiceKey): string {
   if (isFwmarkKey(k)) return `fwmark/${k.fwmark}${k.family === "ipv6" ? "/ipv6" : ""}`;
-  return `${k.protocol}/${hostPort(k.address, k.port)}`;
-}
-
-export function hostPort(address: string, port: number): string {
-  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+  return `${k.protocol}/${formatHostPort(k.address, k.port)}`;
 }
 
 export function sameServiceKey(a: ServiceKey, b: ServiceKey): boolean {
@@ -74,7 +70,7 @@ export function sameServiceKey(a: ServiceKey, b: ServiceKey): boolean {
 }
 
 export function familyOfKey(k: ServiceKey): Family {
-  return isFwmarkKey(k) ? k.family : k.address.includes(":") ? "ipv6" : "ipv4";
+  return isFwmarkKey(k) ? k.family : addressFamily(k.address);
 }
 
 /** A virtual service: its key and what `ipvsadm -E` can change in place. */
@@ -141,7 +137,7 @@ export interface IpvsTable {
 }
 
 export function realServerKeyText(k: RealServerKey): string {
-  return hostPort(k.address, k.port);
+  return formatHostPort(k.address, k.port);
 }
 
 export function findService(t: IpvsTable, key: ServiceKey): ServiceEntry | undefined {

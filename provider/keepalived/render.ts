@@ -16,7 +16,6 @@
  */
 
 import { addressText, type InterfaceAddress } from "../host/addresses";
-import { fullHostNetmask, hostPrefix } from "../ipvs/address";
 import {
   familyOfKey,
   isFwmarkKey,
@@ -28,6 +27,7 @@ import {
   type VirtualServiceConfig,
 } from "../ipvs/types";
 import type { HealthCheck, VrrpInstanceInputs } from "../model/keepalived";
+import { fullHostNetmask, hostPrefix } from "../net/address";
 import { scriptFile } from "../scripts";
 
 export const MAIN_CONF = "/etc/keepalived/keepalived.conf";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { bracketHost, formatHostPort } from "../net/address";
 import { parseHostKeys } from "../transport/target";
 import { hostName, port } from "./net";
 
@@ -125,6 +126,5 @@ export const connection = z.unknown().transform((v, ctx): Connection => {
 /** The identity of the host a connection reaches (what the resource ids name). */
 export function hostIdOf(c: Connection | ProxyConnection): string {
   if ("local" in c) return "local";
-  const host = c.host.includes(":") ? `[${c.host}]` : c.host;
-  return c.port === 22 ? host : `${host}:${c.port}`;
+  return c.port === 22 ? bracketHost(c.host) : formatHostPort(c.host, c.port);
 }

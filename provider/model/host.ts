@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TUNNEL_TYPES } from "../ipvs/types";
+import { hostPrefix, isIPv4, isIPv6, maxPrefix } from "../net/address";
 import { connection, owner } from "./connection";
 import { ipAddress, port } from "./net";
 
@@ -88,7 +89,7 @@ export const directorInputs = z
         z.strictObject({
           address: ipAddress,
           interface: interfaceName,
-          prefix: z.number().int().min(1).max(128).optional(),
+          prefix: z.number().int().min(1).max(maxPrefix("ipv6")).optional(),
         }),
       )
       .default([]),
@@ -96,7 +97,7 @@ export const directorInputs = z
   })
   .superRefine((v, ctx) => {
     v.vips.forEach((vip, i) => {
-      const max = vip.address.includes(":") ? 128 : 32;
+      const max = hostPrefix(vip.address);
       if (vip.prefix !== undefined && vip.prefix > max)
         ctx.addIssue({
           code: "custom",
@@ -165,7 +166,7 @@ export const realServerHostInputs = z
     });
     if (!tunnels.some((t) => t.type === "ipip")) {
       v.vips.forEach((a, i) => {
-        if (a.includes(":"))
+        if (isIPv6(a))
           issue(
             ["vips", i],
             `${a}: IPv6 VIPs in tun mode are received over ip6tnl (IPv6-in-IPv6), which is tunnel type ipip: add {type: "ipip"} to tunnels`,
@@ -186,7 +187,7 @@ function checkNat(
   if (v.tunnels !== undefined) issue(["tunnels"], 'is only for mode "tun"');
   if (v.gateway === undefined)
     issue(["gateway"], "is required for mode nat: the director's address on this host's network, where replies go");
-  else if (v.gateway.includes(":")) issue(["gateway"], "must be IPv4 (the NAT return path is IPv4 only)");
+  else if (!isIPv4(v.gateway)) issue(["gateway"], "must be IPv4 (the NAT return path is IPv4 only)");
   if (!v.ports?.length)
     issue(
       ["ports"],
@@ -195,7 +196,7 @@ function checkNat(
   if (!v.addresses?.length)
     issue(["addresses"], "must list the host's real-server addresses for mode nat (the replies from them are routed)");
   v.addresses?.forEach((a, i) => {
-    if (a.includes(":")) issue(["addresses", i], `${a}: the NAT return path is IPv4 only`);
+    if (!isIPv4(a)) issue(["addresses", i], `${a}: the NAT return path is IPv4 only`);
   });
   if (new Set(v.ports).size !== (v.ports ?? []).length) issue(["ports"], "lists a port twice");
 }

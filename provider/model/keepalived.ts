@@ -4,6 +4,7 @@
  * and real servers.
  */
 import { z } from "zod";
+import { hostPrefix, isMulticast, maxPrefix } from "../net/address";
 import { connection, owner } from "./connection";
 import { interfaceName } from "./host";
 import { ipAddress, port } from "./net";
@@ -114,7 +115,7 @@ export const vrrpInstanceInputs = z
       .array(
         z.strictObject({
           address: ipAddress,
-          prefix: z.number().int().min(1).max(128).optional(),
+          prefix: z.number().int().min(1).max(maxPrefix("ipv6")).optional(),
           interface: interfaceName.optional(),
         }),
         { error: "must be a list of {address, prefix?, interface?}" },
@@ -153,9 +154,9 @@ export const vrrpInstanceInputs = z
       issue(["unicastSourceAddress"], "needs unicastPeers (it is the source address of unicast advertisements)");
     const seen = new Set<string>();
     v.vips.forEach((x, i) => {
-      const v6 = x.address.includes(":");
-      if (x.prefix !== undefined && x.prefix > (v6 ? 128 : 32))
-        issue(["vips", i, "prefix"], `must be at most ${v6 ? 128 : 32} for ${x.address}`);
+      const max = hostPrefix(x.address);
+      if (x.prefix !== undefined && x.prefix > max)
+        issue(["vips", i, "prefix"], `must be at most ${max} for ${x.address}`);
       if (seen.has(x.address)) issue(["vips", i, "address"], `lists ${x.address} twice`);
       seen.add(x.address);
     });
@@ -163,9 +164,3 @@ export const vrrpInstanceInputs = z
       issue(["sync", "group"], `${v.sync.group} is not a multicast address`);
   });
 export type VrrpInstanceInputs = z.infer<typeof vrrpInstanceInputs>;
-
-function isMulticast(a: string): boolean {
-  if (a.includes(":")) return /^ff/i.test(a);
-  const first = Number(a.split(".")[0]);
-  return first >= 224 && first <= 239;
-}

@@ -1,11 +1,10 @@
-import * as net from "node:net";
 import { z } from "zod";
-import { canonicalAddress } from "../ipvs/address";
+import { canonicalAddress, isAddress } from "../net/address";
 
 /** An IPv4 or IPv6 address, normalized to its canonical text. */
 export const ipAddress = z
   .string({ error: "must be an IPv4 or IPv6 address (a string)" })
-  .refine((s) => net.isIP(s) !== 0, { error: (i) => `"${String(i.input)}" is not an IPv4 or IPv6 address` })
+  .refine(isAddress, { error: (i) => `"${String(i.input)}" is not an IPv4 or IPv6 address` })
   .transform(canonicalAddress);
 
 export const port = z
@@ -20,7 +19,7 @@ export const hostName = z
   .min(1, { error: "must not be empty" })
   .refine(
     (s) =>
-      net.isIP(s) !== 0 ||
+      isAddress(s) ||
       /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/.test(
         s,
       ),

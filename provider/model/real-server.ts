@@ -8,6 +8,7 @@ import {
   TUNNEL_CHECKSUMS,
   TUNNEL_TYPES,
 } from "../ipvs/types";
+import { isIPv6 } from "../net/address";
 import { connection, owner } from "./connection";
 import { drainTimeout, ENGINES, healthCheck } from "./keepalived";
 import { ipAddress, port } from "./net";
@@ -109,11 +110,11 @@ export function realServerIssues(v: RealServerOfService): Array<[(string | numbe
     issue(["adopt"], "does not apply with engine keepalived: keepalived makes the real server from its file");
   }
   const svcPort = "port" in v.service ? v.service.port : undefined;
-  const svcV6 = "fwmark" in v.service ? v.service.family === "ipv6" : v.service.address.includes(":");
-  if (svcV6 !== v.address.includes(":") && v.forwarding !== "tun") {
+  const svcV6 = "fwmark" in v.service ? v.service.family === "ipv6" : isIPv6(v.service.address);
+  if (svcV6 !== isIPv6(v.address) && v.forwarding !== "tun") {
     issue(
       ["address"],
-      `is ${v.address.includes(":") ? "IPv6" : "IPv4"} but the virtual service is ${svcV6 ? "IPv6" : "IPv4"}; only tun real servers may be of the other family`,
+      `is ${isIPv6(v.address) ? "IPv6" : "IPv4"} but the virtual service is ${svcV6 ? "IPv6" : "IPv4"}; only tun real servers may be of the other family`,
     );
   }
   if (v.forwarding !== "nat" && v.port !== undefined && svcPort !== undefined && v.port !== svcPort) {

@@ -1,6 +1,4 @@
-import * as net from "node:net";
 import { z } from "zod";
-import { canonicalAddress, fullHostNetmask } from "../ipvs/address";
 import {
   FAMILIES,
   orderedFlags,
@@ -11,6 +9,15 @@ import {
   schedulerOfFlag,
   type VirtualServiceConfig,
 } from "../ipvs/types";
+import {
+  AddressError,
+  addressFamily,
+  fullHostNetmask,
+  ipv4MaskProblem,
+  isIPv6,
+  maxPrefix,
+  parseHostPort,
+} from "../net/address";
 import { connection, owner } from "./connection";
 import { drainTimeout, ENGINES, sorryServer } from "./keepalived";
 import { ipAddress, port } from "./net";
@@ -92,7 +99,7 @@ export const virtualServiceInputs = z
       if (v.address === undefined) issue("address", "is required (the virtual IP), unless fwmark is set");
       if (v.port === undefined) issue("port", "is required, unless fwmark is set");
       if (v.family !== undefined) {
-        const actual = v.address?.includes(":") ? "ipv6" : "ipv4";
+        const actual = addressFamily(v.address ?? "");
         if (v.address !== undefined && v.family !== actual)
           issue("family", `is ${v.family} but address ${v.address} is ${actual}`);
       }
@@ -103,7 +110,7 @@ export const virtualServiceInputs = z
       }
     }
     if (new Set(v.schedulerFlags).size !== v.schedulerFlags.length) issue("schedulerFlags", "lists a flag twice");
-    const ipv6 = v.fwmark !== undefined ? v.family === "ipv6" : (v.address ?? "").includes(":");
+    const ipv6 = v.fwmark !== undefined ? v.family === "ipv6" : isIPv6(v.address ?? "");
     if (v.persistence?.netmask !== undefined) {
       const err = checkNetmask(v.persistence.netmask, ipv6);
       if (err) ctx.addIssue({ code: "custom", path: ["persistence", "netmask"], message: err });
@@ -123,14 +130,15 @@ export type VirtualServiceInputs = z.infer<typeof virtualServiceInputs>;
 
 /** An inline real server's key, `address[:port]` (IPv6 with a port in brackets: `[fd00::11]:80`). */
 export function parseRealServerKey(key: string): { address: string; port?: number } | string {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(key) ?? (key.split(":").length === 2 ? /^([^:]+):(\d+)$/.exec(key) : null);
-  const address = m ? m[1]! : key;
-  if (net.isIP(address) === 0)
-    return `is not address[:port]: "${address}" is not an IPv4 or IPv6 address (write an IPv6 address with a port as [fd00::11]:80)`;
-  if (!m) return { address: canonicalAddress(address) };
-  const p = Number(m[2]);
-  if (!Number.isInteger(p) || p < 1 || p > 65535) return `is not address[:port]: port ${m[2]} is not from 1 to 65535`;
-  return { address: canonicalAddress(address), port: p };
+  try {
+    const k = parseHostPort(key);
+    if (k.port === 0) return "is not address[:port]: port 0 is not from 1 to 65535";
+    return k;
+  } catch (e) {
+    if (!(e instanceof AddressError)) throw e;
+    if (e.part === "port") return `is not address[:port]: port ${e.text} is not from 1 to 65535`;
+    return `is not address[:port]: "${e.text}" is not an IPv4 or IPv6 address (write an IPv6 address with a port as [fd00::11]:80)`;
+  }
 }
 
 /** The reference a real server of this service carries (its kernel key and engine). */
@@ -181,17 +189,15 @@ function inlineIssues(v: VirtualServiceInputs): Array<[(string | number)[], stri
 function checkNetmask(m: string | number, ipv6: boolean): string | undefined {
   if (ipv6) {
     const n = typeof m === "number" ? m : /^\d+$/.test(m) ? Number(m) : Number.NaN;
-    if (!Number.isInteger(n) || n < 1 || n > 128)
-      return `must be a prefix length from 1 to 128 for an IPv6 service, got ${JSON.stringify(m)}`;
+    if (!Number.isInteger(n) || n < 1 || n > maxPrefix("ipv6"))
+      return `must be a prefix length from 1 to ${maxPrefix("ipv6")} for an IPv6 service, got ${JSON.stringify(m)}`;
     return undefined;
   }
-  if (typeof m !== "string" || !/^\d{1,3}(\.\d{1,3}){3}$/.test(m)) {
+  const problem = typeof m === "string" ? ipv4MaskProblem(m) : "not dotted";
+  if (problem === "not dotted")
     return `must be a dotted mask such as 255.255.255.0 for an IPv4 service, got ${JSON.stringify(m)}`;
-  }
-  const bits = m.split(".").reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
-  if (m.split(".").some((o) => Number(o) > 255)) return `${m} is not a valid mask`;
-  const inv = ~bits >>> 0;
-  if ((inv & (inv + 1)) !== 0 || bits === 0) return `${m} is not a contiguous mask (such as 255.255.255.0)`;
+  if (problem === "not a mask") return `${m} is not a valid mask`;
+  if (problem === "not contiguous") return `${m} is not a contiguous mask (such as 255.255.255.0)`;
   return undefined;
 }
 
@@ -208,7 +214,7 @@ export function serviceKeyOf(v: VirtualServiceInputs): ServiceKey {
 
 export function serviceConfigOf(v: VirtualServiceInputs): VirtualServiceConfig {
   const key = serviceKeyOf(v);
-  const ipv6 = "fwmark" in key ? key.family === "ipv6" : key.address.includes(":");
+  const ipv6 = "fwmark" in key ? key.family === "ipv6" : isIPv6(key.address);
   const c: VirtualServiceConfig = {
     key,
     scheduler: v.scheduler,

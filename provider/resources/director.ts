@@ -10,10 +10,10 @@ import { addAddressCommand, announceCommand, type InterfaceAddress, waitForDevic
 import { afterNetwork, beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
 import type { HostFacts } from "../host/probe";
 import { bootSysctlsLines, plainSysctl, type Sysctl, sysctlConf, sysctlNamed } from "../host/sysctl";
-import { hostPrefix } from "../ipvs/address";
 import { LEDGER, restoreRulesScript } from "../ipvs/ledger";
 import { type Connection, hostIdOf, isLocal } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
+import { hostPrefix } from "../net/address";
 import { transportFor } from "../transport/pool";
 import { shellQuote } from "../transport/transport";
 import { checkInputs } from "./check";

@@ -2,6 +2,7 @@
  * Where a transport goes, as plain data: the model's connection schema (model/connection.ts)
  * validates users' input into these shapes; the transport needs nothing else from the model.
  */
+import { formatHostPort } from "../net/address";
 
 /** An SSH server and how to log in (secrets included: never print one of these). */
 export interface SshTarget {
@@ -40,8 +41,7 @@ export function isLocal(c: Target): c is LocalTarget {
 
 /** `user@host:port` of a connection: safe for messages (no secret). */
 export function connectionLabel(c: { user: string; host: string; port: number }): string {
-  const host = c.host.includes(":") ? `[${c.host}]` : c.host;
-  return `${c.user}@${host}:${c.port}`;
+  return `${c.user}@${formatHostPort(c.host, c.port)}`;
 }
 
 const KEY_TYPES =

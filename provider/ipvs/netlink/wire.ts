@@ -4,9 +4,8 @@
  * Multi-byte integers are in the host's byte order, except ports (and IPv4 netmasks), which the
  * kernel keeps in network order.
  */
-import * as net from "node:net";
 import { endianness } from "node:os";
-import { canonicalAddress, fullHostNetmask } from "../address";
+import { addressBytes, addressFromBytes, fullHostNetmask } from "../../net/address";
 import {
   type Family,
   type ForwardingMethod,
@@ -142,41 +141,17 @@ function familyOfAf(af: number): Family {
 /** `union nf_inet_addr`: 16 bytes, an IPv4 address in the first 4. */
 export function inetAddr(address: string): Buffer {
   const b = Buffer.alloc(16);
-  if (net.isIPv4(address)) {
-    address.split(".").forEach((o, i) => {
-      b[i] = Number(o);
-    });
-    return b;
-  }
-  const full = expandIPv6(address);
-  for (let i = 0; i < 8; i++) b.writeUInt16BE(Number.parseInt(full[i]!, 16), i * 2);
+  b.set(addressBytes(address));
   return b;
-}
-
-function expandIPv6(address: string): string[] {
-  let text = address;
-  // an embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const o = v4[1]!.split(".").map(Number);
-    text = `${text.slice(0, v4.index)}${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
-  }
-  const [head, tail] = text.split("::") as [string, string | undefined];
-  const h = head ? head.split(":") : [];
-  const t = tail ? tail.split(":") : [];
-  if (tail === undefined) return h;
-  return [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t];
 }
 
 export function parseInetAddr(b: Buffer, family: Family): string {
   if (family === "ipv4") {
     if (b.length < 4) throw new WireError("short IPv4 address");
-    return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+    return addressFromBytes(b.subarray(0, 4));
   }
   if (b.length < 16) throw new WireError("short IPv6 address");
-  const groups: string[] = [];
-  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(i * 2).toString(16));
-  return canonicalAddress(groups.join(":"));
+  return addressFromBytes(b.subarray(0, 16));
 }
 
 // --- services -------------------------------------------------------------------------------

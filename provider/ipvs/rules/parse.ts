@@ -3,7 +3,7 @@
  * read it). Pure functions, tested against output captured from the real tool
  * (test/unit/fixtures/ipvsadm/). `ipvsadm -S` holds no thresholds: see ipvsadm/thresholds.ts.
  */
-import { canonicalAddress, fullHostNetmask } from "../address";
+import { AddressError, fullHostNetmask, parseHostPort } from "../../net/address";
 import {
   type ForwardingMethod,
   familyOfKey,
@@ -35,24 +35,14 @@ export class ParseError extends Error {
   }
 }
 
-/** Splits `addr:port`, `[v6]:port`, `addr` or `[v6]`. */
+/** Splits `addr:port`, `[v6]:port` or a bare address (port 0). */
 export function splitHostPort(text: string, line: string): { address: string; port: number } {
-  let host: string;
-  let port = 0;
-  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(text);
-  if (v6) {
-    host = v6[1]!;
-    if (v6[2] !== undefined) port = Number(v6[2]);
-  } else {
-    const m = /^([0-9.]+)(?::(\d+))?$/.exec(text);
-    if (!m) throw new ParseError(`bad address "${text}"`, line);
-    host = m[1]!;
-    if (m[2] !== undefined) port = Number(m[2]);
-  }
   try {
-    return { address: canonicalAddress(host), port };
-  } catch {
-    throw new ParseError(`bad address "${text}"`, line);
+    const { address, port } = parseHostPort(text);
+    return { address, port: port ?? 0 };
+  } catch (e) {
+    if (e instanceof AddressError) throw new ParseError(`bad address "${text}"`, line);
+    throw e;
   }
 }
 

@@ -2,11 +2,10 @@
  * Builds ipvsadm(8) command lines. Pure functions: the same configuration always gives the same
  * words, in the order `ipvsadm -S` prints them, so that a built rule and a saved rule compare equal.
  */
-import { fullHostNetmask } from "../address";
+import { formatHostPort, fullHostNetmask } from "../../net/address";
 import {
   type ForwardingMethod,
   familyOfKey,
-  hostPort,
   isFwmarkKey,
   orderedFlags,
   type RealServerConfig,
@@ -21,7 +20,7 @@ export const FORWARDING_SWITCH: Record<ForwardingMethod, string> = { nat: "-m", 
 export function serviceArgs(k: ServiceKey): string[] {
   if (isFwmarkKey(k)) return k.family === "ipv6" ? ["-f", String(k.fwmark), "-6"] : ["-f", String(k.fwmark)];
   const sw = k.protocol === "tcp" ? "-t" : k.protocol === "udp" ? "-u" : "--sctp-service";
-  return [sw, hostPort(k.address, k.port)];
+  return [sw, formatHostPort(k.address, k.port)];
 }
 
 /** The service's configuration words, as `ipvsadm -S` orders them. */
@@ -51,7 +50,7 @@ export function deleteServiceArgs(k: ServiceKey): string[] {
 
 /** `addr:port`, `[v6]:port`; port 0 (a fwmark service's real server without a port) as ipvsadm saves it. */
 export function realServerAddress(r: RealServerKey): string {
-  return hostPort(r.address, r.port);
+  return formatHostPort(r.address, r.port);
 }
 
 /** The real server's configuration words, as `ipvsadm -S` orders them (thresholds are not saved by -S, so last). */

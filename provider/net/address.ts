@@ -1,0 +1,182 @@
+/**
+ * IP addresses, in one place, backed by ipaddr.js: validation, family, canonical text (as ipvsadm
+ * prints it), prefix limits, `address[:port]` both ways, multicast and the bytes the kernel reads.
+ * A leaf: it imports nothing of the provider, so that every layer (down to the transport) and the
+ * SDK can use it.
+ */
+import ipaddr from "ipaddr.js";
+
+/** Address families, as the provider names them (ipvsadm `-6` for `ipv6`). */
+export const FAMILIES = ["ipv4", "ipv6"] as const;
+/** An address family. */
+export type Family = (typeof FAMILIES)[number];
+
+/** An error about an address or `address:port` text; `part` says which piece is wrong. */
+export class AddressError extends Error {
+  constructor(
+    message: string,
+    /** The piece that is wrong: the address, or the port. */
+    readonly part: "address" | "port",
+    /** The text of that piece. */
+    readonly text: string,
+  ) {
+    super(message);
+    this.name = "AddressError";
+  }
+}
+
+/** A dotted-quad IPv4 address, strictly decimal (no octal, hex or short forms). */
+function isIPv4Text(text: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(text);
+}
+
+/**
+ * The 8 groups of an IPv6 text, or undefined. An embedded IPv4 tail (`::ffff:10.0.0.1`) must be
+ * dotted decimal and becomes two groups here (ipaddr.js would read `::10.0.0.1` as IPv4-mapped);
+ * zone ids (`%eth0`) are refused: IPVS addresses have none.
+ */
+function ipv6Parts(text: string): number[] | undefined {
+  if (!text.includes(":") || text.includes("%")) return undefined;
+  let hex = text;
+  const tail = text.lastIndexOf(":") + 1;
+  if (text.includes(".", tail)) {
+    const v4 = text.slice(tail);
+    if (!isIPv4Text(v4)) return undefined;
+    const o = ipaddr.IPv4.parse(v4).octets;
+    hex = `${text.slice(0, tail)}${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+  }
+  if (!ipaddr.IPv6.isValid(hex)) return undefined;
+  return ipaddr.IPv6.parse(hex).parts;
+}
+
+/** Whether a text is an IPv4 (dotted decimal) or IPv6 address. */
+export function isAddress(text: string): boolean {
+  return isIPv4Text(text) || ipv6Parts(text) !== undefined;
+}
+
+/**
+ * Canonical text of an IP address: IPv4 as given, IPv6 compressed and lower case (RFC 5952, as
+ * ipvsadm prints it; an embedded IPv4 tail in hex groups). Throws {@link AddressError} on anything else.
+ */
+export function canonicalAddress(text: string): string {
+  if (isIPv4Text(text)) return text;
+  const parts = ipv6Parts(text);
+  if (parts === undefined) throw new AddressError(`not an IP address: ${text}`, "address", text);
+  return new ipaddr.IPv6(parts).toRFC5952String();
+}
+
+/**
+ * The family of an address already validated (the model's schemas validate every address): a colon
+ * makes it IPv6. Anything that is not IPv6 counts as IPv4.
+ */
+export function addressFamily(address: string): Family {
+  return address.includes(":") ? "ipv6" : "ipv4";
+}
+
+/** Whether a validated address is IPv6. */
+export function isIPv6(address: string): boolean {
+  return addressFamily(address) === "ipv6";
+}
+
+/** Whether a validated address is IPv4 (the NAT return path is IPv4 only). */
+export function isIPv4(address: string): boolean {
+  return addressFamily(address) === "ipv4";
+}
+
+const MAX_PREFIX: Record<Family, number> = { ipv4: 32, ipv6: 128 };
+
+/** The longest prefix of a family: 32 for IPv4, 128 for IPv6. */
+export function maxPrefix(family: Family): number {
+  return MAX_PREFIX[family];
+}
+
+/** The prefix length of a single address: a VIP's default (/32, IPv6 /128). */
+export function hostPrefix(address: string): number {
+  return maxPrefix(addressFamily(address));
+}
+
+/** The persistence netmask of one client address: a dotted mask for IPv4, a prefix length for IPv6. */
+export function fullHostNetmask(family: Family): string {
+  return family === "ipv6" ? String(MAX_PREFIX.ipv6) : "255.255.255.255";
+}
+
+/**
+ * What is wrong with an IPv4 netmask text, if anything: not four dotted numbers of 1 to 3 digits,
+ * a number over 255, or ones that are not contiguous from the left (or none at all).
+ */
+export function ipv4MaskProblem(mask: string): "not dotted" | "not a mask" | "not contiguous" | undefined {
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(mask)) return "not dotted";
+  const octets = mask.split(".").map(Number);
+  if (octets.some((o) => o > 255)) return "not a mask";
+  const bits = octets.reduce((acc, o) => (acc << 8) | o, 0) >>> 0;
+  const inv = ~bits >>> 0;
+  if ((inv & (inv + 1)) !== 0 || bits === 0) return "not contiguous";
+  return undefined;
+}
+
+/** Whether an address is multicast (IPv4 224.0.0.0/4, IPv6 ff00::/8); false for a non-address. */
+export function isMulticast(text: string): boolean {
+  if (!isAddress(text)) return false;
+  return ipaddr.parse(canonicalAddress(text)).range() === "multicast";
+}
+
+/** A host (an address or a DNS name) as it stands before `:port`: an IPv6 address in brackets. */
+export function bracketHost(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
+}
+
+/** `address:port`, an IPv6 address in brackets: `10.0.0.1:80`, `[fd00::1]:80`. */
+export function formatHostPort(address: string, port: number): string {
+  return `${bracketHost(address)}:${port}`;
+}
+
+/** An address and, if the text had one, a port. */
+export interface HostPort {
+  /** Canonical address text. */
+  address: string;
+  /** The port, when the text names one. */
+  port?: number;
+}
+
+const BRACKETED = /^\[([^\]]*)\]:(\d+)$/;
+const WITH_PORT = /^([^:]*):(\d+)$/;
+
+/**
+ * Parses `address[:port]`: a bare address (IPv4 or IPv6), `10.0.0.1:80` or `[fd00::1]:80` (an IPv6
+ * address with a port needs brackets: `fd00::1:80` is an address). The address comes back canonical;
+ * a port is decimal, at most 65535. Throws {@link AddressError} naming the wrong piece.
+ */
+export function parseHostPort(text: string): HostPort {
+  if (isAddress(text)) return { address: canonicalAddress(text) };
+  const m = BRACKETED.exec(text) ?? WITH_PORT.exec(text);
+  const address = m ? m[1]! : text;
+  if (!isAddress(address)) throw new AddressError(`"${address}" is not an IPv4 or IPv6 address`, "address", address);
+  const port = Number(m![2]);
+  if (port > 65535) throw new AddressError(`port ${m![2]} is not from 0 to 65535`, "port", m![2]!);
+  return { address: canonicalAddress(address), port };
+}
+
+/** Whether a text is `address:port` (a port given), as {@link formatHostPort} writes it. */
+export function hasPort(text: string): boolean {
+  try {
+    return parseHostPort(text).port !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** The bytes of an address in network order: 4 for IPv4, 16 for IPv6. */
+export function addressBytes(address: string): number[] {
+  if (isIPv4Text(address)) return ipaddr.IPv4.parse(address).toByteArray();
+  const parts = ipv6Parts(address);
+  if (parts === undefined) throw new AddressError(`not an IP address: ${address}`, "address", address);
+  return new ipaddr.IPv6(parts).toByteArray();
+}
+
+/** The canonical text of an address from its bytes in network order (4 or 16 of them). */
+export function addressFromBytes(bytes: ArrayLike<number>): string {
+  const list = Array.from(bytes);
+  if (list.length !== 4 && list.length !== 16)
+    throw new AddressError(`an address has 4 or 16 bytes, not ${list.length}`, "address", String(list.length));
+  return ipaddr.fromByteArray(list).toString();
+}
