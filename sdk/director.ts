@@ -2,36 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
 import { withSecretOutputs } from "./options";
 import { providerFor } from "./shim";
+import type { IpvsSysctl } from "./types";
 
-/** net.ipv4.vs.* parameters, by their kernel names (Documentation/networking/ipvs-sysctl.rst). */
-export type IpvsSysctl =
-  | "am_droprate"
-  | "amemthresh"
-  | "backup_only"
-  | "cache_bypass"
-  | "conn_reuse_mode"
-  | "conntrack"
-  | "drop_entry"
-  | "drop_packet"
-  | "expire_nodest_conn"
-  | "expire_quiescent_template"
-  | "ignore_tunneled"
-  | "nat_icmp_send"
-  | "pmtu_disc"
-  | "schedule_icmp"
-  | "secure_tcp"
-  | "sloppy_sctp"
-  | "sloppy_tcp"
-  | "snat_reroute"
-  | "sync_persist_mode"
-  | "sync_ports"
-  | "sync_qlen_max"
-  | "sync_refresh_period"
-  | "sync_retries"
-  | "sync_sock_size"
-  | "sync_threshold"
-  | "sync_version"
-  | "run_estimation";
+export type { IpvsSysctl } from "./types";
 
 /** Arguments of {@link Director}. */
 export interface DirectorArgs {

@@ -9,5 +9,13 @@ export { type BackendArgs, LoadBalancer, type LoadBalancerArgs } from "./load-ba
 export { type HealthCheckArgs, RealServer, type RealServerArgs } from "./real-server";
 export { RealServerHost, type RealServerHostArgs, type TunnelReceiverArgs } from "./real-server-host";
 export type { ForwardingMethod, TunnelChecksum, TunnelType } from "./types";
-export { type Scheduler, type SchedulerFlag, VirtualService, type VirtualServiceArgs } from "./virtual-service";
+export {
+  type Engine,
+  type Family,
+  type Protocol,
+  type Scheduler,
+  type SchedulerFlag,
+  VirtualService,
+  type VirtualServiceArgs,
+} from "./virtual-service";
 export { VrrpInstance, type VrrpInstanceArgs } from "./vrrp-instance";

@@ -3,7 +3,7 @@ import { formatHostPort, hasPort } from "../provider/net/address";
 import type { ConnectionArgs } from "./connection";
 import { Director, type DirectorArgs } from "./director";
 import { RealServerHost, type RealServerHostArgs } from "./real-server-host";
-import type { ForwardingMethod, TunnelChecksum, TunnelType } from "./types";
+import type { ForwardingMethod, Protocol, TunnelChecksum, TunnelType } from "./types";
 import { type InlineRealServerArgs, type Scheduler, type SchedulerFlag, VirtualService } from "./virtual-service";
 
 /** One backend of a {@link LoadBalancer}. */
@@ -42,7 +42,7 @@ export interface LoadBalancerArgs {
   /** The ports to balance, one virtual service each. */
   ports: number[];
   /** `tcp` (default), `udp` or `sctp`. */
-  protocol?: "tcp" | "udp" | "sctp";
+  protocol?: Protocol;
   /**
    * `dr` (default), `nat` or `tun`. `nat` turns on the director's ip_forward and turns off its ICMP
    * redirects (clients on the real servers' LAN would otherwise be told to bypass it).

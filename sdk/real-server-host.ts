@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
 import { ownerOf, withSecretOutputs } from "./options";
 import { providerFor } from "./shim";
-import type { TunnelType } from "./types";
+import type { ForwardingMethod, TunnelType } from "./types";
 
 /** A tunnel a tun-mode {@link RealServerHost} receives. */
 export interface TunnelReceiverArgs {
@@ -25,7 +25,7 @@ export interface RealServerHostArgs {
    * and address, and a table of its own; the main table and default route stay as they are).
    * Changed in place.
    */
-  mode: pulumi.Input<"dr" | "tun" | "nat">;
+  mode: pulumi.Input<ForwardingMethod>;
   /**
    * `dr` and `tun` (required): the VIPs the real server accepts traffic for (IPv4 /32; IPv6 /128,
    * in tun mode over ip6tnl, which needs tunnel type ipip). None in `nat` mode. Changed in place.

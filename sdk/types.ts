@@ -1,8 +1,19 @@
 /**
- * The IPVS vocabulary the SDK shares with the provider, taken from the provider's own types (type
- * imports only: nothing of the provider loads with the SDK).
+ * The IPVS vocabulary the SDK shares with the provider, taken from the provider's own lists (type
+ * imports only: of the provider, the SDK loads nothing but its address module, provider/net).
  */
 import type * as ipvs from "../provider/ipvs/types";
+import type * as host from "../provider/model/host";
+import type * as keepalived from "../provider/model/keepalived";
+
+/** Protocols of a virtual service: `tcp`, `udp`, `sctp` (ipvsadm `-t`, `-u`, `--sctp-service`). */
+export type Protocol = ipvs.Protocol;
+/** Address families: `ipv4`, `ipv6` (ipvsadm `-6`). */
+export type Family = ipvs.Family;
+/** How a virtual service's rules are kept: `ipvsadm` (the provider writes them) or `keepalived`. */
+export type Engine = keepalived.Engine;
+/** net.ipv4.vs.* parameters, by their kernel names (Documentation/networking/ipvs-sysctl.rst). */
+export type IpvsSysctl = host.IpvsSysctl;
 
 /** Kernel schedulers (ipvsadm `-s`). */
 export type Scheduler = ipvs.Scheduler;

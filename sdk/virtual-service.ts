@@ -4,16 +4,16 @@ import { ownerOf, withSecretOutputs } from "./options";
 import type { RealServerArgs } from "./real-server";
 import { providerFor } from "./shim";
 
-import type { Scheduler, SchedulerFlag } from "./types";
+import type { Engine, Family, Protocol, Scheduler, SchedulerFlag } from "./types";
 
-export type { Scheduler, SchedulerFlag } from "./types";
+export type { Engine, Family, Protocol, Scheduler, SchedulerFlag } from "./types";
 
 /** Arguments of {@link VirtualService}. */
 export interface VirtualServiceArgs {
   /** The director (where the IPVS table lives). Changing its host or port replaces the service. */
   connection: pulumi.Input<ConnectionArgs>;
   /** `tcp`, `udp` or `sctp` (ipvsadm `-t`, `-u`, `--sctp-service`). Required unless {@link fwmark} is set. Replaces. */
-  protocol?: pulumi.Input<"tcp" | "udp" | "sctp">;
+  protocol?: pulumi.Input<Protocol>;
   /** The virtual IP address, IPv4 or IPv6. Required unless {@link fwmark} is set. Replaces. */
   address?: pulumi.Input<string>;
   /** The virtual port. Required unless {@link fwmark} is set. Replaces. */
@@ -21,7 +21,7 @@ export interface VirtualServiceArgs {
   /** A firewall-mark service (ipvsadm `-f`): packets marked so by iptables/nftables. Replaces. */
   fwmark?: pulumi.Input<number>;
   /** Address family of a fwmark service (ipvsadm `-6`). Default `ipv4`. Replaces. */
-  family?: pulumi.Input<"ipv4" | "ipv6">;
+  family?: pulumi.Input<Family>;
   /** Scheduler (ipvsadm `-s`). Default `wlc`, as ipvsadm. Changed in place (`-E`). */
   scheduler?: pulumi.Input<Scheduler>;
   /** Scheduler flags (ipvsadm `-b`), which must fit the scheduler. Changed in place. */
@@ -57,7 +57,7 @@ export interface VirtualServiceArgs {
    * the same engine for every service of a director pair. keepalived leaves out a service that has no
    * real server. Changing it replaces the service.
    */
-  engine?: pulumi.Input<"ipvsadm" | "keepalived">;
+  engine?: pulumi.Input<Engine>;
   /**
    * Engine keepalived: the server that takes the traffic while no real server passes its check
    * (`sorry_server`). `port` defaults to the service's port.
@@ -97,11 +97,11 @@ export type InlineRealServerArgs = Pick<
  */
 export class VirtualService extends pulumi.dynamic.Resource {
   declare public readonly connection: pulumi.Output<ConnectionArgs>;
-  declare public readonly protocol: pulumi.Output<"tcp" | "udp" | "sctp" | undefined>;
+  declare public readonly protocol: pulumi.Output<Protocol | undefined>;
   declare public readonly address: pulumi.Output<string | undefined>;
   declare public readonly port: pulumi.Output<number | undefined>;
   declare public readonly fwmark: pulumi.Output<number | undefined>;
-  declare public readonly family: pulumi.Output<"ipv4" | "ipv6" | undefined>;
+  declare public readonly family: pulumi.Output<Family | undefined>;
   declare public readonly scheduler: pulumi.Output<Scheduler>;
   declare public readonly schedulerFlags: pulumi.Output<SchedulerFlag[]>;
   declare public readonly persistence: pulumi.Output<{ timeout: number; netmask: string } | undefined>;
@@ -117,7 +117,7 @@ export class VirtualService extends pulumi.dynamic.Resource {
   /** Real servers of this service in the kernel that the stack does not own (`address:port`). */
   declare public readonly strayRealServers: pulumi.Output<string[]>;
   /** `ipvsadm` (also when unset) or `keepalived`. */
-  declare public readonly engine: pulumi.Output<"ipvsadm" | "keepalived" | undefined>;
+  declare public readonly engine: pulumi.Output<Engine | undefined>;
   /**
    * Engine keepalived: what the last read found, `{ config, live, drifted }`: the file as rendered
    * ("ok"), edited ("changed") or gone ("missing"); the live table as keepalived should have it, or

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TUNNEL_TYPES } from "../ipvs/types";
+import { FORWARDING_METHODS, TUNNEL_TYPES } from "../ipvs/types";
 import { hostPrefix, isIPv4, isIPv6, maxPrefix } from "../net/address";
 import { connection, owner } from "./connection";
 import { ipAddress, port } from "./net";
@@ -43,6 +43,8 @@ export const IPVS_SYSCTLS = [
   "sync_version",
   "run_estimation",
 ] as const;
+/** A net.ipv4.vs.* parameter. */
+export type IpvsSysctl = (typeof IPVS_SYSCTLS)[number];
 
 const SYSCTL_VALUE = "must be a number (or numbers separated by spaces)";
 const sysctlValue = z.union(
@@ -123,7 +125,7 @@ const tunnelReceiver = z.strictObject({
 export const realServerHostInputs = z
   .strictObject({
     connection,
-    mode: z.enum(["dr", "tun", "nat"], {
+    mode: z.enum(FORWARDING_METHODS, {
       error: 'must be "dr" (direct routing), "tun" (IP tunnelling) or "nat" (masquerading)',
     }),
     vips: z.array(ipAddress, { error: "must be a list of IP addresses" }).default([]),
