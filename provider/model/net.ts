@@ -19,7 +19,7 @@ export const hostName = z
   .min(1, { error: "must not be empty" })
   .refine(
     (s) =>
-      isAddress(s) ||
+      isAddress(s, { zoneId: true }) ||
       /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/.test(
         s,
       ),

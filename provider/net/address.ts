@@ -49,9 +49,17 @@ function ipv6Parts(text: string): number[] | undefined {
   return ipaddr.IPv6.parse(hex).parts;
 }
 
-/** Whether a text is an IPv4 (dotted decimal) or IPv6 address. */
-export function isAddress(text: string): boolean {
-  return isIPv4Text(text) || ipv6Parts(text) !== undefined;
+/** An IPv6 zone id (`%eth0`), as node:net accepts it. */
+const ZONE_ID = /%[0-9a-zA-Z.:-]+$/;
+
+/**
+ * Whether a text is an IPv4 (dotted decimal) or IPv6 address. `zoneId`: accept an IPv6 zone id
+ * (`fe80::1%eth0`), which an SSH host may have but an IPVS address never does.
+ */
+export function isAddress(text: string, options: { zoneId?: boolean } = {}): boolean {
+  if (isIPv4Text(text)) return true;
+  const address = options.zoneId ? text.replace(ZONE_ID, "") : text;
+  return ipv6Parts(address) !== undefined;
 }
 
 /**

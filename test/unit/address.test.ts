@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { hostName, ipAddress } from "../../provider/model/net";
 import {
   AddressError,
   addressBytes,
@@ -51,6 +52,18 @@ describe("addresses", () => {
       "10.0.0.1:80",
     ])
       assert.equal(isAddress(a), false, a);
+  });
+
+  it("accepts an IPv6 zone id only when asked (an SSH host's link-local address)", () => {
+    assert.equal(isAddress("fe80::1%eth0", { zoneId: true }), true);
+    assert.equal(isAddress("fe80::1%eth0"), false);
+    assert.equal(isAddress("10.0.0.1%eth0", { zoneId: true }), false);
+    assert.equal(isAddress("fe80::1%", { zoneId: true }), false);
+    assert.equal(hostName.safeParse("fe80::1%eth0").success, true);
+    const vip = ipAddress.safeParse("fe80::1%eth0");
+    assert.equal(vip.success, false);
+    assert.match(vip.error!.issues[0]!.message, /"fe80::1%eth0" is not an IPv4 or IPv6 address/);
+    assert.equal(ipAddress.parse("FD00:0::1"), "fd00::1");
   });
 
   it("writes IPv6 compressed and in lower case, as ipvsadm prints it; IPv4 as given", () => {

@@ -9,6 +9,7 @@ import {
   TUNNEL_CHECKSUMS,
   type VirtualServiceConfig,
 } from "../../provider/ipvs/types";
+import { isIPv6 } from "../../provider/net/address";
 
 export const ipv4 = fc
   .tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 254 }))
@@ -25,7 +26,7 @@ export const serviceKey: fc.Arbitrary<ServiceKey> = fc.oneof(
 );
 
 export const serviceConfig: fc.Arbitrary<VirtualServiceConfig> = serviceKey.chain((key) => {
-  const v6 = "fwmark" in key ? key.family === "ipv6" : key.address.includes(":");
+  const v6 = "fwmark" in key ? key.family === "ipv6" : isIPv6(key.address);
   const netmask = v6
     ? fc.integer({ min: 1, max: 128 }).map(String)
     : fc.integer({ min: 1, max: 32 }).map((n) => {
