@@ -156,11 +156,11 @@ const WITH_PORT = /^([^:]*):(\d+)$/;
  */
 export function parseHostPort(text: string): HostPort {
   if (isAddress(text)) return { address: canonicalAddress(text) };
-  const m = BRACKETED.exec(text) ?? WITH_PORT.exec(text);
-  const address = m ? m[1]! : text;
-  if (!isAddress(address)) throw new AddressError(`"${address}" is not an IPv4 or IPv6 address`, "address", address);
-  const port = Number(m![2]);
-  if (port > 65535) throw new AddressError(`port ${m![2]} is not from 0 to 65535`, "port", m![2]!);
+  const [, address = text, digits] = BRACKETED.exec(text) ?? WITH_PORT.exec(text) ?? [];
+  if (digits === undefined || !isAddress(address))
+    throw new AddressError(`"${address}" is not an IPv4 or IPv6 address`, "address", address);
+  const port = Number(digits);
+  if (port > 65535) throw new AddressError(`port ${digits} is not from 0 to 65535`, "port", digits);
   return { address: canonicalAddress(address), port };
 }
 
