@@ -28,7 +28,11 @@ export interface IpvsClient {
    * claiming an object the kernel may or may not have, never the reverse, so a rerun can tell its
    * own half-made object from one made by someone else. A mutation the kernel refuses leaves the
    * ledger as it was.
+   *
+   * `apply` is the one entry point: the change goes to the kernel as it is (a command line, a
+   * netlink request) and to the ledger (its edit). The per-kind methods below are shorthands for it.
    */
+  apply(change: Change): Promise<void>;
   addService(s: VirtualServiceConfig, owner?: string): Promise<void>;
   editService(s: VirtualServiceConfig, owner?: string): Promise<void>;
   deleteService(k: ServiceKey): Promise<void>;

@@ -246,7 +246,7 @@ export async function runSuite(
         await cleanUp(client);
         await Promise.all(
           c.services.map(async (s) => {
-            await client.addService(s.config, `conformance/${by}/${c.name}`);
+            await client.apply(serviceChange("add", s.config, `conformance/${by}/${c.name}`));
             await Promise.all(s.realServers.map((r) => client.addRealServer(s.config.key, r)));
           }),
         );
