@@ -4,7 +4,9 @@
  * deleted. Both engines use it; the keepalived engine sets the weight through its file.
  */
 import { say } from "../transport/progress";
-import { type IpvsClient, IpvsNotFoundError } from "./client";
+import { realServerChange } from "./change";
+import type { IpvsClient } from "./client";
+import { ensure } from "./ensure";
 import {
   findRealServerEntry,
   findService,
@@ -89,13 +91,7 @@ export async function drainRealServers(
 ): Promise<RealServerConfig[]> {
   const there = await Promise.all(
     rs.map((r) =>
-      ipvs.editRealServer(service, { ...r, weight: 0 }, owner).then(
-        () => true,
-        (e: unknown) => {
-          if (e instanceof IpvsNotFoundError) return false;
-          throw e;
-        },
-      ),
+      ensure(ipvs, realServerChange("edit", service, { ...r, weight: 0 }, owner), { how: "edit-if-present" }),
     ),
   );
   const left = rs.filter((_, i) => there[i]);

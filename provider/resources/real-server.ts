@@ -6,8 +6,10 @@
  * with `ipvsadm -e`: no connection is dropped.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
+import { realServerChange } from "../ipvs/change";
+import { IpvsNotFoundError } from "../ipvs/client";
 import { drainRealServers, drains } from "../ipvs/drain";
+import { ensure } from "../ipvs/ensure";
 import { findRealServer, findRealServerEntry, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
 import { type EngineObserved, keepalivedRealServer, type RealServerSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
@@ -85,16 +87,9 @@ const ipvsadmEngine: EngineOps<Props> = {
     const key = serviceKeyOfRef(v.service);
     const cfg = realServerConfigOf(v);
     const ipvs = ipvsClientFor(v.connection);
-    try {
-      await ipvs.addRealServer(key, cfg, v.owner);
-    } catch (e) {
-      if (e instanceof IpvsNotFoundError) {
-        throw new Error(
-          `cannot add real server ${realServerKeyText(cfg)}: virtual service ${serviceKeyText(key)} does not exist on ${ipvs.host}. ` +
-            "Declare it with a VirtualService resource and pass that resource as `service`, so that it is created first.",
-        );
-      }
-      if (!(e instanceof IpvsAlreadyExistsError)) throw e;
+    let found = false;
+    const takeOver = async () => {
+      found = true;
       const recorded = findRealServerEntry(findService((await ipvs.snapshot()).owned, key) ?? EMPTY, cfg)?.owner;
       if (!mayTakeOver(v.adopt, v.owner, recorded)) {
         throw new Error(
@@ -103,8 +98,14 @@ const ipvsadmEngine: EngineOps<Props> = {
             ". To manage it from this stack, set adopt: true on the RealServer: pulumi-lvs then takes it over and converges it to the declared weight, forwarding and thresholds (dynamic providers cannot `pulumi import`).",
         );
       }
-      await ipvs.editRealServer(key, cfg, v.owner);
-    }
+    };
+    await ensure(ipvs, realServerChange("add", key, cfg, v.owner), { beforeFallback: takeOver }).catch((e) => {
+      if (found || !(e instanceof IpvsNotFoundError)) throw e;
+      throw new Error(
+        `cannot add real server ${realServerKeyText(cfg)}: virtual service ${serviceKeyText(key)} does not exist on ${ipvs.host}. ` +
+          "Declare it with a VirtualService resource and pass that resource as `service`, so that it is created first.",
+      );
+    });
     declare(v);
     return { ...v, owned: true };
   },
@@ -126,12 +127,8 @@ const ipvsadmEngine: EngineOps<Props> = {
     const key = serviceKeyOfRef(news.service);
     const cfg = realServerConfigOf(news);
     const ipvs = ipvsClientFor(news.connection);
-    try {
-      await ipvs.editRealServer(key, cfg, news.owner);
-    } catch (e) {
-      if (!(e instanceof IpvsNotFoundError)) throw e;
-      await ipvs.addRealServer(key, cfg, news.owner); // deleted out of band: put it back
-    }
+    // deleted out of band: put back
+    await ensure(ipvs, realServerChange("edit", key, cfg, news.owner));
     declare(news);
     return { ...news, owned: true };
   },
@@ -143,9 +140,7 @@ const ipvsadmEngine: EngineOps<Props> = {
     const drain = props.drainTimeout ?? 0;
     // graceful: no new connections at once, then wait for the open ones to finish
     if (drains(key, drain) && (await drainRealServers(ipvs, key, [cfg], props.owner, drain)).length === 0) return;
-    await ipvs.deleteRealServer(key, cfg).catch((e) => {
-      if (!(e instanceof IpvsNotFoundError)) throw e;
-    });
+    await ensure(ipvs, realServerChange("delete", key, cfg));
   },
 };
 

@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { type Change, realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
 import {
-  ipvsOp,
   onePassFits as fits,
+  ipvsOp,
   parseOnePass,
   type RecordedOp,
   tookEffect,

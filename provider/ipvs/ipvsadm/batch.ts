@@ -53,8 +53,7 @@ interface Item {
 }
 
 /** A recorded IPVS op: the one-pass path can take it. */
-const fastOf = (b: Item): RecordedOp | undefined =>
-  "op" in b.m && b.m.op.ledger ? (b.m.op as RecordedOp) : undefined;
+const fastOf = (b: Item): RecordedOp | undefined => ("op" in b.m && b.m.op.ledger ? (b.m.op as RecordedOp) : undefined);
 
 /** What a queued mutation is called in messages. */
 const whatOf = (b: Item): string => ("op" in b.m ? commandOf(b.m.op) : b.m.what);
@@ -177,7 +176,9 @@ export class Batcher {
     // each one that runs again is cancelled in the ledger first (when it was recorded at all)
     const again = (items: Item[], recorded: boolean) =>
       this.oneByOne(items, (b) =>
-        recorded ? `${appendScript(ledger, [abortRecord(fastOf(b)!.ledger.tx)])} && { ${this.scriptOf(b)}\n}` : this.scriptOf(b),
+        recorded
+          ? `${appendScript(ledger, [abortRecord(fastOf(b)!.ledger.tx)])} && { ${this.scriptOf(b)}\n}`
+          : this.scriptOf(b),
       );
     if (!out.recorded || !out.reached) {
       // stopped before any rule was applied: one by one tells why
