@@ -21,18 +21,7 @@ import {
   withLiveSettings,
 } from "../model/real-server";
 import { say } from "../transport/progress";
-import {
-  checkClaim,
-  checkFailure,
-  checkHostNeed,
-  checkInputs,
-  checkSeparateRealServer,
-  declareRealServer,
-  hostNeedOf,
-  inlineOwnerOf,
-  mayTakeOver,
-  resourceNameOf,
-} from "./check";
+import { checkClaim, checkFailure, checkInputs, deployment, hostNeedOf, mayTakeOver, resourceNameOf } from "./check";
 import { ipvsClientFor } from "./clients";
 import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
 import { diffFields } from "./fields";
@@ -56,7 +45,7 @@ function specOf(v: RealServerInputs): RealServerSpec {
 }
 
 function declare(v: RealServerInputs): void {
-  declareRealServer(
+  deployment().declareRealServer(
     hostIdOf(v.connection),
     serviceKeyText(serviceKeyOfRef(v.service)),
     realServerKeyText(realServerConfigOf(v)),
@@ -163,7 +152,7 @@ function handedOver(ops: EngineOps<Props>): EngineOps<Props> {
     async delete(props) {
       const service = serviceKeyText(serviceKeyOfRef(props.service));
       const rs = realServerKeyText(realServerConfigOf(props));
-      const to = inlineOwnerOf(hostIdOf(props.connection), service, rs);
+      const to = deployment().inlineOwnerOf(hostIdOf(props.connection), service, rs);
       if (to !== undefined && to !== props.owner) {
         say(
           `real server ${rs} of ${service}: now listed inline by VirtualService "${resourceNameOf(to)}", left in place`,
@@ -191,12 +180,16 @@ export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>
     const property = news.forwarding === "tun" ? "tunnel" : "port";
     const separate = checkFailure(checked, news, "service", (v: RealServerInputs) =>
       v.owner
-        ? checkSeparateRealServer(hostIdOf(v.connection), serviceKeyText(serviceKeyOfRef(v.service)), v.owner)
+        ? deployment().checkSeparateRealServer(
+            hostIdOf(v.connection),
+            serviceKeyText(serviceKeyOfRef(v.service)),
+            v.owner,
+          )
         : undefined,
     );
     return checkFailure(separate, news, property, (v: RealServerInputs) => {
       const need = hostNeedOf(realServerConfigOf(v));
-      return need && v.owner ? checkHostNeed(v.address, v.owner, need) : undefined;
+      return need && v.owner ? deployment().checkHostNeed(v.address, v.owner, need) : undefined;
     });
   },
   engineOf,

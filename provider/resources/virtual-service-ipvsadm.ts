@@ -27,7 +27,7 @@ import {
   type VirtualServiceInputs,
 } from "../model/virtual-service";
 import { say } from "../transport/progress";
-import { isDeclaredRealServer, mayTakeOver, sameStack } from "./check";
+import { deployment, mayTakeOver, sameStack } from "./check";
 import { ipvsClientFor } from "./clients";
 import type { EngineOps } from "./engines";
 
@@ -136,7 +136,7 @@ async function serviceAsDeclared(ipvs: IpvsClient, cfg: VirtualServiceConfig, ow
 function undeclared(v: IpvsadmProps, key: ServiceKey, rs: readonly RealServerConfig[]): RealServerConfig[] {
   const host = hostIdOf(v.connection);
   const service = serviceKeyText(key);
-  return rs.filter((r) => !isDeclaredRealServer(host, service, realServerKeyText(r)));
+  return rs.filter((r) => !deployment().isDeclaredRealServer(host, service, realServerKeyText(r)));
 }
 
 /** An exclusive service's strays go, except the real servers this deployment declares. */

@@ -21,7 +21,7 @@ import {
   serviceKeyOf,
   type VirtualServiceInputs,
 } from "../model/virtual-service";
-import { checkClaim, checkFailure, checkHostNeed, checkInlineService, checkInputs, hostNeedOf } from "./check";
+import { checkClaim, checkFailure, checkInputs, deployment, hostNeedOf } from "./check";
 import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
 import { diffFields } from "./fields";
 import { type IpvsadmProps, ipvsadmVirtualService } from "./virtual-service-ipvsadm";
@@ -83,11 +83,11 @@ function inlineFailure(v: VirtualServiceInputs): string | undefined {
   const service = serviceKeyText(serviceKeyOf(v));
   const entries = inlineEntries(v);
   const cfgs = entries.map((e) => realServerConfigOf(e.rs));
-  const mixed = checkInlineService(hostIdOf(v.connection), service, v.owner, cfgs.map(realServerKeyText));
+  const mixed = deployment().checkInlineService(hostIdOf(v.connection), service, v.owner, cfgs.map(realServerKeyText));
   if (mixed) return mixed;
   for (const [i, cfg] of cfgs.entries()) {
     const need = hostNeedOf(cfg);
-    const failure = need && checkHostNeed(cfg.address, `${v.owner}[${entries[i]!.key}]`, need);
+    const failure = need && deployment().checkHostNeed(cfg.address, `${v.owner}[${entries[i]!.key}]`, need);
     if (failure) return `realServers[${JSON.stringify(entries[i]!.key)}]: ${failure}`;
   }
   return undefined;
