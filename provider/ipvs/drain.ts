@@ -98,3 +98,18 @@ export async function drainRealServers(
   if (left.length > 0) await waitDrained(ipvs, service, left, seconds, undefined, undefined, progress);
   return left;
 }
+
+/** Deletes real servers of a service (drained together first, for `drainSeconds`); gone ones are done. */
+export async function removeRealServers(
+  ipvs: IpvsClient,
+  service: ServiceKey,
+  rs: readonly RealServerConfig[],
+  owner: string | undefined,
+  drainSeconds: number,
+): Promise<void> {
+  const left =
+    drains(service, drainSeconds) && rs.length > 0
+      ? await drainRealServers(ipvs, service, rs, owner, drainSeconds)
+      : rs;
+  await Promise.all(left.map((r) => ensure(ipvs, realServerChange("delete", service, r))));
+}

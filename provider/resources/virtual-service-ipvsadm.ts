@@ -3,11 +3,11 @@
  * client (ipvsadm commands, or netlink), recorded in the director's ledger. Each method computes
  * the service's configuration once and passes it down.
  */
-import { realServerChange, serviceChange } from "../ipvs/change";
+import { serviceChange } from "../ipvs/change";
 import type { IpvsClient } from "../ipvs/client";
-import { drainRealServers, drains } from "../ipvs/drain";
+import { drainRealServers, drains, removeRealServers } from "../ipvs/drain";
 import { ensure } from "../ipvs/ensure";
-import { planRealServers, type RealServerPlan } from "../ipvs/sync";
+import { planRealServers, type RealServerPlan, syncRealServers } from "../ipvs/sync";
 import {
   findService,
   type RealServerConfig,
@@ -26,7 +26,6 @@ import {
   serviceConfigOf,
   type VirtualServiceInputs,
 } from "../model/virtual-service";
-import { say } from "../transport/progress";
 import { deployment, mayTakeOver, sameStack } from "./check";
 import { ipvsClientFor } from "./clients";
 import type { EngineOps } from "./engines";
@@ -43,12 +42,11 @@ function straysOf(live: ServiceEntry, owned: ServiceEntry | undefined): string[]
     .sort();
 }
 
-/** What it takes to bring the inline real servers of `v` (service `key`) to the kernel, from a snapshot. */
+/** What it would take to bring the inline real servers of `v` (service `key`) to the kernel, from a snapshot. */
 function inlinePlan(
   v: IpvsadmProps,
   key: ServiceKey,
   snap: { table: { services: ServiceEntry[] }; owned: { services: ServiceEntry[] } },
-  olds?: IpvsadmProps,
 ): RealServerPlan {
   return planRealServers(
     key,
@@ -56,46 +54,30 @@ function inlinePlan(
     findService(snap.table, key),
     findService(snap.owned, key),
     v.owner,
-    inlineConfigs(olds).map(realServerKeyText),
-    (recorded) => v.owner !== undefined && sameStack(recorded, v.owner),
+    [],
+    mayTakeOf(v),
   );
 }
 
-/** Deletes real servers of a service (drained together first, for `drain` seconds); gone ones are done. */
-async function removeAll(
-  ipvs: IpvsClient,
-  key: ServiceKey,
-  rs: readonly RealServerConfig[],
-  owner: string | undefined,
-  drain: number,
-): Promise<void> {
-  const left = drains(key, drain) && rs.length > 0 ? await drainRealServers(ipvs, key, rs, owner, drain) : rs;
-  await Promise.all(left.map((r) => ensure(ipvs, realServerChange("delete", key, r))));
-}
+/** A real server the ledger records as another's passes to `v` when that one is of the same stack. */
+const mayTakeOf =
+  (v: IpvsadmProps) =>
+  (recorded: string): boolean =>
+    v.owner !== undefined && sameStack(recorded, v.owner);
 
 /**
- * Brings the inline real servers to the kernel: the adds and edits that are needed, in one batch
- * (each put right when it was made or removed meanwhile); removed entries drained and deleted;
- * strays deleted when the service is exclusive. Returns the strays left.
+ * Brings the inline real servers of `v` (service `key`) to the kernel (ipvs/sync.ts); the strays
+ * that RealServers of this deployment declare are theirs. Returns the strays left.
  */
-async function syncInline(v: IpvsadmProps, key: ServiceKey, olds?: IpvsadmProps): Promise<string[]> {
-  const ipvs = ipvsClientFor(v.connection);
-  // (one read shared by the services of the host that sync together; any change through the client drops it)
-  const plan = inlinePlan(v, key, await ipvs.snapshot(), olds);
-  if (plan.taken.length > 0) {
-    const t = plan.taken[0]!;
-    throw new Error(
-      `real server ${realServerKeyText(t.rs)} of ${serviceKeyText(key)} on ${ipvs.host} belongs to "${t.owner}" (another stack, by the director's ledger)${plan.taken.length > 1 ? `, and ${plan.taken.length - 1} more` : ""}: remove it there first, or leave it out of realServers`,
-    );
-  }
-  if (plan.apply.length > 1)
-    say(`applying ${plan.apply.length} real servers of ${serviceKeyText(key)} on ${ipvs.host} in one batch`);
-  await Promise.all(plan.apply.map((c) => ensure(ipvs, c)));
-  await removeAll(ipvs, key, plan.remove, v.owner, v.drainTimeout ?? 0);
-  const strays = undeclared(v, key, plan.strays);
-  if (!exclusiveOf(v)) return strays.map(realServerKeyText).sort();
-  await removeAll(ipvs, key, strays, undefined, 0);
-  return [];
+function syncInline(v: IpvsadmProps, key: ServiceKey, olds?: IpvsadmProps): Promise<string[]> {
+  return syncRealServers(ipvsClientFor(v.connection), key, inlineConfigs(v), {
+    owner: v.owner,
+    before: inlineConfigs(olds).map(realServerKeyText),
+    mayTake: mayTakeOf(v),
+    drainSeconds: v.drainTimeout ?? 0,
+    exclusive: exclusiveOf(v),
+    declaredElsewhere: declaredIn(v, key),
+  });
 }
 
 /**
@@ -132,17 +114,24 @@ async function serviceAsDeclared(ipvs: IpvsClient, cfg: VirtualServiceConfig, ow
   return !!live && view(live.config) === view(cfg) && findService(snap.owned, cfg.key)?.owner === owner;
 }
 
-/** Of these real servers of `v`'s service (`key`), those that no resource of this deployment declares. */
-function undeclared(v: IpvsadmProps, key: ServiceKey, rs: readonly RealServerConfig[]): RealServerConfig[] {
+/** Whether a resource of this deployment (a RealServer) declares a real server of `v`'s service (`key`). */
+function declaredIn(v: IpvsadmProps, key: ServiceKey): (rs: RealServerConfig) => boolean {
   const host = hostIdOf(v.connection);
   const service = serviceKeyText(key);
-  return rs.filter((r) => !deployment().isDeclaredRealServer(host, service, realServerKeyText(r)));
+  return (r) => deployment().isDeclaredRealServer(host, service, realServerKeyText(r));
 }
 
 /** An exclusive service's strays go, except the real servers this deployment declares. */
 async function removeStrays(v: IpvsadmProps, key: ServiceKey, live: ServiceEntry, strays: string[]): Promise<void> {
+  const declared = declaredIn(v, key);
   const found = live.realServers.map((r) => r.config).filter((r) => strays.includes(realServerKeyText(r)));
-  await removeAll(ipvsClientFor(v.connection), key, undeclared(v, key, found), undefined, 0);
+  await removeRealServers(
+    ipvsClientFor(v.connection),
+    key,
+    found.filter((r) => !declared(r)),
+    undefined,
+    0,
+  );
 }
 
 /** Makes the service; one that exists already is taken over only when this resource may (adopt, or its own). */
@@ -220,7 +209,7 @@ async function deleteService(props: IpvsadmProps): Promise<void> {
   // Real servers that this stack does not own would go with the service: unless the service
   // claims them all (exclusive), leave the service to them, with its own real servers removed.
   if (!exclusiveOf(props) && straysOf(live, findService(snap.owned, key)).length > 0) {
-    await removeAll(ipvs, key, mine, props.owner, drain);
+    await removeRealServers(ipvs, key, mine, props.owner, drain);
     return;
   }
   if (mine.length > 0 && drains(key, drain)) await drainRealServers(ipvs, key, mine, props.owner, drain);

@@ -12,8 +12,8 @@ import {
   withLedgerFirst,
 } from "../ledger";
 import { parseRules } from "../rules/parse";
+import { argsOf } from "../rules/words";
 import { findRealServerEntry, findService, type IpvsTable, realServerKeyText, serviceKeyText } from "../types";
-import { argsOf } from "./command";
 
 export interface OpResult {
   code: number;
