@@ -113,6 +113,8 @@ export class IpvsadmClient implements IpvsClient {
     await this.mutate(ipvsOp(change, false));
   }
 
+  // Shorthands for apply, one per kind of change (tools and tests use them).
+
   addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     return this.apply(serviceChange("add", s, owner));
   }

@@ -227,6 +227,8 @@ export class NetlinkIpvsClient implements IpvsClient {
     return { service: parseCounters(svc, "service"), realServers };
   }
 
+  // Shorthands for apply, one per kind of change (tools and tests use them).
+
   addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     return this.apply(serviceChange("add", s, owner));
   }
