@@ -14,9 +14,9 @@ import { findRealServer, findRealServerEntry, findService, realServerKeyText, se
 import { type EngineObserved, keepalivedRealServer, type RealServerSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
 import {
+  checkedRealServer,
   type RealServerInputs,
   realServerConfigOf,
-  realServerInputs,
   serviceKeyOfRef,
   withLiveSettings,
 } from "../model/real-server";
@@ -50,14 +50,6 @@ function declare(v: RealServerInputs): void {
     serviceKeyText(serviceKeyOfRef(v.service)),
     realServerKeyText(realServerConfigOf(v)),
   );
-}
-
-function normalize(v: RealServerInputs): RealServerInputs {
-  const cfg = realServerConfigOf(v);
-  const out: RealServerInputs = { ...v, port: cfg.port };
-  if (cfg.tunnel) out.tunnel = { ...cfg.tunnel };
-  else delete out.tunnel;
-  return out;
 }
 
 export function realServerId(v: RealServerInputs): string {
@@ -170,7 +162,7 @@ const engineOf = (v: RealServerInputs): EngineOps<Props> => engines[v.service.en
 
 export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>({
   async check(_olds, news) {
-    const checked = checkClaim<RealServerInputs>(checkInputs(realServerInputs, news, normalize), news, (v) => ({
+    const checked = checkClaim<RealServerInputs>(checkInputs(checkedRealServer, news), news, (v) => ({
       id: realServerId(v),
       owner: v.owner,
       property: "address",
