@@ -29,19 +29,19 @@ export interface OpResult {
 export interface IpvsOp {
   change: Change;
   args: readonly string[];
+  /** The command line, as it runs and as messages name it (`ipvsadm -a -t …`). */
+  command: string;
   /** Absent: unrecorded (the ipvsadm command alone). */
   ledger?: { edit: LedgerEdit; tx: string };
 }
 
 /** The queued form of `change`, recorded in the ledger unless `record` is false. */
 export function ipvsOp(change: Change, record = true): IpvsOp {
-  const op: IpvsOp = { change, args: argsOf(change) };
+  const args = argsOf(change);
+  const op: IpvsOp = { change, args, command: `ipvsadm ${shellJoin(args)}` };
   if (record) op.ledger = { edit: ledgerEditOf(change), tx: newTx() };
   return op;
 }
-
-/** The command line of an op, as it runs and as messages name it (`ipvsadm -a -t …`). */
-export const commandOf = (op: IpvsOp): string => `ipvsadm ${shellJoin(op.args)}`;
 
 /** One queued mutation: an IPVS change, or a shell script of its own (a ledger update). */
 export type Mutation = { op: IpvsOp } | { script: string; what: string };
@@ -56,7 +56,7 @@ interface Item {
 const fastOf = (b: Item): RecordedOp | undefined => ("op" in b.m && b.m.op.ledger ? (b.m.op as RecordedOp) : undefined);
 
 /** What a queued mutation is called in messages. */
-const whatOf = (b: Item): string => ("op" in b.m ? commandOf(b.m.op) : b.m.what);
+const whatOf = (b: Item): string => ("op" in b.m ? b.m.op.command : b.m.what);
 
 const OP = "#pulumi-lvs:op";
 const FAST = "#pulumi-lvs:fast";
@@ -136,7 +136,7 @@ export class Batcher {
   private scriptOf(b: Item): string {
     if (!("op" in b.m)) return b.m.script;
     const { op } = b.m;
-    return op.ledger ? withLedgerFirst(this.ledger, op.ledger.edit, op.ledger.tx, commandOf(op)) : commandOf(op);
+    return op.ledger ? withLedgerFirst(this.ledger, op.ledger.edit, op.ledger.tx, op.command) : op.command;
   }
 
   /** Each script on its own, MAX_BATCH per round trip (each starts processes of its own: a round trip of thousands would not end in time). */

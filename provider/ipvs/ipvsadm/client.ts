@@ -25,7 +25,7 @@ import {
 } from "../ledger";
 import { parseRules } from "../rules/parse";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
-import { Batcher, commandOf, type IpvsOp, ipvsOp } from "./batch";
+import { Batcher, type IpvsOp, ipvsOp } from "./batch";
 import { mergeThresholds, parseThresholds } from "./thresholds";
 
 const SECTION = "#pulumi-lvs:section";
@@ -156,7 +156,7 @@ export class IpvsadmClient implements IpvsClient {
     const r = await this.batcher.run({ op });
     if (r.code === 0) return;
     const c = op.change;
-    const command = commandOf(op);
+    const { command } = op;
     const edit = c.kind === "delete" ? op.ledger?.edit : undefined;
     const subject = { key: c.service, rs: c.rs };
     const err = r.output.trim();
