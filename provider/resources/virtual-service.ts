@@ -62,6 +62,7 @@ function specOf(v: VirtualServiceInputs, olds?: VirtualServiceInputs): ServiceSp
 /** A service's id: its director and its key (`host/tcp/10.0.0.1:80`). */
 const idOf = (v: VirtualServiceInputs, key: ServiceKey): string => `${hostIdOf(v.connection)}/${serviceKeyText(key)}`;
 
+/** The id of a VirtualService (its Pulumi id): `host[:port]/tcp/10.0.0.100:80` or `…/fwmark/1`. */
 export function virtualServiceId(v: VirtualServiceInputs): string {
   return idOf(v, serviceKeyOf(v));
 }
