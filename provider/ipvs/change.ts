@@ -2,7 +2,7 @@ import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig 
 
 /**
  * One IPVS mutation, the record both clients share: the ipvsadm client turns it into a command
- * line (ipvsadm/client.ts, argsOf), the netlink client into a request (netlink/client.ts), and the
+ * line (rules/words.ts, argsOf), the netlink client into a request (netlink/client.ts), and the
  * ledger module into the edit of the ledger (ledger/index.ts, ledgerEditOf).
  */
 export type Change = ServiceChange | RealServerChange;

@@ -1,5 +1,5 @@
 import type { Change } from "./change";
-import type { IpvsTable, RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "./types";
+import type { IpvsTable, RealServerKey, ServiceKey } from "./types";
 import { realServerKeyText, serviceKeyText } from "./types";
 
 /**
@@ -28,13 +28,12 @@ export interface IpvsClient {
    * claiming an object the kernel may or may not have, never the reverse, so a rerun can tell its
    * own half-made object from one made by someone else. A mutation the kernel refuses leaves the
    * ledger as it was.
+   *
+   * The change goes to the kernel as it is (a command line, a netlink request) and to the ledger
+   * (its edit): add, edit or delete, of a service or of a real server. ipvs/ensure.ts makes an
+   * object so whatever is there (add else edit, edit else add, delete unless gone).
    */
-  addService(s: VirtualServiceConfig, owner?: string): Promise<void>;
-  editService(s: VirtualServiceConfig, owner?: string): Promise<void>;
-  deleteService(k: ServiceKey): Promise<void>;
-  addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void>;
-  editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void>;
-  deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void>;
+  apply(change: Change): Promise<void>;
   /**
    * Applies one change to the kernel and leaves the ledger alone: for rules another daemon owns
    * (keepalived's), which pulumi-lvs puts back when they go missing but never claims. The same

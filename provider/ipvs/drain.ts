@@ -4,7 +4,9 @@
  * deleted. Both engines use it; the keepalived engine sets the weight through its file.
  */
 import { say } from "../transport/progress";
-import { type IpvsClient, IpvsNotFoundError } from "./client";
+import { realServerChange } from "./change";
+import type { IpvsClient } from "./client";
+import { ensure } from "./ensure";
 import {
   findRealServerEntry,
   findService,
@@ -89,16 +91,25 @@ export async function drainRealServers(
 ): Promise<RealServerConfig[]> {
   const there = await Promise.all(
     rs.map((r) =>
-      ipvs.editRealServer(service, { ...r, weight: 0 }, owner).then(
-        () => true,
-        (e: unknown) => {
-          if (e instanceof IpvsNotFoundError) return false;
-          throw e;
-        },
-      ),
+      ensure(ipvs, realServerChange("edit", service, { ...r, weight: 0 }, owner), { how: "edit-if-present" }),
     ),
   );
   const left = rs.filter((_, i) => there[i]);
   if (left.length > 0) await waitDrained(ipvs, service, left, seconds, undefined, undefined, progress);
   return left;
+}
+
+/** Deletes real servers of a service (drained together first, for `drainSeconds`); gone ones are done. */
+export async function removeRealServers(
+  ipvs: IpvsClient,
+  service: ServiceKey,
+  rs: readonly RealServerConfig[],
+  owner: string | undefined,
+  drainSeconds: number,
+): Promise<void> {
+  const left =
+    drains(service, drainSeconds) && rs.length > 0
+      ? await drainRealServers(ipvs, service, rs, owner, drainSeconds)
+      : rs;
+  await Promise.all(left.map((r) => ensure(ipvs, realServerChange("delete", service, r))));
 }

@@ -1,10 +1,21 @@
 /**
- * The changes that bring one service's real servers to a declared set (a VirtualService's inline
- * real servers). Pure: from the live table, the ledger and the declaration; the resource applies
- * them, all in one batch.
+ * One service's real servers brought to a declared set (a VirtualService's inline real servers):
+ * {@link planRealServers} plans the changes (pure: from the live table, the ledger and the
+ * declaration), {@link syncRealServers} applies them, the adds and edits in one batch.
  */
+import { say } from "../transport/progress";
 import { type RealServerChange, realServerChange } from "./change";
-import { type RealServerConfig, realServerKeyText, type ServiceEntry, type ServiceKey } from "./types";
+import type { IpvsClient } from "./client";
+import { removeRealServers } from "./drain";
+import { ensure } from "./ensure";
+import {
+  findService,
+  type RealServerConfig,
+  realServerKeyText,
+  type ServiceEntry,
+  type ServiceKey,
+  serviceKeyText,
+} from "./types";
 
 export interface RealServerPlan {
   /** Adds (missing from the kernel) and edits (different, or not recorded as the owner's in the ledger). */
@@ -74,4 +85,58 @@ export function planRealServers(
     // (else another resource's, by the ledger: left to it)
   }
   return plan;
+}
+
+/** How {@link syncRealServers} treats what it finds besides the declared real servers. */
+export interface SyncOptions {
+  /** The declaring resource (`project/stack/name`), recorded with each real server. */
+  owner?: string;
+  /** The keys (`address:port`) declared before this change. */
+  before?: readonly string[];
+  /** Whether a real server the ledger records as `recorded`'s may pass to `owner`. */
+  mayTake?: (recorded: string) => boolean;
+  /** Seconds the removed real servers are drained for before they are deleted. */
+  drainSeconds: number;
+  /** Whether the service claims all its real servers: strays are then deleted. */
+  exclusive: boolean;
+  /** Whether another resource of the deployment declares a stray: it is then left alone and not reported. */
+  declaredElsewhere: (rs: RealServerConfig) => boolean;
+}
+
+/**
+ * Brings the real servers of `service` to `want`: the adds and edits that are needed, in one
+ * batch (each put right when it was made or removed meanwhile); removed ones drained and
+ * deleted; strays deleted when the service is exclusive. Returns the strays left (keys, sorted).
+ */
+export async function syncRealServers(
+  ipvs: IpvsClient,
+  service: ServiceKey,
+  want: readonly RealServerConfig[],
+  o: SyncOptions,
+): Promise<string[]> {
+  // (one read shared by the services of the host that sync together; any change through the client drops it)
+  const snap = await ipvs.snapshot();
+  const plan = planRealServers(
+    service,
+    want,
+    findService(snap.table, service),
+    findService(snap.owned, service),
+    o.owner,
+    o.before,
+    o.mayTake,
+  );
+  if (plan.taken.length > 0) {
+    const t = plan.taken[0]!;
+    throw new Error(
+      `real server ${realServerKeyText(t.rs)} of ${serviceKeyText(service)} on ${ipvs.host} belongs to "${t.owner}" (another stack, by the director's ledger)${plan.taken.length > 1 ? `, and ${plan.taken.length - 1} more` : ""}: remove it there first, or leave it out of realServers`,
+    );
+  }
+  if (plan.apply.length > 1)
+    say(`applying ${plan.apply.length} real servers of ${serviceKeyText(service)} on ${ipvs.host} in one batch`);
+  await Promise.all(plan.apply.map((c) => ensure(ipvs, c)));
+  await removeRealServers(ipvs, service, plan.remove, o.owner, o.drainSeconds);
+  const strays = plan.strays.filter((r) => !o.declaredElsewhere(r));
+  if (!o.exclusive) return strays.map(realServerKeyText).sort();
+  await removeRealServers(ipvs, service, strays, undefined, 0);
+  return [];
 }

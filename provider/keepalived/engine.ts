@@ -13,8 +13,9 @@
 
 import type { PersistedFile } from "../host/persist";
 import { type Change, realServerChange, serviceChange } from "../ipvs/change";
-import { IpvsAlreadyExistsError, type IpvsClient, IpvsNotFoundError } from "../ipvs/client";
+import type { IpvsClient } from "../ipvs/client";
 import { drainedText, drainReporter, drains, waitDrained } from "../ipvs/drain";
+import { ensure } from "../ipvs/ensure";
 import {
   findRealServer,
   findService,
@@ -322,10 +323,7 @@ async function carriesTraffic(t: Transport, service: ServiceKey): Promise<boolea
  * keepalived may have made the same change meanwhile: "already exists" and "not found" are done.
  */
 async function repair(ipvs: IpvsClient, change: Change): Promise<void> {
-  await ipvs.applyUnrecorded(change).catch((e: unknown) => {
-    if (e instanceof IpvsAlreadyExistsError || e instanceof IpvsNotFoundError) return;
-    throw e;
-  });
+  await ensure(ipvs, change, { how: "repair" });
 }
 
 /** One kind of object the keepalived engine keeps (a service or a real server), as the resources use it. */

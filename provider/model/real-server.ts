@@ -189,3 +189,15 @@ export function realServerConfigOf(v: RealServerOfService): RealServerConfig {
   }
   return c;
 }
+
+/** A valid RealServer as stored in state: its port decided (the service's by default), its tunnel as the kernel reads it back. */
+export function normalizeRealServer(v: RealServerInputs): RealServerInputs {
+  const cfg = realServerConfigOf(v);
+  const out: RealServerInputs = { ...v, port: cfg.port };
+  if (cfg.tunnel) out.tunnel = { ...cfg.tunnel };
+  else delete out.tunnel;
+  return out;
+}
+
+/** What `check` parses a RealServer's inputs with: validated, defaults applied, normalized. */
+export const checkedRealServer = realServerInputs.transform(normalizeRealServer);

@@ -3,6 +3,7 @@ import {
   FAMILIES,
   orderedFlags,
   PROTOCOLS,
+  type RealServerConfig,
   SCHEDULER_FLAGS,
   SCHEDULERS,
   type ServiceKey,
@@ -21,7 +22,13 @@ import {
 import { connection, owner } from "./connection";
 import { drainTimeout, ENGINES, sorryServer } from "./keepalived";
 import { ipAddress, port } from "./net";
-import { type InlineRealServer, inlineRealServer, realServerIssues, type serviceRef } from "./real-server";
+import {
+  type InlineRealServer,
+  inlineRealServer,
+  realServerConfigOf,
+  realServerIssues,
+  type serviceRef,
+} from "./real-server";
 
 /** Persistence timeout bounds, in seconds (the kernel stores timeout × HZ in 32 bits). */
 export const MAX_PERSISTENCE_TIMEOUT = 2_147_483;
@@ -226,3 +233,41 @@ export function serviceConfigOf(v: VirtualServiceInputs): VirtualServiceConfig {
   if (v.pe) c.pe = v.pe;
   return c;
 }
+
+/** Exclusive: as set, else true for a service with inline real servers (the ipvsadm engine's). */
+export const exclusiveOf = (v: VirtualServiceInputs): boolean =>
+  v.exclusive ?? (v.realServers !== undefined && v.engine !== "keepalived");
+
+/** An inline real server's settings, normalized as a RealServer's (its tunnel as the kernel reads it back). */
+function normalizedEntry(e: InlineEntry, cfg: RealServerConfig): InlineRealServer {
+  const { service: _s, address: _a, port: _p, ...settings } = e.rs;
+  const out: InlineRealServer = { ...settings };
+  if (cfg.tunnel) out.tunnel = { ...cfg.tunnel };
+  else delete out.tunnel;
+  return out;
+}
+
+/**
+ * A valid VirtualService as stored in state: scheduler flags in the kernel's order, persistence
+ * with its netmask, a fwmark service's family, `exclusive` decided, inline real servers normalized
+ * as RealServers are. The service's configuration is computed once.
+ */
+export function normalizeVirtualService(v: VirtualServiceInputs): VirtualServiceInputs {
+  const cfg = serviceConfigOf(v);
+  const out: VirtualServiceInputs = { ...v, schedulerFlags: cfg.schedulerFlags };
+  if (cfg.persistence) out.persistence = { timeout: cfg.persistence.timeout, netmask: cfg.persistence.netmask };
+  if (v.fwmark !== undefined) out.family = v.family ?? "ipv4";
+  out.exclusive = exclusiveOf(v);
+  if (v.realServers !== undefined)
+    out.realServers = Object.fromEntries(
+      inlineEntries(v).map((e) => [e.key, normalizedEntry(e, realServerConfigOf(e.rs))]),
+    );
+  return out;
+}
+
+/** What `check` parses a VirtualService's inputs with: validated, defaults applied, normalized. */
+export const checkedVirtualService = virtualServiceInputs.transform(normalizeVirtualService);
+
+/** The declared inline real servers, as the kernel takes them (none: not inline). */
+export const inlineConfigs = (v: VirtualServiceInputs | undefined): RealServerConfig[] =>
+  v?.realServers === undefined ? [] : inlineEntries(v).map((e) => realServerConfigOf(e.rs));

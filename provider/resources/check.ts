@@ -1,8 +1,8 @@
 /**
  * What every resource's `check` does: validate and normalize the inputs, and claim the IPVS
  * object, so that two resources of one deployment declaring the same object fail at preview.
- * Also the memory of which real servers this deployment declares. Memory only: nothing here
- * touches a host.
+ * Also the memory of the deployment (one {@link Deployment}: what it claims and declares). Memory
+ * only: nothing here touches a host.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
@@ -27,46 +27,6 @@ export function checkInputs<S extends z.ZodType>(
 }
 
 /**
- * The real servers this deployment declares, by host and service, as their RealServer resources
- * are read, created or updated in this provider process. An exclusive VirtualService never prunes
- * these as strays, even if the host's ledger lost them (a wiped /var/lib, a reinstalled host).
- * Memory only: recording it changes nothing anywhere.
- */
-const declared = new Map<string, Set<string>>();
-
-export function declareRealServer(host: string, service: string, realServer: string): void {
-  const k = `${host} ${service}`;
-  let set = declared.get(k);
-  if (!set) {
-    set = new Set();
-    declared.set(k, set);
-  }
-  set.add(realServer);
-}
-
-export function isDeclaredRealServer(host: string, service: string, realServer: string): boolean {
-  return declared.get(`${host} ${service}`)?.has(realServer) ?? false;
-}
-
-/**
- * Which resource (owner, `project/stack/name`) declared each IPVS object checked in this provider
- * process: one deployment's resources share it, so two resources that declare the same service or
- * real server are caught at `check`, in preview, before any host is touched. Memory only.
- */
-const claims = new Map<string, string>();
-
-/**
- * Records that `owner` declares the object `id`.
- * @returns the other resource that already declared it in this deployment, if any
- */
-export function claim(id: string, owner: string | undefined): string | undefined {
-  if (owner === undefined) return undefined;
-  const first = claims.get(id);
-  if (first === undefined) claims.set(id, owner);
-  return first !== undefined && first !== owner ? first : undefined;
-}
-
-/**
  * The end of every `check` of an IPVS object: when the inputs are valid and known, claims the object
  * for its owner, and fails on `property` if another resource of this deployment declared it first.
  */
@@ -77,7 +37,7 @@ export function checkClaim<V>(
 ): pulumi.dynamic.CheckResult {
   if ((checked.failures?.length ?? 0) > 0 || containsUnknown(checked.inputs)) return checked;
   const o = object(checked.inputs as V);
-  const other = claim(o.id, o.owner);
+  const other = current.claim(o.id, o.owner);
   if (!other) return checked;
   const reason = `${o.property}: ${o.kind} ${o.text} is already declared by resource "${resourceNameOf(other)}": declare each ${o.kind} once`;
   return { inputs: news, failures: [{ property: o.property, reason }] };
@@ -96,57 +56,6 @@ export function checkFailure<V>(
   if ((checked.failures?.length ?? 0) > 0 || containsUnknown(checked.inputs)) return checked;
   const reason = failure(checked.inputs as V);
   return reason ? { inputs: news, failures: [{ property, reason }] } : checked;
-}
-
-/** Forgets every claim (unit tests run many deployments in one process). @internal */
-export function resetClaims(): void {
-  claims.clear();
-  needsAt.clear();
-  hostsAt.clear();
-  inlineAt.clear();
-  separateAt.clear();
-  inlineOwners.clear();
-}
-
-// ---- the two forms of a service's real servers: inline in the VirtualService, or separate RealServers
-
-/** By service (`host/tcp/vip:port`): the VirtualService that lists its real servers inline. */
-const inlineAt = new Map<string, string>();
-/** By service: the first separate RealServer of it. */
-const separateAt = new Map<string, string>();
-/** By real server (`host service rs`): the VirtualService that lists it inline. */
-const inlineOwners = new Map<string, string>();
-
-/**
- * Records that the VirtualService `owner` lists the real servers of `service` inline (their keys,
- * `address:port`); fails when a separate RealServer of the deployment joins the same service.
- */
-export function checkInlineService(
-  host: string,
-  service: string,
-  owner: string,
-  realServers: readonly string[],
-): string | undefined {
-  inlineAt.set(`${host}/${service}`, owner);
-  for (const rs of realServers) inlineOwners.set(`${host} ${service} ${rs}`, owner);
-  const other = separateAt.get(`${host}/${service}`);
-  return other
-    ? `lists the real servers of ${service} inline, and RealServer "${resourceNameOf(other)}" is a real server of it too: a service takes one form or the other. Move that real server into realServers (it is handed over without being removed), or leave realServers out`
-    : undefined;
-}
-
-/** Records a separate RealServer of `service`; fails when a VirtualService lists that service's real servers inline. */
-export function checkSeparateRealServer(host: string, service: string, owner: string): string | undefined {
-  if (!separateAt.has(`${host}/${service}`)) separateAt.set(`${host}/${service}`, owner);
-  const inline = inlineAt.get(`${host}/${service}`);
-  return inline
-    ? `is a real server of ${service}, whose VirtualService "${resourceNameOf(inline)}" lists its real servers inline: a service takes one form or the other. Add it to that service's realServers instead`
-    : undefined;
-}
-
-/** The VirtualService of this deployment that lists the real server inline, if any (a RealServer's delete leaves it to it). */
-export function inlineOwnerOf(host: string, service: string, realServer: string): string | undefined {
-  return inlineOwners.get(`${host} ${service} ${realServer}`);
 }
 
 /** Whether two owners (`project/stack/name`) are resources of one stack. */
@@ -209,46 +118,136 @@ export function hostNeedOf(cfg: RealServerConfig): HostNeed | undefined {
   return NEEDS[cfg.forwarding]?.(cfg);
 }
 
-/** By real-server address: the needs of the RealServers at it, and the RealServerHost that declares it. */
-const needsAt = new Map<string, Map<string, HostNeed>>();
-const hostsAt = new Map<string, { owner: string; mode: string; provides: HostNeed[] }>();
-
 const prepared = (h: { mode: string; provides: HostNeed[] }) =>
   h.provides.length > 0 ? h.provides.map((n) => n.text).join(", ") : `mode ${h.mode}`;
 
 /**
- * Records that the RealServer `owner` at `address` needs `need` of its host; fails when the
- * RealServerHost of the deployment that declares this address does not provide it. Memory only.
+ * What one deployment's resources tell each other in this provider process, as they are checked,
+ * read, created or updated: which resource claims each IPVS object, which real servers it
+ * declares, the form each service's real servers take, and what real servers need of their hosts.
+ * Memory only: recording anything here changes nothing anywhere. One object, reset as a whole.
  */
-export function checkHostNeed(address: string, owner: string, need: HostNeed): string | undefined {
-  let at = needsAt.get(address);
-  if (!at) {
-    at = new Map();
-    needsAt.set(address, at);
+export class Deployment {
+  /** By IPVS object id: the resource (owner, `project/stack/name`) that declared it first. */
+  private readonly claims = new Map<string, string>();
+  /**
+   * The real servers declared by RealServer resources, by `host service`: an exclusive
+   * VirtualService never prunes these as strays, even if the host's ledger lost them (a wiped
+   * /var/lib, a reinstalled host).
+   */
+  private readonly declared = new Map<string, Set<string>>();
+  /** By service (`host/tcp/vip:port`): the VirtualService that lists its real servers inline. */
+  private readonly inlineAt = new Map<string, string>();
+  /** By service: the first separate RealServer of it. */
+  private readonly separateAt = new Map<string, string>();
+  /** By real server (`host service rs`): the VirtualService that lists it inline. */
+  private readonly inlineOwners = new Map<string, string>();
+  /** By real-server address: the needs of the RealServers at it, by owner. */
+  private readonly needsAt = new Map<string, Map<string, HostNeed>>();
+  /** By real-server address: the RealServerHost that declares it. */
+  private readonly hostsAt = new Map<string, { owner: string; mode: string; provides: HostNeed[] }>();
+
+  /**
+   * Records that `owner` declares the object `id`.
+   * @returns the other resource that already declared it in this deployment, if any
+   */
+  claim(id: string, owner: string | undefined): string | undefined {
+    if (owner === undefined) return undefined;
+    const first = this.claims.get(id);
+    if (first === undefined) this.claims.set(id, owner);
+    return first !== undefined && first !== owner ? first : undefined;
   }
-  at.set(owner, need);
-  const host = hostsAt.get(address);
-  if (!host || host.provides.some((n) => n.text === need.text)) return undefined;
-  return `real server ${address} needs ${need.text} of its host, but its RealServerHost "${resourceNameOf(host.owner)}" is prepared for ${prepared(host)}: ${need.remedy}`;
+
+  /** Records that a RealServer of this deployment declares `realServer` of `service` on `host`. */
+  declareRealServer(host: string, service: string, realServer: string): void {
+    const k = `${host} ${service}`;
+    let set = this.declared.get(k);
+    if (!set) {
+      set = new Set();
+      this.declared.set(k, set);
+    }
+    set.add(realServer);
+  }
+
+  /** Whether a RealServer of this deployment declares `realServer` of `service` on `host`. */
+  isDeclaredRealServer(host: string, service: string, realServer: string): boolean {
+    return this.declared.get(`${host} ${service}`)?.has(realServer) ?? false;
+  }
+
+  /**
+   * Records that the VirtualService `owner` lists the real servers of `service` inline (their keys,
+   * `address:port`); fails when a separate RealServer of the deployment joins the same service.
+   */
+  checkInlineService(host: string, service: string, owner: string, realServers: readonly string[]): string | undefined {
+    this.inlineAt.set(`${host}/${service}`, owner);
+    for (const rs of realServers) this.inlineOwners.set(`${host} ${service} ${rs}`, owner);
+    const other = this.separateAt.get(`${host}/${service}`);
+    return other
+      ? `lists the real servers of ${service} inline, and RealServer "${resourceNameOf(other)}" is a real server of it too: a service takes one form or the other. Move that real server into realServers (it is handed over without being removed), or leave realServers out`
+      : undefined;
+  }
+
+  /** Records a separate RealServer of `service`; fails when a VirtualService lists that service's real servers inline. */
+  checkSeparateRealServer(host: string, service: string, owner: string): string | undefined {
+    if (!this.separateAt.has(`${host}/${service}`)) this.separateAt.set(`${host}/${service}`, owner);
+    const inline = this.inlineAt.get(`${host}/${service}`);
+    return inline
+      ? `is a real server of ${service}, whose VirtualService "${resourceNameOf(inline)}" lists its real servers inline: a service takes one form or the other. Add it to that service's realServers instead`
+      : undefined;
+  }
+
+  /** The VirtualService of this deployment that lists the real server inline, if any (a RealServer's delete leaves it to it). */
+  inlineOwnerOf(host: string, service: string, realServer: string): string | undefined {
+    return this.inlineOwners.get(`${host} ${service} ${realServer}`);
+  }
+
+  /**
+   * Records that the RealServer `owner` at `address` needs `need` of its host; fails when the
+   * RealServerHost of the deployment that declares this address does not provide it.
+   */
+  checkHostNeed(address: string, owner: string, need: HostNeed): string | undefined {
+    let at = this.needsAt.get(address);
+    if (!at) {
+      at = new Map();
+      this.needsAt.set(address, at);
+    }
+    at.set(owner, need);
+    const host = this.hostsAt.get(address);
+    if (!host || host.provides.some((n) => n.text === need.text)) return undefined;
+    return `real server ${address} needs ${need.text} of its host, but its RealServerHost "${resourceNameOf(host.owner)}" is prepared for ${prepared(host)}: ${need.remedy}`;
+  }
+
+  /**
+   * Records that the RealServerHost `owner` at `addresses` provides `provides`; fails when a
+   * RealServer of the deployment at one of them needs what it does not provide.
+   */
+  checkHostProvides(
+    addresses: readonly string[],
+    owner: string,
+    mode: string,
+    provides: HostNeed[],
+  ): string | undefined {
+    const host = { owner, mode, provides };
+    for (const a of addresses) this.hostsAt.set(a, host);
+    for (const a of addresses) {
+      for (const [rs, need] of this.needsAt.get(a) ?? []) {
+        if (!provides.some((n) => n.text === need.text))
+          return `RealServer "${resourceNameOf(rs)}" at ${a} needs ${need.text} of this host, which is prepared for ${prepared(host)}: ${need.remedy}`;
+      }
+    }
+    return undefined;
+  }
 }
 
-/**
- * Records that the RealServerHost `owner` at `addresses` provides `provides`; fails when a
- * RealServer of the deployment at one of them needs what it does not provide.
- */
-export function checkHostProvides(
-  addresses: readonly string[],
-  owner: string,
-  mode: string,
-  provides: HostNeed[],
-): string | undefined {
-  const host = { owner, mode, provides };
-  for (const a of addresses) hostsAt.set(a, host);
-  for (const a of addresses) {
-    for (const [rs, need] of needsAt.get(a) ?? []) {
-      if (!provides.some((n) => n.text === need.text))
-        return `RealServer "${resourceNameOf(rs)}" at ${a} needs ${need.text} of this host, which is prepared for ${prepared(host)}: ${need.remedy}`;
-    }
-  }
-  return undefined;
+/** The deployment this provider process serves (one per process; unit tests reset it). */
+let current = new Deployment();
+
+/** The memory of the deployment this provider process serves. */
+export function deployment(): Deployment {
+  return current;
+}
+
+/** Forgets the whole deployment: claims, declared real servers, forms, needs (unit tests run many deployments in one process). @internal */
+export function resetClaims(): void {
+  current = new Deployment();
 }

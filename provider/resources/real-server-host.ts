@@ -25,7 +25,7 @@ import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
 import { addressFamily, hostPrefix } from "../net/address";
 import { transportFor } from "../transport/pool";
 import { shellQuote } from "../transport/transport";
-import { checkFailure, checkHostProvides, checkInputs, type HostNeed, natNeed, tunnelNeed } from "./check";
+import { checkFailure, checkInputs, deployment, type HostNeed, natNeed, tunnelNeed } from "./check";
 import { diffResource, jsonEqual } from "./diff";
 import { diffFields } from "./fields";
 import {
@@ -184,7 +184,7 @@ const { config: INPUTS } = diffFields("RealServerHost");
 export const realServerHost: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
     return checkFailure(checkInputs(realServerHostInputs, news), news, "mode", (v: RealServerHostInputs) =>
-      v.addresses && v.owner ? checkHostProvides(v.addresses, v.owner, v.mode, providedBy(v)) : undefined,
+      v.addresses && v.owner ? deployment().checkHostProvides(v.addresses, v.owner, v.mode, providedBy(v)) : undefined,
     );
   },
 

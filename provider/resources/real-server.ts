@@ -6,31 +6,22 @@
  * with `ipvsadm -e`: no connection is dropped.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../ipvs/client";
+import { realServerChange } from "../ipvs/change";
+import { IpvsNotFoundError } from "../ipvs/client";
 import { drainRealServers, drains } from "../ipvs/drain";
+import { ensure } from "../ipvs/ensure";
 import { findRealServer, findRealServerEntry, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
 import { type EngineObserved, keepalivedRealServer, type RealServerSpec } from "../keepalived/engine";
 import { hostIdOf } from "../model/connection";
 import {
+  checkedRealServer,
   type RealServerInputs,
   realServerConfigOf,
-  realServerInputs,
   serviceKeyOfRef,
   withLiveSettings,
 } from "../model/real-server";
 import { say } from "../transport/progress";
-import {
-  checkClaim,
-  checkFailure,
-  checkHostNeed,
-  checkInputs,
-  checkSeparateRealServer,
-  declareRealServer,
-  hostNeedOf,
-  inlineOwnerOf,
-  mayTakeOver,
-  resourceNameOf,
-} from "./check";
+import { checkClaim, checkFailure, checkInputs, deployment, hostNeedOf, mayTakeOver, resourceNameOf } from "./check";
 import { ipvsClientFor } from "./clients";
 import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
 import { diffFields } from "./fields";
@@ -54,19 +45,11 @@ function specOf(v: RealServerInputs): RealServerSpec {
 }
 
 function declare(v: RealServerInputs): void {
-  declareRealServer(
+  deployment().declareRealServer(
     hostIdOf(v.connection),
     serviceKeyText(serviceKeyOfRef(v.service)),
     realServerKeyText(realServerConfigOf(v)),
   );
-}
-
-function normalize(v: RealServerInputs): RealServerInputs {
-  const cfg = realServerConfigOf(v);
-  const out: RealServerInputs = { ...v, port: cfg.port };
-  if (cfg.tunnel) out.tunnel = { ...cfg.tunnel };
-  else delete out.tunnel;
-  return out;
 }
 
 export function realServerId(v: RealServerInputs): string {
@@ -85,16 +68,9 @@ const ipvsadmEngine: EngineOps<Props> = {
     const key = serviceKeyOfRef(v.service);
     const cfg = realServerConfigOf(v);
     const ipvs = ipvsClientFor(v.connection);
-    try {
-      await ipvs.addRealServer(key, cfg, v.owner);
-    } catch (e) {
-      if (e instanceof IpvsNotFoundError) {
-        throw new Error(
-          `cannot add real server ${realServerKeyText(cfg)}: virtual service ${serviceKeyText(key)} does not exist on ${ipvs.host}. ` +
-            "Declare it with a VirtualService resource and pass that resource as `service`, so that it is created first.",
-        );
-      }
-      if (!(e instanceof IpvsAlreadyExistsError)) throw e;
+    let found = false;
+    const takeOver = async () => {
+      found = true;
       const recorded = findRealServerEntry(findService((await ipvs.snapshot()).owned, key) ?? EMPTY, cfg)?.owner;
       if (!mayTakeOver(v.adopt, v.owner, recorded)) {
         throw new Error(
@@ -103,8 +79,14 @@ const ipvsadmEngine: EngineOps<Props> = {
             ". To manage it from this stack, set adopt: true on the RealServer: pulumi-lvs then takes it over and converges it to the declared weight, forwarding and thresholds (dynamic providers cannot `pulumi import`).",
         );
       }
-      await ipvs.editRealServer(key, cfg, v.owner);
-    }
+    };
+    await ensure(ipvs, realServerChange("add", key, cfg, v.owner), { beforeFallback: takeOver }).catch((e) => {
+      if (found || !(e instanceof IpvsNotFoundError)) throw e;
+      throw new Error(
+        `cannot add real server ${realServerKeyText(cfg)}: virtual service ${serviceKeyText(key)} does not exist on ${ipvs.host}. ` +
+          "Declare it with a VirtualService resource and pass that resource as `service`, so that it is created first.",
+      );
+    });
     declare(v);
     return { ...v, owned: true };
   },
@@ -126,12 +108,8 @@ const ipvsadmEngine: EngineOps<Props> = {
     const key = serviceKeyOfRef(news.service);
     const cfg = realServerConfigOf(news);
     const ipvs = ipvsClientFor(news.connection);
-    try {
-      await ipvs.editRealServer(key, cfg, news.owner);
-    } catch (e) {
-      if (!(e instanceof IpvsNotFoundError)) throw e;
-      await ipvs.addRealServer(key, cfg, news.owner); // deleted out of band: put it back
-    }
+    // deleted out of band: put back
+    await ensure(ipvs, realServerChange("edit", key, cfg, news.owner));
     declare(news);
     return { ...news, owned: true };
   },
@@ -143,9 +121,7 @@ const ipvsadmEngine: EngineOps<Props> = {
     const drain = props.drainTimeout ?? 0;
     // graceful: no new connections at once, then wait for the open ones to finish
     if (drains(key, drain) && (await drainRealServers(ipvs, key, [cfg], props.owner, drain)).length === 0) return;
-    await ipvs.deleteRealServer(key, cfg).catch((e) => {
-      if (!(e instanceof IpvsNotFoundError)) throw e;
-    });
+    await ensure(ipvs, realServerChange("delete", key, cfg));
   },
 };
 
@@ -168,7 +144,7 @@ function handedOver(ops: EngineOps<Props>): EngineOps<Props> {
     async delete(props) {
       const service = serviceKeyText(serviceKeyOfRef(props.service));
       const rs = realServerKeyText(realServerConfigOf(props));
-      const to = inlineOwnerOf(hostIdOf(props.connection), service, rs);
+      const to = deployment().inlineOwnerOf(hostIdOf(props.connection), service, rs);
       if (to !== undefined && to !== props.owner) {
         say(
           `real server ${rs} of ${service}: now listed inline by VirtualService "${resourceNameOf(to)}", left in place`,
@@ -186,7 +162,7 @@ const engineOf = (v: RealServerInputs): EngineOps<Props> => engines[v.service.en
 
 export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>({
   async check(_olds, news) {
-    const checked = checkClaim<RealServerInputs>(checkInputs(realServerInputs, news, normalize), news, (v) => ({
+    const checked = checkClaim<RealServerInputs>(checkInputs(checkedRealServer, news), news, (v) => ({
       id: realServerId(v),
       owner: v.owner,
       property: "address",
@@ -196,12 +172,16 @@ export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>
     const property = news.forwarding === "tun" ? "tunnel" : "port";
     const separate = checkFailure(checked, news, "service", (v: RealServerInputs) =>
       v.owner
-        ? checkSeparateRealServer(hostIdOf(v.connection), serviceKeyText(serviceKeyOfRef(v.service)), v.owner)
+        ? deployment().checkSeparateRealServer(
+            hostIdOf(v.connection),
+            serviceKeyText(serviceKeyOfRef(v.service)),
+            v.owner,
+          )
         : undefined,
     );
     return checkFailure(separate, news, property, (v: RealServerInputs) => {
       const need = hostNeedOf(realServerConfigOf(v));
-      return need && v.owner ? checkHostNeed(v.address, v.owner, need) : undefined;
+      return need && v.owner ? deployment().checkHostNeed(v.address, v.owner, need) : undefined;
     });
   },
   engineOf,

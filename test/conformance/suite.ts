@@ -220,7 +220,7 @@ async function expectState(readers: Clients, want: Case["services"], when: strin
 /** Deletes every object of the suite, with `c`. */
 export async function cleanUp(c: IpvsClient): Promise<void> {
   for (const s of (await c.snapshot()).table.services) {
-    if (isSuiteKey(s.config.key)) await c.deleteService(s.config.key).catch(() => undefined);
+    if (isSuiteKey(s.config.key)) await c.apply(serviceChange("delete", s.config.key)).catch(() => undefined);
   }
 }
 
@@ -246,37 +246,49 @@ export async function runSuite(
         await cleanUp(client);
         await Promise.all(
           c.services.map(async (s) => {
-            await client.addService(s.config, `conformance/${by}/${c.name}`);
-            await Promise.all(s.realServers.map((r) => client.addRealServer(s.config.key, r)));
+            await client.apply(serviceChange("add", s.config, `conformance/${by}/${c.name}`));
+            await Promise.all(s.realServers.map((r) => client.apply(realServerChange("add", s.config.key, r))));
           }),
         );
         await expectState(clients, c.services, "after adding");
         const first = c.services[0]!;
-        await expectError(client.addService(first.config), IpvsAlreadyExistsError, "adding an existing service");
         await expectError(
-          client.addRealServer(first.config.key, first.realServers[0]!),
+          client.apply(serviceChange("add", first.config)),
+          IpvsAlreadyExistsError,
+          "adding an existing service",
+        );
+        await expectError(
+          client.apply(realServerChange("add", first.config.key, first.realServers[0]!)),
           IpvsAlreadyExistsError,
           "adding an existing real server",
         );
         if (c.edit) {
           for (const s of c.edit) {
-            await client.editService(s.config);
-            for (const r of s.realServers) await client.editRealServer(s.config.key, r);
+            await client.apply(serviceChange("edit", s.config));
+            for (const r of s.realServers) await client.apply(realServerChange("edit", s.config.key, r));
           }
           const edited = c.services.map(
             (s) => c.edit!.find((e) => serviceKeyText(e.config.key) === serviceKeyText(s.config.key)) ?? s,
           );
           await expectState(clients, edited, "after editing");
         }
-        await client.deleteRealServer(first.config.key, first.realServers[0]!);
+        await client.apply(realServerChange("delete", first.config.key, first.realServers[0]!));
         await expectError(
-          client.deleteRealServer(first.config.key, first.realServers[0]!),
+          client.apply(realServerChange("delete", first.config.key, first.realServers[0]!)),
           IpvsNotFoundError,
           "deleting a deleted real server",
         );
-        for (const s of c.services) await client.deleteService(s.config.key);
-        await expectError(client.deleteService(first.config.key), IpvsNotFoundError, "deleting a deleted service");
-        await expectError(client.editService(first.config), IpvsNotFoundError, "editing a deleted service");
+        for (const s of c.services) await client.apply(serviceChange("delete", s.config.key));
+        await expectError(
+          client.apply(serviceChange("delete", first.config.key)),
+          IpvsNotFoundError,
+          "deleting a deleted service",
+        );
+        await expectError(
+          client.apply(serviceChange("edit", first.config)),
+          IpvsNotFoundError,
+          "editing a deleted service",
+        );
         await expectState(clients, [], "after deleting");
         await expectUnrecorded(clients, client, first);
         outcome = { case: c.name, by, ok: true, ms: Date.now() - t0 };

@@ -6,7 +6,13 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { type Change, realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
-import { onePassFits, parseOnePass, tookEffect } from "../../provider/ipvs/ipvsadm/batch";
+import {
+  onePassFits as fits,
+  ipvsOp,
+  parseOnePass,
+  type RecordedOp,
+  tookEffect,
+} from "../../provider/ipvs/ipvsadm/batch";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
 import { replayLedger } from "../../provider/ipvs/ledger";
 import type { IpvsTable, RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
@@ -419,6 +425,8 @@ describe("one-pass batches", () => {
     return kind === "delete" ? serviceChange(kind, service) : serviceChange(kind, { ...svc, key: service });
   };
   it("runs in one pass only mutations of distinct objects whose order does not matter", () => {
+    const onePassFits = (cs: Array<Change | undefined>) =>
+      fits(cs.map((c) => (c ? (ipvsOp(c) as RecordedOp) : undefined)));
     assert.equal(onePassFits([op("add", "10.0.0.11"), op("add", "10.0.0.12")]), true);
     assert.equal(onePassFits([op("add", "10.0.0.11"), op("edit", "10.0.0.11")]), false, "one object twice");
     assert.equal(onePassFits([op("add"), op("add", "10.0.0.11")]), false, "a service and its real server");

@@ -1,11 +1,19 @@
 import { splitSections } from "../../scripts/sections";
-import { runScript, type Transport, TransportError } from "../../transport/transport";
+import { runScript, shellJoin, type Transport, TransportError } from "../../transport/transport";
 import type { Change } from "../change";
 import { IpvsError } from "../client";
-import { abortRecord, appendScript, ledgerEditOf, ledgerRecords } from "../ledger";
+import {
+  abortRecord,
+  appendScript,
+  type LedgerEdit,
+  ledgerEditOf,
+  ledgerRecords,
+  newTx,
+  withLedgerFirst,
+} from "../ledger";
 import { parseRules } from "../rules/parse";
+import { argsOf } from "../rules/words";
 import { findRealServerEntry, findService, type IpvsTable, realServerKeyText, serviceKeyText } from "../types";
-import { argsOf } from "./command";
 
 export interface OpResult {
   code: number;
@@ -13,19 +21,42 @@ export interface OpResult {
   output: string;
 }
 
-/** A mutation the one-pass path can take: the change, and the id its ledger records carry. */
-export interface FastChange {
+/**
+ * One IPVS change as it is queued, everything derived from it once: ipvsadm's words (the command
+ * line, the one-pass rule and the plain-word check all read them) and, when it is recorded, the
+ * edit of the ledger and the id its records carry.
+ */
+export interface IpvsOp {
   change: Change;
-  tx: string;
+  args: readonly string[];
+  /** The command line, as it runs and as messages name it (`ipvsadm -a -t …`). */
+  command: string;
+  /** Absent: unrecorded (the ipvsadm command alone). */
+  ledger?: { edit: LedgerEdit; tx: string };
 }
 
+/** The queued form of `change`, recorded in the ledger unless `record` is false. */
+export function ipvsOp(change: Change, record = true): IpvsOp {
+  const args = argsOf(change);
+  const op: IpvsOp = { change, args, command: `ipvsadm ${shellJoin(args)}` };
+  if (record) op.ledger = { edit: ledgerEditOf(change), tx: newTx() };
+  return op;
+}
+
+/** One queued mutation: an IPVS change, or a shell script of its own (a ledger update). */
+export type Mutation = { op: IpvsOp } | { script: string; what: string };
+
 interface Item {
-  script: string;
-  what: string;
-  fast?: FastChange;
+  m: Mutation;
   resolve: (r: OpResult) => void;
   reject: (e: unknown) => void;
 }
+
+/** A recorded IPVS op: the one-pass path can take it. */
+const fastOf = (b: Item): RecordedOp | undefined => ("op" in b.m && b.m.op.ledger ? (b.m.op as RecordedOp) : undefined);
+
+/** What a queued mutation is called in messages. */
+const whatOf = (b: Item): string => ("op" in b.m ? b.m.op.command : b.m.what);
 
 const OP = "#pulumi-lvs:op";
 const FAST = "#pulumi-lvs:fast";
@@ -43,7 +74,7 @@ const MAX_ONE_PASS = 10_000;
  * the batch (their outcome is unknown).
  *
  * Two ways to run a batch:
- * - **One pass** (two or more IPVS mutations on distinct objects, given `fast`): the shell's printf
+ * - **One pass** (two or more recorded IPVS mutations on distinct objects): the shell's printf
  *   appends every ledger record, then one `ipvsadm -R` saves the table as it was (`-S -n`) and
  *   applies every rule. Two processes per round trip, the shell and ipvsadm, whatever the number of
  *   mutations. When ipvsadm -R says nothing, every rule was applied. When it complains (it goes on
@@ -60,23 +91,19 @@ export class Batcher {
    * @param changed called before and after each round trip (the host's state changes)
    * @param prologue shell run once at the start of each round trip (asked anew for each); if it
    *   fails, no script runs and each gets its exit status and output
-   * @param ledger the ledger file, for the one-pass path (absent: one by one only)
+   * @param ledger the ledger file, which recorded ops write first
    */
   constructor(
     private readonly t: Transport,
-    private readonly changed: () => void = () => undefined,
-    private readonly prologue: () => string = () => "",
-    private readonly ledger?: string,
+    private readonly changed: () => void,
+    private readonly prologue: () => string,
+    private readonly ledger: string,
   ) {}
 
-  /**
-   * @param script the mutation as a shell script of its own (the one-by-one path)
-   * @param what the command, for messages (e.g. `ipvsadm -a -t …`)
-   * @param fast the mutation, for the one-pass path
-   */
-  run(script: string, what: string, fast?: FastChange): Promise<OpResult> {
+  /** Queues a mutation; resolves with its own exit status and output. */
+  run(m: Mutation): Promise<OpResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ script, what, fast, resolve, reject });
+      this.queue.push({ m, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // let the mutations the engine sends together join this batch
@@ -89,20 +116,27 @@ export class Batcher {
     await this.t.exclusive(async () => {
       this.scheduled = false;
       // IPVS mutations at the head of the queue go in one pass, up to MAX_ONE_PASS of them
-      const fast = this.queue.findIndex((b) => !b.fast);
-      const leading = fast === -1 ? this.queue.length : fast;
-      const batch = this.queue.splice(0, this.ledger && leading >= 2 ? Math.min(leading, MAX_ONE_PASS) : MAX_BATCH);
+      const slow = this.queue.findIndex((b) => !fastOf(b));
+      const leading = slow === -1 ? this.queue.length : slow;
+      const batch = this.queue.splice(0, leading >= 2 ? Math.min(leading, MAX_ONE_PASS) : MAX_BATCH);
       if (this.queue.length > 0) setImmediate(() => void this.flush());
       if (batch.length === 0) return;
       this.changed();
       try {
-        const ops = batch.map((b) => b.fast?.change);
-        if (this.ledger && batch.length >= 2 && onePassFits(ops)) await this.onePass(batch, ops);
-        else await this.oneByOne(batch, (b) => b.script);
+        const ops = batch.map(fastOf);
+        if (batch.length >= 2 && onePassFits(ops)) await this.onePass(batch, ops);
+        else await this.oneByOne(batch, (b) => this.scriptOf(b));
       } finally {
         this.changed();
       }
     });
+  }
+
+  /** A mutation as a script of its own: a recorded op writes the ledger first, and cancels it there when refused. */
+  private scriptOf(b: Item): string {
+    if (!("op" in b.m)) return b.m.script;
+    const { op } = b.m;
+    return op.ledger ? withLedgerFirst(this.ledger, op.ledger.edit, op.ledger.tx, op.command) : op.command;
   }
 
   /** Each script on its own, MAX_BATCH per round trip (each starts processes of its own: a round trip of thousands would not end in time). */
@@ -125,25 +159,26 @@ export class Batcher {
         else b.reject(this.stopped(batch.length, i, r.code, r.stderr || r.stdout));
       });
     } catch (e) {
-      for (const b of batch) b.reject(forOne(e, b.what, this.t.label));
+      for (const b of batch) b.reject(forOne(e, whatOf(b), this.t.label));
     }
   }
 
-  private async onePass(batch: Item[], ops: Change[]): Promise<void> {
-    const ledger = this.ledger as string;
-    const txs = batch.map((b) => (b.fast as FastChange).tx);
+  private async onePass(batch: Item[], ops: RecordedOp[]): Promise<void> {
+    const ledger = this.ledger;
     let out: OnePassOutput;
     try {
-      const r = await runScript(this.t, this.withPrologue(onePassScript(ledger, ops, txs)));
+      const r = await runScript(this.t, this.withPrologue(onePassScript(ledger, ops)));
       out = parseOnePass(r.stdout, r.stderr);
     } catch (e) {
-      for (const b of batch) b.reject(forOne(e, b.what, this.t.label));
+      for (const b of batch) b.reject(forOne(e, whatOf(b), this.t.label));
       return;
     }
     // each one that runs again is cancelled in the ledger first (when it was recorded at all)
     const again = (items: Item[], recorded: boolean) =>
       this.oneByOne(items, (b) =>
-        recorded ? `${appendScript(ledger, [abortRecord(b.fast!.tx)])} && { ${b.script}\n}` : b.script,
+        recorded
+          ? `${appendScript(ledger, [abortRecord(fastOf(b)!.ledger.tx)])} && { ${this.scriptOf(b)}\n}`
+          : this.scriptOf(b),
       );
     if (!out.recorded || !out.reached) {
       // stopped before any rule was applied: one by one tells why
@@ -157,9 +192,13 @@ export class Batcher {
         const after = await this.t.run("ipvsadm -S -n");
         if (after.code !== 0)
           throw new IpvsError(this.t.label, "ipvsadm -S -n", after.stderr.trim() || `exit ${after.code}`);
-        ok = tookEffect(ops, out.before, parseRules(after.stdout));
+        ok = tookEffect(
+          ops.map((o) => o.change),
+          out.before,
+          parseRules(after.stdout),
+        );
       } catch (e) {
-        for (const b of batch) b.reject(forOne(e, b.what, this.t.label));
+        for (const b of batch) b.reject(forOne(e, whatOf(b), this.t.label));
         return;
       }
     }
@@ -237,6 +276,9 @@ function objectOf(op: Change): string {
   return op.rs ? `${serviceKeyText(op.service)} ${realServerKeyText(op.rs)}` : serviceKeyText(op.service);
 }
 
+/** An op recorded in the ledger (the one-pass path takes only those). */
+export type RecordedOp = IpvsOp & { ledger: NonNullable<IpvsOp["ledger"]> };
+
 /** Words ipvsadm -R reads as they are (it splits lines on blanks; no quoting needed or possible). */
 const PLAIN_WORD = /^[A-Za-z0-9_.,:[\]/%+-]+$/;
 
@@ -245,15 +287,16 @@ const PLAIN_WORD = /^[A-Za-z0-9_.,:[\]/%+-]+$/;
  * object, no service mutation shares its service with another mutation (their order would matter),
  * and every word and ledger line is plain.
  */
-export function onePassFits(ops: Array<Change | undefined>): ops is Change[] {
+export function onePassFits(ops: Array<RecordedOp | undefined>): ops is RecordedOp[] {
   const objects = new Set<string>();
   const services = new Set<string>();
   const serviceLevel = new Set<string>();
-  for (const op of ops) {
-    if (!op) return false;
-    if (!argsOf(op).every((w) => PLAIN_WORD.test(w))) return false;
-    const edit = ledgerEditOf(op);
+  for (const o of ops) {
+    if (!o) return false;
+    if (!o.args.every((w) => PLAIN_WORD.test(w))) return false;
+    const { edit } = o.ledger;
     if (edit.prefixes.some((p) => /[\\\n]/.test(p)) || edit.lines.some((l) => l.includes("\n"))) return false;
+    const op = o.change;
     const obj = objectOf(op);
     const svc = serviceKeyText(op.service);
     if (objects.has(obj)) return false;
@@ -269,8 +312,8 @@ export function onePassFits(ops: Array<Change | undefined>): ops is Change[] {
 const TIMEOUT_LINE = /^Timeout \(tcp tcpfin udp\):/;
 
 /**
- * The one-pass script: the shell's printf appends every ledger record (change `txs[i]` for
- * `ops[i]`), then one ipvsadm -R reads `-S -n` (the table before), `-L -n --timeout` (a line it
+ * The one-pass script: the shell's printf appends every ledger record (each op's, with its tx),
+ * then one ipvsadm -R reads `-S -n` (the table before), `-L -n --timeout` (a line it
  * prints: the sign that it got that far, so that the table before is whole; a failed `-S` stops
  * ipvsadm before any rule) and the rules. It prints `#pulumi-lvs:fast recorded`, then
  * ipvsadm's output, then `#pulumi-lvs:fast rc <status>`; ipvsadm's complaints go to standard error.
@@ -278,9 +321,9 @@ const TIMEOUT_LINE = /^Timeout \(tcp tcpfin udp\):/;
  * The ledger is written first, as for single mutations: a round trip cut short leaves the ledger
  * claiming at most what the kernel may have.
  */
-export function onePassScript(ledger: string, ops: Change[], txs: string[]): string {
-  const records = ops.flatMap((o, i) => ledgerRecords(ledgerEditOf(o), txs[i]!));
-  const rules = ops.map((o) => argsOf(o).join(" ")).join("\n");
+export function onePassScript(ledger: string, ops: RecordedOp[]): string {
+  const records = ops.flatMap((o) => ledgerRecords(o.ledger.edit, o.ledger.tx));
+  const rules = ops.map((o) => o.args.join(" ")).join("\n");
   return [
     `${appendScript(ledger, records)} || exit $?`,
     `echo '${FAST} recorded'`,

@@ -1,6 +1,6 @@
 import { shellScript } from "../../scripts";
 import { splitSections } from "../../scripts/sections";
-import { privilegeRemedy, shellJoin, shellQuote, type Transport } from "../../transport/transport";
+import { privilegeRemedy, shellQuote, type Transport } from "../../transport/transport";
 import { type Change, realServerChange, serviceChange } from "../change";
 import {
   IpvsAlreadyExistsError,
@@ -16,19 +16,16 @@ import {
   LEDGER,
   LEDGER_FUNCTIONS,
   type LedgerEdit,
-  ledgerEditOf,
   ledgerExists,
   ledgerRecords,
   needsCompaction,
   newTx,
   replayLedger,
   tableOfRules,
-  withLedgerFirst,
 } from "../ledger";
 import { parseRules } from "../rules/parse";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
-import { Batcher } from "./batch";
-import { argsOf } from "./command";
+import { Batcher, type IpvsOp, ipvsOp } from "./batch";
 import { mergeThresholds, parseThresholds } from "./thresholds";
 
 const SECTION = "#pulumi-lvs:section";
@@ -108,32 +105,38 @@ export class IpvsadmClient implements IpvsClient {
     return { table, owned, loaded };
   }
 
-  async addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    await this.mutate(serviceChange("add", s, owner));
-  }
-
-  async editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    await this.mutate(serviceChange("edit", s, owner));
-  }
-
-  async deleteService(k: ServiceKey): Promise<void> {
-    await this.mutate(serviceChange("delete", k));
-  }
-
-  async addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    await this.mutate(realServerChange("add", service, r, owner));
-  }
-
-  async editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    await this.mutate(realServerChange("edit", service, r, owner));
-  }
-
-  async deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
-    await this.mutate(realServerChange("delete", service, r));
+  async apply(change: Change): Promise<void> {
+    await this.mutate(ipvsOp(change));
   }
 
   async applyUnrecorded(change: Change): Promise<void> {
-    await this.mutate(change, false);
+    await this.mutate(ipvsOp(change, false));
+  }
+
+  // Shorthands for apply, one per kind of change (tools and tests use them).
+
+  addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
+    return this.apply(serviceChange("add", s, owner));
+  }
+
+  editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
+    return this.apply(serviceChange("edit", s, owner));
+  }
+
+  deleteService(k: ServiceKey): Promise<void> {
+    return this.apply(serviceChange("delete", k));
+  }
+
+  addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
+    return this.apply(realServerChange("add", service, r, owner));
+  }
+
+  editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
+    return this.apply(realServerChange("edit", service, r, owner));
+  }
+
+  deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
+    return this.apply(realServerChange("delete", service, r));
   }
 
   /**
@@ -147,17 +150,14 @@ export class IpvsadmClient implements IpvsClient {
    * once) are batched: the next round trip runs them all, one after the other in the order they
    * came, and each gets its own exit status and message back.
    *
-   * Unrecorded (`record` false), it is the ipvsadm command alone.
+   * Unrecorded (no ledger edit in the op), it is the ipvsadm command alone.
    */
-  private async mutate(c: Change, record = true): Promise<void> {
-    const command = `ipvsadm ${shellJoin(argsOf(c))}`;
-    const isDelete = record && c.kind === "delete";
-    const edit = ledgerEditOf(c);
-    const tx = newTx();
-    const r = record
-      ? await this.batcher.run(withLedgerFirst(this.ledger, edit, tx, command), command, { change: c, tx })
-      : await this.batcher.run(command, command);
+  private async mutate(op: IpvsOp): Promise<void> {
+    const r = await this.batcher.run({ op });
     if (r.code === 0) return;
+    const c = op.change;
+    const { command } = op;
+    const edit = c.kind === "delete" ? op.ledger?.edit : undefined;
     const subject = { key: c.service, rs: c.rs };
     const err = r.output.trim();
     if (/already exists/i.test(err)) {
@@ -170,11 +170,11 @@ export class IpvsadmClient implements IpvsClient {
       );
     }
     if (/No such service|Service not defined/i.test(err)) {
-      if (isDelete) await this.dropFromLedger(edit);
+      if (edit) await this.dropFromLedger(edit);
       throw new IpvsNotFoundError(this.host, command, "service", subject.key);
     }
     if (/No such destination/i.test(err)) {
-      if (isDelete) await this.dropFromLedger(edit);
+      if (edit) await this.dropFromLedger(edit);
       throw new IpvsNotFoundError(this.host, command, "real server", subject.key, subject.rs);
     }
     throw new IpvsError(this.host, command, err || `exit ${r.code}`, remedyFor(err, r.code));
@@ -182,10 +182,10 @@ export class IpvsadmClient implements IpvsClient {
 
   private async dropFromLedger(edit: LedgerEdit): Promise<void> {
     // the object is gone from the kernel: forget it
-    await this.batcher.run(
-      appendScript(this.ledger, ledgerRecords({ ...edit, lines: [] }, newTx())),
-      "the ledger update",
-    );
+    await this.batcher.run({
+      script: appendScript(this.ledger, ledgerRecords({ ...edit, lines: [] }, newTx())),
+      what: "the ledger update",
+    });
   }
 }
 

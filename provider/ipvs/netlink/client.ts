@@ -227,28 +227,34 @@ export class NetlinkIpvsClient implements IpvsClient {
     return { service: parseCounters(svc, "service"), realServers };
   }
 
+  // Shorthands for apply, one per kind of change (tools and tests use them).
+
   addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    return this.change(serviceChange("add", s, owner));
+    return this.apply(serviceChange("add", s, owner));
   }
 
   editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    return this.change(serviceChange("edit", s, owner));
+    return this.apply(serviceChange("edit", s, owner));
   }
 
   deleteService(k: ServiceKey): Promise<void> {
-    return this.change(serviceChange("delete", k));
+    return this.apply(serviceChange("delete", k));
   }
 
   addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    return this.change(realServerChange("add", service, r, owner));
+    return this.apply(realServerChange("add", service, r, owner));
   }
 
   editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    return this.change(realServerChange("edit", service, r, owner));
+    return this.apply(realServerChange("edit", service, r, owner));
   }
 
   deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
-    return this.change(realServerChange("delete", service, r));
+    return this.apply(realServerChange("delete", service, r));
+  }
+
+  apply(change: Change): Promise<void> {
+    return this.change(change);
   }
 
   applyUnrecorded(change: Change): Promise<void> {

@@ -3,6 +3,7 @@
  * words, in the order `ipvsadm -S` prints them, so that a built rule and a saved rule compare equal.
  */
 import { formatHostPort, fullHostNetmask } from "../../net/address";
+import type { Change } from "../change";
 import {
   type ForwardingMethod,
   familyOfKey,
@@ -75,4 +76,16 @@ export function editRealServerArgs(service: ServiceKey, r: RealServerConfig): st
 
 export function deleteRealServerArgs(service: ServiceKey, r: RealServerKey): string[] {
   return ["-d", ...serviceArgs(service), "-r", realServerAddress(r)];
+}
+
+/** A change's words by kind (add, edit), for a service and for a real server. */
+const SERVICE_WORDS = { add: addServiceArgs, edit: editServiceArgs };
+const REAL_SERVER_WORDS = { add: addRealServerArgs, edit: editRealServerArgs };
+
+/** ipvsadm's words for a change (without "ipvsadm"): the command line, and a line of `ipvsadm -R`. */
+export function argsOf(c: Change): string[] {
+  if (c.kind === "delete") return c.rs ? deleteRealServerArgs(c.service, c.rs) : deleteServiceArgs(c.service);
+  return c.rs
+    ? REAL_SERVER_WORDS[c.kind](c.service, c.config as RealServerConfig)
+    : SERVICE_WORDS[c.kind](c.config as VirtualServiceConfig);
 }

@@ -95,16 +95,23 @@ export class FakeIpvs implements IpvsClient {
     if (e.realServers.length === before) throw new IpvsNotFoundError(this.host, "ipvsadm -d", "real server", k, r);
   }
 
+  /** A change, by its kind and object (the per-kind methods are the fake's kernel and ledger). */
+  async apply(c: Change): Promise<void> {
+    if (c.rs === undefined) {
+      if (c.kind === "delete") await this.deleteService(c.service);
+      else await (c.kind === "add" ? this.addService(c.config!, c.owner) : this.editService(c.config!, c.owner));
+    } else if (c.kind === "delete") await this.deleteRealServer(c.service, c.rs);
+    else
+      await (c.kind === "add"
+        ? this.addRealServer(c.service, c.config!, c.owner)
+        : this.editRealServer(c.service, c.config!, c.owner));
+  }
+
   /** The same mutation as the recorded ones, with the ledger put back as it was. */
   async applyUnrecorded(c: Change): Promise<void> {
     const owned = structuredClone(this.owned);
     try {
-      if (c.rs === undefined) {
-        if (c.kind === "delete") await this.deleteService(c.service);
-        else await (c.kind === "add" ? this.addService(c.config!) : this.editService(c.config!));
-      } else if (c.kind === "delete") await this.deleteRealServer(c.service, c.rs);
-      else
-        await (c.kind === "add" ? this.addRealServer(c.service, c.config!) : this.editRealServer(c.service, c.config!));
+      await this.apply({ ...c, owner: undefined } as Change);
     } finally {
       this.owned = owned;
     }
