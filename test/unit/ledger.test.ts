@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -14,6 +14,8 @@ import {
   type LedgerEdit,
   ledgerEditOf,
   ledgerLine,
+  ledgerLock,
+  ledgerPrologue,
   ledgerRecords,
   needsCompaction,
   parseLedger,
@@ -250,6 +252,67 @@ describe("ledger edits", () => {
       );
       fs.writeFileSync(file, "");
       assert.equal(execFileSync("sh", ["-c", restoreRulesScript(file)], { encoding: "utf8", env }), "");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("appends, compaction and the boot restore wait while another process holds the ledger's lock", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    try {
+      const file = path.join(dir, "ipvs.rules");
+      const order = path.join(dir, "order");
+      fs.writeFileSync(file, "-A -t 10.0.0.100:80 -s rr\n");
+      fs.writeFileSync(path.join(dir, "ipvsadm"), `#!/bin/sh\ncat > /dev/null; echo restored >> '${order}'\n`, {
+        mode: 0o755,
+      });
+      const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+      const holding = (): Promise<void> =>
+        new Promise((released) => {
+          const script = `touch '${dir}/held'; sleep 0.4; echo released >> '${order}'`;
+          spawn("flock", [ledgerLock(file), "sh", "-c", script]).on("close", () => released());
+        });
+      const waitHeld = async () => {
+        while (!fs.existsSync(path.join(dir, "held"))) await new Promise((r) => setTimeout(r, 10));
+        fs.rmSync(path.join(dir, "held"));
+      };
+      const append = `${ledgerPrologue(file, true)} || exit $?\n${appendScript(file, ["#drop -A -t 10.0.0.1:80"])}`;
+      for (const script of [append, restoreRulesScript(file)]) {
+        const released = holding();
+        await waitHeld();
+        sh(`${script}\necho after >> '${order}'`, env);
+        await released;
+      }
+      assert.deepEqual(fs.readFileSync(order, "utf8").split("\n"), [
+        "released",
+        "after",
+        "released",
+        "restored",
+        "after",
+        "",
+      ]);
+      assert.deepEqual(replayLedger(fs.readFileSync(file, "utf8")), ["-A -t 10.0.0.100:80 -s rr"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a host without flock still records, compacts and restores, without the lock", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    try {
+      // a PATH with the tools the scripts use, and no flock
+      for (const tool of ["sh", "awk", "mv", "rm", "mkdir", "cat"]) {
+        fs.symlinkSync(sh(`command -v ${tool}`).trim(), path.join(dir, tool));
+      }
+      fs.writeFileSync(path.join(dir, "ipvsadm"), "#!/bin/sh\ncat\n", { mode: 0o755 });
+      const env = { PATH: dir };
+      const file = path.join(dir, "state", "ipvs.rules");
+      const record = (n: number) => `-A -t 10.0.0.${n}:80 -s rr #tx=t${n}`;
+      const drop1 = "#drop -A -t 10.0.0.1:80";
+      sh(`${ledgerPrologue(file, false)} || exit $?\n${appendScript(file, [record(1), record(2), drop1])}`, env);
+      sh(`${ledgerPrologue(file, true)} || exit $?\n${appendScript(file, [record(3)])}`, env);
+      assert.equal(fs.readFileSync(file, "utf8"), `${record(2)}\n${record(3)}\n`, "compacted, then appended");
+      assert.equal(sh(restoreRulesScript(file), env), "-A -t 10.0.0.2:80 -s rr\n-A -t 10.0.0.3:80 -s rr\n");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 import { shellScript } from "../../scripts";
 import { splitSections } from "../../scripts/sections";
-import { privilegeRemedy, shellJoin, shellQuote, type Transport } from "../../transport/transport";
+import { privilegeRemedy, shellJoin, type Transport } from "../../transport/transport";
 import { type Change, realServerChange, serviceChange } from "../change";
 import {
   IpvsAlreadyExistsError,
@@ -12,12 +12,10 @@ import {
 } from "../client";
 import {
   appendScript,
-  compactScript,
   LEDGER,
-  LEDGER_FUNCTIONS,
   type LedgerEdit,
   ledgerEditOf,
-  ledgerExists,
+  ledgerPrologue,
   ledgerRecords,
   needsCompaction,
   newTx,
@@ -62,13 +60,11 @@ export class IpvsadmClient implements IpvsClient {
     );
   }
 
-  /** What each mutation round trip starts with: the ledger there, and compacted when it is due. */
+  /** What each mutation round trip starts with: the ledger there, locked, and compacted when it is due. */
   private prologue(): string {
-    const compact = this.compact
-      ? `\n{ ${compactScript(this.ledger)}; } || rm -f ${shellQuote(`${this.ledger}.tmp`)}`
-      : "";
+    const compact = this.compact;
     this.compact = false;
-    return `${LEDGER_FUNCTIONS}${compact}\n${ledgerExists(this.ledger)}`;
+    return ledgerPrologue(this.ledger, compact);
   }
 
   get host(): string {
