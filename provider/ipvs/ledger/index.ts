@@ -207,30 +207,6 @@ export function ledgerEditOf(c: Change): LedgerEdit {
       };
 }
 
-// ---- the rules after edits, in one pass (the model the journal is held to by the unit tests)
-
-/**
- * Several edits of distinct objects in one pass over the ledger's rules (its journal replayed):
- * each line is looked up by its first 2..8 words, and `-f 8` does not take `-f 8 -6` (the IPv6
- * fwmark 8).
- * @returns the new text, compacted, and, per edit, the lines it replaced
- */
-export function editLedgerText(text: string, edits: readonly LedgerEdit[]): { text: string; replaced: string[][] } {
-  const owner = new Map<string, number>();
-  edits.forEach((e, i) => {
-    for (const p of e.prefixes) owner.set(p, i);
-  });
-  const replaced: string[][] = edits.map(() => []);
-  const kept: string[] = [];
-  for (const line of replayLedger(text)) {
-    const hit = prefixOf(line.split(" "), owner);
-    if (hit >= 0) replaced[hit]!.push(line);
-    else kept.push(line);
-  }
-  const all = [...kept, ...edits.flatMap((e) => e.lines)];
-  return { text: all.length > 0 ? `${all.join("\n")}\n` : "", replaced };
-}
-
 // ---- recording on a host (shell builtins)
 
 /** Shell that makes sure the ledger file exists (once per round trip: the scripts below assume it). */
