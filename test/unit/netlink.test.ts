@@ -299,7 +299,7 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
     await assert.rejects(c.addService(svc), /the kernel has no IPVS family[\s\S]*modprobe ip_vs/);
   });
 
-  it("groups concurrent changes, and puts back only the refused ones' ledger lines", async () => {
+  it("groups concurrent changes, and cancels only the refused ones' ledger records", async () => {
     await client.addService(svc);
     // 10.0.0.13 exists in the kernel but not in the ledger (made by hand)
     await client.addRealServer(svc.key, rs("10.0.0.13"));

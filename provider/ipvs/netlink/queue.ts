@@ -75,6 +75,7 @@ function cancelled(q: Queued, e: Error | undefined): boolean {
   return e !== undefined && q.tx !== undefined && !(q.change.kind === "delete" && e instanceof IpvsNotFoundError);
 }
 
+/** The changes of one netlink client, run one group at a time (see {@link MutationQueue.run}). */
 export class MutationQueue {
   private queue: Queued[] = [];
   private pumping = false;
