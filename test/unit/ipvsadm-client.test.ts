@@ -152,7 +152,7 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     savedPath = process.env.PATH;
     fs.writeFileSync(path.join(dir, "ipvsadm"), standInIpvsadm(dir, savedPath ?? ""), { mode: 0o755 });
     // the tools a script might start, each logging its name before it runs
-    for (const tool of ["awk", "mv", "cp", "rm", "cat", "sed", "mkdir"]) {
+    for (const tool of ["awk", "mv", "cp", "rm", "cat", "sed", "mkdir", "flock"]) {
       const real = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
       fs.writeFileSync(path.join(dir, tool), `#!/bin/sh\necho ${tool} >> '${dir}/started'\nexec ${real} "$@"\n`, {
         mode: 0o755,
@@ -261,7 +261,7 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     );
   });
 
-  it("records a change with the shell's builtins: a batch starts no process but ipvsadm, until compaction is due", async () => {
+  it("records a change with the shell's builtins: a batch starts no process but the lock's and ipvsadm, until compaction is due", async () => {
     const started = () =>
       fs.existsSync(path.join(dir, "started")) ? fs.readFileSync(path.join(dir, "started"), "utf8") : "";
     const { client: batched } = counted();
@@ -269,13 +269,13 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     fs.rmSync(path.join(dir, "started"), { force: true }); // the first round trip made the ledger's directory
     await Promise.all(["10.0.0.11", "10.0.0.12", "10.0.0.13"].map((a) => batched.addRealServer(svc.key, rs(a))));
     await batched.deleteRealServer(svc.key, rs("10.0.0.13"));
-    assert.equal(started(), "", "no awk, mv, cp, rm, cat, sed or mkdir: single changes and a batch alike");
+    assert.equal(started(), "flock\nflock\n", "one flock per round trip; no awk, mv, cp, rm, cat, sed or mkdir");
     assert.match(fs.readFileSync(ledger, "utf8"), /^#drop -a -t 10\.0\.0\.100:80 -r 10\.0\.0\.13:80 #tx=\S+$/m);
     // a journal grown well past its rules is compacted by the next round trip after a read
     for (let w = 2; w < 260; w++) await batched.editRealServer(svc.key, rs("10.0.0.11", w));
     await batched.snapshot({ fresh: true });
     await batched.editRealServer(svc.key, rs("10.0.0.12", 9));
-    assert.match(started(), /awk\nmv\n/);
+    assert.match(started(), /flock\nawk\nmv\n$/, "compacted under the lock");
     assert.deepEqual(
       fs
         .readFileSync(ledger, "utf8")

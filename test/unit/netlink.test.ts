@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import fc from "fast-check";
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
 import { mergeThresholds, parseThresholds } from "../../provider/ipvs/ipvsadm/thresholds";
-import { parseLedger, rsPrefix, svcPrefix } from "../../provider/ipvs/ledger";
+import { parseLedger, replayLedger, rsPrefix, svcPrefix } from "../../provider/ipvs/ledger";
 import { NetlinkIpvsClient, takeGroup } from "../../provider/ipvs/netlink/client";
 import { Cmd, CmdAttr, SvcAttr, SvcFlag } from "../../provider/ipvs/netlink/constants";
 import { SharedLock } from "../../provider/ipvs/netlink/socket";
@@ -204,6 +204,8 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
     });
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  /** The rules the ledger holds (its journal replayed; none when there is no file). */
+  const rules = () => (fs.existsSync(ledger) ? replayLedger(fs.readFileSync(ledger, "utf8")) : []);
 
   it("adds, reads back with counters, edits and deletes; the ledger follows with owners", async () => {
     await client.addService(svc, "p/s/web");
@@ -236,7 +238,7 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
     await client.deleteService(svc.key);
     snap = await client.snapshot();
     assert.deepEqual(snap.table.services, []);
-    assert.equal(fs.readFileSync(ledger, "utf8"), "", "the service and its real servers left the ledger");
+    assert.deepEqual(rules(), [], "the service and its real servers left the ledger");
   });
 
   it("sets the timeouts without touching the ledger, a 0 leaving that one as it was", async () => {
@@ -247,9 +249,10 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
 
   it("keeps the error semantics: already exists, not found, and the ledger as it was", async () => {
     await client.addService(svc, "p/s/web");
-    const before = fs.readFileSync(ledger, "utf8");
+    const before = rules();
     await assert.rejects(client.addService({ ...svc, scheduler: "rr" }, "p/s/other"), IpvsAlreadyExistsError);
-    assert.equal(fs.readFileSync(ledger, "utf8"), before, "a refused add leaves the ledger line as it was");
+    assert.deepEqual(rules(), before, "a refused add leaves the ledger line as it was");
+    assert.match(fs.readFileSync(ledger, "utf8"), /^#abort \S+$/m, "appended as a cancelled change");
     await assert.rejects(client.editRealServer(svc.key, rs("10.0.0.99")), (e: Error) => {
       assert.ok(e instanceof IpvsNotFoundError);
       assert.match(
@@ -258,11 +261,11 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
       );
       return true;
     });
-    assert.equal(fs.readFileSync(ledger, "utf8"), before);
+    assert.deepEqual(rules(), before);
     const gone = { protocol: "udp" as const, address: "10.0.0.100", port: 53 };
     fs.appendFileSync(ledger, "-A -u 10.0.0.100:53 -s rr\n");
     await assert.rejects(client.deleteService(gone), IpvsNotFoundError);
-    assert.equal(fs.readFileSync(ledger, "utf8"), before, "a delete of what is gone still drops its ledger line");
+    assert.deepEqual(rules(), before, "a delete of what is gone still drops its ledger line");
   });
 
   it("names the cause: missing scheduler module, no privileges", async () => {
@@ -276,7 +279,7 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
       client.addService(svc),
       (e: Error) => e instanceof IpvsError && /needs root \(CAP_NET_ADMIN\)/.test(e.message),
     );
-    assert.equal(fs.existsSync(ledger) ? fs.readFileSync(ledger, "utf8") : "", "");
+    assert.deepEqual(rules(), []);
   });
 
   it("reads without loading ip_vs, and loads it before the first change", async () => {
@@ -296,7 +299,7 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
     await assert.rejects(c.addService(svc), /the kernel has no IPVS family[\s\S]*modprobe ip_vs/);
   });
 
-  it("groups concurrent changes, and puts back only the refused ones' ledger lines", async () => {
+  it("groups concurrent changes, and cancels only the refused ones' ledger records", async () => {
     await client.addService(svc);
     // 10.0.0.13 exists in the kernel but not in the ledger (made by hand)
     await client.addRealServer(svc.key, rs("10.0.0.13"));
@@ -313,6 +316,15 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
       owned.services[0]!.realServers.map((r) => r.config.address),
       ["10.0.0.11", "10.0.0.12", "10.0.0.14"],
     );
+  });
+
+  it("records a group of thousands of changes in one append, beyond a command line's length", async () => {
+    await client.addService(svc, "p/s/web");
+    const addresses = Array.from({ length: 2000 }, (_, i) => `10.9.${i >> 8}.${i & 255}`);
+    await Promise.all(addresses.map((a) => client.addRealServer(svc.key, rs(a), `p/s/a long owner name ${a}`)));
+    assert.ok(fs.statSync(ledger).size > 200_000, "more than one command line's argument may hold");
+    assert.equal(rules().length, 2001);
+    assert.equal((await client.snapshot()).table.services[0]!.realServers.length, 2000);
   });
 
   it("takeGroup keeps changes to one object apart", () => {

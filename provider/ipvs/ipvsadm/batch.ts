@@ -76,8 +76,8 @@ const MAX_ONE_PASS = 10_000;
  * Two ways to run a batch:
  * - **One pass** (two or more recorded IPVS mutations on distinct objects): the shell's printf
  *   appends every ledger record, then one `ipvsadm -R` saves the table as it was (`-S -n`) and
- *   applies every rule. Two processes per round trip, the shell and ipvsadm, whatever the number of
- *   mutations. When ipvsadm -R says nothing, every rule was applied. When it complains (it goes on
+ *   applies every rule. Three processes per round trip, the shell, the ledger's flock (the
+ *   prologue's) and ipvsadm, whatever the number of mutations. When ipvsadm -R says nothing, every rule was applied. When it complains (it goes on
  *   after a failed line and still exits 0), the table before and after tells which mutations took
  *   effect; the others are cancelled in the ledger and run again one by one, which gives each its
  *   own exit status and message.

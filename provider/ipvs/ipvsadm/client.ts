@@ -1,6 +1,6 @@
 import { shellScript } from "../../scripts";
 import { splitSections } from "../../scripts/sections";
-import { privilegeRemedy, shellQuote, type Transport } from "../../transport/transport";
+import { privilegeRemedy, type Transport } from "../../transport/transport";
 import { type Change, realServerChange, serviceChange } from "../change";
 import {
   IpvsAlreadyExistsError,
@@ -12,11 +12,9 @@ import {
 } from "../client";
 import {
   appendScript,
-  compactScript,
   LEDGER,
-  LEDGER_FUNCTIONS,
   type LedgerEdit,
-  ledgerExists,
+  ledgerPrologue,
   ledgerRecords,
   needsCompaction,
   newTx,
@@ -59,13 +57,11 @@ export class IpvsadmClient implements IpvsClient {
     );
   }
 
-  /** What each mutation round trip starts with: the ledger there, and compacted when it is due. */
+  /** What each mutation round trip starts with: the ledger there, locked, and compacted when it is due. */
   private prologue(): string {
-    const compact = this.compact
-      ? `\n{ ${compactScript(this.ledger)}; } || rm -f ${shellQuote(`${this.ledger}.tmp`)}`
-      : "";
+    const compact = this.compact;
     this.compact = false;
-    return `${LEDGER_FUNCTIONS}${compact}\n${ledgerExists(this.ledger)}`;
+    return ledgerPrologue(this.ledger, compact);
   }
 
   get host(): string {

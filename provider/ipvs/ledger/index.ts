@@ -1,8 +1,9 @@
 /**
  * The ledger: the file where a host records the IPVS rules its stacks own, tagged with their owner.
  * Only this module knows the format: the path, the tags, which lines belong to an object, and how
- * a change is recorded, in TypeScript (the netlink client writes it itself) and on a host (one awk
- * program, provider/scripts/ledger-replay.awk, for the boot restore and compaction).
+ * a change is recorded: by shell (printf, a builtin) that both IPVS clients run, the ipvsadm one
+ * on a host, the netlink one on this machine (./local.ts), and one awk program,
+ * provider/scripts/ledger-replay.awk, for the boot restore and compaction.
  *
  * The file is a journal, so that a host records a change with shell builtins alone (no process
  * started): each change appends records, later records win.
@@ -17,6 +18,10 @@
  *
  * The contract both IPVS clients keep: the ledger is written before the kernel, and the change
  * cancelled when the kernel refuses, so it may claim what the kernel lacks, never the reverse.
+ *
+ * Writers (appends, compaction) and the boot restore hold an exclusive flock(2) on a lock file
+ * beside the ledger ({@link ledgerLock}): two stacks deployed at once on one director, through
+ * either client, then never compact the journal under each other's appends.
  */
 import { randomBytes } from "node:crypto";
 import { hostScript } from "../../scripts";
@@ -202,30 +207,6 @@ export function ledgerEditOf(c: Change): LedgerEdit {
       };
 }
 
-// ---- editing the text (the netlink client writes the ledger itself)
-
-/**
- * Several edits of distinct objects in one pass over the ledger's rules (its journal replayed):
- * each line is looked up by its first 2..8 words, and `-f 8` does not take `-f 8 -6` (the IPv6
- * fwmark 8).
- * @returns the new text, compacted, and, per edit, the lines it replaced
- */
-export function editLedgerText(text: string, edits: readonly LedgerEdit[]): { text: string; replaced: string[][] } {
-  const owner = new Map<string, number>();
-  edits.forEach((e, i) => {
-    for (const p of e.prefixes) owner.set(p, i);
-  });
-  const replaced: string[][] = edits.map(() => []);
-  const kept: string[] = [];
-  for (const line of replayLedger(text)) {
-    const hit = prefixOf(line.split(" "), owner);
-    if (hit >= 0) replaced[hit]!.push(line);
-    else kept.push(line);
-  }
-  const all = [...kept, ...edits.flatMap((e) => e.lines)];
-  return { text: all.length > 0 ? `${all.join("\n")}\n` : "", replaced };
-}
-
 // ---- recording on a host (shell builtins)
 
 /** Shell that makes sure the ledger file exists (once per round trip: the scripts below assume it). */
@@ -281,6 +262,37 @@ export function withLedgerFirst(ledger: string, edit: LedgerEdit, tx: string, co
 export const LEDGER_FUNCTIONS = 'lvs_status() { return "$1"; }';
 
 /**
+ * The lock file of a ledger: beside it, not the ledger itself, whose inode compaction replaces
+ * (a writer waiting on the old inode would take a lock nobody else looks at).
+ */
+export function ledgerLock(ledger: string): string {
+  return `${ledger}.lock`;
+}
+
+/**
+ * Shell that takes the ledger's lock until the shell (and what it started) ends: fd 9 opened on
+ * the lock file by a redirection (a builtin; `command` so that a failure is a status, not the
+ * shell's exit), then one `flock 9` process, which locks the open file that the shell keeps. The
+ * directory must exist. A host without flock (neither util-linux's nor busybox's applet) goes on
+ * without the lock, as before there was one: two stacks writing at the very moment one compacts
+ * may then lose a record.
+ */
+function lockScript(ledger: string): string {
+  return `command exec 9>>${shellQuote(ledgerLock(ledger))} && { ! command -v flock >/dev/null 2>&1 || flock 9; }`;
+}
+
+/**
+ * Shell that readies the ledger for appends, once per script, as its last line (its status says
+ * whether the ledger is ready): {@link LEDGER_FUNCTIONS}, the file there, its lock taken for the
+ * rest of the script, then, when `compact`, the journal compacted (a failed compaction leaves it
+ * as it was and fails nothing). One process (flock) unless compacting (awk, mv).
+ */
+export function ledgerPrologue(ledger: string, compact: boolean): string {
+  const compaction = compact ? ` && { { ${compactScript(ledger)}; } || rm -f ${shellQuote(`${ledger}.tmp`)}; }` : "";
+  return `${LEDGER_FUNCTIONS}\n${ledgerExists(ledger)} && ${lockScript(ledger)}${compaction}`;
+}
+
+/**
  * Shell that compacts the journal (one awk pass, then an atomic rename). The lines it keeps keep
  * their tx tags: an `#abort` appended afterwards still cancels a change that was under way.
  */
@@ -289,8 +301,13 @@ export function compactScript(ledger: string): string {
   return `awk ${shellQuote(hostScript("ledger-replay.awk"))} ${f} > ${f}.tmp && mv ${f}.tmp ${f}`;
 }
 
-/** Shell that restores the rules the ledger holds with `ipvsadm -R` (nothing when it is empty or absent). */
+/**
+ * Shell that restores the rules the ledger holds with `ipvsadm -R` (nothing when it is empty or
+ * absent), under the ledger's lock (in a subshell: released once ipvsadm is done). The lock is
+ * best effort there: a boot whose /var cannot take the lock file still restores the rules.
+ */
 export function restoreRulesScript(ledger: string = LEDGER): string {
   const f = shellQuote(ledger);
-  return `[ ! -s ${f} ] || awk -v rules=1 ${shellQuote(hostScript("ledger-replay.awk"))} ${f} | ipvsadm -R`;
+  const restore = `awk -v rules=1 ${shellQuote(hostScript("ledger-replay.awk"))} ${f} | ipvsadm -R`;
+  return `[ ! -s ${f} ] || ({ ${lockScript(ledger)}; } 2>/dev/null; ${restore})`;
 }
