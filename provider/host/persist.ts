@@ -143,12 +143,13 @@ export function writeFilesScript(files: PersistedFile[]): string {
       lines.push(`mkdir -p ${shellQuote(ldir)} && ln -sf ${shellQuote(f.path)} ${shellQuote(f.enableLink)} || exit 1`);
     }
   }
-  if (files.some((f) => f.enableLink))
-    lines.push(
-      "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi",
-    );
+  if (files.some((f) => f.enableLink)) lines.push(DAEMON_RELOAD);
   return lines.join("\n");
 }
+
+/** Makes systemd read its unit files again, where systemd runs (best effort: never fails). */
+export const DAEMON_RELOAD =
+  "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi";
 
 /**
  * Removes the files, any temporary copy of theirs (`<path>.tmp.<pid>`, see writeFilesScript), and

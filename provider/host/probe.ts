@@ -1,5 +1,8 @@
 /** One round trip that reads what the host resources manage: sysctls, addresses, modules, files, IPVS timeouts. */
+import type { IpvsTimeouts } from "../ipvs/client";
+import { LIST_TIMEOUTS_ARGS, parseTimeoutsListing } from "../ipvs/ipvsadm/command";
 import { sectionsScript, splitSections } from "../scripts/sections";
+import { shellJoin } from "../transport/transport";
 import { type InterfaceAddress, parseIpAddr } from "./addresses";
 import { parseFiles, readFilesScript } from "./persist";
 import { NAT_TABLE } from "./return-path";
@@ -70,7 +73,7 @@ export interface HostFacts {
   defaultInterface?: string;
   /** The lines of each listing read. */
   listings: Map<ListingKind, Set<string>>;
-  timeouts?: { tcp: number; tcpfin: number; udp: number };
+  timeouts?: IpvsTimeouts;
 }
 
 /** The probe's sections, by name (reading only). */
@@ -82,10 +85,13 @@ export function probeSections(req: ProbeRequest): Array<[name: string, commands:
     ["modules", "ls /sys/module"],
     ["route", "ip -o -4 route show default"],
     ["files", readFilesScript(req.files)],
-    ["timeouts", req.timeouts ? "[ ! -e /proc/net/ip_vs ] || ipvsadm -L -n --timeout 2>/dev/null || true" : ":"],
+    ["timeouts", req.timeouts ? `[ ! -e /proc/net/ip_vs ] || ${LIST_TIMEOUTS} 2>/dev/null || true` : ":"],
     ...(req.listings ?? []).map((k): [string, string] => [`listing ${k}`, LISTINGS[k]]),
   ];
 }
+
+/** Prints the IPVS timeouts (without ip_vs, ipvsadm would load it: the probe loads nothing). */
+const LIST_TIMEOUTS = shellJoin(["ipvsadm", ...LIST_TIMEOUTS_ARGS]);
 
 export function probeScript(req: ProbeRequest): string {
   return `${sectionsScript(PROBE_MARK, probeSections(req))}\nexit 0`;
@@ -117,7 +123,7 @@ export function hostFactsOf(sec: Record<string, string[]>): HostFacts {
   };
   const route = /\bdev\s+(\S+)/.exec((sec.route ?? []).join("\n"));
   if (route) facts.defaultInterface = route[1]!;
-  const t = /Timeout \(tcp tcpfin udp\):\s+(\d+)\s+(\d+)\s+(\d+)/.exec((sec.timeouts ?? []).join("\n"));
-  if (t) facts.timeouts = { tcp: Number(t[1]), tcpfin: Number(t[2]), udp: Number(t[3]) };
+  const t = parseTimeoutsListing((sec.timeouts ?? []).join("\n"));
+  if (t) facts.timeouts = t;
   return facts;
 }

@@ -61,10 +61,10 @@ export function writeSysctlsScript(values: Array<[Sysctl, string]>): string {
 }
 
 /**
- * The same writes at boot, one line each: a parameter that does not exist yet (its interface or
- * module not there) is skipped, not a failure.
+ * The same writes, one line each, where a parameter that does not exist (its interface or module
+ * not there yet, or gone) is skipped, not a failure: at boot, and when delete puts values back.
  */
-export function bootSysctlsLines(values: Array<[Sysctl, string]>): string[] {
+export function sysctlsIfPresentLines(values: Array<[Sysctl, string]>): string[] {
   return values.map(
     ([s, v]) => `[ ! -e ${shellQuote(s.path)} ] || printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)}`,
   );

@@ -56,7 +56,7 @@ describe("host probe (captured)", () => {
     assert.ok(facts.modules.has("bridge"));
     assert.equal(facts.files.get("/etc/hostname"), "lab");
     assert.ok(!facts.files.has("/etc/nonexistent"));
-    assert.deepEqual(facts.timeouts, { tcp: 900, tcpfin: 120, udp: 300 });
+    assert.deepEqual(facts.timeouts, { tcp: 900, tcpFin: 120, udp: 300 });
   });
 });
 
@@ -231,7 +231,7 @@ describe("host plans", () => {
     assert.ok(boot.includes(restoreRulesScript(LEDGER)), "the ledger module's restore");
     assert.match(boot, /ipvsadm --set 600 0 0/);
     assert.ok(boot.indexOf("modprobe -a ip_vs ip_vs_wrr") < boot.indexOf("ip_forward"), "modules before sysctls");
-    assert.deepEqual(plan.timeouts, { tcp: 600, tcpfin: 0, udp: 0 });
+    assert.deepEqual(plan.timeouts, { tcp: 600, tcpFin: 0, udp: 0 });
     assert.deepEqual(
       plan.sysctls.map(([s, v]) => `${s.name}=${v}`),
       ["net.ipv4.ip_forward=1"],

@@ -5,7 +5,7 @@ import { IpvsError } from "../client";
 import { abortRecord, appendScript, ledgerEditOf, ledgerRecords } from "../ledger";
 import { parseRules } from "../rules/parse";
 import { findRealServerEntry, findService, type IpvsTable, realServerKeyText, serviceKeyText } from "../types";
-import { argsOf } from "./command";
+import { argsOf, LIST_TIMEOUTS_ARGS, TIMEOUTS_LINE_START } from "./command";
 
 export interface OpResult {
   code: number;
@@ -265,9 +265,6 @@ export function onePassFits(ops: Array<Change | undefined>): ops is Change[] {
   return true;
 }
 
-/** What ipvsadm -R prints for `-L -n --timeout`: the sign that it read its commands. */
-const TIMEOUT_LINE = /^Timeout \(tcp tcpfin udp\):/;
-
 /**
  * The one-pass script: the shell's printf appends every ledger record (change `txs[i]` for
  * `ops[i]`), then one ipvsadm -R reads `-S -n` (the table before), `-L -n --timeout` (a line it
@@ -286,7 +283,7 @@ export function onePassScript(ledger: string, ops: Change[], txs: string[]): str
     `echo '${FAST} recorded'`,
     `ipvsadm -R <<'PULUMI_LVS_RULES'`,
     "-S -n",
-    "-L -n --timeout",
+    LIST_TIMEOUTS_ARGS.join(" "),
     rules,
     "PULUMI_LVS_RULES",
     `echo "${FAST} rc $?"`,
@@ -312,7 +309,8 @@ export function parseOnePass(stdout: string, stderr: string): OnePassOutput {
   const rc = rcName === undefined ? undefined : Number(rcName.slice(3));
   const printed = sections.recorded ?? [];
   // the table before is what ipvsadm printed before the timeouts' line
-  const marker = printed.findIndex((l) => TIMEOUT_LINE.test(l));
+  // (what ipvsadm -R prints for `-L -n --timeout`: the sign that it read its commands)
+  const marker = printed.findIndex((l) => l.startsWith(TIMEOUTS_LINE_START));
   const reached = marker >= 0;
   return {
     recorded: "recorded" in sections,

@@ -7,6 +7,7 @@ import {
   type IpvsClient,
   IpvsError,
   IpvsNotFoundError,
+  type IpvsTimeouts,
   type Snapshot,
   SnapshotCache,
 } from "../client";
@@ -28,7 +29,7 @@ import {
 import { parseRules } from "../rules/parse";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
 import { Batcher } from "./batch";
-import { argsOf } from "./command";
+import { argsOf, LIST_TIMEOUTS_ARGS, parseTimeoutsListing, setTimeoutsArgs } from "./command";
 import { mergeThresholds, parseThresholds } from "./thresholds";
 
 const SECTION = "#pulumi-lvs:section";
@@ -134,6 +135,24 @@ export class IpvsadmClient implements IpvsClient {
 
   async applyUnrecorded(change: Change): Promise<void> {
     await this.mutate(change, false);
+  }
+
+  async timeouts(): Promise<IpvsTimeouts | undefined> {
+    // without ip_vs, ipvsadm would load it: reading loads nothing
+    const command = `ipvsadm ${shellJoin(LIST_TIMEOUTS_ARGS)}`;
+    const r = await this.t.run(`[ ! -e /proc/net/ip_vs ] || ${command}`);
+    if (r.code !== 0)
+      throw new IpvsError(this.host, command, r.stderr.trim() || `exit ${r.code}`, remedyFor(r.stderr, r.code));
+    return parseTimeoutsListing(r.stdout);
+  }
+
+  async setTimeouts(t: IpvsTimeouts): Promise<void> {
+    const command = `ipvsadm ${shellJoin(setTimeoutsArgs(t))}`;
+    const r = await this.t.exclusive(() => this.t.run(command));
+    if (r.code !== 0) {
+      const err = (r.stderr || r.stdout).trim();
+      throw new IpvsError(this.host, command, err || `exit ${r.code}`, remedyFor(err, r.code));
+    }
   }
 
   /**

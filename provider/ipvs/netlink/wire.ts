@@ -7,6 +7,7 @@
 import * as net from "node:net";
 import { endianness } from "node:os";
 import { canonicalAddress, fullHostNetmask } from "../address";
+import type { IpvsTimeouts } from "../client";
 import {
   type Family,
   type ForwardingMethod,
@@ -351,12 +352,7 @@ export function parseRealServer(
 
 // --- timeouts and statistics ----------------------------------------------------------------
 
-/** IPVS connection timeouts, in seconds (`ipvsadm --set tcp tcpfin udp`; 0: the kernel default). */
-export interface IpvsTimeouts {
-  tcp: number;
-  tcpFin: number;
-  udp: number;
-}
+export type { IpvsTimeouts };
 
 /** Parses the reply of GET_CONFIG. */
 export function parseTimeouts(buf: Buffer): IpvsTimeouts {
