@@ -8,6 +8,7 @@
  *   network manager configures ({@link afterNetwork}),
  * - the IPVS rules pulumi-lvs owns, restored at boot by a oneshot unit from the ledger.
  */
+import { sectionStart, splitSections } from "../scripts/sections";
 import { shellQuote } from "../transport/transport";
 
 export interface PersistedFile {
@@ -161,27 +162,18 @@ export function removeFilesScript(paths: string[]): string {
   return paths.length === 0 ? ":" : `rm -f ${files.join(" ")}; rmdir ${SCRIPT_DIR} 2>/dev/null || true`;
 }
 
-/** Prints each existing file as `#file <path>` followed by its content. */
+/** The mark of the sections {@link readFilesScript} prints, one a file, named by its path. */
+const FILE_MARK = "#file";
+
+/** Prints each existing file as a section: `#file <path>`, then its content. */
 export function readFilesScript(paths: string[]): string {
   return paths
-    .map((p) => `if [ -f ${shellQuote(p)} ]; then echo ${shellQuote(`#file ${p}`)}; cat ${shellQuote(p)}; echo; fi`)
+    .map((p) => `if [ -f ${shellQuote(p)} ]; then ${sectionStart(FILE_MARK, p)}; cat ${shellQuote(p)}; echo; fi`)
     .join("\n");
 }
 
+/** The files {@link readFilesScript} printed, by path. */
 export function parseFiles(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let cur: string | undefined;
-  let buf: string[] = [];
-  const flush = () => {
-    if (cur !== undefined) out.set(cur, buf.join("\n").replace(/\n$/, ""));
-  };
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#file ")) {
-      flush();
-      cur = line.slice(6);
-      buf = [];
-    } else buf.push(line);
-  }
-  flush();
-  return out;
+  const { "": _before, ...files } = splitSections(text, FILE_MARK);
+  return new Map(Object.entries(files).map(([p, lines]) => [p, lines.join("\n").replace(/\n$/, "")]));
 }

@@ -47,8 +47,8 @@ export function linkUp(device: string): HostObject {
   return {
     kind: "link",
     name: device,
-    add: `ip link set ${device} up`,
-    remove: `ip link set ${device} down 2>/dev/null || true`,
+    add: shellJoin(["ip", "link", "set", device, "up"]),
+    remove: `${shellJoin(["ip", "link", "set", device, "down"])} 2>/dev/null || true`,
   };
 }
 

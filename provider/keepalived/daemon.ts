@@ -6,7 +6,7 @@
 import { type InterfaceAddress, parseIpAddr } from "../host/addresses";
 import { type PersistedFile, parseFiles, readFilesScript, writeFilesScript } from "../host/persist";
 import { shellScriptWith } from "../scripts";
-import { splitSections } from "../scripts/sections";
+import { sectionsScript, splitSections } from "../scripts/sections";
 import { CommandError, shellQuote, type Transport } from "../transport/transport";
 import { CONF_DIR, INCLUDE_LINE, MAIN_CONF, MAIN_CONF_TEXT, OWN_DIR } from "./render";
 
@@ -161,17 +161,16 @@ const MARK = "#pulumi-lvs:keepalived";
 /** One round trip, reading only: files, keepalived's liveness, glob counts and addresses. */
 export async function readKeepalivedHost(t: Transport, paths: string[], globs: string[] = []): Promise<KeepalivedHost> {
   const script = [
-    `echo '${MARK} files'`,
-    readFilesScript(paths),
-    `echo '${MARK} counts'`,
-    ...globs.map((g) => `echo "$(ls ${g} 2>/dev/null | wc -l) ${g}"`),
+    sectionsScript(MARK, [
+      ["files", readFilesScript(paths)],
+      ["counts", globs.map((g) => `echo "$(ls ${g} 2>/dev/null | wc -l) ${g}"`).join("\n")],
+    ]),
     keepalivedStateFunctions(),
-    `echo '${MARK} running'`,
-    "if running; then echo yes; fi",
-    `echo '${MARK} enabled'`,
-    "if ! under_systemd; then echo no-systemd; elif enabled; then echo yes; else echo no; fi",
-    `echo '${MARK} addresses'`,
-    "ip -o addr show",
+    sectionsScript(MARK, [
+      ["running", "if running; then echo yes; fi"],
+      ["enabled", "if ! under_systemd; then echo no-systemd; elif enabled; then echo yes; else echo no; fi"],
+      ["addresses", "ip -o addr show"],
+    ]),
     "exit 0",
   ].join("\n");
   const r = await t.run(script);

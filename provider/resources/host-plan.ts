@@ -25,6 +25,7 @@ import {
 import { type Sysctl, sysctlNamed, sysctlsIfPresentLines, writeSysctlsScript } from "../host/sysctl";
 import type { IpvsTimeouts } from "../ipvs/client";
 import { setTimeoutsArgs } from "../ipvs/ipvsadm/command";
+import { sectionStart, splitSections } from "../scripts/sections";
 import { CommandError, privilegeRemedy, runScript, shellJoin, type Transport } from "../transport/transport";
 
 export interface HostPlan {
@@ -171,6 +172,9 @@ export async function captureBaseline(
   return { sysctls, addresses: [...addresses].sort(), planned: [...planned].sort() };
 }
 
+/** The mark of the apply's sections: what it printed of its announcements is in `announce`. */
+export const APPLY_MARK = "#pulumi-lvs:apply";
+
 /**
  * Applies the plan in one round trip, the host's journal of the baseline written first.
  * @returns one line per announced address (announced, or why not).
@@ -183,7 +187,7 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean, 
     plan.timeouts ? setTimeoutsCommand(plan.timeouts) : ":",
     writeSysctlsScript(plan.sysctls),
     ...itemsOf(plan).map((i) => i.add),
-    "echo '#announce'",
+    sectionStart(APPLY_MARK, "announce"),
     ...plan.announce.map(announceCommand),
     persist
       ? `${removeFilesScript(unplannedFiles(plan))}\n${writeFilesScript(plan.files)}`
@@ -192,7 +196,7 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean, 
   const r = await t.exclusive(() => runScript(t, script));
   if (r.code !== 0)
     throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? privilegeRemedy(r.stderr));
-  return r.stdout.split("#announce\n")[1]?.trim().split("\n").filter(Boolean) ?? [];
+  return (splitSections(r.stdout, APPLY_MARK).announce ?? []).map((l) => l.trim()).filter(Boolean);
 }
 
 /** Owned files the plan does not write (a unit for VIPs no longer declared): removed when persisting. */

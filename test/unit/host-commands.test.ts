@@ -1,13 +1,25 @@
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { modprobeCommand, modprobeOrExit, modulesLoadConf } from "../../provider/host/modules";
-import { DAEMON_RELOAD, writeFilesScript } from "../../provider/host/persist";
-import { parseProbe, probeScript } from "../../provider/host/probe";
+import { DAEMON_RELOAD, parseFiles, readFilesScript, writeFilesScript } from "../../provider/host/persist";
+import { linkUp, parseProbe, probeScript } from "../../provider/host/probe";
+import { natRoute, natRule } from "../../provider/host/return-path";
+import { guePort } from "../../provider/host/tunnels";
 import { IpvsError } from "../../provider/ipvs/client";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
 import { parseTimeoutsListing, setTimeoutsArgs } from "../../provider/ipvs/ipvsadm/command";
 import { directorPlan } from "../../provider/resources/director";
-import { expectedState, observedState, setTimeoutsCommand } from "../../provider/resources/host-plan";
+import {
+  APPLY_MARK,
+  applyPlan,
+  expectedState,
+  observedState,
+  setTimeoutsCommand,
+} from "../../provider/resources/host-plan";
 import { realServerHostPlan } from "../../provider/resources/real-server-host";
 import type { ExecResult, Transport } from "../../provider/transport/transport";
 import { FakeIpvs } from "./fakes/ipvs";
@@ -132,5 +144,72 @@ describe("kernel modules and systemd, one builder each", () => {
       ),
     );
     assert.ok(!writeFilesScript([{ path: "/etc/x.conf", content: "" }]).includes("daemon-reload"));
+  });
+});
+
+describe("kernel objects: every value a quoted word", () => {
+  it("the NAT return path's rule and route, as ip(8) takes them and as its listings print them", () => {
+    const rule = natRule("10.0.0.11", 80);
+    assert.equal(rule.name, "7100: from 10.0.0.11 sport 80 lookup 7100");
+    assert.equal(
+      rule.add,
+      "while ip rule del priority 7100 from 10.0.0.11 sport 80 lookup 7100 2>/dev/null; do :; done; ip rule add priority 7100 from 10.0.0.11 sport 80 lookup 7100",
+    );
+    assert.equal(
+      rule.remove,
+      "while ip rule del priority 7100 from 10.0.0.11 sport 80 lookup 7100 2>/dev/null; do :; done",
+    );
+    const route = natRoute("10.0.0.1", "eth0");
+    assert.equal(route.name, "default via 10.0.0.1 dev eth0");
+    assert.equal(route.add, "ip route replace default via 10.0.0.1 dev eth0 table 7100");
+    assert.equal(route.remove, "ip route del default table 7100 2>/dev/null || true");
+  });
+
+  it("a device name the shell would split or run stays one word", () => {
+    assert.equal(
+      natRoute("10.0.0.1", "eth0;reboot").add,
+      "ip route replace default via 10.0.0.1 dev 'eth0;reboot' table 7100",
+    );
+    assert.equal(linkUp("my dev").add, "ip link set 'my dev' up");
+    assert.equal(linkUp("tunl0").remove, "ip link set tunl0 down 2>/dev/null || true");
+  });
+
+  it("a GUE receive port is added only when ip fou does not list it", () => {
+    const p = guePort(6080);
+    assert.equal(p.name, "port 6080 gue");
+    assert.equal(p.add, "ip fou show 2>/dev/null | grep -qx 'port 6080 gue' || ip fou add port 6080 gue");
+    assert.equal(p.remove, "ip fou del port 6080 2>/dev/null || true");
+  });
+});
+
+describe("sections read back from a host", () => {
+  it("files come back by path, whatever characters the path holds (run by a real shell)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-files-"));
+    try {
+      const odd = path.join(dir, "it's a file.conf");
+      const plain = path.join(dir, "plain.conf");
+      fs.writeFileSync(odd, "# a comment\na = 1\n");
+      fs.writeFileSync(plain, "b = 2\n");
+      const out = execFileSync("sh", ["-c", readFilesScript([odd, plain, path.join(dir, "missing")])], {
+        encoding: "utf8",
+      });
+      const files = parseFiles(out);
+      assert.deepEqual([...files.keys()], [odd, plain]);
+      assert.equal(files.get(odd), "# a comment\na = 1");
+      assert.equal(files.get(plain)?.trim(), "b = 2");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the apply's announcements are the lines of its announce section only", async () => {
+    const t = new CannedTransport({
+      stdout: `written\n${APPLY_MARK} announce\nannounced\n\nnot announced: x\n`,
+      stderr: "",
+      code: 0,
+    });
+    const plan = director();
+    const announced = await applyPlan(t, plan, false, { sysctls: {}, addresses: [], planned: [] });
+    assert.deepEqual(announced, ["announced", "not announced: x"]);
   });
 });

@@ -8,6 +8,7 @@ import { parseProbe } from "../../provider/host/probe";
 import { LEDGER, restoreRulesScript } from "../../provider/ipvs/ledger";
 import { directorPlan } from "../../provider/resources/director";
 import {
+  APPLY_MARK,
   applyPlan,
   createHost,
   deleteHost,
@@ -33,7 +34,7 @@ class RecordingTransport implements Transport {
   async run(command: string, opts: RunOptions = {}): Promise<ExecResult> {
     // a script passed on standard input is what runs
     this.scripts.push(command === "sh -s" && opts.stdin !== undefined ? opts.stdin : command);
-    return { stdout: "#announce\nannounced\n", stderr: "", code: 0 };
+    return { stdout: `${APPLY_MARK} announce\nannounced\n`, stderr: "", code: 0 };
   }
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     return fn();
@@ -69,7 +70,7 @@ describe("host plans", () => {
     const t = new RecordingTransport();
     await applyPlan(t, plan, true, NO_JOURNAL);
     const script = t.scripts[0]!;
-    const apply = script.slice(0, script.indexOf("#announce")); // what runs now (the rest writes the boot files)
+    const apply = script.slice(0, script.indexOf(APPLY_MARK)); // what runs now (the rest writes the boot files)
     const lastArp = Math.max(apply.lastIndexOf("arp_ignore"), apply.lastIndexOf("arp_announce"));
     const firstVip = apply.indexOf("addr replace");
     assert.ok(lastArp > 0 && firstVip > lastArp, "sysctls first, then addresses");
