@@ -19,16 +19,6 @@ export function addressText(a: InterfaceAddress): string {
   return `${a.address}/${a.prefix}`;
 }
 
-/** Parses `ip -o addr show`. */
-export function parseIpAddr(text: string): InterfaceAddress[] {
-  const out: InterfaceAddress[] = [];
-  for (const line of text.split("\n")) {
-    const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet6?\s+([0-9a-fA-F.:]+)\/(\d+)/.exec(line);
-    if (m) out.push({ device: m[1]!, address: m[2]!.toLowerCase(), prefix: Number(m[3]) });
-  }
-  return out;
-}
-
 export function hasAddress(list: InterfaceAddress[], a: InterfaceAddress): boolean {
   return list.some((x) => x.device === a.device && x.address === a.address && x.prefix === a.prefix);
 }

@@ -3,7 +3,15 @@ import type { IpvsTimeouts } from "../ipvs/client";
 import { LIST_TIMEOUTS_ARGS, parseTimeoutsListing } from "../ipvs/ipvsadm/command";
 import { sectionsScript, splitSections } from "../scripts/sections";
 import { shellJoin } from "../transport/transport";
-import { type InterfaceAddress, parseIpAddr } from "./addresses";
+import type { InterfaceAddress } from "./addresses";
+import {
+  LIST_ADDRESSES,
+  LIST_DEFAULT_ROUTE,
+  LIST_LINKS,
+  parseAddresses,
+  parseDefaultInterface,
+  parseLinks,
+} from "./iproute";
 import { parseFiles, readFilesScript } from "./persist";
 import { NAT_TABLE } from "./return-path";
 import { parseSysctls, readSysctlsScript, type Sysctl } from "./sysctl";
@@ -80,10 +88,10 @@ export interface HostFacts {
 export function probeSections(req: ProbeRequest): Array<[name: string, commands: string]> {
   return [
     ["sysctls", readSysctlsScript(req.sysctls)],
-    ["addresses", "ip -o addr show"],
-    ["links", "ip -o link show"],
+    ["addresses", LIST_ADDRESSES],
+    ["links", LIST_LINKS],
     ["modules", "ls /sys/module"],
-    ["route", "ip -o -4 route show default"],
+    ["route", LIST_DEFAULT_ROUTE],
     ["files", readFilesScript(req.files)],
     ["timeouts", req.timeouts ? `[ ! -e /proc/net/ip_vs ] || ${LIST_TIMEOUTS} 2>/dev/null || true` : ":"],
     ...(req.listings ?? []).map((k): [string, string] => [`listing ${k}`, LISTINGS[k]]),
@@ -103,15 +111,10 @@ export function parseProbe(text: string): HostFacts {
 
 /** The facts in the probe's sections (split from output that may hold other sections too). */
 export function hostFactsOf(sec: Record<string, string[]>): HostFacts {
-  const links = new Map<string, boolean>();
-  for (const l of sec.links ?? []) {
-    const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(l);
-    if (m) links.set(m[1]!, m[2]!.split(",").includes("UP"));
-  }
   const facts: HostFacts = {
     sysctls: parseSysctls((sec.sysctls ?? []).join("\n")),
-    addresses: parseIpAddr((sec.addresses ?? []).join("\n")),
-    links,
+    addresses: parseAddresses((sec.addresses ?? []).join("\n")),
+    links: parseLinks((sec.links ?? []).join("\n")),
     modules: new Set((sec.modules ?? []).map((s) => s.trim()).filter(Boolean)),
     files: parseFiles((sec.files ?? []).join("\n")),
     listings: new Map(
@@ -121,8 +124,8 @@ export function hostFactsOf(sec: Record<string, string[]>): HostFacts {
       ]),
     ),
   };
-  const route = /\bdev\s+(\S+)/.exec((sec.route ?? []).join("\n"));
-  if (route) facts.defaultInterface = route[1]!;
+  const route = parseDefaultInterface((sec.route ?? []).join("\n"));
+  if (route) facts.defaultInterface = route;
   const t = parseTimeoutsListing((sec.timeouts ?? []).join("\n"));
   if (t) facts.timeouts = t;
   return facts;

@@ -3,7 +3,8 @@
  * reloading (never restarting: a restart drops every IPVS rule keepalived made, and the VIPs), and
  * reading the files back with keepalived's state, without side effects.
  */
-import { type InterfaceAddress, parseIpAddr } from "../host/addresses";
+import type { InterfaceAddress } from "../host/addresses";
+import { LIST_ADDRESSES, parseAddresses } from "../host/iproute";
 import { type PersistedFile, parseFiles, readFilesScript, writeFilesScript } from "../host/persist";
 import { shellScriptWith } from "../scripts";
 import { sectionsScript, splitSections } from "../scripts/sections";
@@ -169,7 +170,7 @@ export async function readKeepalivedHost(t: Transport, paths: string[], globs: s
     sectionsScript(MARK, [
       ["running", "if running; then echo yes; fi"],
       ["enabled", "if ! under_systemd; then echo no-systemd; elif enabled; then echo yes; else echo no; fi"],
-      ["addresses", "ip -o addr show"],
+      ["addresses", LIST_ADDRESSES],
     ]),
     "exit 0",
   ].join("\n");
@@ -190,7 +191,7 @@ export function parseKeepalivedHost(out: string): KeepalivedHost {
     files: parseFiles((sec.files ?? []).join("\n")),
     running: (sec.running ?? []).some((l) => l.trim() === "yes"),
     counts,
-    addresses: parseIpAddr((sec.addresses ?? []).join("\n")),
+    addresses: parseAddresses((sec.addresses ?? []).join("\n")),
   };
   const enabled = (sec.enabled ?? []).map((l) => l.trim()).find(Boolean);
   if (enabled === "yes" || enabled === "no") p.enabled = enabled === "yes";

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { parseAddresses, parseDefaultInterface, parseLinks } from "../../provider/host/iproute";
 import { modprobeCommand, modprobeOrExit, modulesLoadConf } from "../../provider/host/modules";
 import { DAEMON_RELOAD, parseFiles, readFilesScript, writeFilesScript } from "../../provider/host/persist";
 import { linkUp, parseProbe, probeScript } from "../../provider/host/probe";
@@ -211,5 +212,59 @@ describe("sections read back from a host", () => {
     const plan = director();
     const announced = await applyPlan(t, plan, false, { sysctls: {}, addresses: [], planned: [] });
     assert.deepEqual(announced, ["announced", "not announced: x"]);
+  });
+});
+
+/**
+ * A TUN real server as iproute2 6.1 prints it with `ip -j addr show` / `ip -j link show`: a VIP on
+ * lo, tunl0 up with a VIP, gre0 down, ip6tnl0 with an IPv6 VIP (nodad, deprecated), eth0 a veth
+ * (its peer in another namespace), eth1 down.
+ */
+const fixture = (name: string) =>
+  fs.readFileSync(path.join(__dirname, "../../../test/unit/fixtures/host", name), "utf8");
+
+describe("host state from iproute2's JSON", () => {
+  it("every IPv4 and IPv6 address, by interface, tunnels and veths alike", () => {
+    const got = parseAddresses(fixture("ip-addr.json")).map((a) => `${a.device} ${a.address}/${a.prefix}`);
+    assert.deepEqual(got, [
+      "lo 127.0.0.1/8",
+      "lo 10.0.0.100/32",
+      "lo ::1/128",
+      "tunl0 10.0.0.101/32",
+      "ip6tnl0 fd00:10::100/128",
+      "ip6tnl0 fe80::4cd1:8aff:fe3b:2c1a/64",
+      "eth0 10.0.0.14/24",
+      "eth0 fd00:10::14/64",
+      "eth0 fe80::cc55:1eff:fe8a:4007/64",
+    ]);
+  });
+
+  it("whether each interface is up, a tunnel's fallback device and a down link included", () => {
+    const links = parseLinks(fixture("ip-link.json"));
+    assert.deepEqual(Object.fromEntries(links), {
+      lo: true,
+      tunl0: true,
+      gre0: false,
+      ip6tnl0: true,
+      eth0: true,
+      eth1: false,
+    });
+  });
+
+  it("the default route's interface, and none when there is no default route", () => {
+    assert.equal(parseDefaultInterface('[{"dst":"default","gateway":"10.0.0.1","dev":"eth0","flags":[]}]'), "eth0");
+    assert.equal(parseDefaultInterface("[]"), undefined);
+  });
+
+  it("nothing printed, or what is not iproute2's JSON, is nothing there", () => {
+    assert.deepEqual(parseAddresses(""), []);
+    assert.deepEqual(parseAddresses('Option "-j" is unknown, try "ip -help".'), []);
+    assert.equal(parseLinks("").size, 0);
+  });
+
+  it("the probe reads addresses, links and the default route as JSON", () => {
+    const script = probeScript({ sysctls: [], files: [] });
+    for (const c of ["ip -j addr show", "ip -j link show", "ip -j -4 route show default"])
+      assert.ok(script.includes(c), c);
   });
 });

@@ -24,7 +24,8 @@ import { conn } from "./fixtures";
 /** A host's journal before anything was recorded. */
 const NO_JOURNAL = { sysctls: {}, addresses: [], planned: [] };
 
-// Captured from the lab's root namespace with probeScript (see test/unit/fixtures/host/).
+// Captured from the lab's root namespace with probeScript (see test/unit/fixtures/host/); its
+// addresses and links written as `ip -j` prints them.
 const probe = fs.readFileSync(path.join(__dirname, "../../../test/unit/fixtures/host/probe-lab-root.txt"), "utf8");
 
 class RecordingTransport implements Transport {
@@ -207,7 +208,7 @@ describe("host plans", () => {
         "#pulumi-lvs:probe sysctls",
         ...plan.sysctls.map(([s, v]) => `${s.name}=${v}`),
         "#pulumi-lvs:probe addresses",
-        "1: lo    inet 10.0.0.100/32 scope global lo",
+        '[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"addr_info":[{"family":"inet","local":"10.0.0.100","prefixlen":32,"scope":"global","label":"lo"}]}]',
         "#pulumi-lvs:probe files",
       ].join("\n"),
     );
