@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { type Change, realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
-import { onePassFits, parseOnePass, tookEffect } from "../../provider/ipvs/ipvsadm/batch";
+import { batchScript, onePassFits, parseBatch, parseOnePass, tookEffect } from "../../provider/ipvs/ipvsadm/batch";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
 import { replayLedger } from "../../provider/ipvs/ledger";
 import type { IpvsTable, RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
@@ -478,5 +478,23 @@ describe("one-pass batches", () => {
     const saveFailed = parseOnePass("#pulumi-lvs:fast recorded\n#pulumi-lvs:fast rc 2", "Memory allocation problem");
     assert.deepEqual([saveFailed.reached, saveFailed.clean], [false, false]);
     assert.equal(parseOnePass("", "sh: can't create /var/lib/pulumi-lvs/ipvs.rules").recorded, false);
+  });
+});
+
+describe("a batch of scripts in one round trip", () => {
+  it("gives each script its output and exit status, and none to those the shell never finished (run by a real shell)", () => {
+    const scripts = ["echo one", "echo two >&2; false", "echo three; exit 3", "echo never"];
+    let out = "";
+    try {
+      out = execFileSync("sh", ["-c", batchScript(scripts)], { encoding: "utf8" });
+    } catch (e) {
+      out = (e as { stdout: string }).stdout;
+    }
+    assert.deepEqual(parseBatch(out, scripts.length), [
+      { code: 0, output: "one" },
+      { code: 1, output: "two" },
+      undefined,
+      undefined,
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { splitSections } from "../../scripts/sections";
+import { sectionStart, splitSections } from "../../scripts/sections";
 import { runScript, type Transport, TransportError } from "../../transport/transport";
 import type { Change } from "../change";
 import { IpvsError } from "../client";
@@ -204,32 +204,27 @@ function forOne(e: unknown, what: string, host: string): unknown {
   return e;
 }
 
-/** One shell script running `scripts` in order, each between markers that carry its exit status. */
+/**
+ * One shell script running `scripts` in order: script `i`'s output in section `i`, then a section
+ * `rc i <status>` that carries its exit status.
+ */
 export function batchScript(scripts: string[]): string {
-  return scripts.map((s, i) => `echo '${OP} ${i}'\n{ ${s}\n} 2>&1\necho "${OP}-rc ${i} $?"`).join("\n");
+  return scripts.map((s, i) => `${sectionStart(OP, String(i))}\n{ ${s}\n} 2>&1\necho "${OP} rc ${i} $?"`).join("\n");
 }
 
 /** Splits what batchScript printed into each script's result. Missing results: the batch stopped early. */
 export function parseBatch(text: string, n: number): Array<OpResult | undefined> {
-  const out: Array<OpResult | undefined> = new Array(n).fill(undefined);
-  let current = -1;
-  let buf: string[] = [];
-  for (const line of text.split("\n")) {
-    const start = line.startsWith(`${OP} `) ? Number(line.slice(OP.length + 1)) : Number.NaN;
-    if (Number.isInteger(start)) {
-      current = start;
-      buf = [];
-      continue;
-    }
-    const end = /^#pulumi-lvs:op-rc (\d+) (\d+)$/.exec(line);
-    if (end && Number(end[1]) === current) {
-      out[current] = { code: Number(end[2]), output: buf.join("\n") };
-      current = -1;
-      continue;
-    }
-    if (current >= 0) buf.push(line);
+  const sections = splitSections(text, OP);
+  const codes = new Map<string, number>();
+  for (const name of Object.keys(sections)) {
+    const rc = /^rc (\d+) (\d+)$/.exec(name);
+    if (rc) codes.set(rc[1]!, Number(rc[2]));
   }
-  return out;
+  return Array.from({ length: n }, (_, i) => {
+    const output = sections[String(i)];
+    const code = codes.get(String(i));
+    return output && code !== undefined ? { code, output: output.join("\n") } : undefined;
+  });
 }
 
 /** The object an op changes, as text: `tcp/10.0.0.1:80` or `tcp/10.0.0.1:80 10.0.0.11:80`. */
