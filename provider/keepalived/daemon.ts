@@ -35,13 +35,15 @@ const NO_INCLUDE = 72;
 
 /** Checks keepalived is installed and its main file reads conf.d; writes the main file if absent. */
 function prepareScript(): string {
-  const main = shellQuote(MAIN_CONF);
-  return [
-    `command -v keepalived >/dev/null 2>&1 || exit ${NO_KEEPALIVED}`,
-    `mkdir -p ${shellQuote(CONF_DIR)} ${shellQuote(OWN_DIR)}`,
-    `if [ ! -e ${main} ]; then printf %s ${shellQuote(MAIN_CONF_TEXT)} > ${main}.pulumi-lvs.tmp && mv ${main}.pulumi-lvs.tmp ${main}; fi`,
-    `grep -qxF ${shellQuote(INCLUDE_LINE)} ${main} || exit ${NO_INCLUDE}`,
-  ].join("\n");
+  return shellScriptWith("keepalived-prepare.sh", {
+    NO_KEEPALIVED: String(NO_KEEPALIVED),
+    NO_INCLUDE: String(NO_INCLUDE),
+    CONF_DIR,
+    OWN_DIR,
+    MAIN_CONF,
+    MAIN_CONF_TEXT,
+    INCLUDE_LINE,
+  });
 }
 
 /** What keepalived-state.sh reads (its functions: under_systemd, has_pid, running, enabled). */
@@ -159,12 +161,22 @@ export interface KeepalivedHost {
 
 const MARK = "#pulumi-lvs:keepalived";
 
+/**
+ * Prints how many files `glob` matches, then the glob: its directory a quoted word, its last part
+ * (a file name pattern such as `*.conf`) left for the shell to expand.
+ */
+function countScript(glob: string): string {
+  const slash = glob.lastIndexOf("/");
+  const matches = `${shellQuote(glob.slice(0, slash))}/${glob.slice(slash + 1)}`;
+  return `echo "$(ls ${matches} 2>/dev/null | wc -l)" ${shellQuote(glob)}`;
+}
+
 /** One round trip, reading only: files, keepalived's liveness, glob counts and addresses. */
 export async function readKeepalivedHost(t: Transport, paths: string[], globs: string[] = []): Promise<KeepalivedHost> {
   const script = [
     sectionsScript(MARK, [
       ["files", readFilesScript(paths)],
-      ["counts", globs.map((g) => `echo "$(ls ${g} 2>/dev/null | wc -l) ${g}"`).join("\n")],
+      ["counts", globs.map(countScript).join("\n")],
     ]),
     keepalivedStateFunctions(),
     sectionsScript(MARK, [

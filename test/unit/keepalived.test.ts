@@ -518,6 +518,22 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     assert.equal(fs.existsSync(box.path(serviceFileOf(svc).slice(1))), false);
   });
 
+  it("a main file of the host's own that does not read conf.d is left as it is, and the write fails saying what to add", async () => {
+    box.keepalived({ systemd: false });
+    const own = "global_defs {\n  router_id lab\n}\n";
+    fs.mkdirSync(path.dirname(box.path(MAIN_CONF.slice(1))), { recursive: true });
+    fs.writeFileSync(box.path(MAIN_CONF.slice(1)), own);
+    await assert.rejects(applyService(box.transport(), new FakeIpvs(), spec), /add the line `include /);
+    assert.equal(mainConf(), own);
+    assert.equal(fs.existsSync(box.path(serviceFileOf(svc).slice(1))), false, "nothing written");
+  });
+
+  it("with no main file, pulumi-lvs writes one that reads conf.d", async () => {
+    box.keepalived({ systemd: false });
+    await applyService(box.transport(), new FakeIpvs(), spec);
+    assert.equal(mainConf(), OURS());
+  });
+
   it("under systemd, keepalived started for pulumi-lvs's files is also enabled, so that it comes back after a reboot", async () => {
     box.keepalived({ systemd: true, enabled: false, active: false });
     const t = box.transport();
