@@ -6,7 +6,13 @@
  */
 
 import type * as pulumi from "@pulumi/pulumi";
-import { addAddressCommand, announceCommand, type InterfaceAddress, waitForDeviceFunction } from "../host/addresses";
+import {
+  addAddressCommand,
+  announceCommand,
+  announceFunction,
+  type InterfaceAddress,
+  waitForDeviceFunction,
+} from "../host/addresses";
 import { modprobeCommand, modulesLoadConf } from "../host/modules";
 import { afterNetwork, beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
 import type { HostFacts } from "../host/probe";
@@ -95,7 +101,7 @@ function networkBoot(addresses: InterfaceAddress[]): string[] {
     "# Debian's ipvsadm autoload ran ipvsadm -C (then loaded /etc/ipvsadm.rules): the owned rules again",
     "# (rules that are still there, if its service did not run, make ipvsadm -R complain: not a failure)",
     `if (AUTO=false; . /etc/default/ipvsadm; [ "$AUTO" = true ]) 2>/dev/null; then ${RESTORE_RULES} 2>/dev/null || :; fi`,
-    ...(addresses.length > 0 ? [waitForDeviceFunction()] : []),
+    ...(addresses.length > 0 ? [waitForDeviceFunction(), announceFunction()] : []),
     ...addresses.map(
       (a) =>
         `if have_dev ${shellQuote(a.device)} && ${addAddressCommand(a)}; then ${announceCommand(a)}; else rc=1; fi`,

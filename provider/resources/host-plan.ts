@@ -7,6 +7,7 @@ import {
   addAddressCommand,
   addressText,
   announceCommand,
+  announceFunction,
   deleteAddressCommand,
   hasAddress,
   type InterfaceAddress,
@@ -188,6 +189,7 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean, 
     writeSysctlsScript(plan.sysctls),
     ...itemsOf(plan).map((i) => i.add),
     sectionStart(APPLY_MARK, "announce"),
+    ...(plan.announce.length > 0 ? [announceFunction()] : []),
     ...plan.announce.map(announceCommand),
     persist
       ? `${removeFilesScript(unplannedFiles(plan))}\n${writeFilesScript(plan.files)}`

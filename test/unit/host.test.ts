@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { announceCommand } from "../../provider/host/addresses";
+import { announceCommand, announceFunction } from "../../provider/host/addresses";
 import { type PersistedFile, removeFilesScript, writeFilesScript } from "../../provider/host/persist";
 import { parseProbe } from "../../provider/host/probe";
 import { LEDGER, restoreRulesScript } from "../../provider/ipvs/ledger";
@@ -323,7 +323,7 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
     const vipScript = fileOf(plan.files, "pulumi-lvs-director-network.sh");
     const wait = vipScript.indexOf("have_dev eth0 ");
     assert.ok(wait > 0 && wait < vipScript.indexOf("addr replace"), "waits for the interface, then adds the VIP");
-    assert.ok(vipScript.indexOf("addr replace") < vipScript.indexOf("arping"), "announced once added");
+    assert.ok(vipScript.indexOf("addr replace") < vipScript.indexOf("then announce eth0 "), "announced once added");
   });
 
   it("Director: a failed gratuitous ARP, or an interface that comes late, keeps neither the rules nor the VIP from coming back", async () => {
@@ -382,14 +382,14 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
     try {
       box.command("arping", "exit 2");
       const a = { address: "10.0.0.100", prefix: 32, device: "eth0" };
-      const r = await box.run(`set -e\n${announceCommand(a)}\necho next`);
+      const r = await box.run(`set -e\n${announceFunction()}\n${announceCommand(a)}\necho next`);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.stdout.trim().split("\n"), [
         "not announced: arping failed on eth0 (is the interface up?)",
         "next",
       ]);
       box.command("arping", "exit 0");
-      assert.equal((await box.run(announceCommand(a))).stdout.trim(), "announced");
+      assert.equal((await box.run(`${announceFunction()}\n${announceCommand(a)}`)).stdout.trim(), "announced");
     } finally {
       box.close();
     }
