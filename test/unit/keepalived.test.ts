@@ -37,7 +37,7 @@ import { resetClaims } from "../../provider/resources/check";
 import { setIpvsClientFactory } from "../../provider/resources/clients";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
-import { vrrpInstance } from "../../provider/resources/vrrp-instance";
+import { restoreVipsScript, vrrpInstance } from "../../provider/resources/vrrp-instance";
 import { LocalTransport } from "../../provider/transport/local";
 import { setProgressSink } from "../../provider/transport/progress";
 import { FakeIpvs } from "./fakes/ipvs";
@@ -697,5 +697,32 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     assert.equal(mainConf(), OURS());
     assert.equal(box.keepalivedRunning(), true);
     assert.equal(changes(), null, "the user's configuration has taken over what pulumi-lvs started");
+  });
+});
+
+describe("VIPs keepalived lost, put back", () => {
+  it("each is added, then announced; the first that cannot be added stops the rest (run by a real shell)", async () => {
+    const box = new Sandbox();
+    try {
+      box.command("arping", "exit 0");
+      const ip = box.addresses();
+      const vips = [
+        { address: "10.0.0.100", prefix: 32, device: "eth0" },
+        { address: "10.0.0.101", prefix: 32, device: "eth0" },
+      ];
+      const ok = await box.run(restoreVipsScript(vips).script);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.deepEqual(ip.list(), ["10.0.0.100/32", "10.0.0.101/32"]);
+      assert.deepEqual(
+        box.calls().filter((c) => c.startsWith("arping")),
+        ["arping -q -U -c 1 -I eth0 10.0.0.100", "arping -q -U -c 1 -I eth0 10.0.0.101"],
+      );
+      box.command("ip", "exit 2");
+      const failed = await box.run(restoreVipsScript(vips).script);
+      assert.notEqual(failed.code, 0);
+      assert.doesNotMatch(restoreVipsScript(vips).command, /announce\(\)/, "the message names the commands only");
+    } finally {
+      box.close();
+    }
   });
 });
