@@ -135,7 +135,7 @@ export function writeFilesScript(files: PersistedFile[]): string {
     // a temporary name of this shell's own ($$): two writers of one shared file (two stacks on a
     // director writing keepalived's state scripts) never rename each other's half-written copy
     const tmp = `${shellQuote(`${f.path}.tmp`)}.$$`;
-    const chmod = f.mode ? ` && chmod ${f.mode} ${tmp}` : "";
+    const chmod = f.mode ? ` && chmod ${shellQuote(f.mode)} ${tmp}` : "";
     lines.push(
       `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(f.content)} > ${tmp}${chmod} && mv ${tmp} ${shellQuote(f.path)} || exit 1`,
     );

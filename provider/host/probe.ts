@@ -1,6 +1,6 @@
 /** One round trip that reads what the host resources manage: sysctls, addresses, modules, files, IPVS timeouts. */
 import type { IpvsTimeouts } from "../ipvs/client";
-import { LIST_TIMEOUTS_ARGS, parseTimeoutsListing } from "../ipvs/ipvsadm/command";
+import { parseTimeoutsListing, READ_TIMEOUTS } from "../ipvs/ipvsadm/command";
 import { sectionsScript, splitSections } from "../scripts/sections";
 import { shellJoin } from "../transport/transport";
 import type { InterfaceAddress } from "./addresses";
@@ -93,13 +93,10 @@ export function probeSections(req: ProbeRequest): Array<[name: string, commands:
     ["modules", "ls /sys/module"],
     ["route", LIST_DEFAULT_ROUTE],
     ["files", readFilesScript(req.files)],
-    ["timeouts", req.timeouts ? `[ ! -e /proc/net/ip_vs ] || ${LIST_TIMEOUTS} 2>/dev/null || true` : ":"],
+    ["timeouts", req.timeouts ? `${READ_TIMEOUTS} 2>/dev/null || true` : ":"],
     ...(req.listings ?? []).map((k): [string, string] => [`listing ${k}`, LISTINGS[k]]),
   ];
 }
-
-/** Prints the IPVS timeouts (without ip_vs, ipvsadm would load it: the probe loads nothing). */
-const LIST_TIMEOUTS = shellJoin(["ipvsadm", ...LIST_TIMEOUTS_ARGS]);
 
 export function probeScript(req: ProbeRequest): string {
   return `${sectionsScript(PROBE_MARK, probeSections(req))}\nexit 0`;

@@ -29,7 +29,7 @@ import {
 import { parseRules } from "../rules/parse";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
 import { Batcher } from "./batch";
-import { argsOf, LIST_TIMEOUTS_ARGS, parseTimeoutsListing, setTimeoutsArgs } from "./command";
+import { argsOf, LIST_TIMEOUTS_ARGS, parseTimeoutsListing, READ_TIMEOUTS, setTimeoutsArgs } from "./command";
 import { mergeThresholds, parseThresholds } from "./thresholds";
 
 const SECTION = "#pulumi-lvs:section";
@@ -138,9 +138,8 @@ export class IpvsadmClient implements IpvsClient {
   }
 
   async timeouts(): Promise<IpvsTimeouts | undefined> {
-    // without ip_vs, ipvsadm would load it: reading loads nothing
     const command = `ipvsadm ${shellJoin(LIST_TIMEOUTS_ARGS)}`;
-    const r = await this.t.run(`[ ! -e /proc/net/ip_vs ] || ${command}`);
+    const r = await this.t.run(READ_TIMEOUTS);
     if (r.code !== 0)
       throw new IpvsError(this.host, command, r.stderr.trim() || `exit ${r.code}`, remedyFor(r.stderr, r.code));
     return parseTimeoutsListing(r.stdout);

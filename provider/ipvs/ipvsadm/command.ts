@@ -30,6 +30,9 @@ export function setTimeoutsArgs(t: IpvsTimeouts): string[] {
 /** ipvsadm's words that print the connection timeouts (the line {@link parseTimeoutsListing} reads). */
 export const LIST_TIMEOUTS_ARGS: readonly string[] = ["-L", "-n", "--timeout"];
 
+/** Prints the connection timeouts when ip_vs is loaded (ipvsadm would load it: reading loads nothing). */
+export const READ_TIMEOUTS = `[ ! -e /proc/net/ip_vs ] || ${["ipvsadm", ...LIST_TIMEOUTS_ARGS].join(" ")}`;
+
 /** How the line of `ipvsadm -L -n --timeout` starts (ipvsadm -R prints it too). */
 export const TIMEOUTS_LINE_START = "Timeout (tcp tcpfin udp):";
 
