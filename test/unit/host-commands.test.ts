@@ -9,6 +9,7 @@ import { modprobeCommand, modprobeOrExit, modulesLoadConf } from "../../provider
 import { DAEMON_RELOAD, parseFiles, readFilesScript, writeFilesScript } from "../../provider/host/persist";
 import { linkUp, parseProbe, probeScript } from "../../provider/host/probe";
 import { natRoute, natRule } from "../../provider/host/return-path";
+import { readSysctlsScript, writeSysctlsScript } from "../../provider/host/sysctl";
 import { guePort } from "../../provider/host/tunnels";
 import { IpvsError } from "../../provider/ipvs/client";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
@@ -266,5 +267,35 @@ describe("host state from iproute2's JSON", () => {
     const script = probeScript({ sysctls: [], files: [] });
     for (const c of ["ip -j addr show", "ip -j link show", "ip -j -4 route show default"])
       assert.ok(script.includes(c), c);
+  });
+});
+
+describe("sysctls through /proc/sys (run by a real shell)", () => {
+  it("are read as name=value, or name! when the kernel has none; a refused write names the parameter and stops", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-sysctl-"));
+    try {
+      const there = { name: "net.ipv4.ip_forward", path: path.join(dir, "ip forward") };
+      const missing = { name: "net.ipv4.conf.nosuch0.rp_filter", path: path.join(dir, "nosuch0", "rp_filter") };
+      fs.writeFileSync(there.path, "0\n");
+      execFileSync("sh", ["-c", writeSysctlsScript([[there, "1"]])]);
+      assert.equal(fs.readFileSync(there.path, "utf8"), "1");
+      const read = execFileSync("sh", ["-c", readSysctlsScript([there, missing])], { encoding: "utf8" });
+      assert.equal(read, "net.ipv4.ip_forward=1\nnet.ipv4.conf.nosuch0.rp_filter!\n");
+      let failed: { status: number; stdout: string; stderr: string } | undefined;
+      try {
+        execFileSync("sh", ["-c", `${writeSysctlsScript([[missing, "0"]])}\necho after`], {
+          encoding: "utf8",
+          stdio: "pipe",
+        });
+      } catch (e) {
+        failed = e as { status: number; stdout: string; stderr: string };
+      }
+      assert.equal(failed?.status, 1);
+      assert.match(failed?.stderr ?? "", /cannot set net\.ipv4\.conf\.nosuch0\.rp_filter=0/);
+      assert.doesNotMatch(failed?.stdout ?? "", /after/);
+      assert.equal(readSysctlsScript([]), "");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
