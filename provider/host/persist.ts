@@ -8,8 +8,9 @@
  *   network manager configures ({@link afterNetwork}),
  * - the IPVS rules pulumi-lvs owns, restored at boot by a oneshot unit from the ledger.
  */
+import { hostScript } from "../scripts";
 import { sectionStart, splitSections } from "../scripts/sections";
-import { shellQuote } from "../transport/transport";
+import { shellJoin, shellQuote } from "../transport/transport";
 
 export interface PersistedFile {
   path: string;
@@ -127,22 +128,16 @@ export function unitPaths(name: string): string[] {
   ];
 }
 
-/** Writes the files (atomically each) and enables units; reloads systemd if there is one. */
+/**
+ * Writes the files (atomically each, provider/scripts/write-files.sh) and enables units; reloads
+ * systemd if there is one. Nothing for no files.
+ */
 export function writeFilesScript(files: PersistedFile[]): string {
-  const lines: string[] = [];
+  if (files.length === 0) return "";
+  const lines = [hostScript("write-files.sh")];
   for (const f of files) {
-    const dir = f.path.slice(0, f.path.lastIndexOf("/"));
-    // a temporary name of this shell's own ($$): two writers of one shared file (two stacks on a
-    // director writing keepalived's state scripts) never rename each other's half-written copy
-    const tmp = `${shellQuote(`${f.path}.tmp`)}.$$`;
-    const chmod = f.mode ? ` && chmod ${shellQuote(f.mode)} ${tmp}` : "";
-    lines.push(
-      `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(f.content)} > ${tmp}${chmod} && mv ${tmp} ${shellQuote(f.path)} || exit 1`,
-    );
-    if (f.enableLink) {
-      const ldir = f.enableLink.slice(0, f.enableLink.lastIndexOf("/"));
-      lines.push(`mkdir -p ${shellQuote(ldir)} && ln -sf ${shellQuote(f.path)} ${shellQuote(f.enableLink)} || exit 1`);
-    }
+    lines.push(shellJoin(["write_file", f.path, f.content, ...(f.mode ? [f.mode] : [])]));
+    if (f.enableLink) lines.push(shellJoin(["link_file", f.path, f.enableLink]));
   }
   if (files.some((f) => f.enableLink)) lines.push(DAEMON_RELOAD);
   return lines.join("\n");

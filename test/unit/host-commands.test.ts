@@ -25,6 +25,7 @@ import {
 import { realServerHostPlan } from "../../provider/resources/real-server-host";
 import type { ExecResult, Transport } from "../../provider/transport/transport";
 import { FakeIpvs } from "./fakes/ipvs";
+import { Sandbox } from "./fakes/sandbox";
 import { conn } from "./fixtures";
 
 /** A transport that answers every command with one canned result, and records the commands. */
@@ -296,6 +297,46 @@ describe("sysctls through /proc/sys (run by a real shell)", () => {
       assert.equal(readSysctlsScript([]), "");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("files written on a host (run by a real shell in a sandbox)", () => {
+  it("each is written whole with its mode, a unit enabled by its link, no temporary copy left", async () => {
+    const box = new Sandbox();
+    try {
+      const script = "/etc/pulumi-lvs/boot it's.sh";
+      const r = await box.run(
+        writeFilesScript([
+          { path: script, content: "#!/bin/sh\necho 'hi'\n", mode: "0755" },
+          {
+            path: "/etc/systemd/system/x.service",
+            content: "[Unit]\n",
+            enableLink: "/etc/systemd/system/multi-user.target.wants/x.service",
+          },
+        ]),
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(fs.readFileSync(box.path(script.slice(1)), "utf8"), "#!/bin/sh\necho 'hi'\n");
+      assert.equal(fs.statSync(box.path(script.slice(1))).mode & 0o777, 0o755);
+      const link = box.path("etc/systemd/system/multi-user.target.wants/x.service");
+      assert.equal(fs.readlinkSync(link), box.path("etc/systemd/system/x.service"));
+      assert.deepEqual(fs.readdirSync(box.path("etc/pulumi-lvs")), ["boot it's.sh"]);
+    } finally {
+      box.close();
+    }
+  });
+
+  it("a file that cannot be written stops the script", async () => {
+    const box = new Sandbox();
+    try {
+      fs.mkdirSync(box.path("etc/pulumi-lvs"), { recursive: true });
+      fs.writeFileSync(box.path("etc/pulumi-lvs/dir"), "a file where a directory should be");
+      const r = await box.run(`${writeFilesScript([{ path: "/etc/pulumi-lvs/dir/x", content: "x" }])}\necho after`);
+      assert.equal(r.code, 1);
+      assert.doesNotMatch(r.stdout, /after/);
+    } finally {
+      box.close();
     }
   });
 });
