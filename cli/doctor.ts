@@ -3,6 +3,7 @@
  * It only reads: it opens an SSH connection and runs read-only commands.
  */
 import * as fs from "node:fs";
+import { LIST_LINKS } from "../provider/host/iproute";
 import { type HostFacts, hostFactsOf, PROBE_MARK, probeSections } from "../provider/host/probe";
 import { ifaceSysctl, parseSysctls } from "../provider/host/sysctl";
 import { sshConnection as connectionSchema } from "../provider/model/connection";
@@ -103,7 +104,15 @@ const privileges: Check = (f, o) => [
 ];
 
 const iproute2: Check = (f) => [
-  f.ip === "ok" ? pass("iproute2", "ip is installed") : fail("iproute2", "ip is missing", "apt-get install iproute2"),
+  f.ip !== "ok"
+    ? fail("iproute2", "ip is missing", "apt-get install iproute2")
+    : f.host.links.size === 0
+      ? fail(
+          "iproute2",
+          `\`${LIST_LINKS}\` lists no interface: this ip prints no JSON`,
+          "install iproute2 4.13 or later",
+        )
+      : pass("iproute2", "ip is installed"),
 ];
 
 const ipvsadm: Check = (f) => [

@@ -1,8 +1,7 @@
 /** Interface addresses, through iproute2's `ip`. */
-
 import { isIPv6 } from "../net/address";
-import { shellScriptWith } from "../scripts";
-import { shellQuote } from "../transport/transport";
+import { hostScript, shellScriptWith } from "../scripts";
+import { shellJoin } from "../transport/transport";
 
 export interface InterfaceAddress {
   /** Canonical address text. */
@@ -21,16 +20,6 @@ export function addressText(a: InterfaceAddress): string {
   return `${a.address}/${a.prefix}`;
 }
 
-/** Parses `ip -o addr show`. */
-export function parseIpAddr(text: string): InterfaceAddress[] {
-  const out: InterfaceAddress[] = [];
-  for (const line of text.split("\n")) {
-    const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet6?\s+([^/\s]+)\/(\d+)/.exec(line);
-    if (m) out.push({ device: m[1]!, address: m[2]!.toLowerCase(), prefix: Number(m[3]) });
-  }
-  return out;
-}
-
 export function hasAddress(list: InterfaceAddress[], a: InterfaceAddress): boolean {
   return list.some((x) => x.device === a.device && x.address === a.address && x.prefix === a.prefix);
 }
@@ -38,27 +27,31 @@ export function hasAddress(list: InterfaceAddress[], a: InterfaceAddress): boole
 /** Adds an address (idempotent). IPv6 addresses skip duplicate address detection (nodad). */
 export function addAddressCommand(a: InterfaceAddress): string {
   const v6 = isIPv6(a.address);
-  const flags = v6 ? ` nodad${a.notSource ? " preferred_lft 0" : ""}` : "";
-  return `ip ${v6 ? "-6 " : ""}addr replace ${shellQuote(addressText(a))} dev ${shellQuote(a.device)}${flags}`;
+  const flags = v6 ? ["nodad", ...(a.notSource ? ["preferred_lft", "0"] : [])] : [];
+  return shellJoin(["ip", ...(v6 ? ["-6"] : []), "addr", "replace", addressText(a), "dev", a.device, ...flags]);
 }
 
+/** Removes an address; one that is not there is no failure. */
 export function deleteAddressCommand(a: InterfaceAddress): string {
-  return `ip addr del ${shellQuote(addressText(a))} dev ${shellQuote(a.device)} 2>/dev/null || true`;
+  return `${shellJoin(["ip", "addr", "del", addressText(a), "dev", a.device])} 2>/dev/null || true`;
 }
 
 /**
  * Announces an IPv4 address with a gratuitous ARP (unsolicited, as arping -U sends), so that
- * neighbours update their caches at once. Best effort: it never fails (a failed announcement must
- * not stop a script run with `set -e`), and prints `announced` or the reason why not.
+ * neighbours update their caches at once, through `announce` ({@link announceFunction}: the script
+ * defines it first). Best effort: it never fails (a failed announcement must not stop a script run
+ * with `set -e`), and prints `announced` or the reason why not.
  */
 export function announceCommand(a: InterfaceAddress): string {
   if (isIPv6(a.address)) {
     return `echo 'not announced: IPv6 addresses are announced by the kernel (unsolicited neighbour advertisement) only with DAD; this VIP uses nodad'`;
   }
-  const arping = (mode: string) =>
-    `arping -q ${mode} -c 1 -I ${shellQuote(a.device)} ${shellQuote(a.address)} >/dev/null 2>&1`;
-  const failed = `not announced: arping failed on ${a.device} (is the interface up?)`;
-  return `if ! command -v arping >/dev/null 2>&1; then echo 'not announced: arping is not installed (apt-get install iputils-arping)'; elif ${arping("-U")} || ${arping("-A")}; then echo announced; else echo ${shellQuote(failed)}; fi`;
+  return shellJoin(["announce", a.device, a.address]);
+}
+
+/** Shell that defines `announce IFACE ADDRESS` (provider/scripts/announce.sh), for {@link announceCommand}. */
+export function announceFunction(): string {
+  return hostScript("announce.sh");
 }
 
 /** How long, in all, a boot script waits for the interfaces of its addresses to appear. */

@@ -8,7 +8,9 @@
  *   network manager configures ({@link afterNetwork}),
  * - the IPVS rules pulumi-lvs owns, restored at boot by a oneshot unit from the ledger.
  */
-import { shellQuote } from "../transport/transport";
+import { hostScript } from "../scripts";
+import { sectionStart, splitSections } from "../scripts/sections";
+import { shellJoin, shellQuote } from "../transport/transport";
 
 export interface PersistedFile {
   path: string;
@@ -126,29 +128,24 @@ export function unitPaths(name: string): string[] {
   ];
 }
 
-/** Writes the files (atomically each) and enables units; reloads systemd if there is one. */
+/**
+ * Writes the files (atomically each, provider/scripts/write-files.sh) and enables units; reloads
+ * systemd if there is one. Nothing for no files.
+ */
 export function writeFilesScript(files: PersistedFile[]): string {
-  const lines: string[] = [];
+  if (files.length === 0) return "";
+  const lines = [hostScript("write-files.sh")];
   for (const f of files) {
-    const dir = f.path.slice(0, f.path.lastIndexOf("/"));
-    // a temporary name of this shell's own ($$): two writers of one shared file (two stacks on a
-    // director writing keepalived's state scripts) never rename each other's half-written copy
-    const tmp = `${shellQuote(`${f.path}.tmp`)}.$$`;
-    const chmod = f.mode ? ` && chmod ${f.mode} ${tmp}` : "";
-    lines.push(
-      `mkdir -p ${shellQuote(dir)} && printf '%s' ${shellQuote(f.content)} > ${tmp}${chmod} && mv ${tmp} ${shellQuote(f.path)} || exit 1`,
-    );
-    if (f.enableLink) {
-      const ldir = f.enableLink.slice(0, f.enableLink.lastIndexOf("/"));
-      lines.push(`mkdir -p ${shellQuote(ldir)} && ln -sf ${shellQuote(f.path)} ${shellQuote(f.enableLink)} || exit 1`);
-    }
+    lines.push(shellJoin(["write_file", f.path, f.content, ...(f.mode ? [f.mode] : [])]));
+    if (f.enableLink) lines.push(shellJoin(["link_file", f.path, f.enableLink]));
   }
-  if (files.some((f) => f.enableLink))
-    lines.push(
-      "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi",
-    );
+  if (files.some((f) => f.enableLink)) lines.push(DAEMON_RELOAD);
   return lines.join("\n");
 }
+
+/** Makes systemd read its unit files again, where systemd runs (best effort: never fails). */
+export const DAEMON_RELOAD =
+  "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi";
 
 /**
  * Removes the files, any temporary copy of theirs (`<path>.tmp.<pid>`, see writeFilesScript), and
@@ -160,27 +157,18 @@ export function removeFilesScript(paths: string[]): string {
   return paths.length === 0 ? ":" : `rm -f ${files.join(" ")}; rmdir ${SCRIPT_DIR} 2>/dev/null || true`;
 }
 
-/** Prints each existing file as `#file <path>` followed by its content. */
+/** The mark of the sections {@link readFilesScript} prints, one a file, named by its path. */
+const FILE_MARK = "#file";
+
+/** Prints each existing file as a section: `#file <path>`, then its content. */
 export function readFilesScript(paths: string[]): string {
   return paths
-    .map((p) => `if [ -f ${shellQuote(p)} ]; then echo ${shellQuote(`#file ${p}`)}; cat ${shellQuote(p)}; echo; fi`)
+    .map((p) => `if [ -f ${shellQuote(p)} ]; then ${sectionStart(FILE_MARK, p)}; cat ${shellQuote(p)}; echo; fi`)
     .join("\n");
 }
 
+/** The files {@link readFilesScript} printed, by path. */
 export function parseFiles(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let cur: string | undefined;
-  let buf: string[] = [];
-  const flush = () => {
-    if (cur !== undefined) out.set(cur, buf.join("\n").replace(/\n$/, ""));
-  };
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#file ")) {
-      flush();
-      cur = line.slice(6);
-      buf = [];
-    } else buf.push(line);
-  }
-  flush();
-  return out;
+  const { "": _before, ...files } = splitSections(text, FILE_MARK);
+  return new Map(Object.entries(files).map(([p, lines]) => [p, lines.join("\n").replace(/\n$/, "")]));
 }

@@ -1,6 +1,17 @@
 /** One round trip that reads what the host resources manage: sysctls, addresses, modules, files, IPVS timeouts. */
+import type { IpvsTimeouts } from "../ipvs/client";
+import { parseTimeoutsListing, READ_TIMEOUTS } from "../ipvs/ipvsadm/command";
 import { sectionsScript, splitSections } from "../scripts/sections";
-import { type InterfaceAddress, parseIpAddr } from "./addresses";
+import { shellJoin } from "../transport/transport";
+import type { InterfaceAddress } from "./addresses";
+import {
+  LIST_ADDRESSES,
+  LIST_DEFAULT_ROUTE,
+  LIST_LINKS,
+  parseAddresses,
+  parseDefaultInterface,
+  parseLinks,
+} from "./iproute";
 import { parseFiles, readFilesScript } from "./persist";
 import { NAT_TABLE } from "./return-path";
 import { parseSysctls, readSysctlsScript, type Sysctl } from "./sysctl";
@@ -44,8 +55,8 @@ export function linkUp(device: string): HostObject {
   return {
     kind: "link",
     name: device,
-    add: `ip link set ${device} up`,
-    remove: `ip link set ${device} down 2>/dev/null || true`,
+    add: shellJoin(["ip", "link", "set", device, "up"]),
+    remove: `${shellJoin(["ip", "link", "set", device, "down"])} 2>/dev/null || true`,
   };
 }
 
@@ -70,19 +81,19 @@ export interface HostFacts {
   defaultInterface?: string;
   /** The lines of each listing read. */
   listings: Map<ListingKind, Set<string>>;
-  timeouts?: { tcp: number; tcpfin: number; udp: number };
+  timeouts?: IpvsTimeouts;
 }
 
 /** The probe's sections, by name (reading only). */
 export function probeSections(req: ProbeRequest): Array<[name: string, commands: string]> {
   return [
     ["sysctls", readSysctlsScript(req.sysctls)],
-    ["addresses", "ip -o addr show"],
-    ["links", "ip -o link show"],
+    ["addresses", LIST_ADDRESSES],
+    ["links", LIST_LINKS],
     ["modules", "ls /sys/module"],
-    ["route", "ip -o -4 route show default"],
+    ["route", LIST_DEFAULT_ROUTE],
     ["files", readFilesScript(req.files)],
-    ["timeouts", req.timeouts ? "[ ! -e /proc/net/ip_vs ] || ipvsadm -L -n --timeout 2>/dev/null || true" : ":"],
+    ["timeouts", req.timeouts ? `${READ_TIMEOUTS} 2>/dev/null || true` : ":"],
     ...(req.listings ?? []).map((k): [string, string] => [`listing ${k}`, LISTINGS[k]]),
   ];
 }
@@ -97,15 +108,10 @@ export function parseProbe(text: string): HostFacts {
 
 /** The facts in the probe's sections (split from output that may hold other sections too). */
 export function hostFactsOf(sec: Record<string, string[]>): HostFacts {
-  const links = new Map<string, boolean>();
-  for (const l of sec.links ?? []) {
-    const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(l);
-    if (m) links.set(m[1]!, m[2]!.split(",").includes("UP"));
-  }
   const facts: HostFacts = {
     sysctls: parseSysctls((sec.sysctls ?? []).join("\n")),
-    addresses: parseIpAddr((sec.addresses ?? []).join("\n")),
-    links,
+    addresses: parseAddresses((sec.addresses ?? []).join("\n")),
+    links: parseLinks((sec.links ?? []).join("\n")),
     modules: new Set((sec.modules ?? []).map((s) => s.trim()).filter(Boolean)),
     files: parseFiles((sec.files ?? []).join("\n")),
     listings: new Map(
@@ -115,9 +121,9 @@ export function hostFactsOf(sec: Record<string, string[]>): HostFacts {
       ]),
     ),
   };
-  const route = /\bdev\s+(\S+)/.exec((sec.route ?? []).join("\n"));
-  if (route) facts.defaultInterface = route[1]!;
-  const t = /Timeout \(tcp tcpfin udp\):\s+(\d+)\s+(\d+)\s+(\d+)/.exec((sec.timeouts ?? []).join("\n"));
-  if (t) facts.timeouts = { tcp: Number(t[1]), tcpfin: Number(t[2]), udp: Number(t[3]) };
+  const route = parseDefaultInterface((sec.route ?? []).join("\n"));
+  if (route) facts.defaultInterface = route;
+  const t = parseTimeoutsListing((sec.timeouts ?? []).join("\n"));
+  if (t) facts.timeouts = t;
   return facts;
 }

@@ -13,6 +13,7 @@
  * pulumi-lvs manages the host through is routed as before (unless it comes from a service port).
  * IPv4 only.
  */
+import { shellJoin } from "../transport/transport";
 import type { HostObject } from "./probe";
 
 /** The routing table of the return path (an unused number, away from main 254 / default 253 / local 255). */
@@ -22,25 +23,27 @@ export const NAT_RULE_PRIORITY = 7100;
 
 /** The rule that sends the replies from `address`:`port` to {@link NAT_TABLE}. */
 export function natRule(address: string, port: number): HostObject {
-  const spec = `priority ${NAT_RULE_PRIORITY} from ${address} sport ${port} lookup ${NAT_TABLE}`;
-  // as `ip rule show` prints it (tabs made spaces, see the probe's listing)
-  const line = `${NAT_RULE_PRIORITY}: from ${address} sport ${port} lookup ${NAT_TABLE}`;
+  const spec = ["from", address, "sport", String(port), "lookup", String(NAT_TABLE)];
+  const rule = (verb: string) => shellJoin(["ip", "rule", verb, "priority", String(NAT_RULE_PRIORITY), ...spec]);
+  const deleteAll = `while ${rule("del")} 2>/dev/null; do :; done`;
   return {
     kind: "rule",
-    name: line,
+    // as `ip rule show` prints it (tabs made spaces, see the probe's listing)
+    name: `${NAT_RULE_PRIORITY}: ${spec.join(" ")}`,
     // `ip rule add` adds a rule twice: delete every copy first
-    add: `while ip rule del ${spec} 2>/dev/null; do :; done; ip rule add ${spec}`,
-    remove: `while ip rule del ${spec} 2>/dev/null; do :; done`,
+    add: `${deleteAll}; ${rule("add")}`,
+    remove: deleteAll,
   };
 }
 
 /** The one route of {@link NAT_TABLE}: default via the director, out of `device`. */
 export function natRoute(gateway: string, device: string): HostObject {
-  const line = `default via ${gateway} dev ${device}`;
+  const route = ["default", "via", gateway, "dev", device];
   return {
     kind: "route",
-    name: line,
-    add: `ip route replace default via ${gateway} dev ${device} table ${NAT_TABLE}`,
-    remove: `ip route del default table ${NAT_TABLE} 2>/dev/null || true`,
+    // as `ip route show table` prints it
+    name: route.join(" "),
+    add: shellJoin(["ip", "route", "replace", ...route, "table", String(NAT_TABLE)]),
+    remove: `${shellJoin(["ip", "route", "del", "default", "table", String(NAT_TABLE)])} 2>/dev/null || true`,
   };
 }

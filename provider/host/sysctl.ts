@@ -3,7 +3,8 @@
  * needed. Names use sysctl(8)'s dotted form; an interface name inside a name is written as is
  * (`net.ipv4.conf.eth0.arp_ignore`), and the path is built knowing where the interface sits.
  */
-import { shellQuote } from "../transport/transport";
+import { hostScript } from "../scripts";
+import { shellJoin, shellQuote } from "../transport/transport";
 
 /** A sysctl with its /proc/sys path. */
 export interface Sysctl {
@@ -21,14 +22,19 @@ export function plainSysctl(name: string): Sysctl {
   return { name, path: `/proc/sys/${name.replace(/\./g, "/")}` };
 }
 
+/** The functions of provider/scripts/sysctl.sh, then one call of `fn` a sysctl (nothing for none). */
+function sysctlCalls(fn: "read_sysctl" | "write_sysctl", calls: string[][]): string {
+  return calls.length === 0
+    ? ""
+    : [hostScript("sysctl.sh"), ...calls.map((args) => shellJoin([fn, ...args]))].join("\n");
+}
+
 /** Reads sysctls: one line each, `name=value`, or `name!` when the kernel has no such parameter. */
 export function readSysctlsScript(list: Sysctl[]): string {
-  return list
-    .map(
-      (s) =>
-        `if [ -r ${shellQuote(s.path)} ]; then printf '%s=%s\\n' ${shellQuote(s.name)} "$(cat ${shellQuote(s.path)})"; else printf '%s!\\n' ${shellQuote(s.name)}; fi`,
-    )
-    .join("\n");
+  return sysctlCalls(
+    "read_sysctl",
+    list.map((s) => [s.name, s.path]),
+  );
 }
 
 export function parseSysctls(text: string): Map<string, string | undefined> {
@@ -52,19 +58,17 @@ export function parseSysctls(text: string): Map<string, string | undefined> {
 
 /** Writes sysctls, in order; fails (naming the parameter) if the kernel refuses one. */
 export function writeSysctlsScript(values: Array<[Sysctl, string]>): string {
-  return values
-    .map(
-      ([s, v]) =>
-        `printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)} || { echo ${shellQuote(`cannot set ${s.name}=${v}`)} >&2; exit 1; }`,
-    )
-    .join("\n");
+  return sysctlCalls(
+    "write_sysctl",
+    values.map(([s, v]) => [s.name, s.path, v]),
+  );
 }
 
 /**
- * The same writes at boot, one line each: a parameter that does not exist yet (its interface or
- * module not there) is skipped, not a failure.
+ * The same writes, one line each, where a parameter that does not exist (its interface or module
+ * not there yet, or gone) is skipped, not a failure: at boot, and when delete puts values back.
  */
-export function bootSysctlsLines(values: Array<[Sysctl, string]>): string[] {
+export function sysctlsIfPresentLines(values: Array<[Sysctl, string]>): string[] {
   return values.map(
     ([s, v]) => `[ ! -e ${shellQuote(s.path)} ] || printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)}`,
   );

@@ -14,6 +14,7 @@
  * routed through it).
  */
 import type { TunnelType } from "../ipvs/types";
+import { shellJoin, shellQuote } from "../transport/transport";
 import type { HostObject } from "./probe";
 
 /** A tunnel a real-server host receives: its type, and for gue the UDP port. */
@@ -61,12 +62,14 @@ export function tunnelPrep(tunnels: readonly TunnelReceiver[], hasIpv6Vips: bool
 
 /** A GUE receive port (`ip fou add port P gue`), known by the line `ip fou show` prints for it. */
 export function guePort(port: number): HostObject {
-  const line = `port ${port} gue`;
+  const fou = ["port", String(port), "gue"];
+  // as `ip fou show` prints it
+  const line = fou.join(" ");
   return {
     kind: "fou",
     name: line,
     // `ip fou add` refuses a port that is there already
-    add: `ip fou show 2>/dev/null | grep -qx '${line}' || ip fou add port ${port} gue`,
-    remove: `ip fou del port ${port} 2>/dev/null || true`,
+    add: `ip fou show 2>/dev/null | grep -qx ${shellQuote(line)} || ${shellJoin(["ip", "fou", "add", ...fou])}`,
+    remove: `${shellJoin(["ip", "fou", "del", "port", String(port)])} 2>/dev/null || true`,
   };
 }

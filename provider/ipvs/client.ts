@@ -40,6 +40,25 @@ export interface IpvsClient {
    * errors as the other mutations.
    */
   applyUnrecorded(change: Change): Promise<void>;
+  /**
+   * The connection timeouts (`ipvsadm -L -n --timeout`). Reading loads nothing: undefined when
+   * ip_vs is not loaded. A TransportError when the host cannot be reached.
+   */
+  timeouts(): Promise<IpvsTimeouts | undefined>;
+  /**
+   * Sets the connection timeouts (`ipvsadm --set`; a 0 leaves that one as it is), loading ip_vs
+   * if need be. Not in the ledger: the timeouts are the Director's, which keeps them in its state.
+   * An {@link IpvsError} when the kernel or the tool refuses; a TransportError when the host cannot
+   * be reached.
+   */
+  setTimeouts(t: IpvsTimeouts): Promise<void>;
+}
+
+/** IPVS connection timeouts, in seconds (`ipvsadm --set tcp tcpfin udp`; 0: left as it is). */
+export interface IpvsTimeouts {
+  tcp: number;
+  tcpFin: number;
+  udp: number;
 }
 
 /**

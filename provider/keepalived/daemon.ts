@@ -3,10 +3,11 @@
  * reloading (never restarting: a restart drops every IPVS rule keepalived made, and the VIPs), and
  * reading the files back with keepalived's state, without side effects.
  */
-import { type InterfaceAddress, parseIpAddr } from "../host/addresses";
+import type { InterfaceAddress } from "../host/addresses";
+import { LIST_ADDRESSES, parseAddresses } from "../host/iproute";
 import { type PersistedFile, parseFiles, readFilesScript, writeFilesScript } from "../host/persist";
 import { shellScriptWith } from "../scripts";
-import { splitSections } from "../scripts/sections";
+import { sectionsScript, splitSections } from "../scripts/sections";
 import { CommandError, shellQuote, type Transport } from "../transport/transport";
 import { CONF_DIR, INCLUDE_LINE, MAIN_CONF, MAIN_CONF_TEXT, OWN_DIR } from "./render";
 
@@ -34,13 +35,15 @@ const NO_INCLUDE = 72;
 
 /** Checks keepalived is installed and its main file reads conf.d; writes the main file if absent. */
 function prepareScript(): string {
-  const main = shellQuote(MAIN_CONF);
-  return [
-    `command -v keepalived >/dev/null 2>&1 || exit ${NO_KEEPALIVED}`,
-    `mkdir -p ${shellQuote(CONF_DIR)} ${shellQuote(OWN_DIR)}`,
-    `if [ ! -e ${main} ]; then printf %s ${shellQuote(MAIN_CONF_TEXT)} > ${main}.pulumi-lvs.tmp && mv ${main}.pulumi-lvs.tmp ${main}; fi`,
-    `grep -qxF ${shellQuote(INCLUDE_LINE)} ${main} || exit ${NO_INCLUDE}`,
-  ].join("\n");
+  return shellScriptWith("keepalived-prepare.sh", {
+    NO_KEEPALIVED: String(NO_KEEPALIVED),
+    NO_INCLUDE: String(NO_INCLUDE),
+    CONF_DIR,
+    OWN_DIR,
+    MAIN_CONF,
+    MAIN_CONF_TEXT,
+    INCLUDE_LINE,
+  });
 }
 
 /** What keepalived-state.sh reads (its functions: under_systemd, has_pid, running, enabled). */
@@ -158,20 +161,29 @@ export interface KeepalivedHost {
 
 const MARK = "#pulumi-lvs:keepalived";
 
+/**
+ * Prints how many files `glob` matches, then the glob: its directory a quoted word, its last part
+ * (a file name pattern such as `*.conf`) left for the shell to expand.
+ */
+function countScript(glob: string): string {
+  const slash = glob.lastIndexOf("/");
+  const matches = `${shellQuote(glob.slice(0, slash))}/${glob.slice(slash + 1)}`;
+  return `echo "$(ls ${matches} 2>/dev/null | wc -l)" ${shellQuote(glob)}`;
+}
+
 /** One round trip, reading only: files, keepalived's liveness, glob counts and addresses. */
 export async function readKeepalivedHost(t: Transport, paths: string[], globs: string[] = []): Promise<KeepalivedHost> {
   const script = [
-    `echo '${MARK} files'`,
-    readFilesScript(paths),
-    `echo '${MARK} counts'`,
-    ...globs.map((g) => `echo "$(ls ${g} 2>/dev/null | wc -l) ${g}"`),
+    sectionsScript(MARK, [
+      ["files", readFilesScript(paths)],
+      ["counts", globs.map(countScript).join("\n")],
+    ]),
     keepalivedStateFunctions(),
-    `echo '${MARK} running'`,
-    "if running; then echo yes; fi",
-    `echo '${MARK} enabled'`,
-    "if ! under_systemd; then echo no-systemd; elif enabled; then echo yes; else echo no; fi",
-    `echo '${MARK} addresses'`,
-    "ip -o addr show",
+    sectionsScript(MARK, [
+      ["running", "if running; then echo yes; fi"],
+      ["enabled", "if ! under_systemd; then echo no-systemd; elif enabled; then echo yes; else echo no; fi"],
+      ["addresses", LIST_ADDRESSES],
+    ]),
     "exit 0",
   ].join("\n");
   const r = await t.run(script);
@@ -191,7 +203,7 @@ export function parseKeepalivedHost(out: string): KeepalivedHost {
     files: parseFiles((sec.files ?? []).join("\n")),
     running: (sec.running ?? []).some((l) => l.trim() === "yes"),
     counts,
-    addresses: parseIpAddr((sec.addresses ?? []).join("\n")),
+    addresses: parseAddresses((sec.addresses ?? []).join("\n")),
   };
   const enabled = (sec.enabled ?? []).map((l) => l.trim()).find(Boolean);
   if (enabled === "yes" || enabled === "no") p.enabled = enabled === "yes";

@@ -6,10 +6,17 @@
  */
 
 import type * as pulumi from "@pulumi/pulumi";
-import { addAddressCommand, announceCommand, type InterfaceAddress, waitForDeviceFunction } from "../host/addresses";
+import {
+  addAddressCommand,
+  announceCommand,
+  announceFunction,
+  type InterfaceAddress,
+  waitForDeviceFunction,
+} from "../host/addresses";
+import { modprobeCommand, modulesLoadConf } from "../host/modules";
 import { afterNetwork, beforeNetwork, type PersistedFile, unit, unitPaths } from "../host/persist";
 import type { HostFacts } from "../host/probe";
-import { bootSysctlsLines, plainSysctl, type Sysctl, sysctlConf, sysctlNamed } from "../host/sysctl";
+import { plainSysctl, type Sysctl, sysctlConf, sysctlNamed, sysctlsIfPresentLines } from "../host/sysctl";
 import { LEDGER, restoreRulesScript } from "../ipvs/ledger";
 import { type Connection, hostIdOf, isLocal } from "../model/connection";
 import { type DirectorInputs, directorInputs } from "../model/host";
@@ -17,7 +24,7 @@ import { hostPrefix } from "../net/address";
 import { transportFor } from "../transport/pool";
 import { shellQuote } from "../transport/transport";
 import { checkInputs } from "./check";
-import { localIpvsClient } from "./clients";
+import { ipvsClientFor } from "./clients";
 import { diffResource, jsonEqual } from "./diff";
 import { diffFields } from "./fields";
 import {
@@ -30,6 +37,7 @@ import {
   journalPath,
   observedState,
   readHostFacts,
+  setTimeoutsCommand,
   updateHost,
 } from "./host-plan";
 
@@ -70,14 +78,14 @@ const RESTORE_RULES = restoreRulesScript(LEDGER);
 /** The modules, then at once the IPVS rules (no later step can keep them from being restored), then sysctls and timeouts. */
 function kernelBoot(modules: string[], sysctls: Array<[Sysctl, string]>, timeouts: HostPlan["timeouts"]): string[] {
   return [
-    `modprobe -a ${modules.join(" ")}`,
+    modprobeCommand(modules),
     "# the IPVS rules this host's stacks own, services first",
     RESTORE_RULES,
     ...(sysctls.length > 0
       ? ["# the sysctls again, now that the modules are in (net.ipv4.vs.* exist only once ip_vs is loaded)"]
       : []),
-    ...bootSysctlsLines(sysctls),
-    ...(timeouts ? [`ipvsadm --set ${timeouts.tcp} ${timeouts.tcpfin} ${timeouts.udp}`] : []),
+    ...sysctlsIfPresentLines(sysctls),
+    ...(timeouts ? [setTimeoutsCommand(timeouts)] : []),
   ];
 }
 
@@ -93,7 +101,7 @@ function networkBoot(addresses: InterfaceAddress[]): string[] {
     "# Debian's ipvsadm autoload ran ipvsadm -C (then loaded /etc/ipvsadm.rules): the owned rules again",
     "# (rules that are still there, if its service did not run, make ipvsadm -R complain: not a failure)",
     `if (AUTO=false; . /etc/default/ipvsadm; [ "$AUTO" = true ]) 2>/dev/null; then ${RESTORE_RULES} 2>/dev/null || :; fi`,
-    ...(addresses.length > 0 ? [waitForDeviceFunction()] : []),
+    ...(addresses.length > 0 ? [waitForDeviceFunction(), announceFunction()] : []),
     ...addresses.map(
       (a) =>
         `if have_dev ${shellQuote(a.device)} && ${addAddressCommand(a)}; then ${announceCommand(a)}; else rc=1; fi`,
@@ -125,9 +133,9 @@ export function directorPlan(v: DirectorInputs): HostPlan {
     notSource: true,
   }));
   const timeouts = v.timeouts
-    ? { tcp: v.timeouts.tcp ?? 0, tcpfin: v.timeouts.tcpFin ?? 0, udp: v.timeouts.udp ?? 0 }
+    ? { tcp: v.timeouts.tcp ?? 0, tcpFin: v.timeouts.tcpFin ?? 0, udp: v.timeouts.udp ?? 0 }
     : undefined;
-  const files: PersistedFile[] = [{ path: MODULES_FILE, content: `# managed by pulumi-lvs\n${modules.join("\n")}\n` }];
+  const files: PersistedFile[] = [{ path: MODULES_FILE, content: modulesLoadConf(modules) }];
   if (sysctls.length > 0)
     files.push({ path: SYSCTL_FILE, content: sysctlConf("managed by pulumi-lvs (Director)", sysctls) });
   files.push(
@@ -168,29 +176,29 @@ const { config: INPUTS } = diffFields("Director");
 
 /**
  * How a director's IPVS timeouts are set and read: over SSH, by the plan's script (`ipvsadm --set`,
- * `ipvsadm -L --timeout`); on the local connection, through netlink, so that it needs no ipvsadm
- * (the boot script, with `persist`, still sets them with ipvsadm: nothing else runs at boot).
+ * `ipvsadm -L --timeout`, in the round trip that applies or reads the rest); on the local
+ * connection, by its IPVS client (netlink), so that it needs no ipvsadm (the boot script, with
+ * `persist`, still sets them with ipvsadm: nothing else runs at boot).
  */
 const timeoutsWay = {
   shell: {
     /** The plan as the host's script applies it. */
     scripted: (plan: HostPlan) => plan,
-    set: async (_plan: HostPlan) => undefined,
-    read: async (facts: HostFacts) => facts,
+    set: async (_c: Connection, _plan: HostPlan) => undefined,
+    read: async (_c: Connection, facts: HostFacts) => facts,
   },
-  netlink: {
+  client: {
     scripted: ({ timeouts: _, ...rest }: HostPlan): HostPlan => rest,
-    set: async (plan: HostPlan) => {
-      const t = plan.timeouts;
-      if (t) await localIpvsClient().setTimeouts({ tcp: t.tcp, tcpFin: t.tcpfin, udp: t.udp });
+    set: async (c: Connection, plan: HostPlan) => {
+      if (plan.timeouts) await ipvsClientFor(c).setTimeouts(plan.timeouts);
     },
-    read: async (facts: HostFacts): Promise<HostFacts> => {
-      const t = await localIpvsClient().timeouts();
-      return { ...facts, ...(t ? { timeouts: { tcp: t.tcp, tcpfin: t.tcpFin, udp: t.udp } } : {}) };
+    read: async (c: Connection, facts: HostFacts): Promise<HostFacts> => {
+      const t = await ipvsClientFor(c).timeouts();
+      return { ...facts, ...(t ? { timeouts: t } : {}) };
     },
   },
 };
-const timeoutsFor = (c: Connection) => timeoutsWay[isLocal(c) ? "netlink" : "shell"];
+const timeoutsFor = (c: Connection) => timeoutsWay[isLocal(c) ? "client" : "shell"];
 
 export const director: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
@@ -213,7 +221,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
       way.scripted(plan),
       inputs.persist,
     );
-    await way.set(plan);
+    await way.set(inputs.connection, plan);
     return {
       id: `${hostIdOf(inputs.connection)}/director`,
       outs: { ...inputs, baseline, announced, state: expectedState(plan, inputs.persist) },
@@ -225,7 +233,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
     const plan = directorPlan(props);
     const way = timeoutsFor(props.connection);
     const scripted = way.scripted(plan);
-    const facts = await way.read(await readHostFacts(t, scripted, scripted.timeouts !== undefined));
+    const facts = await way.read(props.connection, await readHostFacts(t, scripted, scripted.timeouts !== undefined));
     return { id, props: { ...props, state: observedState(plan, props.persist, facts) } };
   },
 
@@ -235,7 +243,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
     const way = timeoutsFor(news.connection);
     const old = way.scripted(directorPlan(olds));
     const { baseline, announced } = await updateHost(t, old, way.scripted(plan), olds.baseline, news.persist);
-    await way.set(plan);
+    await way.set(news.connection, plan);
     return { outs: { ...news, baseline, announced, state: expectedState(plan, news.persist) } };
   },
 

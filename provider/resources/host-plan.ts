@@ -7,11 +7,13 @@ import {
   addAddressCommand,
   addressText,
   announceCommand,
+  announceFunction,
   deleteAddressCommand,
   hasAddress,
   type InterfaceAddress,
 } from "../host/addresses";
-import { type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
+import { modprobeOrExit } from "../host/modules";
+import { DAEMON_RELOAD, type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
 import {
   type HostFacts,
   type HostObject,
@@ -21,8 +23,11 @@ import {
   parseProbe,
   probeScript,
 } from "../host/probe";
-import { type Sysctl, sysctlNamed, writeSysctlsScript } from "../host/sysctl";
-import { CommandError, privilegeRemedy, runScript, shellQuote, type Transport } from "../transport/transport";
+import { type Sysctl, sysctlNamed, sysctlsIfPresentLines, writeSysctlsScript } from "../host/sysctl";
+import type { IpvsTimeouts } from "../ipvs/client";
+import { setTimeoutsArgs } from "../ipvs/ipvsadm/command";
+import { sectionStart, splitSections } from "../scripts/sections";
+import { CommandError, privilegeRemedy, runScript, shellJoin, type Transport } from "../transport/transport";
 
 export interface HostPlan {
   modules: string[];
@@ -34,7 +39,7 @@ export interface HostPlan {
   /** Addresses to announce with a gratuitous ARP once added. */
   announce: InterfaceAddress[];
   /** IPVS timeouts (ipvsadm --set); 0 leaves one unchanged. */
-  timeouts?: { tcp: number; tcpfin: number; udp: number };
+  timeouts?: IpvsTimeouts;
   /** Files written when the resource persists its settings. */
   files: PersistedFile[];
   /** Every file the resource may own (removed when not persisted, and on delete). */
@@ -138,12 +143,6 @@ export async function readHostFacts(
   return parseProbe(r.stdout);
 }
 
-function modprobe(modules: string[]): string {
-  return modules.length === 0
-    ? ":"
-    : `modprobe -a ${modules.map(shellQuote).join(" ")} || { echo ${shellQuote(`cannot load kernel modules: ${modules.join(" ")}`)} >&2; exit 1; }`;
-}
-
 /**
  * Loads the plan's modules (their sysctls exist only then), then records the current values of
  * what the plan will change, keeping values recorded earlier (the first recorded value wins): in
@@ -155,7 +154,7 @@ export async function captureBaseline(
   earlier?: { baseline: Baseline; plannedAddresses: string[] },
 ): Promise<Journal> {
   const r = await t.run(
-    `${modprobe(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [plan.journal], listings: listingsOf(plan) })}`,
+    `${modprobeOrExit(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [plan.journal], listings: listingsOf(plan) })}`,
   );
   if (r.code !== 0) throw new CommandError(t.label, "load modules and read host settings", r, moduleRemedy(r.stderr));
   const facts = parseProbe(r.stdout);
@@ -174,6 +173,9 @@ export async function captureBaseline(
   return { sysctls, addresses: [...addresses].sort(), planned: [...planned].sort() };
 }
 
+/** The mark of the apply's sections: what it printed of its announcements is in `announce`. */
+export const APPLY_MARK = "#pulumi-lvs:apply";
+
 /**
  * Applies the plan in one round trip, the host's journal of the baseline written first.
  * @returns one line per announced address (announced, or why not).
@@ -182,11 +184,12 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean, 
   const script = [
     "set -e",
     writeFilesScript([{ path: plan.journal, content: JSON.stringify(journal) }]),
-    modprobe(plan.modules),
-    plan.timeouts ? `ipvsadm --set ${plan.timeouts.tcp} ${plan.timeouts.tcpfin} ${plan.timeouts.udp}` : ":",
+    modprobeOrExit(plan.modules),
+    plan.timeouts ? setTimeoutsCommand(plan.timeouts) : ":",
     writeSysctlsScript(plan.sysctls),
     ...itemsOf(plan).map((i) => i.add),
-    "echo '#announce'",
+    sectionStart(APPLY_MARK, "announce"),
+    ...(plan.announce.length > 0 ? [announceFunction()] : []),
     ...plan.announce.map(announceCommand),
     persist
       ? `${removeFilesScript(unplannedFiles(plan))}\n${writeFilesScript(plan.files)}`
@@ -195,7 +198,7 @@ export async function applyPlan(t: Transport, plan: HostPlan, persist: boolean, 
   const r = await t.exclusive(() => runScript(t, script));
   if (r.code !== 0)
     throw new CommandError(t.label, "apply host settings", r, moduleRemedy(r.stderr) ?? privilegeRemedy(r.stderr));
-  return r.stdout.split("#announce\n")[1]?.trim().split("\n").filter(Boolean) ?? [];
+  return (splitSections(r.stdout, APPLY_MARK).announce ?? []).map((l) => l.trim()).filter(Boolean);
 }
 
 /** Owned files the plan does not write (a unit for VIPs no longer declared): removed when persisting. */
@@ -221,11 +224,9 @@ export async function revert(
   const script = [
     ...what.items.filter((i) => !baseline.addresses.includes(i.key)).map((i) => i.remove),
     // a parameter that disappeared (its module unloaded, its interface gone) has nothing to restore
-    ...restore.map(
-      ([s, v]) => `[ ! -e ${shellQuote(s.path)} ] || printf '%s' ${shellQuote(v)} > ${shellQuote(s.path)}`,
-    ),
+    ...sysctlsIfPresentLines(restore),
     removeFilesScript(what.files),
-    "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi",
+    DAEMON_RELOAD,
   ].join("\n");
   const r = await t.exclusive(() => runScript(t, script));
   if (r.code !== 0) throw new CommandError(t.label, "restore host settings", r);
@@ -238,6 +239,11 @@ function moduleRemedy(stderr: string): string | undefined {
   return undefined;
 }
 
+/** The command that sets the IPVS timeouts, in the apply and in the Director's boot script alike. */
+export function setTimeoutsCommand(t: IpvsTimeouts): string {
+  return shellJoin(["ipvsadm", ...setTimeoutsArgs(t)]);
+}
+
 /** What a host resource observes of what it manages; compared with {@link expectedState} to find drift. */
 export interface HostState {
   sysctls: Record<string, string | null>;
@@ -245,7 +251,20 @@ export interface HostState {
   addresses: string[];
   links: string[];
   persisted: boolean;
-  timeouts?: { tcp: number; tcpfin: number; udp: number };
+  /** Spelled as Pulumi's state has always had it (`tcpfin`): see {@link stateTimeouts}. */
+  timeouts?: StateTimeouts;
+}
+
+/** The timeouts as the state records them: `tcpfin`, as the stacks' stored state spells it. */
+interface StateTimeouts {
+  tcp: number;
+  tcpfin: number;
+  udp: number;
+}
+
+/** The state's spelling of the timeouts, the one place it is written. */
+function stateTimeouts(t: IpvsTimeouts): StateTimeouts {
+  return { tcp: t.tcp, tcpfin: t.tcpFin, udp: t.udp };
 }
 
 export function expectedState(plan: HostPlan, persist: boolean): HostState {
@@ -260,7 +279,7 @@ export function expectedState(plan: HostPlan, persist: boolean): HostState {
     links: items.flatMap((i) => (i.link ? [i.link] : [])).sort(),
     persisted: persist,
   };
-  if (plan.timeouts) s.timeouts = { ...plan.timeouts };
+  if (plan.timeouts) s.timeouts = stateTimeouts(plan.timeouts);
   return s;
 }
 
@@ -279,12 +298,12 @@ export function observedState(plan: HostPlan, persist: boolean, facts: HostFacts
     persisted: persist ? filesOk : anyFile,
   };
   if (plan.timeouts) {
-    const live = facts.timeouts ?? { tcp: 0, tcpfin: 0, udp: 0 };
-    s.timeouts = {
+    const live = facts.timeouts ?? { tcp: 0, tcpFin: 0, udp: 0 };
+    s.timeouts = stateTimeouts({
       tcp: plan.timeouts.tcp ? live.tcp : 0,
-      tcpfin: plan.timeouts.tcpfin ? live.tcpfin : 0,
+      tcpFin: plan.timeouts.tcpFin ? live.tcpFin : 0,
       udp: plan.timeouts.udp ? live.udp : 0,
-    };
+    });
   }
   return s;
 }

@@ -15,10 +15,11 @@
 
 import type * as pulumi from "@pulumi/pulumi";
 import { addAddressCommand, type InterfaceAddress, waitForDeviceFunction } from "../host/addresses";
+import { modprobeCommand, modulesLoadConf } from "../host/modules";
 import { afterNetwork, beforeNetwork, type PersistedFile, type UnitOrder, unit, unitPaths } from "../host/persist";
 import { type HostObject, linkUp } from "../host/probe";
 import { natRoute, natRule } from "../host/return-path";
-import { bootSysctlsLines, ifaceSysctl, type Sysctl, sysctlConf } from "../host/sysctl";
+import { ifaceSysctl, type Sysctl, sysctlConf, sysctlsIfPresentLines } from "../host/sysctl";
 import { guePort, type TunnelReceiver, tunnelPrep } from "../host/tunnels";
 import { hostIdOf } from "../model/connection";
 import { type RealServerHostInputs, realServerHostInputs } from "../model/host";
@@ -154,13 +155,12 @@ export function realServerHostPlan(v: RealServerHostInputs, iface: string): Host
       path: SYSCTL_FILE,
       content: sysctlConf(`managed by pulumi-lvs (RealServerHost, ${v.mode})`, m.sysctls),
     });
-  if (m.modules.length > 0)
-    files.push({ path: MODULES_FILE, content: `# managed by pulumi-lvs\n${m.modules.join("\n")}\n` });
+  if (m.modules.length > 0) files.push({ path: MODULES_FILE, content: modulesLoadConf(m.modules) });
   const boot = [
     ...m.bootFirst,
-    ...(m.modules.length > 0 ? [`modprobe -a ${m.modules.join(" ")}`] : []),
+    ...(m.modules.length > 0 ? [modprobeCommand(m.modules)] : []),
     // ARP settings again, in case the interface appeared after systemd-sysctl ran: before any VIP
-    ...bootSysctlsLines(m.sysctls),
+    ...sysctlsIfPresentLines(m.sysctls),
     ...m.objects.map((o) => o.add),
     ...m.addresses.map(addAddressCommand),
   ];

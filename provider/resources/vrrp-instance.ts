@@ -9,7 +9,13 @@
  * and puts back missing VIPs on the MASTER (keepalived does not re-add them on a reload).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { addAddressCommand, announceCommand, hasAddress } from "../host/addresses";
+import {
+  addAddressCommand,
+  announceCommand,
+  announceFunction,
+  hasAddress,
+  type InterfaceAddress,
+} from "../host/addresses";
 import type { PersistedFile } from "../host/persist";
 import { apply, readKeepalivedHost } from "../keepalived/daemon";
 import { fileState } from "../keepalived/engine";
@@ -85,10 +91,19 @@ async function restoreVips(v: VrrpInstanceInputs, missing: string[]): Promise<vo
   const want = vipsOf(v).filter((a) => missing.includes(addressKey(a)));
   if (want.length === 0) return;
   const t = transportFor(v.connection);
-  const script = want.flatMap((a) => [addAddressCommand(a), `${announceCommand(a)} >/dev/null`]).join(" && ");
+  const { script, command } = restoreVipsScript(want);
   const r = await t.exclusive(() => t.run(script));
   if (r.code !== 0)
-    throw new CommandError(t.label, script, r, "check the interface exists, then run `pulumi up` again");
+    throw new CommandError(t.label, command, r, "check the interface exists, then run `pulumi up` again");
+}
+
+/**
+ * Adds the VIPs and announces each, stopping at the first that cannot be added: the script, and
+ * its commands without the function it defines first (for messages). @internal
+ */
+export function restoreVipsScript(vips: InterfaceAddress[]): { script: string; command: string } {
+  const command = vips.flatMap((a) => [addAddressCommand(a), `${announceCommand(a)} >/dev/null`]).join(" && ");
+  return { script: `${announceFunction()}\n${command}`, command };
 }
 
 /** Waits (a few advertisement intervals at most) for keepalived to report a role. */

@@ -1,12 +1,14 @@
 /**
  * Scripts that print their output in named sections, in one round trip: each section starts with
  * a line `<mark> <name>`. One builder and one splitter for all of them (the IPVS snapshot, the
- * host and keepalived reads, the one-pass batch, doctor).
+ * host and keepalived reads, the files read back, the apply's announcements, the one-pass batch,
+ * doctor).
  */
+import { shellQuote } from "../transport/transport";
 
-/** The shell line that starts section `name`. */
+/** The shell line that starts section `name` (any text: a file's path, say). */
 export function sectionStart(mark: string, name: string): string {
-  return `echo '${mark} ${name}'`;
+  return `echo ${shellQuote(`${mark} ${name}`)}`;
 }
 
 /** A script of sections: each name's line, then its commands. */

@@ -18,6 +18,16 @@ const options = (o: Partial<DoctorOptions>): DoctorOptions => ({
 });
 const verdicts = (fs: Finding[]) => Object.fromEntries(fs.map((f) => [f.check, f.ok ? "ok" : `FAIL ${f.detail}`]));
 
+/** What a stand-in `ip -j` prints: the default route, the links, lo's addresses with a VIP (doctor-facts.sh reads `ip -o` text). */
+const DEFAULT_ROUTE = JSON.stringify([{ dst: "default", gateway: "10.0.0.1", dev: "eth0", flags: [] }]);
+const LINKS = JSON.stringify([
+  { ifindex: 1, ifname: "lo", flags: ["LOOPBACK", "UP", "LOWER_UP"] },
+  { ifindex: 2, ifname: "eth0", flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"] },
+]);
+const LO_VIP = JSON.stringify([
+  { ifindex: 1, ifname: "lo", addr_info: [{ family: "inet", local: "10.0.0.100", prefixlen: 32, scope: "global" }] },
+]);
+
 /** The host's facts come from doctor's own script, run by a real shell with stand-in commands. */
 describe("doctor's checks, from the facts its script reads", () => {
   it("a director: ipvsadm, a loadable ip_vs, and keepalived running (another IPVS manager)", async () => {
@@ -27,7 +37,8 @@ describe("doctor's checks, from the facts its script reads", () => {
       box.command("modprobe", "exit 0");
       box.command("pidof", '[ "$1" = keepalived ]');
       box.command("id", "echo 0");
-      box.command("ip", 'case "$*" in *route*) echo "default via 10.0.0.1 dev eth0";; esac');
+      box.command("ip", `case "$*" in *route*) echo '${DEFAULT_ROUTE}';; *link*) echo '${LINKS}';; esac`);
+
       const f = await doctor(options({}), box.transport());
       assert.deepEqual(verdicts(f), {
         ssh: "ok",
@@ -47,6 +58,21 @@ describe("doctor's checks, from the facts its script reads", () => {
     }
   });
 
+  it("an ip that prints no JSON fails the iproute2 check, naming what it needs", async () => {
+    const box = new Sandbox();
+    try {
+      box.command("id", "echo 0");
+      // iproute2 before 4.13: -j is an unknown option
+      box.command("ip", 'echo "Option \\"-j\\" is unknown, try \\"ip -help\\"." >&2; exit 255');
+      const f = await doctor(options({}), box.transport());
+      const check = f.find((x) => x.check === "iproute2");
+      assert.equal(check?.ok, false);
+      assert.match(check?.fix ?? "", /iproute2 4\.13 or later/);
+    } finally {
+      box.close();
+    }
+  });
+
   it("a DR real server: a non-root user, eth0 still answering ARP, one VIP of two on lo", async () => {
     const box = new Sandbox();
     try {
@@ -55,7 +81,7 @@ describe("doctor's checks, from the facts its script reads", () => {
       box.command("modprobe", "exit 1");
       box.command(
         "ip",
-        'case "$*" in *route*) echo "default via 10.0.0.1 dev eth0";; *addr*) echo "1: lo    inet 10.0.0.100/32 scope global lo";; esac',
+        `case "$*" in *-j*route*) echo '${DEFAULT_ROUTE}';; *route*) echo "default via 10.0.0.1 dev eth0";; *link*) echo '${LINKS}';; *addr*) echo '${LO_VIP}';; esac`,
       );
       for (const [k, v] of [
         ["all/arp_ignore", "1"],

@@ -2,12 +2,13 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { announceCommand } from "../../provider/host/addresses";
+import { announceCommand, announceFunction } from "../../provider/host/addresses";
 import { type PersistedFile, removeFilesScript, writeFilesScript } from "../../provider/host/persist";
 import { parseProbe } from "../../provider/host/probe";
 import { LEDGER, restoreRulesScript } from "../../provider/ipvs/ledger";
 import { directorPlan } from "../../provider/resources/director";
 import {
+  APPLY_MARK,
   applyPlan,
   createHost,
   deleteHost,
@@ -23,7 +24,8 @@ import { conn } from "./fixtures";
 /** A host's journal before anything was recorded. */
 const NO_JOURNAL = { sysctls: {}, addresses: [], planned: [] };
 
-// Captured from the lab's root namespace with probeScript (see test/unit/fixtures/host/).
+// Captured from the lab's root namespace with probeScript (see test/unit/fixtures/host/); its
+// addresses and links written as `ip -j` prints them.
 const probe = fs.readFileSync(path.join(__dirname, "../../../test/unit/fixtures/host/probe-lab-root.txt"), "utf8");
 
 class RecordingTransport implements Transport {
@@ -33,7 +35,7 @@ class RecordingTransport implements Transport {
   async run(command: string, opts: RunOptions = {}): Promise<ExecResult> {
     // a script passed on standard input is what runs
     this.scripts.push(command === "sh -s" && opts.stdin !== undefined ? opts.stdin : command);
-    return { stdout: "#announce\nannounced\n", stderr: "", code: 0 };
+    return { stdout: `${APPLY_MARK} announce\nannounced\n`, stderr: "", code: 0 };
   }
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     return fn();
@@ -56,7 +58,7 @@ describe("host probe (captured)", () => {
     assert.ok(facts.modules.has("bridge"));
     assert.equal(facts.files.get("/etc/hostname"), "lab");
     assert.ok(!facts.files.has("/etc/nonexistent"));
-    assert.deepEqual(facts.timeouts, { tcp: 900, tcpfin: 120, udp: 300 });
+    assert.deepEqual(facts.timeouts, { tcp: 900, tcpFin: 120, udp: 300 });
   });
 });
 
@@ -69,7 +71,7 @@ describe("host plans", () => {
     const t = new RecordingTransport();
     await applyPlan(t, plan, true, NO_JOURNAL);
     const script = t.scripts[0]!;
-    const apply = script.slice(0, script.indexOf("#announce")); // what runs now (the rest writes the boot files)
+    const apply = script.slice(0, script.indexOf(APPLY_MARK)); // what runs now (the rest writes the boot files)
     const lastArp = Math.max(apply.lastIndexOf("arp_ignore"), apply.lastIndexOf("arp_announce"));
     const firstVip = apply.indexOf("addr replace");
     assert.ok(lastArp > 0 && firstVip > lastArp, "sysctls first, then addresses");
@@ -206,7 +208,7 @@ describe("host plans", () => {
         "#pulumi-lvs:probe sysctls",
         ...plan.sysctls.map(([s, v]) => `${s.name}=${v}`),
         "#pulumi-lvs:probe addresses",
-        "1: lo    inet 10.0.0.100/32 scope global lo",
+        '[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"addr_info":[{"family":"inet","local":"10.0.0.100","prefixlen":32,"scope":"global","label":"lo"}]}]',
         "#pulumi-lvs:probe files",
       ].join("\n"),
     );
@@ -231,7 +233,7 @@ describe("host plans", () => {
     assert.ok(boot.includes(restoreRulesScript(LEDGER)), "the ledger module's restore");
     assert.match(boot, /ipvsadm --set 600 0 0/);
     assert.ok(boot.indexOf("modprobe -a ip_vs ip_vs_wrr") < boot.indexOf("ip_forward"), "modules before sysctls");
-    assert.deepEqual(plan.timeouts, { tcp: 600, tcpfin: 0, udp: 0 });
+    assert.deepEqual(plan.timeouts, { tcp: 600, tcpFin: 0, udp: 0 });
     assert.deepEqual(
       plan.sysctls.map(([s, v]) => `${s.name}=${v}`),
       ["net.ipv4.ip_forward=1"],
@@ -321,7 +323,7 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
     const vipScript = fileOf(plan.files, "pulumi-lvs-director-network.sh");
     const wait = vipScript.indexOf("have_dev eth0 ");
     assert.ok(wait > 0 && wait < vipScript.indexOf("addr replace"), "waits for the interface, then adds the VIP");
-    assert.ok(vipScript.indexOf("addr replace") < vipScript.indexOf("arping"), "announced once added");
+    assert.ok(vipScript.indexOf("addr replace") < vipScript.indexOf("then announce eth0 "), "announced once added");
   });
 
   it("Director: a failed gratuitous ARP, or an interface that comes late, keeps neither the rules nor the VIP from coming back", async () => {
@@ -380,14 +382,14 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
     try {
       box.command("arping", "exit 2");
       const a = { address: "10.0.0.100", prefix: 32, device: "eth0" };
-      const r = await box.run(`set -e\n${announceCommand(a)}\necho next`);
+      const r = await box.run(`set -e\n${announceFunction()}\n${announceCommand(a)}\necho next`);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.stdout.trim().split("\n"), [
         "not announced: arping failed on eth0 (is the interface up?)",
         "next",
       ]);
       box.command("arping", "exit 0");
-      assert.equal((await box.run(announceCommand(a))).stdout.trim(), "announced");
+      assert.equal((await box.run(`${announceFunction()}\n${announceCommand(a)}`)).stdout.trim(), "announced");
     } finally {
       box.close();
     }

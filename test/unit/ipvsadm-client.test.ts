@@ -7,8 +7,10 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { type Change, realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
 import {
+  batchScript,
   onePassFits as fits,
   ipvsOp,
+  parseBatch,
   parseOnePass,
   type RecordedOp,
   tookEffect,
@@ -486,5 +488,23 @@ describe("one-pass batches", () => {
     const saveFailed = parseOnePass("#pulumi-lvs:fast recorded\n#pulumi-lvs:fast rc 2", "Memory allocation problem");
     assert.deepEqual([saveFailed.reached, saveFailed.clean], [false, false]);
     assert.equal(parseOnePass("", "sh: can't create /var/lib/pulumi-lvs/ipvs.rules").recorded, false);
+  });
+});
+
+describe("a batch of scripts in one round trip", () => {
+  it("gives each script its output and exit status, and none to those the shell never finished (run by a real shell)", () => {
+    const scripts = ["echo one", "echo two >&2; false", "echo three; exit 3", "echo never"];
+    let out = "";
+    try {
+      out = execFileSync("sh", ["-c", batchScript(scripts)], { encoding: "utf8" });
+    } catch (e) {
+      out = (e as { stdout: string }).stdout;
+    }
+    assert.deepEqual(parseBatch(out, scripts.length), [
+      { code: 0, output: "one" },
+      { code: 1, output: "two" },
+      undefined,
+      undefined,
+    ]);
   });
 });

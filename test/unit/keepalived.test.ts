@@ -37,7 +37,7 @@ import { resetClaims } from "../../provider/resources/check";
 import { setIpvsClientFactory } from "../../provider/resources/clients";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
-import { vrrpInstance } from "../../provider/resources/vrrp-instance";
+import { restoreVipsScript, vrrpInstance } from "../../provider/resources/vrrp-instance";
 import { LocalTransport } from "../../provider/transport/local";
 import { setProgressSink } from "../../provider/transport/progress";
 import { FakeIpvs } from "./fakes/ipvs";
@@ -518,6 +518,22 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     assert.equal(fs.existsSync(box.path(serviceFileOf(svc).slice(1))), false);
   });
 
+  it("a main file of the host's own that does not read conf.d is left as it is, and the write fails saying what to add", async () => {
+    box.keepalived({ systemd: false });
+    const own = "global_defs {\n  router_id lab\n}\n";
+    fs.mkdirSync(path.dirname(box.path(MAIN_CONF.slice(1))), { recursive: true });
+    fs.writeFileSync(box.path(MAIN_CONF.slice(1)), own);
+    await assert.rejects(applyService(box.transport(), new FakeIpvs(), spec), /add the line `include /);
+    assert.equal(mainConf(), own);
+    assert.equal(fs.existsSync(box.path(serviceFileOf(svc).slice(1))), false, "nothing written");
+  });
+
+  it("with no main file, pulumi-lvs writes one that reads conf.d", async () => {
+    box.keepalived({ systemd: false });
+    await applyService(box.transport(), new FakeIpvs(), spec);
+    assert.equal(mainConf(), OURS());
+  });
+
   it("under systemd, keepalived started for pulumi-lvs's files is also enabled, so that it comes back after a reboot", async () => {
     box.keepalived({ systemd: true, enabled: false, active: false });
     const t = box.transport();
@@ -681,5 +697,32 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     assert.equal(mainConf(), OURS());
     assert.equal(box.keepalivedRunning(), true);
     assert.equal(changes(), null, "the user's configuration has taken over what pulumi-lvs started");
+  });
+});
+
+describe("VIPs keepalived lost, put back", () => {
+  it("each is added, then announced; the first that cannot be added stops the rest (run by a real shell)", async () => {
+    const box = new Sandbox();
+    try {
+      box.command("arping", "exit 0");
+      const ip = box.addresses();
+      const vips = [
+        { address: "10.0.0.100", prefix: 32, device: "eth0" },
+        { address: "10.0.0.101", prefix: 32, device: "eth0" },
+      ];
+      const ok = await box.run(restoreVipsScript(vips).script);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.deepEqual(ip.list(), ["10.0.0.100/32", "10.0.0.101/32"]);
+      assert.deepEqual(
+        box.calls().filter((c) => c.startsWith("arping")),
+        ["arping -q -U -c 1 -I eth0 10.0.0.100", "arping -q -U -c 1 -I eth0 10.0.0.101"],
+      );
+      box.command("ip", "exit 2");
+      const failed = await box.run(restoreVipsScript(vips).script);
+      assert.notEqual(failed.code, 0);
+      assert.doesNotMatch(restoreVipsScript(vips).command, /announce\(\)/, "the message names the commands only");
+    } finally {
+      box.close();
+    }
   });
 });

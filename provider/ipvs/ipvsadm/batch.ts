@@ -1,4 +1,4 @@
-import { splitSections } from "../../scripts/sections";
+import { sectionStart, splitSections } from "../../scripts/sections";
 import { runScript, shellJoin, type Transport, TransportError } from "../../transport/transport";
 import type { Change } from "../change";
 import { IpvsError } from "../client";
@@ -14,6 +14,7 @@ import {
 import { parseRules } from "../rules/parse";
 import { argsOf } from "../rules/words";
 import { findRealServerEntry, findService, type IpvsTable, realServerKeyText, serviceKeyText } from "../types";
+import { LIST_TIMEOUTS_ARGS, TIMEOUTS_LINE_START } from "./command";
 
 export interface OpResult {
   code: number;
@@ -243,32 +244,27 @@ function forOne(e: unknown, what: string, host: string): unknown {
   return e;
 }
 
-/** One shell script running `scripts` in order, each between markers that carry its exit status. */
+/**
+ * One shell script running `scripts` in order: script `i`'s output in section `i`, then a section
+ * `rc i <status>` that carries its exit status.
+ */
 export function batchScript(scripts: string[]): string {
-  return scripts.map((s, i) => `echo '${OP} ${i}'\n{ ${s}\n} 2>&1\necho "${OP}-rc ${i} $?"`).join("\n");
+  return scripts.map((s, i) => `${sectionStart(OP, String(i))}\n{ ${s}\n} 2>&1\necho "${OP} rc ${i} $?"`).join("\n");
 }
 
 /** Splits what batchScript printed into each script's result. Missing results: the batch stopped early. */
 export function parseBatch(text: string, n: number): Array<OpResult | undefined> {
-  const out: Array<OpResult | undefined> = new Array(n).fill(undefined);
-  let current = -1;
-  let buf: string[] = [];
-  for (const line of text.split("\n")) {
-    const start = line.startsWith(`${OP} `) ? Number(line.slice(OP.length + 1)) : Number.NaN;
-    if (Number.isInteger(start)) {
-      current = start;
-      buf = [];
-      continue;
-    }
-    const end = /^#pulumi-lvs:op-rc (\d+) (\d+)$/.exec(line);
-    if (end && Number(end[1]) === current) {
-      out[current] = { code: Number(end[2]), output: buf.join("\n") };
-      current = -1;
-      continue;
-    }
-    if (current >= 0) buf.push(line);
+  const sections = splitSections(text, OP);
+  const codes = new Map<string, number>();
+  for (const name of Object.keys(sections)) {
+    const rc = /^rc (\d+) (\d+)$/.exec(name);
+    if (rc) codes.set(rc[1]!, Number(rc[2]));
   }
-  return out;
+  return Array.from({ length: n }, (_, i) => {
+    const output = sections[String(i)];
+    const code = codes.get(String(i));
+    return output && code !== undefined ? { code, output: output.join("\n") } : undefined;
+  });
 }
 
 /** The object an op changes, as text: `tcp/10.0.0.1:80` or `tcp/10.0.0.1:80 10.0.0.11:80`. */
@@ -308,9 +304,6 @@ export function onePassFits(ops: Array<RecordedOp | undefined>): ops is Recorded
   return true;
 }
 
-/** What ipvsadm -R prints for `-L -n --timeout`: the sign that it read its commands. */
-const TIMEOUT_LINE = /^Timeout \(tcp tcpfin udp\):/;
-
 /**
  * The one-pass script: the shell's printf appends every ledger record (each op's, with its tx),
  * then one ipvsadm -R reads `-S -n` (the table before), `-L -n --timeout` (a line it
@@ -329,7 +322,7 @@ export function onePassScript(ledger: string, ops: RecordedOp[]): string {
     `echo '${FAST} recorded'`,
     `ipvsadm -R <<'PULUMI_LVS_RULES'`,
     "-S -n",
-    "-L -n --timeout",
+    LIST_TIMEOUTS_ARGS.join(" "),
     rules,
     "PULUMI_LVS_RULES",
     `echo "${FAST} rc $?"`,
@@ -355,7 +348,8 @@ export function parseOnePass(stdout: string, stderr: string): OnePassOutput {
   const rc = rcName === undefined ? undefined : Number(rcName.slice(3));
   const printed = sections.recorded ?? [];
   // the table before is what ipvsadm printed before the timeouts' line
-  const marker = printed.findIndex((l) => TIMEOUT_LINE.test(l));
+  // (what ipvsadm -R prints for `-L -n --timeout`: the sign that it read its commands)
+  const marker = printed.findIndex((l) => l.startsWith(TIMEOUTS_LINE_START));
   const reached = marker >= 0;
   return {
     recorded: "recorded" in sections,

@@ -1,12 +1,13 @@
 import { shellScript } from "../../scripts";
 import { splitSections } from "../../scripts/sections";
-import { privilegeRemedy, type Transport } from "../../transport/transport";
+import { privilegeRemedy, shellJoin, type Transport } from "../../transport/transport";
 import { type Change, realServerChange, serviceChange } from "../change";
 import {
   IpvsAlreadyExistsError,
   type IpvsClient,
   IpvsError,
   IpvsNotFoundError,
+  type IpvsTimeouts,
   type Snapshot,
   SnapshotCache,
 } from "../client";
@@ -24,6 +25,7 @@ import {
 import { parseRules } from "../rules/parse";
 import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
 import { Batcher, type IpvsOp, ipvsOp } from "./batch";
+import { LIST_TIMEOUTS_ARGS, parseTimeoutsListing, READ_TIMEOUTS, setTimeoutsArgs } from "./command";
 import { mergeThresholds, parseThresholds } from "./thresholds";
 
 const SECTION = "#pulumi-lvs:section";
@@ -133,6 +135,23 @@ export class IpvsadmClient implements IpvsClient {
 
   deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
     return this.apply(realServerChange("delete", service, r));
+  }
+
+  async timeouts(): Promise<IpvsTimeouts | undefined> {
+    const command = `ipvsadm ${shellJoin(LIST_TIMEOUTS_ARGS)}`;
+    const r = await this.t.run(READ_TIMEOUTS);
+    if (r.code !== 0)
+      throw new IpvsError(this.host, command, r.stderr.trim() || `exit ${r.code}`, remedyFor(r.stderr, r.code));
+    return parseTimeoutsListing(r.stdout);
+  }
+
+  async setTimeouts(t: IpvsTimeouts): Promise<void> {
+    const command = `ipvsadm ${shellJoin(setTimeoutsArgs(t))}`;
+    const r = await this.t.exclusive(() => this.t.run(command));
+    if (r.code !== 0) {
+      const err = (r.stderr || r.stdout).trim();
+      throw new IpvsError(this.host, command, err || `exit ${r.code}`, remedyFor(err, r.code));
+    }
   }
 
   /**

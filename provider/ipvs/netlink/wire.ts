@@ -6,6 +6,7 @@
  */
 import { endianness } from "node:os";
 import { addressBytes, addressFromBytes, fullHostNetmask } from "../../net/address";
+import type { IpvsTimeouts } from "../client";
 import {
   type Family,
   type ForwardingMethod,
@@ -326,12 +327,7 @@ export function parseRealServer(
 
 // --- timeouts and statistics ----------------------------------------------------------------
 
-/** IPVS connection timeouts, in seconds (`ipvsadm --set tcp tcpfin udp`; 0: the kernel default). */
-export interface IpvsTimeouts {
-  tcp: number;
-  tcpFin: number;
-  udp: number;
-}
+export type { IpvsTimeouts };
 
 /** Parses the reply of GET_CONFIG. */
 export function parseTimeouts(buf: Buffer): IpvsTimeouts {

@@ -3,6 +3,7 @@ import {
   IpvsAlreadyExistsError,
   type IpvsClient,
   IpvsNotFoundError,
+  type IpvsTimeouts,
   type Snapshot,
 } from "../../../provider/ipvs/client";
 import {
@@ -27,6 +28,8 @@ export class FakeIpvs implements IpvsClient {
   owned: IpvsTable = { services: [] };
   unreachable = false;
   calls: string[] = [];
+  /** The connection timeouts (Linux's defaults). */
+  connectionTimeouts: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
 
   private check(op: string): void {
     this.calls.push(op);
@@ -105,6 +108,18 @@ export class FakeIpvs implements IpvsClient {
       await (c.kind === "add"
         ? this.addRealServer(c.service, c.config!, c.owner)
         : this.editRealServer(c.service, c.config!, c.owner));
+  }
+
+  async timeouts(): Promise<IpvsTimeouts | undefined> {
+    this.check("timeouts");
+    return { ...this.connectionTimeouts };
+  }
+
+  /** As the kernel: a 0 leaves that timeout as it is. */
+  async setTimeouts(t: IpvsTimeouts): Promise<void> {
+    this.check("setTimeouts");
+    const now = this.connectionTimeouts;
+    this.connectionTimeouts = { tcp: t.tcp || now.tcp, tcpFin: t.tcpFin || now.tcpFin, udp: t.udp || now.udp };
   }
 
   /** The same mutation as the recorded ones, with the ledger put back as it was. */

@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   const rounds = Number(roundsText);
   for (let round = 0; round < rounds; round++) {
     await each((j) => client.apply(realServerChange("add", svc.key, rs(round, j, 1), owner)));
-    for (let w = 2; w <= EDITS; w++) await each((j) => client.apply(realServerChange("edit", svc.key, rs(round, j, w), owner)));
+    for (let w = 2; w <= EDITS; w++)
+      await each((j) => client.apply(realServerChange("edit", svc.key, rs(round, j, w), owner)));
     // one alone: the one-by-one path (the ipvsadm client's one pass needs two or more)
     await client.apply(realServerChange("edit", svc.key, rs(round, 0, EDITS + 1), owner));
     if (round > 0) await each((j) => client.apply(realServerChange("delete", svc.key, rs(round - 1, j, 1))));

@@ -59,7 +59,8 @@ export class Sandbox {
   }
 
   /**
-   * A stand-in `ip` that keeps the host's addresses in a file, as `ip -o addr show` prints them
+   * A stand-in `ip` that keeps the host's addresses in a file, one a line as `ip -o addr show`
+   * prints them, and shows them as `ip -j addr show` does, one interface object an address
    * (`replace`, `del`; `link` and `route` print nothing).
    */
   addresses(initial: string[] = []): { list: () => string[] } {
@@ -69,9 +70,9 @@ export class Sandbox {
       "ip",
       [
         '[ "$1" = -6 ] && shift',
-        '[ "$1" = -o ] && shift',
+        '[ "$1" = -j ] && shift',
         'case "$1 $2" in',
-        `"addr show") cat ${file} ;;`,
+        `"addr show") awk 'BEGIN { printf "[" } { split($4, a, "/"); printf "%s{\\"ifname\\":\\"%s\\",\\"addr_info\\":[{\\"family\\":\\"%s\\",\\"local\\":\\"%s\\",\\"prefixlen\\":%s}]}", s, $2, $3, a[1], a[2]; s = "," } END { print "]" }' ${file} ;;`,
         `"addr replace") grep -q " inet6\\? $3 " ${file} || echo "1: $5    inet $3 scope global $5" >> ${file} ;;`,
         `"addr del") grep -v " inet6\\? $3 " ${file} > ${file}.new; mv ${file}.new ${file} ;;`,
         "*) ;;",
