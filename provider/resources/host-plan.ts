@@ -12,6 +12,7 @@ import {
   hasAddress,
   type InterfaceAddress,
 } from "../host/addresses";
+import { LIST_LINKS } from "../host/iproute";
 import { modprobeOrExit } from "../host/modules";
 import { DAEMON_RELOAD, type PersistedFile, removeFilesScript, writeFilesScript } from "../host/persist";
 import {
@@ -140,7 +141,20 @@ export async function readHostFacts(
     }),
   );
   if (r.code !== 0) throw new CommandError(t.label, "read host settings", r);
-  return parseProbe(r.stdout);
+  return factsOf(t.label, r.stdout);
+}
+
+/**
+ * The probe's facts. A host whose `ip` printed no interface at all (not even lo) cannot be read:
+ * its iproute2 predates JSON output (`ip -j`, 4.13), and planning on no addresses would be wrong.
+ */
+function factsOf(host: string, stdout: string): HostFacts {
+  const facts = parseProbe(stdout);
+  if (facts.links.size === 0)
+    throw new Error(
+      `on ${host}: \`${LIST_LINKS}\` listed no interface, so the host's addresses cannot be read. What to do: install iproute2 4.13 or later (pulumi-lvs reads ip's JSON output); \`pulumi-lvs doctor\` checks it`,
+    );
+  return facts;
 }
 
 /**
@@ -157,7 +171,7 @@ export async function captureBaseline(
     `${modprobeOrExit(plan.modules)}\n${probeScript({ sysctls: plan.sysctls.map(([s]) => s), files: [plan.journal], listings: listingsOf(plan) })}`,
   );
   if (r.code !== 0) throw new CommandError(t.label, "load modules and read host settings", r, moduleRemedy(r.stderr));
-  const facts = parseProbe(r.stdout);
+  const facts = factsOf(t.label, r.stdout);
   const journal = parseJournal(facts.files.get(plan.journal));
   const sysctls: Record<string, string | null> = { ...journal?.sysctls, ...earlier?.baseline.sysctls };
   for (const [s] of plan.sysctls) if (!(s.name in sysctls)) sysctls[s.name] = facts.sysctls.get(s.name) ?? null;

@@ -465,6 +465,18 @@ describe("an apply cut short (a power loss, a lost connection)", () => {
     realServerHostPlan({ connection: conn() as any, mode: "dr", vips, persist: false }, "eth0");
   const arp = ["all", "eth0"].flatMap((i) => [`net/ipv4/conf/${i}/arp_ignore`, `net/ipv4/conf/${i}/arp_announce`]);
 
+  it("a host whose ip prints no JSON (iproute2 before 4.13) fails to plan, naming iproute2, before anything changes", async () => {
+    const box = new Sandbox();
+    try {
+      box.command("modprobe", "");
+      box.command("ip", 'echo \'Option "-j" is unknown, try "ip -help".\' >&2; exit 255');
+      await assert.rejects(createHost(box.transport(), rsPlan(["10.0.0.120"]), false), /iproute2 4\.13 or later/);
+      assert.equal(fs.existsSync(box.path("var/lib/pulumi-lvs/realserver.baseline")), false, "no journal written");
+    } finally {
+      box.close();
+    }
+  });
+
   it("a VIP it added before the cut is the stack's own on the rerun: it goes when it is no longer declared, and on delete", async () => {
     const box = new Sandbox();
     try {

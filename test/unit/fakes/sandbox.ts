@@ -73,6 +73,7 @@ export class Sandbox {
         '[ "$1" = -j ] && shift',
         'case "$1 $2" in',
         `"addr show") awk 'BEGIN { printf "[" } { split($4, a, "/"); printf "%s{\\"ifname\\":\\"%s\\",\\"addr_info\\":[{\\"family\\":\\"%s\\",\\"local\\":\\"%s\\",\\"prefixlen\\":%s}]}", s, $2, $3, a[1], a[2]; s = "," } END { print "]" }' ${file} ;;`,
+        `"link show") awk 'BEGIN { printf "[" } !seen[$2]++ { printf "%s{\\"ifname\\":\\"%s\\",\\"flags\\":[\\"UP\\"]}", s, $2; s = "," } END { print "]" }' ${file} ;;`,
         `"addr replace") grep -q " inet6\\? $3 " ${file} || echo "1: $5    inet $3 scope global $5" >> ${file} ;;`,
         `"addr del") grep -v " inet6\\? $3 " ${file} > ${file}.new; mv ${file}.new ${file} ;;`,
         "*) ;;",
