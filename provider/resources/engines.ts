@@ -2,6 +2,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { type EngineObserved, IN_SYNC, type KeepalivedObject, recordedObserved } from "../keepalived/engine";
 import type { Connection } from "../model/connection";
+import type { Engine } from "../model/keepalived";
 import { transportFor } from "../transport/pool";
 import { ipvsClientFor } from "./clients";
 import { diffResource, withObservedDrift } from "./diff";
@@ -22,32 +23,37 @@ export interface EngineOps<P> {
 }
 
 /**
- * A resource provider whose CRUD goes to the engine of the resource (one table lookup per call):
- * `check` is the resource's own, `diff` starts from {@link diffResource} of `config` and `identity`.
+ * A resource provider whose CRUD goes to the engine of the resource, looked up in its table once per
+ * call: `check` is the resource's own, `diff` starts from {@link diffResource} of `config` and
+ * `identity`.
+ * @param r.engines what the resource does with each engine
+ * @param r.engineOf which engine a resource's inputs (or state) name (absent: ipvsadm)
  */
 export function engineProvider<P extends { connection?: unknown } & Record<string, unknown>>(r: {
   check: NonNullable<pulumi.dynamic.ResourceProvider["check"]>;
-  engineOf: (v: P) => EngineOps<P>;
+  engines: Record<Engine, EngineOps<P>>;
+  engineOf: (v: P) => Engine | undefined;
   idOf: (v: P) => string;
   config: readonly string[];
   identity: readonly string[];
 }): pulumi.dynamic.ResourceProvider {
+  const ops = (v: P): EngineOps<P> => r.engines[r.engineOf(v) ?? "ipvsadm"];
   return {
     check: r.check,
     async diff(_id, olds: P, news: P) {
-      return r.engineOf(news).diff(diffResource(olds, news, r.config, r.identity), olds, news);
+      return ops(news).diff(diffResource(olds, news, r.config, r.identity), olds, news);
     },
     async create(inputs: P) {
-      return { id: r.idOf(inputs), outs: await r.engineOf(inputs).create(inputs) };
+      return { id: r.idOf(inputs), outs: await ops(inputs).create(inputs) };
     },
     async read(id, props: P) {
-      return r.engineOf(props).read(id, props);
+      return ops(props).read(id, props);
     },
     async update(_id, olds: P, news: P) {
-      return { outs: await r.engineOf(news).update(news, olds) };
+      return { outs: await ops(news).update(news, olds) };
     },
     async delete(_id, props: P) {
-      await r.engineOf(props).delete(props);
+      await ops(props).delete(props);
     },
   };
 }

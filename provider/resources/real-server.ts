@@ -156,10 +156,6 @@ function handedOver(ops: EngineOps<Props>): EngineOps<Props> {
   };
 }
 
-const engines = { ipvsadm: handedOver(ipvsadmEngine), keepalived: handedOver(keepalivedRs) };
-/** A real server's engine is its service's. */
-const engineOf = (v: RealServerInputs): EngineOps<Props> => engines[v.service.engine ?? "ipvsadm"];
-
 export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>({
   async check(_olds, news) {
     const checked = checkClaim<RealServerInputs>(checkInputs(checkedRealServer, news), news, (v) => ({
@@ -184,7 +180,9 @@ export const realServer: pulumi.dynamic.ResourceProvider = engineProvider<Props>
       return need && v.owner ? deployment().checkHostNeed(v.address, v.owner, need) : undefined;
     });
   },
-  engineOf,
+  engines: { ipvsadm: handedOver(ipvsadmEngine), keepalived: handedOver(keepalivedRs) },
+  // (a real server's engine is its service's)
+  engineOf: (v) => v.service.engine,
   idOf: realServerId,
   config: CONFIG,
   identity: IDENTITY,

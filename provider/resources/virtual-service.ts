@@ -22,7 +22,7 @@ import {
   type VirtualServiceInputs,
 } from "../model/virtual-service";
 import { checkClaim, checkFailure, checkInputs, deployment, hostNeedOf } from "./check";
-import { type EngineOps, engineProvider, keepalivedEngine } from "./engines";
+import { engineProvider, keepalivedEngine } from "./engines";
 import { diffFields } from "./fields";
 import { type IpvsadmProps, ipvsadmVirtualService } from "./virtual-service-ipvsadm";
 
@@ -75,9 +75,6 @@ const keepalivedVs = keepalivedEngine<Props, ServiceSpec>(
   (v) => v.drainTimeout ?? 0,
 );
 
-const engines = { ipvsadm: ipvsadmVirtualService, keepalived: keepalivedVs };
-const engineOf = (v: VirtualServiceInputs): EngineOps<Props> => engines[v.engine ?? "ipvsadm"];
-
 /** Across the deployment: one form of real servers per service, and what each inline one needs of its host. */
 function inlineFailure(v: VirtualServiceInputs): string | undefined {
   if (v.realServers === undefined || v.owner === undefined) return undefined;
@@ -108,7 +105,8 @@ export const virtualService: pulumi.dynamic.ResourceProvider = engineProvider<Pr
     });
     return checkFailure(claimed, news, "realServers", inlineFailure);
   },
-  engineOf,
+  engines: { ipvsadm: ipvsadmVirtualService, keepalived: keepalivedVs },
+  engineOf: (v) => v.engine,
   idOf: virtualServiceId,
   config: CONFIG,
   identity: IDENTITY,
