@@ -12,6 +12,20 @@ import type * as pulumi from "@pulumi/pulumi";
  * @internal
  */
 export function providerFor(kind: string): pulumi.dynamic.ResourceProvider {
+  // one object per kind: Pulumi serializes a provider object once and reuses the text for every
+  // resource given the same object (a new object per resource was serialized again each time)
+  let p = providers.get(kind);
+  if (!p) {
+    p = shimFor(kind);
+    providers.set(kind, p);
+  }
+  return p;
+}
+
+const providers = new Map<string, pulumi.dynamic.ResourceProvider>();
+
+/** The shim of one kind: each method `require`s the implementation when the provider process runs it. */
+function shimFor(kind: string): pulumi.dynamic.ResourceProvider {
   return {
     check: (olds: any, news: any) => require("pulumi-lvs/provider").resourceProvider(kind).check(olds, news),
     diff: (id: string, olds: any, news: any) =>
