@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { realServerChange } from "../../provider/ipvs/change";
 import { planRealServers } from "../../provider/ipvs/sync";
 import { resetClaims } from "../../provider/resources/check";
 import { setIpvsClientFactory } from "../../provider/resources/clients";
@@ -198,7 +199,7 @@ describe("inline real servers of a VirtualService", () => {
 
   it("a real server that another stack's ledger entry owns is refused, naming it", async () => {
     await virtualService.create!(await checked(vsNews({}, { exclusive: false })));
-    await ipvs.addRealServer(svcKey, rsCfg("10.0.0.11"), "proj/prod/rs");
+    await ipvs.apply(realServerChange("add", svcKey, rsCfg("10.0.0.11"), "proj/prod/rs"));
     const olds = await checked(vsNews({}, { exclusive: false }));
     await assert.rejects(
       virtualService.update!("id", olds, await checked(vsNews({ "10.0.0.11": {} }))),

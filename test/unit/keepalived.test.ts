@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { writeFilesScript } from "../../provider/host/persist";
+import { realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { drainReporter, drains, waitDrained } from "../../provider/ipvs/drain";
 import {
   CHANGES_FILE,
@@ -388,8 +389,8 @@ describe("graceful drain", () => {
   });
 
   it("waits until the active connections reach 0, polling fresh reads", async () => {
-    await ipvs.addService({ key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false });
-    await ipvs.addRealServer(svc, rs("10.0.0.11"));
+    await ipvs.apply(serviceChange("add", { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false }));
+    await ipvs.apply(realServerChange("add", svc, rs("10.0.0.11")));
     withActive(2);
     let polls = 0;
     const left = await waitDrained(ipvs, svc, rs("10.0.0.11"), 60, async () => {
@@ -401,8 +402,8 @@ describe("graceful drain", () => {
   });
 
   it("gives up at the timeout and reports what is left", async () => {
-    await ipvs.addService({ key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false });
-    await ipvs.addRealServer(svc, rs("10.0.0.11"));
+    await ipvs.apply(serviceChange("add", { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false }));
+    await ipvs.apply(realServerChange("add", svc, rs("10.0.0.11")));
     withActive(5);
     let t = 0;
     const told: Array<[number, number]> = [];
@@ -426,7 +427,7 @@ describe("graceful drain", () => {
   });
 
   it("RealServer delete with drainTimeout: weight 0 first, the delete only once drained; UDP at once", async () => {
-    await ipvs.addService({ key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false });
+    await ipvs.apply(serviceChange("add", { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false }));
     const inputs = (
       await realServer.check!({}, { connection: conn(), service: svc, address: "10.0.0.11", drainTimeout: 30 })
     ).inputs;
@@ -458,7 +459,7 @@ describe("graceful drain", () => {
     );
 
     const udp = { protocol: "udp" as const, address: "10.0.0.100", port: 53 };
-    await ipvs.addService({ key: udp, scheduler: "rr", schedulerFlags: [], onePacket: false });
+    await ipvs.apply(serviceChange("add", { key: udp, scheduler: "rr", schedulerFlags: [], onePacket: false }));
     const u = (
       await realServer.check!({}, { connection: conn(), service: udp, address: "10.0.0.11", drainTimeout: 30 })
     ).inputs;
