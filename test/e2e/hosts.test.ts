@@ -33,6 +33,18 @@ function labReboot(host: string) {
   execFileSync(path.join(repoRoot, "test/lab/lab"), ["reboot", host], { stdio: "inherit" });
 }
 
+/** The service "web", tcp VIP:80 round robin, with every LAN real server by the given forwarding method. */
+function webService(forwarding: "dr" | "nat") {
+  return {
+    name: "web",
+    protocol: "tcp",
+    address: VIP,
+    port: 80,
+    scheduler: "rr",
+    realServers: Object.entries(lanRs).map(([n, a]) => ({ name: n, address: a, forwarding })),
+  };
+}
+
 function drConfig(persist: boolean) {
   return {
     directorHost: {
@@ -43,16 +55,7 @@ function drConfig(persist: boolean) {
       persist,
     },
     realServerHosts: Object.keys(lanRs).map((h) => ({ name: `${h}-host`, host: h, mode: "dr", vips: [VIP], persist })),
-    services: [
-      {
-        name: "web",
-        protocol: "tcp",
-        address: VIP,
-        port: 80,
-        scheduler: "rr",
-        realServers: Object.entries(lanRs).map(([n, a]) => ({ name: n, address: a, forwarding: "dr" })),
-      },
-    ],
+    services: [webService("dr")],
   };
 }
 
@@ -272,16 +275,7 @@ describe("LVS-NAT with the director forwarding", () => {
         sysctls: { "net.ipv4.conf.all.send_redirects": 0, "net.ipv4.conf.eth0.send_redirects": 0 },
         vips: [{ address: VIP, interface: "eth0" }],
       },
-      services: [
-        {
-          name: "web",
-          protocol: "tcp",
-          address: VIP,
-          port: 80,
-          scheduler: "rr",
-          realServers: Object.entries(lanRs).map(([n, a]) => ({ name: n, address: a, forwarding: "nat" })),
-        },
-      ],
+      services: [webService("nat")],
     });
   });
   after(async () => {

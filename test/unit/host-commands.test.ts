@@ -23,25 +23,10 @@ import {
   setTimeoutsCommand,
 } from "../../provider/resources/host-plan";
 import { realServerHostPlan } from "../../provider/resources/real-server-host";
-import type { ExecResult, Transport } from "../../provider/transport/transport";
+import { CannedTransport } from "./fakes/canned-transport";
 import { FakeIpvs } from "./fakes/ipvs";
 import { Sandbox } from "./fakes/sandbox";
 import { conn } from "./fixtures";
-
-/** A transport that answers every command with one canned result, and records the commands. */
-class CannedTransport implements Transport {
-  readonly label = "root@director:22";
-  readonly stats = { connections: 0, commands: 0 };
-  readonly commands: string[] = [];
-  constructor(private readonly result: ExecResult) {}
-  async run(command: string): Promise<ExecResult> {
-    this.commands.push(command);
-    return this.result;
-  }
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
-  }
-}
 
 const director = (timeouts?: { tcp?: number; tcpFin?: number; udp?: number }) =>
   directorPlan({

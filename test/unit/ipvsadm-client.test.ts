@@ -17,39 +17,14 @@ import {
 } from "../../provider/ipvs/ipvsadm/batch";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
 import { replayLedger } from "../../provider/ipvs/ledger";
-import type { IpvsTable, RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
+import type { IpvsTable, VirtualServiceConfig } from "../../provider/ipvs/types";
 import { LocalTransport } from "../../provider/transport/local";
-import type { ExecResult, Transport } from "../../provider/transport/transport";
+import type { Transport } from "../../provider/transport/transport";
+import { CannedTransport } from "./fakes/canned-transport";
+import { realServerFixture, serviceFixture } from "./fixtures";
 
-const svc: VirtualServiceConfig = {
-  key: { protocol: "tcp", address: "10.0.0.100", port: 80 },
-  scheduler: "rr",
-  schedulerFlags: [],
-  onePacket: false,
-};
-const rs = (address: string, weight = 1): RealServerConfig => ({
-  address,
-  port: 80,
-  forwarding: "dr",
-  weight,
-  upperThreshold: 0,
-  lowerThreshold: 0,
-});
-
-/** A transport that answers every command with one canned result, and records the commands. */
-class CannedTransport implements Transport {
-  readonly label = "root@director:22";
-  readonly stats = { connections: 0, commands: 0 };
-  readonly commands: string[] = [];
-  constructor(private readonly result: ExecResult) {}
-  async run(command: string): Promise<ExecResult> {
-    this.commands.push(command);
-    return this.result;
-  }
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
-  }
-}
+const svc = serviceFixture();
+const rs = (address: string, weight = 1) => realServerFixture(address, { weight });
 
 describe("IpvsadmClient error semantics (stderr captured from ipvsadm 1.31)", () => {
   const cases: Array<[string, (c: IpvsadmClient) => Promise<void>, new (...a: any[]) => Error, RegExp]> = [

@@ -34,25 +34,26 @@ import {
 } from "../../provider/keepalived/render";
 import { vrrpInstanceInputs } from "../../provider/model/keepalived";
 import { validate } from "../../provider/model/validate";
-import { resetClaims } from "../../provider/resources/check";
-import { setIpvsClientFactory } from "../../provider/resources/clients";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { restoreVipsScript, vrrpInstance } from "../../provider/resources/vrrp-instance";
 import { LocalTransport } from "../../provider/transport/local";
 import { setProgressSink } from "../../provider/transport/progress";
-import { FakeIpvs } from "./fakes/ipvs";
+import { FakeIpvs, useFakeIpvs } from "./fakes/ipvs";
 import { Sandbox } from "./fakes/sandbox";
-import { conn } from "./fixtures";
+import { conn, realServerFixture } from "./fixtures";
 
 const svc = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
-const rs = (address: string, weight = 1) => ({
-  address,
-  port: 80,
-  forwarding: "dr" as const,
-  weight,
-  upperThreshold: 0,
-  lowerThreshold: 0,
+const rs = (address: string, weight = 1) => realServerFixture(address, { weight });
+/** A VrrpInstance's inputs: VI_1 on eth0, router 51, priority 100, VIP 10.0.0.100, unless `extra` says otherwise. */
+const vrrpNews = (extra: Record<string, unknown> = {}) => ({
+  connection: conn(),
+  name: "VI_1",
+  interface: "eth0",
+  virtualRouterId: 51,
+  priority: 100,
+  vips: [{ address: "10.0.0.100" }],
+  ...extra,
 });
 
 /** The non-comment lines of a rendered file, trimmed. */
@@ -236,15 +237,7 @@ describe("keepalived rendering", () => {
 
 describe("keepalived inputs", () => {
   const vrrp = (extra: Record<string, unknown>) =>
-    validate(vrrpInstanceInputs, {
-      connection: conn(),
-      name: "VI_1",
-      interface: "eth0",
-      virtualRouterId: 51,
-      priority: 100,
-      vips: [{ address: "10.0.0.100" }],
-      ...extra,
-    }).failures.map((f) => f.reason);
+    validate(vrrpInstanceInputs, vrrpNews(extra)).failures.map((f) => f.reason);
 
   it("rejects bad VRRP settings, naming the field", () => {
     assert.match(vrrp({ virtualRouterId: 256 }).join(), /^virtualRouterId: must be from 1 to 255/);
@@ -344,12 +337,9 @@ describe("what pulumi-lvs reads of a keepalived host (a real shell, one round tr
 
 describe("graceful drain", () => {
   let ipvs: FakeIpvs;
-  beforeEach(() => {
-    ipvs = new FakeIpvs();
-    setIpvsClientFactory(() => ipvs);
-    resetClaims();
+  useFakeIpvs((fake) => {
+    ipvs = fake;
   });
-  afterEach(() => setIpvsClientFactory(undefined));
 
   const withActive = (n: number) => {
     ipvs.table.services[0]!.realServers[0]!.stats = { activeConnections: n, inactiveConnections: 0 };
@@ -612,19 +602,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
   });
 
   it("VrrpInstance: keepalived not enabled is drift; state recorded before that was read is not", async () => {
-    const props = (
-      await vrrpInstance.check!(
-        {},
-        {
-          connection: conn(),
-          name: "VI_1",
-          interface: "eth0",
-          virtualRouterId: 51,
-          priority: 100,
-          vips: [{ address: "10.0.0.100" }],
-        },
-      )
-    ).inputs;
+    const props = (await vrrpInstance.check!({}, vrrpNews())).inputs;
     const healthy = { config: "ok", running: true, enabled: true, missingVips: [] };
     const diff = (observed: object) => vrrpInstance.diff!("id", { ...props, observed }, props);
     assert.equal((await diff(healthy)).changes, false);

@@ -31,6 +31,7 @@ import { connection } from "../../provider/model/connection";
 import { suiteState } from "../conformance/suite";
 import { realServer, serviceConfig } from "./arbitraries";
 import { FakeIpvsKernel } from "./fakes/ipvs-kernel";
+import { realServerFixture, serviceFixture } from "./fixtures";
 
 const plain = (v: unknown) => JSON.parse(JSON.stringify(v));
 const familyOf = (s: VirtualServiceConfig) => familyOfKey(s.key);
@@ -173,21 +174,9 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
   let loaded: boolean;
   let modprobes: number;
   let client: NetlinkIpvsClient;
-  const svc: VirtualServiceConfig = {
-    key: { protocol: "tcp", address: "10.0.0.100", port: 80 },
-    scheduler: "wrr",
-    schedulerFlags: [],
-    persistence: { timeout: 300, netmask: "255.255.255.0" },
-    onePacket: false,
-  };
-  const rs = (address: string, weight = 1): RealServerConfig => ({
-    address,
-    port: 80,
-    forwarding: "dr",
-    weight,
-    upperThreshold: 10,
-    lowerThreshold: 5,
-  });
+  const svc = serviceFixture({ scheduler: "wrr", persistence: { timeout: 300, netmask: "255.255.255.0" } });
+  const rs = (address: string, weight = 1) =>
+    realServerFixture(address, { weight, upperThreshold: 10, lowerThreshold: 5 });
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-nl-"));

@@ -1,3 +1,4 @@
+import { afterEach, beforeEach } from "node:test";
 import type { Change } from "../../../provider/ipvs/change";
 import {
   IpvsAlreadyExistsError,
@@ -15,6 +16,8 @@ import {
   serviceKeyText,
   type VirtualServiceConfig,
 } from "../../../provider/ipvs/types";
+import { resetClaims } from "../../../provider/resources/check";
+import { setIpvsClientFactory } from "../../../provider/resources/clients";
 import { TransportError } from "../../../provider/transport/transport";
 
 /**
@@ -159,4 +162,18 @@ export class FakeIpvs implements IpvsClient {
 
 function same(a: RealServerKey, b: RealServerKey): boolean {
   return a.address === b.address && a.port === b.port;
+}
+
+/**
+ * Makes a fresh FakeIpvs every resource's IPVS client before each test of the enclosing suite
+ * (the deployment's claims reset), handing it to `use`, and the real clients again after each test.
+ */
+export function useFakeIpvs(use: (ipvs: FakeIpvs) => void): void {
+  beforeEach(() => {
+    const ipvs = new FakeIpvs();
+    use(ipvs);
+    setIpvsClientFactory(() => ipvs);
+    resetClaims();
+  });
+  afterEach(() => setIpvsClientFactory(undefined));
 }
