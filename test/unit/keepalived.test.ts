@@ -40,7 +40,7 @@ import { restoreVipsScript, vrrpInstance } from "../../provider/resources/vrrp-i
 import { LocalTransport } from "../../provider/transport/local";
 import { setProgressSink } from "../../provider/transport/progress";
 import { FakeIpvs, useFakeIpvs } from "./fakes/ipvs";
-import { Sandbox } from "./fakes/sandbox";
+import { inSandbox, Sandbox } from "./fakes/sandbox";
 import { conn, realServerFixture } from "./fixtures";
 
 const svc = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
@@ -681,8 +681,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
 
 describe("VIPs keepalived lost, put back", () => {
   it("each is added, then announced; the first that cannot be added stops the rest (run by a real shell)", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("arping", "exit 0");
       const ip = box.addresses();
       const vips = [
@@ -700,8 +699,6 @@ describe("VIPs keepalived lost, put back", () => {
       const failed = await box.run(restoreVipsScript(vips).script);
       assert.notEqual(failed.code, 0);
       assert.doesNotMatch(restoreVipsScript(vips).command, /announce\(\)/, "the message names the commands only");
-    } finally {
-      box.close();
-    }
+    });
   });
 });
