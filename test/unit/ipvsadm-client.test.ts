@@ -144,6 +144,11 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
   });
   /** The rules the ledger holds (its journal replayed), sorted. */
   const lines = () => replayLedger(fs.readFileSync(ledger, "utf8")).sort();
+  /** Makes the stand-in ipvsadm fail with `stderr`, and checks that `change` is refused with `error`. */
+  const refused = async (stderr: string, change: Change, error: new (...a: any[]) => Error) => {
+    fs.writeFileSync(path.join(dir, "fail"), stderr);
+    await assert.rejects(client.apply(change), error);
+  };
 
   it("records owned objects, replaces them on edit, and forgets them on delete", async () => {
     await client.apply(serviceChange("add", svc));
@@ -356,16 +361,18 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
 
   it("leaves the ledger alone when ipvsadm fails", async () => {
     await client.apply(serviceChange("add", svc));
-    fs.writeFileSync(path.join(dir, "fail"), "Destination already exists\n");
-    await assert.rejects(client.apply(realServerChange("add", svc.key, rs("10.0.0.11"))), IpvsAlreadyExistsError);
+    await refused(
+      "Destination already exists\n",
+      realServerChange("add", svc.key, rs("10.0.0.11")),
+      IpvsAlreadyExistsError,
+    );
     assert.deepEqual(lines(), ["-A -t 10.0.0.100:80 -s rr"]);
   });
 
   it("forgets a real server that is already gone when deleting it", async () => {
     await client.apply(serviceChange("add", svc));
     await client.apply(realServerChange("add", svc.key, rs("10.0.0.11")));
-    fs.writeFileSync(path.join(dir, "fail"), "No such destination\n");
-    await assert.rejects(client.apply(realServerChange("delete", svc.key, rs("10.0.0.11"))), IpvsNotFoundError);
+    await refused("No such destination\n", realServerChange("delete", svc.key, rs("10.0.0.11")), IpvsNotFoundError);
     assert.deepEqual(lines(), ["-A -t 10.0.0.100:80 -s rr"]);
   });
 
