@@ -41,7 +41,7 @@ import { LocalTransport } from "../../provider/transport/local";
 import { setProgressSink } from "../../provider/transport/progress";
 import { FakeIpvs, useFakeIpvs } from "./fakes/ipvs";
 import { inSandbox, Sandbox } from "./fakes/sandbox";
-import { conn, realServerFixture } from "./fixtures";
+import { conn, realServerFixture, serviceFixture } from "./fixtures";
 
 const svc = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
 const rs = (address: string, weight = 1) => realServerFixture(address, { weight });
@@ -379,7 +379,7 @@ describe("graceful drain", () => {
   });
 
   it("waits until the active connections reach 0, polling fresh reads", async () => {
-    await ipvs.apply(serviceChange("add", { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false }));
+    await ipvs.apply(serviceChange("add", serviceFixture({ key: svc })));
     await ipvs.apply(realServerChange("add", svc, rs("10.0.0.11")));
     withActive(2);
     let polls = 0;
@@ -392,7 +392,7 @@ describe("graceful drain", () => {
   });
 
   it("gives up at the timeout and reports what is left", async () => {
-    await ipvs.apply(serviceChange("add", { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false }));
+    await ipvs.apply(serviceChange("add", serviceFixture({ key: svc })));
     await ipvs.apply(realServerChange("add", svc, rs("10.0.0.11")));
     withActive(5);
     let t = 0;
@@ -417,7 +417,7 @@ describe("graceful drain", () => {
   });
 
   it("RealServer delete with drainTimeout: weight 0 first, the delete only once drained; UDP at once", async () => {
-    await ipvs.apply(serviceChange("add", { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false }));
+    await ipvs.apply(serviceChange("add", serviceFixture({ key: svc })));
     const inputs = (
       await realServer.check!({}, { connection: conn(), service: svc, address: "10.0.0.11", drainTimeout: 30 })
     ).inputs;
@@ -449,7 +449,7 @@ describe("graceful drain", () => {
     );
 
     const udp = { protocol: "udp" as const, address: "10.0.0.100", port: 53 };
-    await ipvs.apply(serviceChange("add", { key: udp, scheduler: "rr", schedulerFlags: [], onePacket: false }));
+    await ipvs.apply(serviceChange("add", serviceFixture({ key: udp })));
     const u = (
       await realServer.check!({}, { connection: conn(), service: udp, address: "10.0.0.11", drainTimeout: 30 })
     ).inputs;
@@ -464,7 +464,7 @@ describe("graceful drain", () => {
 });
 
 describe("keepalived on the host (the real scripts, in a sandbox with stand-ins for keepalived and systemctl)", () => {
-  const spec: ServiceSpec = { cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false } };
+  const spec: ServiceSpec = { cfg: serviceFixture({ key: svc }) };
   const rsSpec = { service: svc, cfg: rs("10.0.0.11") };
   let box: Sandbox;
   beforeEach(() => {
@@ -619,7 +619,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     await removeRealServers(t, new FakeIpvs(), [rsSpec], 0);
     assert.equal(box.keepalivedRunning(), true, "the service's file is still there");
     await deleteService(t, new FakeIpvs(), {
-      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+      cfg: serviceFixture({ key: svc }),
     });
     assert.equal(box.keepalivedRunning(), false, "stopped");
     assert.equal(box.keepalivedEnabled(), false, "disabled again");
@@ -637,7 +637,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     await applyService(t, new FakeIpvs(), spec);
     assert.equal(box.keepalivedRunning(), true);
     await deleteService(t, new FakeIpvs(), {
-      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+      cfg: serviceFixture({ key: svc }),
     });
     assert.equal(box.keepalivedRunning(), false);
     assert.equal(mainConf(), null);
@@ -651,7 +651,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     const t = box.transport();
     await applyService(t, new FakeIpvs(), spec);
     await deleteService(t, new FakeIpvs(), {
-      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+      cfg: serviceFixture({ key: svc }),
     });
     assert.equal(mainConf(), theirs);
     assert.equal(box.keepalivedRunning(), true);
@@ -671,7 +671,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     await applyService(t, new FakeIpvs(), spec);
     fs.writeFileSync(box.path("etc/keepalived/conf.d/mine.conf"), "# the user's\n");
     await deleteService(t, new FakeIpvs(), {
-      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+      cfg: serviceFixture({ key: svc }),
     });
     assert.equal(mainConf(), OURS());
     assert.equal(box.keepalivedRunning(), true);
