@@ -11,6 +11,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import { realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
 import { NetlinkIpvsClient } from "../../provider/ipvs/netlink/client";
 import { Cmd, CmdAttr } from "../../provider/ipvs/netlink/constants";
@@ -87,23 +88,27 @@ async function bench(n: number): Promise<void> {
   })) {
     const c = make();
     await cleanUp(c);
-    await c.addService(service);
+    await c.apply(serviceChange("add", service));
     // all at once, as the engine issues them
-    out[`${name}AddSeconds`] = await time(() => Promise.all(servers.map((r) => c.addRealServer(service.key, r))));
+    out[`${name}AddSeconds`] = await time(() =>
+      Promise.all(servers.map((r) => c.apply(realServerChange("add", service.key, r)))),
+    );
     const count = findService((await make().snapshot()).table, service.key)?.realServers.length;
     if (count !== n) throw new Error(`${name}: ${count} real servers in the kernel, wanted ${n}`);
     out[`${name}ReadSeconds`] = await time(() => make().snapshot());
-    out[`${name}DeleteSeconds`] = await time(() => Promise.all(servers.map((r) => c.deleteRealServer(service.key, r))));
-    await c.deleteService(service.key);
+    out[`${name}DeleteSeconds`] = await time(() =>
+      Promise.all(servers.map((r) => c.apply(realServerChange("delete", service.key, r)))),
+    );
+    await c.apply(serviceChange("delete", service.key));
   }
   // one ipvsadm process per real server, one after the other: what a script (or remote.Command) does
   const c = new NetlinkIpvsClient({ ledger: LEDGER });
-  await c.addService(service);
+  await c.apply(serviceChange("add", service));
   out.ipvsadmInvocationsAddSeconds = await time(async () => {
     for (const r of servers)
       execFileSync("ipvsadm", ["-a", "-t", "10.99.1.1:80", "-r", `${r.address}:80`, "-m", "-w", "1"]);
   });
-  await c.deleteService(service.key);
+  await c.apply(serviceChange("delete", service.key));
   out.ratioIpvsadmInvocationsToNetlink =
     (out.ipvsadmInvocationsAddSeconds as number) / (out.netlinkAddSeconds as number);
   out.ratioIpvsadmClientToNetlink = (out.ipvsadmAddSeconds as number) / (out.netlinkAddSeconds as number);
@@ -120,8 +125,8 @@ async function capture(): Promise<void> {
   await cleanUp(c);
   const all = cases(kernelSchedulers()).flatMap((k) => k.services);
   for (const s of all) {
-    await c.addService(s.config);
-    for (const r of s.realServers) await c.addRealServer(s.config.key, r);
+    await c.apply(serviceChange("add", s.config));
+    for (const r of s.realServers) await c.apply(realServerChange("add", s.config.key, r));
   }
   const sock = await openIpvsSocket();
   if (!sock) throw new Error("no IPVS family");

@@ -17,6 +17,11 @@ import { table } from "./harness/traffic";
 
 const VIP = "10.0.0.100";
 const hostState = (h: string) => sh(h, "cat /proc/sys/net/ipv4/conf/all/arp_ignore; ip -o addr show dev lo");
+/** Resets the lab, then reads `h`'s state there: what destroy has to leave `h` as. */
+async function freshLab(h: string): Promise<string> {
+  resetLab();
+  return hostState(h);
+}
 
 /**
  * README's "Pointing it at real hosts" block, exactly as written, with the lab's values in its
@@ -51,8 +56,7 @@ describe("examples/quickstart: README's real-host commands, typed in the folder"
   let s: ProgramStack;
   let rs1Before = "";
   before(async () => {
-    resetLab();
-    rs1Before = await hostState("rs1");
+    rs1Before = await freshLab("rs1");
     if (languageHost()) {
       const folder = await FolderStack.create("prod", { program: "examples/quickstart", prepared: false });
       await folder.shell(readmeRealHostsBlock(folder.dir, `${await installedPackage()}/pulumi-lvs.tgz`));
@@ -115,8 +119,7 @@ describe("examples/dr (LoadBalancer component, direct routing)", () => {
   let s: ProgramStack;
   let rs2Before = "";
   before(async () => {
-    resetLab();
-    rs2Before = await hostState("rs2");
+    rs2Before = await freshLab("rs2");
     s = await configured("dr", { backends: ["rs1", "rs2", "rs3"].map(backend) });
   });
   after(async () => {

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { labConnection, labPrivateKey, requests, resetLab, sh } from "./harness/lab";
 import { repoRoot } from "./harness/paths";
+import { webService } from "./harness/services";
 import { savedRules } from "./harness/setup";
 import { TestStack } from "./harness/stack";
 
@@ -43,16 +44,7 @@ function drConfig(persist: boolean) {
       persist,
     },
     realServerHosts: Object.keys(lanRs).map((h) => ({ name: `${h}-host`, host: h, mode: "dr", vips: [VIP], persist })),
-    services: [
-      {
-        name: "web",
-        protocol: "tcp",
-        address: VIP,
-        port: 80,
-        scheduler: "rr",
-        realServers: Object.entries(lanRs).map(([n, a]) => ({ name: n, address: a, forwarding: "dr" })),
-      },
-    ],
+    services: [webService({ vip: VIP, realServers: lanRs, forwarding: "dr" })],
   };
 }
 
@@ -272,16 +264,7 @@ describe("LVS-NAT with the director forwarding", () => {
         sysctls: { "net.ipv4.conf.all.send_redirects": 0, "net.ipv4.conf.eth0.send_redirects": 0 },
         vips: [{ address: VIP, interface: "eth0" }],
       },
-      services: [
-        {
-          name: "web",
-          protocol: "tcp",
-          address: VIP,
-          port: 80,
-          scheduler: "rr",
-          realServers: Object.entries(lanRs).map(([n, a]) => ({ name: n, address: a, forwarding: "nat" })),
-        },
-      ],
+      services: [webService({ vip: VIP, realServers: lanRs, forwarding: "nat" })],
     });
   });
   after(async () => {

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { labConnection, labPrivateKey, ledgerRules, requests, resetLab, sh } from "./harness/lab";
+import { webService as labWebService } from "./harness/services";
 import { drByHand, natByHand, savedRules, sshConnectionCount } from "./harness/setup";
 import { TestStack } from "./harness/stack";
 
@@ -10,16 +11,13 @@ const rsNames = ["rs1", "rs2", "rs3"];
 const rsAddr: Record<string, string> = { rs1: "10.0.0.11", rs2: "10.0.0.12", rs3: "10.0.0.13" };
 
 function webService(extra: Record<string, unknown> = {}, rsExtra: Record<string, Record<string, unknown>> = {}) {
-  return {
-    name: "web",
-    protocol: "tcp",
-    address: VIP,
-    port: 80,
-    scheduler: "rr",
-    exclusive: true,
-    ...extra,
-    realServers: rsNames.map((n) => ({ name: n, address: rsAddr[n], forwarding: "dr", ...rsExtra[n] })),
-  };
+  return labWebService({
+    vip: VIP,
+    realServers: rsAddr,
+    forwarding: "dr",
+    extra: { exclusive: true, ...extra },
+    rsExtra,
+  });
 }
 
 async function setServices(s: TestStack, services: unknown[]) {

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { describe, it } from "node:test";
 import { type DoctorOptions, doctor, type Finding } from "../../cli/doctor";
-import { Sandbox } from "./fakes/sandbox";
+import { inSandbox } from "./fakes/sandbox";
 
 const options = (o: Partial<DoctorOptions>): DoctorOptions => ({
   host: "192.0.2.10",
@@ -31,8 +31,7 @@ const LO_VIP = JSON.stringify([
 /** The host's facts come from doctor's own script, run by a real shell with stand-in commands. */
 describe("doctor's checks, from the facts its script reads", () => {
   it("a director: ipvsadm, a loadable ip_vs, and keepalived running (another IPVS manager)", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("ipvsadm", 'echo "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)"');
       box.command("modprobe", "exit 0");
       box.command("pidof", '[ "$1" = keepalived ]');
@@ -53,14 +52,11 @@ describe("doctor's checks, from the facts its script reads", () => {
         "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)",
       );
       assert.equal(f.find((x) => x.check === "ip_vs")?.detail, "loadable (not loaded yet)");
-    } finally {
-      box.close();
-    }
+    });
   });
 
   it("an ip that prints no JSON fails the iproute2 check, naming what it needs", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("id", "echo 0");
       // iproute2 before 4.13: -j is an unknown option
       box.command("ip", 'echo "Option \\"-j\\" is unknown, try \\"ip -help\\"." >&2; exit 255');
@@ -68,14 +64,11 @@ describe("doctor's checks, from the facts its script reads", () => {
       const check = f.find((x) => x.check === "iproute2");
       assert.equal(check?.ok, false);
       assert.match(check?.fix ?? "", /iproute2 4\.13 or later/);
-    } finally {
-      box.close();
-    }
+    });
   });
 
   it("a DR real server: a non-root user, eth0 still answering ARP, one VIP of two on lo", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("id", "echo 1000");
       box.command("pidof", "exit 1");
       box.command("modprobe", "exit 1");
@@ -104,8 +97,6 @@ describe("doctor's checks, from the facts its script reads", () => {
         "VIP 10.0.0.100": "ok",
         "VIP 10.0.0.101": "FAIL not on lo",
       });
-    } finally {
-      box.close();
-    }
+    });
   });
 });

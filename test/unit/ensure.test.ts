@@ -3,29 +3,32 @@ import { describe, it } from "node:test";
 import { type Change, realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { IpvsAlreadyExistsError, IpvsNotFoundError } from "../../provider/ipvs/client";
 import { ensure } from "../../provider/ipvs/ensure";
-import type { RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
 import { FakeIpvs } from "./fakes/ipvs";
+import { realServerFixture, serviceFixture } from "./fixtures";
 
 // ensure against the in-memory host: each way with the object there, missing, and changed again
 // between the first attempt and the fallback (another process racing this one).
-const svc: VirtualServiceConfig = {
-  key: { protocol: "tcp", address: "10.0.0.100", port: 80 },
-  scheduler: "rr",
-  schedulerFlags: [],
-  onePacket: false,
-};
-const rs = (weight = 1): RealServerConfig => ({
-  address: "10.0.0.11",
-  port: 80,
-  forwarding: "dr",
-  weight,
-  upperThreshold: 0,
-  lowerThreshold: 0,
-});
+const svc = serviceFixture();
+const rs = (weight = 1) => realServerFixture("10.0.0.11", { weight });
 const OWNER = "p/s/web";
 const mutations = (ipvs: FakeIpvs) => ipvs.calls.filter((c) => c !== "snapshot");
 const liveWeight = (ipvs: FakeIpvs) => ipvs.table.services[0]?.realServers[0]?.config.weight;
 const ownerOf = (ipvs: FakeIpvs) => ipvs.owned.services[0]?.realServers[0]?.owner;
+
+/** What ensure returned for `change` on `ipvs`, the mutations it made, and the real server's weight and owner after. */
+async function ensured(ipvs: FakeIpvs, change: Change) {
+  const returned = await ensure(ipvs, change);
+  return { returned, mutations: mutations(ipvs), weight: liveWeight(ipvs), owner: ownerOf(ipvs) };
+}
+/** The outcome {@link ensured} expects: the real server left with `weight`, owned by OWNER. */
+const outcome = (returned: boolean, mutations: string[], weight: number) => ({
+  returned,
+  mutations,
+  weight,
+  owner: OWNER,
+});
+const ADD = "add tcp/10.0.0.100:80 10.0.0.11:80";
+const EDIT = "edit tcp/10.0.0.100:80 10.0.0.11:80";
 
 /** A host with the service, and the real server when `withRs`. */
 function host(withRs: boolean): FakeIpvs {
@@ -45,19 +48,26 @@ function racing(ipvs: FakeIpvs, kind: Change["kind"], race: () => void): FakeIpv
 }
 
 describe("ensure brings an IPVS object to the state whatever is there", () => {
-  it("add-or-edit adds a missing real server, and edits one that exists, recording the owner either way", async () => {
-    const missing = host(false);
-    assert.equal(await ensure(missing, realServerChange("add", svc.key, rs(3), OWNER)), true);
-    assert.deepEqual(mutations(missing), ["add tcp/10.0.0.100:80 10.0.0.11:80"]);
-    assert.equal(liveWeight(missing), 3);
-    assert.equal(ownerOf(missing), OWNER);
-
-    const there = host(true);
-    assert.equal(await ensure(there, realServerChange("add", svc.key, rs(3), OWNER)), false);
-    assert.deepEqual(mutations(there), ["add tcp/10.0.0.100:80 10.0.0.11:80", "edit tcp/10.0.0.100:80 10.0.0.11:80"]);
-    assert.equal(liveWeight(there), 3);
-    assert.equal(ownerOf(there), OWNER);
-  });
+  // the two ways that fall back, each with the real server missing and there
+  const fallbacks = [
+    {
+      name: "add-or-edit adds a missing real server, and edits one that exists, recording the owner either way",
+      change: realServerChange("add", svc.key, rs(3), OWNER),
+      missing: outcome(true, [ADD], 3),
+      there: outcome(false, [ADD, EDIT], 3),
+    },
+    {
+      name: "edit-or-add edits a real server that exists, and puts back one deleted out of band",
+      change: realServerChange("edit", svc.key, rs(4), OWNER),
+      missing: outcome(false, [EDIT, ADD], 4),
+      there: outcome(true, [EDIT], 4),
+    },
+  ];
+  for (const { name, change, missing, there } of fallbacks)
+    it(name, async () => {
+      assert.deepEqual(await ensured(host(false), change), missing);
+      assert.deepEqual(await ensured(host(true), change), there);
+    });
 
   it("add-or-edit asks before it edits what it found, and stops when told to", async () => {
     const there = host(true);
@@ -69,18 +79,6 @@ describe("ensure brings an IPVS object to the state whatever is there", () => {
     }).catch((e: Error) => e.message);
     assert.equal(refusal, "not yours");
     assert.equal(liveWeight(there), 1, "left as it was");
-  });
-
-  it("edit-or-add edits a real server that exists, and puts back one deleted out of band", async () => {
-    const there = host(true);
-    assert.equal(await ensure(there, realServerChange("edit", svc.key, rs(4), OWNER)), true);
-    assert.equal(liveWeight(there), 4);
-
-    const missing = host(false);
-    assert.equal(await ensure(missing, realServerChange("edit", svc.key, rs(4), OWNER)), false);
-    assert.deepEqual(mutations(missing), ["edit tcp/10.0.0.100:80 10.0.0.11:80", "add tcp/10.0.0.100:80 10.0.0.11:80"]);
-    assert.equal(liveWeight(missing), 4);
-    assert.equal(ownerOf(missing), OWNER);
   });
 
   it("delete-if-present deletes what is there and takes a missing object as done", async () => {
@@ -98,7 +96,7 @@ describe("ensure brings an IPVS object to the state whatever is there", () => {
     assert.equal(liveWeight(there), 0);
     const missing = host(false);
     assert.equal(await ensure(missing, realServerChange("edit", svc.key, rs(0)), { how: "edit-if-present" }), false);
-    assert.deepEqual(mutations(missing), ["edit tcp/10.0.0.100:80 10.0.0.11:80"]);
+    assert.deepEqual(mutations(missing), [EDIT]);
   });
 
   it("a repair leaves the ledger alone and takes an object already so as done", async () => {

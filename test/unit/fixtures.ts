@@ -1,3 +1,5 @@
+import type { RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
+
 /** Shared test inputs (unit tests). */
 export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJYs9ozCiZotAfCOtay5OuoME3lnEc7nvgcXgXekjm6f";
 export const PRIVATE_KEY =
@@ -5,4 +7,20 @@ export const PRIVATE_KEY =
 
 export function conn(extra: Record<string, unknown> = {}) {
   return { host: "127.0.0.1", port: 2201, user: "root", privateKey: PRIVATE_KEY, hostKey: HOST_KEY, ...extra };
+}
+
+/** A virtual service's configuration: tcp/10.0.0.100:80, round robin, unless `extra` says otherwise. */
+export function serviceFixture(extra: Partial<VirtualServiceConfig> = {}): VirtualServiceConfig {
+  return {
+    key: { protocol: "tcp", address: "10.0.0.100", port: 80 },
+    scheduler: "rr",
+    schedulerFlags: [],
+    onePacket: false,
+    ...extra,
+  };
+}
+
+/** A real server's configuration: port 80, direct routing, weight 1, no thresholds, unless `extra` says otherwise. */
+export function realServerFixture(address: string, extra: Partial<RealServerConfig> = {}): RealServerConfig {
+  return { address, port: 80, forwarding: "dr", weight: 1, upperThreshold: 0, lowerThreshold: 0, ...extra };
 }

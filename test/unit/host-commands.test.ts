@@ -23,25 +23,10 @@ import {
   setTimeoutsCommand,
 } from "../../provider/resources/host-plan";
 import { realServerHostPlan } from "../../provider/resources/real-server-host";
-import type { ExecResult, Transport } from "../../provider/transport/transport";
+import { CannedTransport } from "./fakes/canned-transport";
 import { FakeIpvs } from "./fakes/ipvs";
-import { Sandbox } from "./fakes/sandbox";
+import { inSandbox } from "./fakes/sandbox";
 import { conn } from "./fixtures";
-
-/** A transport that answers every command with one canned result, and records the commands. */
-class CannedTransport implements Transport {
-  readonly label = "root@director:22";
-  readonly stats = { connections: 0, commands: 0 };
-  readonly commands: string[] = [];
-  constructor(private readonly result: ExecResult) {}
-  async run(command: string): Promise<ExecResult> {
-    this.commands.push(command);
-    return this.result;
-  }
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
-  }
-}
 
 const director = (timeouts?: { tcp?: number; tcpFin?: number; udp?: number }) =>
   directorPlan({
@@ -303,8 +288,7 @@ describe("sysctls through /proc/sys (run by a real shell)", () => {
 
 describe("files written on a host (run by a real shell in a sandbox)", () => {
   it("each is written whole with its mode, a unit enabled by its link, no temporary copy left", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       const script = "/etc/pulumi-lvs/boot it's.sh";
       const r = await box.run(
         writeFilesScript([
@@ -322,21 +306,16 @@ describe("files written on a host (run by a real shell in a sandbox)", () => {
       const link = box.path("etc/systemd/system/multi-user.target.wants/x.service");
       assert.equal(fs.readlinkSync(link), box.path("etc/systemd/system/x.service"));
       assert.deepEqual(fs.readdirSync(box.path("etc/pulumi-lvs")), ["boot it's.sh"]);
-    } finally {
-      box.close();
-    }
+    });
   });
 
   it("a file that cannot be written stops the script", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       fs.mkdirSync(box.path("etc/pulumi-lvs"), { recursive: true });
       fs.writeFileSync(box.path("etc/pulumi-lvs/dir"), "a file where a directory should be");
       const r = await box.run(`${writeFilesScript([{ path: "/etc/pulumi-lvs/dir/x", content: "x" }])}\necho after`);
       assert.equal(r.code, 1);
       assert.doesNotMatch(r.stdout, /after/);
-    } finally {
-      box.close();
-    }
+    });
   });
 });

@@ -18,7 +18,7 @@ import {
 } from "../../provider/resources/host-plan";
 import { realServerHostPlan } from "../../provider/resources/real-server-host";
 import type { ExecResult, RunOptions, Transport } from "../../provider/transport/transport";
-import { Sandbox } from "./fakes/sandbox";
+import { inSandbox, type Sandbox } from "./fakes/sandbox";
 import { conn } from "./fixtures";
 
 /** A host's journal before anything was recorded. */
@@ -327,8 +327,7 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
   });
 
   it("Director: a failed gratuitous ARP, or an interface that comes late, keeps neither the rules nor the VIP from coming back", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("modprobe", "");
       box.command("ipvsadm", `if [ "$1" = -R ]; then cat > ${box.path("restored")}; fi`);
       box.command("ip", "");
@@ -358,28 +357,22 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
       assert.ok(calls.findIndex((c) => c.startsWith("arping")) > add, "announced after it was added");
       assert.ok(calls.includes("ipvsadm --set 600 0 0"));
       assert.equal(calls.filter((c) => c === "ipvsadm -R").length, 1, "restored once: no ipvsadm autoload here");
-    } finally {
-      box.close();
-    }
+    });
   });
 
   it("removing a file takes the temporary copy a write cut short left with it, and nothing else", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       fs.mkdirSync(box.path("etc/sysctl.d"), { recursive: true });
       for (const f of ["60-pulumi-lvs-realserver.conf", "60-pulumi-lvs-realserver.conf.tmp.521", "99-sysctl.conf"])
         fs.writeFileSync(box.path(`etc/sysctl.d/${f}`), "x\n");
       const r = await box.run(removeFilesScript(["/etc/sysctl.d/60-pulumi-lvs-realserver.conf"]));
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(fs.readdirSync(box.path("etc/sysctl.d")), ["99-sysctl.conf"]);
-    } finally {
-      box.close();
-    }
+    });
   });
 
   it("a failed gratuitous ARP never fails the script it is in (applied with set -e)", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("arping", "exit 2");
       const a = { address: "10.0.0.100", prefix: 32, device: "eth0" };
       const r = await box.run(`set -e\n${announceFunction()}\n${announceCommand(a)}\necho next`);
@@ -390,14 +383,11 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
       ]);
       box.command("arping", "exit 0");
       assert.equal((await box.run(`${announceFunction()}\n${announceCommand(a)}`)).stdout.trim(), "announced");
-    } finally {
-      box.close();
-    }
+    });
   });
 
   it("Director: after Debian's ipvsadm autoload (AUTO=true, which flushes the table), the owned rules are restored again", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("modprobe", "");
       box.command("ipvsadm", `if [ "$1" = -R ]; then cat >> ${box.path("restored")}; fi`);
       fs.mkdirSync(box.path("var/lib/pulumi-lvs"), { recursive: true });
@@ -407,9 +397,7 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
       const status = await bootUnits(box, director({ vips: [] }).files);
       assert.deepEqual([...status.values()], [0, 0]);
       assert.equal(fs.readFileSync(box.path("restored"), "utf8"), "-A -t 10.0.0.100:80 -s wrr\n".repeat(2));
-    } finally {
-      box.close();
-    }
+    });
   });
 
   it("Director: a sysctl.d file no longer planned goes (it would set the old values at boot)", async () => {
@@ -428,8 +416,7 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
     assert.ok(u.get("After")?.includes("systemd-sysctl.service"), "after sysctl.d is applied");
     assert.deepEqual(u.get("Before"), ["network-pre.target"]);
     assert.match(fileOf(plan.files, "pulumi-lvs-realserver.service"), /^# .*arp_ignore\/arp_announce .* before/m);
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("ip", "");
       for (const dev of ["all", "eth0"]) {
         fs.mkdirSync(box.path(`proc/sys/net/ipv4/conf/${dev}`), { recursive: true });
@@ -454,9 +441,7 @@ describe("boot units (systemd ordering, and the scripts run in a sandbox as the 
       fs.mkdirSync(box.path("proc/sys/net/ipv4/conf/all/arp_announce"));
       assert.notEqual((await bootUnits(box, plan.files)).get("pulumi-lvs-realserver.service"), 0);
       assert.deepEqual(box.calls(), [], "no VIP without its ARP settings");
-    } finally {
-      box.close();
-    }
+    });
   });
 });
 
@@ -466,20 +451,16 @@ describe("an apply cut short (a power loss, a lost connection)", () => {
   const arp = ["all", "eth0"].flatMap((i) => [`net/ipv4/conf/${i}/arp_ignore`, `net/ipv4/conf/${i}/arp_announce`]);
 
   it("a host whose ip prints no JSON (iproute2 before 4.13) fails to plan, naming iproute2, before anything changes", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("modprobe", "");
       box.command("ip", 'echo \'Option "-j" is unknown, try "ip -help".\' >&2; exit 255');
       await assert.rejects(createHost(box.transport(), rsPlan(["10.0.0.120"]), false), /iproute2 4\.13 or later/);
       assert.equal(fs.existsSync(box.path("var/lib/pulumi-lvs/realserver.baseline")), false, "no journal written");
-    } finally {
-      box.close();
-    }
+    });
   });
 
   it("a VIP it added before the cut is the stack's own on the rerun: it goes when it is no longer declared, and on delete", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("modprobe", "");
       for (const k of arp) {
         fs.mkdirSync(path.dirname(box.path(`proc/sys/${k}`)), { recursive: true });
@@ -503,8 +484,6 @@ describe("an apply cut short (a power loss, a lost connection)", () => {
       assert.deepEqual(ip.list(), ["127.0.0.1/8"]);
       assert.equal(fs.readFileSync(box.path("proc/sys/net/ipv4/conf/all/arp_ignore"), "utf8").trim(), "0");
       assert.equal(fs.existsSync(box.path("var/lib/pulumi-lvs/realserver.baseline")), false, "the journal goes too");
-    } finally {
-      box.close();
-    }
+    });
   });
 });

@@ -1,22 +1,19 @@
 import * as assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { realServerChange } from "../../provider/ipvs/change";
 import { planRealServers } from "../../provider/ipvs/sync";
 import { resetClaims } from "../../provider/resources/check";
-import { setIpvsClientFactory } from "../../provider/resources/clients";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
-import { FakeIpvs } from "./fakes/ipvs";
+import { type FakeIpvs, useFakeIpvs } from "./fakes/ipvs";
 import { conn } from "./fixtures";
 
 // A VirtualService's inline real servers against an in-memory IPVS host: one resource, per-entry
 // changes and drift, the check across the deployment, and the hand-over from separate RealServers.
 let ipvs: FakeIpvs;
-beforeEach(() => {
-  ipvs = new FakeIpvs();
-  setIpvsClientFactory(() => ipvs);
-  resetClaims();
+useFakeIpvs((fake) => {
+  ipvs = fake;
 });
-afterEach(() => setIpvsClientFactory(undefined));
 
 const OWNER = "proj/dev/web";
 const svcKey = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
@@ -198,7 +195,7 @@ describe("inline real servers of a VirtualService", () => {
 
   it("a real server that another stack's ledger entry owns is refused, naming it", async () => {
     await virtualService.create!(await checked(vsNews({}, { exclusive: false })));
-    await ipvs.addRealServer(svcKey, rsCfg("10.0.0.11"), "proj/prod/rs");
+    await ipvs.apply(realServerChange("add", svcKey, rsCfg("10.0.0.11"), "proj/prod/rs"));
     const olds = await checked(vsNews({}, { exclusive: false }));
     await assert.rejects(
       virtualService.update!("id", olds, await checked(vsNews({ "10.0.0.11": {} }))),

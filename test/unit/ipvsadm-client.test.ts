@@ -17,74 +17,49 @@ import {
 } from "../../provider/ipvs/ipvsadm/batch";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
 import { replayLedger } from "../../provider/ipvs/ledger";
-import type { IpvsTable, RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
+import type { IpvsTable, VirtualServiceConfig } from "../../provider/ipvs/types";
 import { LocalTransport } from "../../provider/transport/local";
-import type { ExecResult, Transport } from "../../provider/transport/transport";
+import type { Transport } from "../../provider/transport/transport";
+import { CannedTransport } from "./fakes/canned-transport";
+import { realServerFixture, serviceFixture } from "./fixtures";
 
-const svc: VirtualServiceConfig = {
-  key: { protocol: "tcp", address: "10.0.0.100", port: 80 },
-  scheduler: "rr",
-  schedulerFlags: [],
-  onePacket: false,
-};
-const rs = (address: string, weight = 1): RealServerConfig => ({
-  address,
-  port: 80,
-  forwarding: "dr",
-  weight,
-  upperThreshold: 0,
-  lowerThreshold: 0,
-});
-
-/** A transport that answers every command with one canned result, and records the commands. */
-class CannedTransport implements Transport {
-  readonly label = "root@director:22";
-  readonly stats = { connections: 0, commands: 0 };
-  readonly commands: string[] = [];
-  constructor(private readonly result: ExecResult) {}
-  async run(command: string): Promise<ExecResult> {
-    this.commands.push(command);
-    return this.result;
-  }
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
-  }
-}
+const svc = serviceFixture();
+const rs = (address: string, weight = 1) => realServerFixture(address, { weight });
 
 describe("IpvsadmClient error semantics (stderr captured from ipvsadm 1.31)", () => {
   const cases: Array<[string, (c: IpvsadmClient) => Promise<void>, new (...a: any[]) => Error, RegExp]> = [
     [
       "Service already exists",
-      (c) => c.addService(svc),
+      (c) => c.apply(serviceChange("add", svc)),
       IpvsAlreadyExistsError,
       /virtual service tcp\/10\.0\.0\.100:80 already exists/,
     ],
     [
       "Destination already exists",
-      (c) => c.addRealServer(svc.key, rs("10.0.0.11")),
+      (c) => c.apply(realServerChange("add", svc.key, rs("10.0.0.11"))),
       IpvsAlreadyExistsError,
       /real server 10\.0\.0\.11:80 .* already exists/,
     ],
-    ["No such service", (c) => c.editService(svc), IpvsNotFoundError, /does not exist/],
+    ["No such service", (c) => c.apply(serviceChange("edit", svc)), IpvsNotFoundError, /does not exist/],
     [
       "Service not defined",
-      (c) => c.addRealServer(svc.key, rs("10.0.0.11")),
+      (c) => c.apply(realServerChange("add", svc.key, rs("10.0.0.11"))),
       IpvsNotFoundError,
       /virtual service tcp\/10\.0\.0\.100:80 does not exist/,
     ],
     [
       "No such destination",
-      (c) => c.editRealServer(svc.key, rs("10.0.0.11")),
+      (c) => c.apply(realServerChange("edit", svc.key, rs("10.0.0.11"))),
       IpvsNotFoundError,
       /real server 10\.0\.0\.11:80 .* does not exist/,
     ],
     [
       "Scheduler or persistence engine not found",
-      (c) => c.addService(svc),
+      (c) => c.apply(serviceChange("add", svc)),
       IpvsError,
       /What to do: the kernel lacks the scheduler/,
     ],
-    ["sh: 1: ipvsadm: not found", (c) => c.addService(svc), IpvsError, /install ipvsadm/],
+    ["sh: 1: ipvsadm: not found", (c) => c.apply(serviceChange("add", svc)), IpvsError, /install ipvsadm/],
   ];
   for (const [stderr, op, type, message] of cases) {
     it(`maps "${stderr}"`, async () => {
@@ -169,13 +144,18 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
   });
   /** The rules the ledger holds (its journal replayed), sorted. */
   const lines = () => replayLedger(fs.readFileSync(ledger, "utf8")).sort();
+  /** Makes the stand-in ipvsadm fail with `stderr`, and checks that `change` is refused with `error`. */
+  const refused = async (stderr: string, change: Change, error: new (...a: any[]) => Error) => {
+    fs.writeFileSync(path.join(dir, "fail"), stderr);
+    await assert.rejects(client.apply(change), error);
+  };
 
   it("records owned objects, replaces them on edit, and forgets them on delete", async () => {
-    await client.addService(svc);
-    await client.addRealServer(svc.key, rs("10.0.0.11"));
-    await client.addRealServer(svc.key, rs("10.0.0.111"));
-    await client.editRealServer(svc.key, rs("10.0.0.11", 5));
-    await client.editService({ ...svc, scheduler: "wlc" });
+    await client.apply(serviceChange("add", svc));
+    await client.apply(realServerChange("add", svc.key, rs("10.0.0.11")));
+    await client.apply(realServerChange("add", svc.key, rs("10.0.0.111")));
+    await client.apply(realServerChange("edit", svc.key, rs("10.0.0.11", 5)));
+    await client.apply(serviceChange("edit", { ...svc, scheduler: "wlc" }));
     assert.deepEqual(
       lines(),
       [
@@ -184,12 +164,12 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
         "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 5 -x 0 -y 0",
       ].sort(),
     );
-    await client.deleteRealServer(svc.key, rs("10.0.0.11"));
+    await client.apply(realServerChange("delete", svc.key, rs("10.0.0.11")));
     assert.deepEqual(
       lines(),
       ["-A -t 10.0.0.100:80 -s wlc", "-a -t 10.0.0.100:80 -r 10.0.0.111:80 -g -w 1 -x 0 -y 0"].sort(),
     );
-    await client.deleteService(svc.key);
+    await client.apply(serviceChange("delete", svc.key));
     assert.deepEqual(lines(), []);
     assert.deepEqual(fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n"), [
       "-A -t 10.0.0.100:80 -s rr",
@@ -221,10 +201,10 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
 
   it("mutations sent together run in one round trip and one ipvsadm -R, each with its own ledger entry", async () => {
     const { client: batched, trips } = counted();
-    await batched.addService(svc);
+    await batched.apply(serviceChange("add", svc));
     assert.equal(trips(), 1);
     const addresses = ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14", "10.0.0.15"];
-    await Promise.all(addresses.map((a) => batched.addRealServer(svc.key, rs(a), `p/s/${a}`)));
+    await Promise.all(addresses.map((a) => batched.apply(realServerChange("add", svc.key, rs(a), `p/s/${a}`))));
     assert.equal(trips(), 2, "the five adds shared one round trip");
     const calls = fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
     assert.deepEqual(
@@ -239,9 +219,9 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     assert.equal(lines().filter((l) => l.includes("#owner=p%2Fs%2F10.0.0.1")).length, 5, "each with its owner");
     // edits and deletes together: one round trip too
     await Promise.all([
-      batched.editRealServer(svc.key, rs("10.0.0.11", 7)),
-      batched.deleteRealServer(svc.key, rs("10.0.0.12")),
-      batched.editRealServer(svc.key, rs("10.0.0.13", 3), "p/s/new-owner"),
+      batched.apply(realServerChange("edit", svc.key, rs("10.0.0.11", 7))),
+      batched.apply(realServerChange("delete", svc.key, rs("10.0.0.12"))),
+      batched.apply(realServerChange("edit", svc.key, rs("10.0.0.13", 3), "p/s/new-owner")),
     ]);
     assert.equal(trips(), 3);
     assert.deepEqual(kernel(), [
@@ -267,16 +247,18 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     const started = () =>
       fs.existsSync(path.join(dir, "started")) ? fs.readFileSync(path.join(dir, "started"), "utf8") : "";
     const { client: batched } = counted();
-    await batched.addService(svc);
+    await batched.apply(serviceChange("add", svc));
     fs.rmSync(path.join(dir, "started"), { force: true }); // the first round trip made the ledger's directory
-    await Promise.all(["10.0.0.11", "10.0.0.12", "10.0.0.13"].map((a) => batched.addRealServer(svc.key, rs(a))));
-    await batched.deleteRealServer(svc.key, rs("10.0.0.13"));
+    await Promise.all(
+      ["10.0.0.11", "10.0.0.12", "10.0.0.13"].map((a) => batched.apply(realServerChange("add", svc.key, rs(a)))),
+    );
+    await batched.apply(realServerChange("delete", svc.key, rs("10.0.0.13")));
     assert.equal(started(), "flock\nflock\n", "one flock per round trip; no awk, mv, cp, rm, cat, sed or mkdir");
     assert.match(fs.readFileSync(ledger, "utf8"), /^#drop -a -t 10\.0\.0\.100:80 -r 10\.0\.0\.13:80 #tx=\S+$/m);
     // a journal grown well past its rules is compacted by the next round trip after a read
-    for (let w = 2; w < 260; w++) await batched.editRealServer(svc.key, rs("10.0.0.11", w));
+    for (let w = 2; w < 260; w++) await batched.apply(realServerChange("edit", svc.key, rs("10.0.0.11", w)));
     await batched.snapshot({ fresh: true });
-    await batched.editRealServer(svc.key, rs("10.0.0.12", 9));
+    await batched.apply(realServerChange("edit", svc.key, rs("10.0.0.12", 9)));
     assert.match(started(), /flock\nawk\nmv\n$/, "compacted under the lock");
     assert.deepEqual(
       fs
@@ -298,15 +280,15 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
 
   it("in a batch, a refused mutation is cancelled in the ledger and gets its own error; the others take effect", async () => {
     const { client: batched, trips } = counted();
-    await batched.addService(svc);
-    await batched.addRealServer(svc.key, rs("10.0.0.20"), "p/s/kept");
+    await batched.apply(serviceChange("add", svc));
+    await batched.apply(realServerChange("add", svc.key, rs("10.0.0.20"), "p/s/kept"));
     // .66 is refused by the stand-in; .20 exists already; .21 is deleted but does not exist
     const results = await Promise.allSettled([
-      batched.addRealServer(svc.key, rs("10.0.0.11"), "p/s/a"),
-      batched.addRealServer(svc.key, rs("10.0.0.66"), "p/s/b"),
-      batched.addRealServer(svc.key, rs("10.0.0.20"), "p/s/intruder"),
-      batched.deleteRealServer(svc.key, rs("10.0.0.21")),
-      batched.addRealServer(svc.key, rs("10.0.0.12"), "p/s/c"),
+      batched.apply(realServerChange("add", svc.key, rs("10.0.0.11"), "p/s/a")),
+      batched.apply(realServerChange("add", svc.key, rs("10.0.0.66"), "p/s/b")),
+      batched.apply(realServerChange("add", svc.key, rs("10.0.0.20"), "p/s/intruder")),
+      batched.apply(realServerChange("delete", svc.key, rs("10.0.0.21"))),
+      batched.apply(realServerChange("add", svc.key, rs("10.0.0.12"), "p/s/c")),
     ]);
     // one pass; ipvsadm -R complained, so one read of the table; one round trip for the three that
     // did not take effect; and the missing one's ledger entry is forgotten (as for any delete of an
@@ -336,18 +318,18 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
   it("keeps an IPv4 fwmark service's ledger line apart from the IPv6 one with the same mark", async () => {
     const v4: VirtualServiceConfig = { ...svc, key: { fwmark: 8, family: "ipv4" } };
     const v6: VirtualServiceConfig = { ...svc, key: { fwmark: 8, family: "ipv6" } };
-    await client.addService(v6, "p/s/v6");
-    await client.addService(v4, "p/s/v4");
-    await client.editService({ ...v4, scheduler: "wlc" }, "p/s/v4");
+    await client.apply(serviceChange("add", v6, "p/s/v6"));
+    await client.apply(serviceChange("add", v4, "p/s/v4"));
+    await client.apply(serviceChange("edit", { ...v4, scheduler: "wlc" }, "p/s/v4"));
     assert.deepEqual(lines(), ["-A -f 8 -6 -s rr #owner=p%2Fs%2Fv6", "-A -f 8 -s wlc #owner=p%2Fs%2Fv4"]);
-    await client.deleteService(v4.key);
+    await client.apply(serviceChange("delete", v4.key));
     assert.deepEqual(lines(), ["-A -f 8 -6 -s rr #owner=p%2Fs%2Fv6"]);
   });
 
   it("records each entry's owner, and snapshot reads it back", async () => {
-    await client.addService(svc, "shop/prod/web vip");
-    await client.addRealServer(svc.key, rs("10.0.0.11"), "shop/prod/web-rs1");
-    await client.addRealServer(svc.key, rs("10.0.0.12"));
+    await client.apply(serviceChange("add", svc, "shop/prod/web vip"));
+    await client.apply(realServerChange("add", svc.key, rs("10.0.0.11"), "shop/prod/web-rs1"));
+    await client.apply(realServerChange("add", svc.key, rs("10.0.0.12")));
     assert.deepEqual(lines(), [
       "-A -t 10.0.0.100:80 -s rr #owner=shop%2Fprod%2Fweb%20vip",
       "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0 #owner=shop%2Fprod%2Fweb-rs1",
@@ -363,38 +345,40 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
       ],
     );
     // an edit keeps one line per object, with the new owner
-    await client.editRealServer(svc.key, rs("10.0.0.11", 3), "shop/prod/renamed");
+    await client.apply(realServerChange("edit", svc.key, rs("10.0.0.11", 3), "shop/prod/renamed"));
     assert.equal(lines().filter((l) => l.includes("10.0.0.11")).length, 1);
     assert.match(lines().join("\n"), /-w 3 -x 0 -y 0 #owner=shop%2Fprod%2Frenamed/);
   });
 
   it("writes the ledger before ipvsadm runs: a round trip cut short leaves the owner recorded", async () => {
-    await client.addService(svc, "p/s/web");
+    await client.apply(serviceChange("add", svc, "p/s/web"));
     fs.writeFileSync(path.join(dir, "cut"), "");
-    await assert.rejects(client.addRealServer(svc.key, rs("10.0.0.11"), "p/s/rs1"));
+    await assert.rejects(client.apply(realServerChange("add", svc.key, rs("10.0.0.11"), "p/s/rs1")));
     assert.match(fs.readFileSync(path.join(dir, "calls"), "utf8"), /-a -t 10\.0\.0\.100:80 -r 10\.0\.0\.11:80/);
     const owned = (await client.snapshot()).owned.services[0]!;
     assert.equal(owned.realServers[0]?.owner, "p/s/rs1", "the ledger claims what the kernel may have");
   });
 
   it("leaves the ledger alone when ipvsadm fails", async () => {
-    await client.addService(svc);
-    fs.writeFileSync(path.join(dir, "fail"), "Destination already exists\n");
-    await assert.rejects(client.addRealServer(svc.key, rs("10.0.0.11")), IpvsAlreadyExistsError);
+    await client.apply(serviceChange("add", svc));
+    await refused(
+      "Destination already exists\n",
+      realServerChange("add", svc.key, rs("10.0.0.11")),
+      IpvsAlreadyExistsError,
+    );
     assert.deepEqual(lines(), ["-A -t 10.0.0.100:80 -s rr"]);
   });
 
   it("forgets a real server that is already gone when deleting it", async () => {
-    await client.addService(svc);
-    await client.addRealServer(svc.key, rs("10.0.0.11"));
-    fs.writeFileSync(path.join(dir, "fail"), "No such destination\n");
-    await assert.rejects(client.deleteRealServer(svc.key, rs("10.0.0.11")), IpvsNotFoundError);
+    await client.apply(serviceChange("add", svc));
+    await client.apply(realServerChange("add", svc.key, rs("10.0.0.11")));
+    await refused("No such destination\n", realServerChange("delete", svc.key, rs("10.0.0.11")), IpvsNotFoundError);
     assert.deepEqual(lines(), ["-A -t 10.0.0.100:80 -s rr"]);
   });
 
   it("snapshot reads the ledger and, with ip_vs not loaded, an empty table, without running ipvsadm", async () => {
-    await client.addService(svc);
-    await client.addRealServer(svc.key, rs("10.0.0.11"));
+    await client.apply(serviceChange("add", svc));
+    await client.apply(realServerChange("add", svc.key, rs("10.0.0.11")));
     const calls = fs.readFileSync(path.join(dir, "calls"), "utf8");
     const snap = await client.snapshot();
     assert.equal(snap.loaded, fs.existsSync("/proc/net/ip_vs"));
@@ -406,10 +390,10 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
 
   it("keeps ledger entries of other services when a service is deleted", async () => {
     const other: VirtualServiceConfig = { ...svc, key: { protocol: "tcp", address: "10.0.0.100", port: 8080 } };
-    await client.addService(svc);
-    await client.addService(other);
-    await client.addRealServer(other.key, rs("10.0.0.11"));
-    await client.deleteService(svc.key);
+    await client.apply(serviceChange("add", svc));
+    await client.apply(serviceChange("add", other));
+    await client.apply(realServerChange("add", other.key, rs("10.0.0.11")));
+    await client.apply(serviceChange("delete", svc.key));
     assert.deepEqual(
       lines(),
       ["-A -t 10.0.0.100:8080 -s rr", "-a -t 10.0.0.100:8080 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0"].sort(),

@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { writeFilesScript } from "../../provider/host/persist";
+import { realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { drainReporter, drains, waitDrained } from "../../provider/ipvs/drain";
 import {
   CHANGES_FILE,
@@ -33,25 +34,26 @@ import {
 } from "../../provider/keepalived/render";
 import { vrrpInstanceInputs } from "../../provider/model/keepalived";
 import { validate } from "../../provider/model/validate";
-import { resetClaims } from "../../provider/resources/check";
-import { setIpvsClientFactory } from "../../provider/resources/clients";
 import { realServer } from "../../provider/resources/real-server";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { restoreVipsScript, vrrpInstance } from "../../provider/resources/vrrp-instance";
 import { LocalTransport } from "../../provider/transport/local";
 import { setProgressSink } from "../../provider/transport/progress";
-import { FakeIpvs } from "./fakes/ipvs";
-import { Sandbox } from "./fakes/sandbox";
-import { conn } from "./fixtures";
+import { FakeIpvs, useFakeIpvs } from "./fakes/ipvs";
+import { inSandbox, Sandbox } from "./fakes/sandbox";
+import { conn, realServerFixture, serviceFixture } from "./fixtures";
 
 const svc = { protocol: "tcp" as const, address: "10.0.0.100", port: 80 };
-const rs = (address: string, weight = 1) => ({
-  address,
-  port: 80,
-  forwarding: "dr" as const,
-  weight,
-  upperThreshold: 0,
-  lowerThreshold: 0,
+const rs = (address: string, weight = 1) => realServerFixture(address, { weight });
+/** A VrrpInstance's inputs: VI_1 on eth0, router 51, priority 100, VIP 10.0.0.100, unless `extra` says otherwise. */
+const vrrpNews = (extra: Record<string, unknown> = {}) => ({
+  connection: conn(),
+  name: "VI_1",
+  interface: "eth0",
+  virtualRouterId: 51,
+  priority: 100,
+  vips: [{ address: "10.0.0.100" }],
+  ...extra,
 });
 
 /** The non-comment lines of a rendered file, trimmed. */
@@ -235,15 +237,7 @@ describe("keepalived rendering", () => {
 
 describe("keepalived inputs", () => {
   const vrrp = (extra: Record<string, unknown>) =>
-    validate(vrrpInstanceInputs, {
-      connection: conn(),
-      name: "VI_1",
-      interface: "eth0",
-      virtualRouterId: 51,
-      priority: 100,
-      vips: [{ address: "10.0.0.100" }],
-      ...extra,
-    }).failures.map((f) => f.reason);
+    validate(vrrpInstanceInputs, vrrpNews(extra)).failures.map((f) => f.reason);
 
   it("rejects bad VRRP settings, naming the field", () => {
     assert.match(vrrp({ virtualRouterId: 256 }).join(), /^virtualRouterId: must be from 1 to 255/);
@@ -343,12 +337,9 @@ describe("what pulumi-lvs reads of a keepalived host (a real shell, one round tr
 
 describe("graceful drain", () => {
   let ipvs: FakeIpvs;
-  beforeEach(() => {
-    ipvs = new FakeIpvs();
-    setIpvsClientFactory(() => ipvs);
-    resetClaims();
+  useFakeIpvs((fake) => {
+    ipvs = fake;
   });
-  afterEach(() => setIpvsClientFactory(undefined));
 
   const withActive = (n: number) => {
     ipvs.table.services[0]!.realServers[0]!.stats = { activeConnections: n, inactiveConnections: 0 };
@@ -388,8 +379,8 @@ describe("graceful drain", () => {
   });
 
   it("waits until the active connections reach 0, polling fresh reads", async () => {
-    await ipvs.addService({ key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false });
-    await ipvs.addRealServer(svc, rs("10.0.0.11"));
+    await ipvs.apply(serviceChange("add", serviceFixture({ key: svc })));
+    await ipvs.apply(realServerChange("add", svc, rs("10.0.0.11")));
     withActive(2);
     let polls = 0;
     const left = await waitDrained(ipvs, svc, rs("10.0.0.11"), 60, async () => {
@@ -401,8 +392,8 @@ describe("graceful drain", () => {
   });
 
   it("gives up at the timeout and reports what is left", async () => {
-    await ipvs.addService({ key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false });
-    await ipvs.addRealServer(svc, rs("10.0.0.11"));
+    await ipvs.apply(serviceChange("add", serviceFixture({ key: svc })));
+    await ipvs.apply(realServerChange("add", svc, rs("10.0.0.11")));
     withActive(5);
     let t = 0;
     const told: Array<[number, number]> = [];
@@ -426,7 +417,7 @@ describe("graceful drain", () => {
   });
 
   it("RealServer delete with drainTimeout: weight 0 first, the delete only once drained; UDP at once", async () => {
-    await ipvs.addService({ key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false });
+    await ipvs.apply(serviceChange("add", serviceFixture({ key: svc })));
     const inputs = (
       await realServer.check!({}, { connection: conn(), service: svc, address: "10.0.0.11", drainTimeout: 30 })
     ).inputs;
@@ -458,7 +449,7 @@ describe("graceful drain", () => {
     );
 
     const udp = { protocol: "udp" as const, address: "10.0.0.100", port: 53 };
-    await ipvs.addService({ key: udp, scheduler: "rr", schedulerFlags: [], onePacket: false });
+    await ipvs.apply(serviceChange("add", serviceFixture({ key: udp })));
     const u = (
       await realServer.check!({}, { connection: conn(), service: udp, address: "10.0.0.11", drainTimeout: 30 })
     ).inputs;
@@ -473,7 +464,7 @@ describe("graceful drain", () => {
 });
 
 describe("keepalived on the host (the real scripts, in a sandbox with stand-ins for keepalived and systemctl)", () => {
-  const spec: ServiceSpec = { cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false } };
+  const spec: ServiceSpec = { cfg: serviceFixture({ key: svc }) };
   const rsSpec = { service: svc, cfg: rs("10.0.0.11") };
   let box: Sandbox;
   beforeEach(() => {
@@ -611,19 +602,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
   });
 
   it("VrrpInstance: keepalived not enabled is drift; state recorded before that was read is not", async () => {
-    const props = (
-      await vrrpInstance.check!(
-        {},
-        {
-          connection: conn(),
-          name: "VI_1",
-          interface: "eth0",
-          virtualRouterId: 51,
-          priority: 100,
-          vips: [{ address: "10.0.0.100" }],
-        },
-      )
-    ).inputs;
+    const props = (await vrrpInstance.check!({}, vrrpNews())).inputs;
     const healthy = { config: "ok", running: true, enabled: true, missingVips: [] };
     const diff = (observed: object) => vrrpInstance.diff!("id", { ...props, observed }, props);
     assert.equal((await diff(healthy)).changes, false);
@@ -640,7 +619,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     await removeRealServers(t, new FakeIpvs(), [rsSpec], 0);
     assert.equal(box.keepalivedRunning(), true, "the service's file is still there");
     await deleteService(t, new FakeIpvs(), {
-      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+      cfg: serviceFixture({ key: svc }),
     });
     assert.equal(box.keepalivedRunning(), false, "stopped");
     assert.equal(box.keepalivedEnabled(), false, "disabled again");
@@ -658,7 +637,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     await applyService(t, new FakeIpvs(), spec);
     assert.equal(box.keepalivedRunning(), true);
     await deleteService(t, new FakeIpvs(), {
-      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+      cfg: serviceFixture({ key: svc }),
     });
     assert.equal(box.keepalivedRunning(), false);
     assert.equal(mainConf(), null);
@@ -672,7 +651,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     const t = box.transport();
     await applyService(t, new FakeIpvs(), spec);
     await deleteService(t, new FakeIpvs(), {
-      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+      cfg: serviceFixture({ key: svc }),
     });
     assert.equal(mainConf(), theirs);
     assert.equal(box.keepalivedRunning(), true);
@@ -692,7 +671,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
     await applyService(t, new FakeIpvs(), spec);
     fs.writeFileSync(box.path("etc/keepalived/conf.d/mine.conf"), "# the user's\n");
     await deleteService(t, new FakeIpvs(), {
-      cfg: { key: svc, scheduler: "rr", schedulerFlags: [], onePacket: false },
+      cfg: serviceFixture({ key: svc }),
     });
     assert.equal(mainConf(), OURS());
     assert.equal(box.keepalivedRunning(), true);
@@ -702,8 +681,7 @@ describe("keepalived on the host (the real scripts, in a sandbox with stand-ins 
 
 describe("VIPs keepalived lost, put back", () => {
   it("each is added, then announced; the first that cannot be added stops the rest (run by a real shell)", async () => {
-    const box = new Sandbox();
-    try {
+    await inSandbox(async (box) => {
       box.command("arping", "exit 0");
       const ip = box.addresses();
       const vips = [
@@ -721,8 +699,6 @@ describe("VIPs keepalived lost, put back", () => {
       const failed = await box.run(restoreVipsScript(vips).script);
       assert.notEqual(failed.code, 0);
       assert.doesNotMatch(restoreVipsScript(vips).command, /announce\(\)/, "the message names the commands only");
-    } finally {
-      box.close();
-    }
+    });
   });
 });

@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import fc from "fast-check";
+import { realServerChange, serviceChange } from "../../provider/ipvs/change";
 import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
 import { mergeThresholds, parseThresholds } from "../../provider/ipvs/ipvsadm/thresholds";
 import { parseLedger, replayLedger, rsPrefix, svcPrefix } from "../../provider/ipvs/ledger";
@@ -30,6 +31,7 @@ import { connection } from "../../provider/model/connection";
 import { suiteState } from "../conformance/suite";
 import { realServer, serviceConfig } from "./arbitraries";
 import { FakeIpvsKernel } from "./fakes/ipvs-kernel";
+import { realServerFixture, serviceFixture } from "./fixtures";
 
 const plain = (v: unknown) => JSON.parse(JSON.stringify(v));
 const familyOf = (s: VirtualServiceConfig) => familyOfKey(s.key);
@@ -172,21 +174,9 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
   let loaded: boolean;
   let modprobes: number;
   let client: NetlinkIpvsClient;
-  const svc: VirtualServiceConfig = {
-    key: { protocol: "tcp", address: "10.0.0.100", port: 80 },
-    scheduler: "wrr",
-    schedulerFlags: [],
-    persistence: { timeout: 300, netmask: "255.255.255.0" },
-    onePacket: false,
-  };
-  const rs = (address: string, weight = 1): RealServerConfig => ({
-    address,
-    port: 80,
-    forwarding: "dr",
-    weight,
-    upperThreshold: 10,
-    lowerThreshold: 5,
-  });
+  const svc = serviceFixture({ scheduler: "wrr", persistence: { timeout: 300, netmask: "255.255.255.0" } });
+  const rs = (address: string, weight = 1) =>
+    realServerFixture(address, { weight, upperThreshold: 10, lowerThreshold: 5 });
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-nl-"));
@@ -208,10 +198,10 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
   const rules = () => (fs.existsSync(ledger) ? replayLedger(fs.readFileSync(ledger, "utf8")) : []);
 
   it("adds, reads back with counters, edits and deletes; the ledger follows with owners", async () => {
-    await client.addService(svc, "p/s/web");
+    await client.apply(serviceChange("add", svc, "p/s/web"));
     await Promise.all([
-      client.addRealServer(svc.key, rs("10.0.0.11"), "p/s/rs1"),
-      client.addRealServer(svc.key, rs("10.0.0.12", 3)),
+      client.apply(realServerChange("add", svc.key, rs("10.0.0.11"), "p/s/rs1")),
+      client.apply(realServerChange("add", svc.key, rs("10.0.0.12", 3))),
     ]);
     let snap = await client.snapshot();
     assert.equal(snap.loaded, true);
@@ -228,14 +218,14 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
       snap.owned.services[0]!.realServers.map((r) => r.owner),
       ["p/s/rs1", undefined],
     );
-    await client.editRealServer(svc.key, rs("10.0.0.11", 7), "p/s/rs1");
-    await client.editService({ ...svc, scheduler: "lc", persistence: undefined }, "p/s/web");
+    await client.apply(realServerChange("edit", svc.key, rs("10.0.0.11", 7), "p/s/rs1"));
+    await client.apply(serviceChange("edit", { ...svc, scheduler: "lc", persistence: undefined }, "p/s/web"));
     snap = await client.snapshot();
     assert.equal(snap.table.services[0]!.config.scheduler, "lc");
     assert.equal(snap.table.services[0]!.config.persistence, undefined);
     assert.equal(snap.table.services[0]!.realServers[0]!.config.weight, 7);
     assert.match(fs.readFileSync(ledger, "utf8"), /-A -t 10\.0\.0\.100:80 -s lc #owner=p%2Fs%2Fweb/);
-    await client.deleteService(svc.key);
+    await client.apply(serviceChange("delete", svc.key));
     snap = await client.snapshot();
     assert.deepEqual(snap.table.services, []);
     assert.deepEqual(rules(), [], "the service and its real servers left the ledger");
@@ -248,12 +238,15 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
   });
 
   it("keeps the error semantics: already exists, not found, and the ledger as it was", async () => {
-    await client.addService(svc, "p/s/web");
+    await client.apply(serviceChange("add", svc, "p/s/web"));
     const before = rules();
-    await assert.rejects(client.addService({ ...svc, scheduler: "rr" }, "p/s/other"), IpvsAlreadyExistsError);
+    await assert.rejects(
+      client.apply(serviceChange("add", { ...svc, scheduler: "rr" }, "p/s/other")),
+      IpvsAlreadyExistsError,
+    );
     assert.deepEqual(rules(), before, "a refused add leaves the ledger line as it was");
     assert.match(fs.readFileSync(ledger, "utf8"), /^#abort \S+$/m, "appended as a cancelled change");
-    await assert.rejects(client.editRealServer(svc.key, rs("10.0.0.99")), (e: Error) => {
+    await assert.rejects(client.apply(realServerChange("edit", svc.key, rs("10.0.0.99"))), (e: Error) => {
       assert.ok(e instanceof IpvsNotFoundError);
       assert.match(
         e.message,
@@ -264,19 +257,19 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
     assert.deepEqual(rules(), before);
     const gone = { protocol: "udp" as const, address: "10.0.0.100", port: 53 };
     fs.appendFileSync(ledger, "-A -u 10.0.0.100:53 -s rr\n");
-    await assert.rejects(client.deleteService(gone), IpvsNotFoundError);
+    await assert.rejects(client.apply(serviceChange("delete", gone)), IpvsNotFoundError);
     assert.deepEqual(rules(), before, "a delete of what is gone still drops its ledger line");
   });
 
   it("names the cause: missing scheduler module, no privileges", async () => {
     kernel.refuseNext = { cmd: Cmd.NEW_SERVICE, code: "ENOENT" };
     await assert.rejects(
-      client.addService(svc),
+      client.apply(serviceChange("add", svc)),
       /scheduler or persistence engine not found[\s\S]*modprobe ip_vs_<scheduler>/,
     );
     kernel.refuseNext = { cmd: Cmd.NEW_SERVICE, code: "EPERM" };
     await assert.rejects(
-      client.addService(svc),
+      client.apply(serviceChange("add", svc)),
       (e: Error) => e instanceof IpvsError && /needs root \(CAP_NET_ADMIN\)/.test(e.message),
     );
     assert.deepEqual(rules(), []);
@@ -288,7 +281,7 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
     assert.equal(snap.loaded, false);
     assert.equal(modprobes, 0, "reading loads nothing");
     assert.equal(fs.existsSync(ledger), false, "reading writes nothing");
-    await client.addService(svc);
+    await client.apply(serviceChange("add", svc));
     assert.equal(modprobes, 1);
     assert.equal((await client.snapshot()).table.services.length, 1);
   });
@@ -296,16 +289,18 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
   it("fails clearly when the module cannot be loaded", async () => {
     loaded = false;
     const c = new NetlinkIpvsClient({ ledger, open: async () => undefined, loadModule: async () => undefined });
-    await assert.rejects(c.addService(svc), /the kernel has no IPVS family[\s\S]*modprobe ip_vs/);
+    await assert.rejects(c.apply(serviceChange("add", svc)), /the kernel has no IPVS family[\s\S]*modprobe ip_vs/);
   });
 
   it("groups concurrent changes, and cancels only the refused ones' ledger records", async () => {
-    await client.addService(svc);
+    await client.apply(serviceChange("add", svc));
     // 10.0.0.13 exists in the kernel but not in the ledger (made by hand)
-    await client.addRealServer(svc.key, rs("10.0.0.13"));
+    await client.apply(realServerChange("add", svc.key, rs("10.0.0.13")));
     fs.writeFileSync(ledger, fs.readFileSync(ledger, "utf8").replace(/^-a .*10\.0\.0\.13.*\n/m, ""));
     const results = await Promise.allSettled(
-      ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"].map((a) => client.addRealServer(svc.key, rs(a), `p/s/${a}`)),
+      ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"].map((a) =>
+        client.apply(realServerChange("add", svc.key, rs(a), `p/s/${a}`)),
+      ),
     );
     assert.deepEqual(
       results.map((r) => r.status),
@@ -319,9 +314,11 @@ describe("NetlinkIpvsClient (against a stand-in kernel)", () => {
   });
 
   it("records a group of thousands of changes in one append, beyond a command line's length", async () => {
-    await client.addService(svc, "p/s/web");
+    await client.apply(serviceChange("add", svc, "p/s/web"));
     const addresses = Array.from({ length: 2000 }, (_, i) => `10.9.${i >> 8}.${i & 255}`);
-    await Promise.all(addresses.map((a) => client.addRealServer(svc.key, rs(a), `p/s/a long owner name ${a}`)));
+    await Promise.all(
+      addresses.map((a) => client.apply(realServerChange("add", svc.key, rs(a), `p/s/a long owner name ${a}`))),
+    );
     assert.ok(fs.statSync(ledger).size > 200_000, "more than one command line's argument may hold");
     assert.equal(rules().length, 2001);
     assert.equal((await client.snapshot()).table.services[0]!.realServers.length, 2000);

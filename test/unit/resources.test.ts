@@ -1,21 +1,17 @@
 import * as assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { beforeEach, describe, it } from "node:test";
 import { resetClaims } from "../../provider/resources/check";
-import { setIpvsClientFactory } from "../../provider/resources/clients";
 import { realServer } from "../../provider/resources/real-server";
 import { realServerHost } from "../../provider/resources/real-server-host";
 import { virtualService } from "../../provider/resources/virtual-service";
-import { FakeIpvs } from "./fakes/ipvs";
+import { type FakeIpvs, useFakeIpvs } from "./fakes/ipvs";
 import { conn } from "./fixtures";
 
 // The VirtualService and RealServer lifecycles against an in-memory IPVS host.
 let ipvs: FakeIpvs;
-beforeEach(() => {
-  ipvs = new FakeIpvs();
-  setIpvsClientFactory(() => ipvs);
-  resetClaims();
+useFakeIpvs((fake) => {
+  ipvs = fake;
 });
-afterEach(() => setIpvsClientFactory(undefined));
 
 async function checked(p: typeof virtualService, news: Record<string, unknown>) {
   const r = await p.check!({}, news);

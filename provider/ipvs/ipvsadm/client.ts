@@ -1,7 +1,7 @@
 import { shellScript } from "../../scripts";
 import { splitSections } from "../../scripts/sections";
 import { privilegeRemedy, shellJoin, type Transport } from "../../transport/transport";
-import { type Change, realServerChange, serviceChange } from "../change";
+import type { Change } from "../change";
 import {
   IpvsAlreadyExistsError,
   type IpvsClient,
@@ -23,7 +23,6 @@ import {
   tableOfRules,
 } from "../ledger";
 import { parseRules } from "../rules/parse";
-import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
 import { Batcher, type IpvsOp, ipvsOp } from "./batch";
 import { LIST_TIMEOUTS_ARGS, parseTimeoutsListing, READ_TIMEOUTS, setTimeoutsArgs } from "./command";
 import { mergeThresholds, parseThresholds } from "./thresholds";
@@ -109,32 +108,6 @@ export class IpvsadmClient implements IpvsClient {
 
   async applyUnrecorded(change: Change): Promise<void> {
     await this.mutate(ipvsOp(change, false));
-  }
-
-  // Shorthands for apply, one per kind of change (tools and tests use them).
-
-  addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    return this.apply(serviceChange("add", s, owner));
-  }
-
-  editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    return this.apply(serviceChange("edit", s, owner));
-  }
-
-  deleteService(k: ServiceKey): Promise<void> {
-    return this.apply(serviceChange("delete", k));
-  }
-
-  addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    return this.apply(realServerChange("add", service, r, owner));
-  }
-
-  editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    return this.apply(realServerChange("edit", service, r, owner));
-  }
-
-  deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
-    return this.apply(realServerChange("delete", service, r));
   }
 
   async timeouts(): Promise<IpvsTimeouts | undefined> {

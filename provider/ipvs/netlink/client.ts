@@ -7,11 +7,11 @@
  */
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { type Change, realServerChange, serviceChange } from "../change";
+import type { Change } from "../change";
 import { type IpvsClient, IpvsError, type Snapshot, SnapshotCache } from "../client";
 import { LEDGER, replayLedger, tableOfRules } from "../ledger";
 import { LocalLedgerWriter } from "../ledger/local";
-import type { RealServerConfig, RealServerKey, ServiceKey, VirtualServiceConfig } from "../types";
+import type { ServiceKey } from "../types";
 import { Cmd } from "./constants";
 import { INSTALL_MODULES } from "./errors";
 import { MutationQueue } from "./queue";
@@ -127,32 +127,6 @@ export class NetlinkIpvsClient implements IpvsClient {
   ): Promise<{ service: IpvsCounters; realServers: Map<string, IpvsCounters> } | undefined> {
     const sock = await this.currentSocket();
     return sock ? readCounters(sock, this.host, key) : undefined;
-  }
-
-  // Shorthands for apply, one per kind of change (tools and tests use them).
-
-  addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    return this.apply(serviceChange("add", s, owner));
-  }
-
-  editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
-    return this.apply(serviceChange("edit", s, owner));
-  }
-
-  deleteService(k: ServiceKey): Promise<void> {
-    return this.apply(serviceChange("delete", k));
-  }
-
-  addRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    return this.apply(realServerChange("add", service, r, owner));
-  }
-
-  editRealServer(service: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
-    return this.apply(realServerChange("edit", service, r, owner));
-  }
-
-  deleteRealServer(service: ServiceKey, r: RealServerKey): Promise<void> {
-    return this.apply(realServerChange("delete", service, r));
   }
 
   apply(change: Change): Promise<void> {

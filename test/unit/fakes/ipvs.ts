@@ -1,3 +1,4 @@
+import { afterEach, beforeEach } from "node:test";
 import type { Change } from "../../../provider/ipvs/change";
 import {
   IpvsAlreadyExistsError,
@@ -15,6 +16,8 @@ import {
   serviceKeyText,
   type VirtualServiceConfig,
 } from "../../../provider/ipvs/types";
+import { resetClaims } from "../../../provider/resources/check";
+import { setIpvsClientFactory } from "../../../provider/resources/clients";
 import { TransportError } from "../../../provider/transport/transport";
 
 /**
@@ -49,27 +52,27 @@ export class FakeIpvs implements IpvsClient {
     else this.table.services.push({ config: s, realServers: rs.map((config) => ({ config })) });
   }
 
-  async addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
+  private async addService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     this.check(`add ${serviceKeyText(s.key)}`);
     if (findService(this.table, s.key)) throw new IpvsAlreadyExistsError(this.host, "ipvsadm -A", "service", s.key);
     this.table.services.push({ config: s, realServers: [] });
     this.own(s, owner);
   }
-  async editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
+  private async editService(s: VirtualServiceConfig, owner?: string): Promise<void> {
     this.check(`edit ${serviceKeyText(s.key)}`);
     const e = findService(this.table, s.key);
     if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -E", "service", s.key);
     e.config = s;
     this.own(s, owner);
   }
-  async deleteService(k: ServiceKey): Promise<void> {
+  private async deleteService(k: ServiceKey): Promise<void> {
     this.check(`delete ${serviceKeyText(k)}`);
     const had = findService(this.table, k);
     this.table.services = this.table.services.filter((x) => serviceKeyText(x.config.key) !== serviceKeyText(k));
     this.owned.services = this.owned.services.filter((x) => serviceKeyText(x.config.key) !== serviceKeyText(k));
     if (!had) throw new IpvsNotFoundError(this.host, "ipvsadm -D", "service", k);
   }
-  async addRealServer(k: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
+  private async addRealServer(k: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
     this.check(`add ${serviceKeyText(k)} ${r.address}:${r.port}`);
     const e = findService(this.table, k);
     if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -a", "service", k);
@@ -78,7 +81,7 @@ export class FakeIpvs implements IpvsClient {
     e.realServers.push({ config: r });
     this.ownRs(k, r, owner);
   }
-  async editRealServer(k: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
+  private async editRealServer(k: ServiceKey, r: RealServerConfig, owner?: string): Promise<void> {
     this.check(`edit ${serviceKeyText(k)} ${r.address}:${r.port}`);
     const e = findService(this.table, k);
     if (!e) throw new IpvsNotFoundError(this.host, "ipvsadm -e", "service", k);
@@ -87,7 +90,7 @@ export class FakeIpvs implements IpvsClient {
     x.config = r;
     this.ownRs(k, r, owner);
   }
-  async deleteRealServer(k: ServiceKey, r: RealServerKey): Promise<void> {
+  private async deleteRealServer(k: ServiceKey, r: RealServerKey): Promise<void> {
     this.check(`delete ${serviceKeyText(k)} ${r.address}:${r.port}`);
     const e = findService(this.table, k);
     const o = findService(this.owned, k);
@@ -159,4 +162,18 @@ export class FakeIpvs implements IpvsClient {
 
 function same(a: RealServerKey, b: RealServerKey): boolean {
   return a.address === b.address && a.port === b.port;
+}
+
+/**
+ * Makes a fresh FakeIpvs every resource's IPVS client before each test of the enclosing suite
+ * (the deployment's claims reset), handing it to `use`, and the real clients again after each test.
+ */
+export function useFakeIpvs(use: (ipvs: FakeIpvs) => void): void {
+  beforeEach(() => {
+    const ipvs = new FakeIpvs();
+    use(ipvs);
+    setIpvsClientFactory(() => ipvs);
+    resetClaims();
+  });
+  afterEach(() => setIpvsClientFactory(undefined));
 }

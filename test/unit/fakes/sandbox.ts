@@ -212,3 +212,13 @@ class SandboxTransport implements Transport {
     return this.inner.exclusive(fn);
   }
 }
+
+/** Runs `test` with a new Sandbox, and closes the sandbox after it, whether it passed or threw. */
+export async function inSandbox<T>(test: (box: Sandbox) => Promise<T>): Promise<T> {
+  const box = new Sandbox();
+  try {
+    return await test(box);
+  } finally {
+    box.close();
+  }
+}
