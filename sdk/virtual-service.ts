@@ -114,7 +114,8 @@ export class VirtualService extends pulumi.dynamic.Resource {
   /**
    * The inline real servers by key, as the last read found them in the kernel (engine ipvsadm):
    * an entry missing from the kernel is missing here, one changed by hand shows its live settings.
-   * With engine keepalived, drifted entries are named in `observed.drifted` instead.
+   * With engine keepalived, drifted entries are named in `observed.drifted` instead. Objects with
+   * every setting (the state holds each entry as a compact string).
    */
   declare public readonly realServers: pulumi.Output<Record<string, InlineRealServerArgs> | undefined>;
   /** Real servers of this service in the kernel that the stack does not own (`address:port`). */
