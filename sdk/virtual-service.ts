@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { packInlineEntry, unpackInlineEntry } from "../provider/model/inline-pack";
 import type { ConnectionArgs } from "./connection";
 import { ownerOf, withSecretOutputs } from "./options";
 import type { RealServerArgs } from "./real-server";
@@ -74,6 +75,8 @@ export interface VirtualServiceArgs {
    * own dependencies or lifecycle. A service takes one form or the other: RealServers of a service
    * that lists real servers inline fail at preview. Changed in place. Moving real servers from
    * separate RealServers into this map hands them over without removing them from the kernel.
+   * Each entry travels to the provider and sits in state as one compact JSON string (defaults
+   * left out); the {@link VirtualService.realServers} output gives objects back.
    */
   realServers?: pulumi.Input<Record<string, pulumi.Input<InlineRealServerArgs>>>;
   /**
@@ -111,7 +114,8 @@ export class VirtualService extends pulumi.dynamic.Resource {
   /**
    * The inline real servers by key, as the last read found them in the kernel (engine ipvsadm):
    * an entry missing from the kernel is missing here, one changed by hand shows its live settings.
-   * With engine keepalived, drifted entries are named in `observed.drifted` instead.
+   * With engine keepalived, drifted entries are named in `observed.drifted` instead. Objects with
+   * every setting (the state holds each entry as a compact string).
    */
   declare public readonly realServers: pulumi.Output<Record<string, InlineRealServerArgs> | undefined>;
   /** Real servers of this service in the kernel that the stack does not own (`address:port`). */
@@ -132,7 +136,33 @@ export class VirtualService extends pulumi.dynamic.Resource {
       owner: ownerOf(name),
       observed: undefined,
       strayRealServers: undefined,
+      realServers: packedEntries(args.realServers),
     };
     super(providerFor("VirtualService"), name, props, withSecretOutputs(opts), "lvs", "VirtualService");
+    // (state holds the entries packed: the program sees objects)
+    const packed = this.realServers as pulumi.Output<Record<string, unknown> | undefined>;
+    (this as { realServers: VirtualService["realServers"] }).realServers = packed.apply((t) =>
+      t === undefined ? undefined : mapValues(t, unpackInlineEntry),
+    );
   }
+}
+
+type Entries = VirtualServiceArgs["realServers"];
+
+const mapValues = <T, U>(t: Record<string, T>, f: (v: T) => U): Record<string, U> =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, f(v)]));
+
+/**
+ * The inline real servers as the provider takes them, each entry packed on its own: during a
+ * preview, an entry that depends on an unknown value is unknown alone (a table that is itself an
+ * Output is packed when it resolves, whole).
+ */
+function packedEntries(t: Entries): pulumi.Input<Record<string, pulumi.Input<string>>> | undefined {
+  if (t === undefined) return undefined;
+  if (pulumi.Output.isInstance(t) || t instanceof Promise) {
+    return pulumi.output(t).apply((table) => mapValues(table as Record<string, unknown>, packInlineEntry));
+  }
+  return mapValues(t as Record<string, pulumi.Input<InlineRealServerArgs>>, (e) =>
+    pulumi.output(e).apply(packInlineEntry),
+  );
 }

@@ -10,6 +10,7 @@ import {
 } from "../ipvs/types";
 import { isIPv6 } from "../net/address";
 import { connection, owner } from "./connection";
+import { REAL_SERVER_DEFAULTS } from "./inline-pack";
 import { drainTimeout, ENGINES, healthCheck } from "./keepalived";
 import { ipAddress, port } from "./net";
 
@@ -50,15 +51,15 @@ const realServerFields = z.strictObject({
     .enum(FORWARDING_METHODS, {
       error: `must be one of ${FORWARDING_METHODS.join(", ")} (masquerading, direct routing, tunnelling)`,
     })
-    .default("dr"),
+    .default(REAL_SERVER_DEFAULTS.forwarding),
   weight: z
     .number({ error: "must be an integer from 0 to 65535" })
     .int({ error: "must be an integer from 0 to 65535" })
     .min(0, { error: "must be from 0 to 65535 (0 quiesces the real server)" })
     .max(65535, { error: "must be from 0 to 65535" })
-    .default(1),
-  upperThreshold: threshold("a connection count").default(0),
-  lowerThreshold: threshold("a connection count").default(0),
+    .default(REAL_SERVER_DEFAULTS.weight),
+  upperThreshold: threshold("a connection count").default(REAL_SERVER_DEFAULTS.upperThreshold),
+  lowerThreshold: threshold("a connection count").default(REAL_SERVER_DEFAULTS.lowerThreshold),
   tunnel: z
     .strictObject({
       type: z.enum(TUNNEL_TYPES, { error: `must be one of ${TUNNEL_TYPES.join(", ")}` }).default("ipip"),

@@ -6,8 +6,9 @@
  * Everything else (scheduler, flags, persistence, pe, one-packet) is changed in place with
  * `ipvsadm -E`, without an outage.
  *
- * This file wires the resource: check (model/virtual-service.ts validates and normalizes), and
- * the table of its engines, ipvsadm (virtual-service-ipvsadm.ts) and keepalived.
+ * This file wires the resource: check (model/virtual-service.ts validates and normalizes), the
+ * table of its engines, ipvsadm (virtual-service-ipvsadm.ts) and keepalived, and the packed form
+ * of its inline real servers at the edge (packed-entries.ts).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { realServerKeyText, type ServiceKey, serviceKeyText } from "../ipvs/types";
@@ -24,6 +25,7 @@ import {
 import { checkClaim, checkFailure, checkInputs, deployment, hostNeedOf } from "./check";
 import { engineProvider, keepalivedEngine } from "./engines";
 import { diffFields } from "./fields";
+import { withPackedEntries } from "./packed-entries";
 import { type IpvsadmProps, ipvsadmVirtualService } from "./virtual-service-ipvsadm";
 
 const { identity: IDENTITY, config: CONFIG } = diffFields("VirtualService");
@@ -91,23 +93,26 @@ function inlineFailure(v: VirtualServiceInputs): string | undefined {
   return undefined;
 }
 
-export const virtualService: pulumi.dynamic.ResourceProvider = engineProvider<Props>({
-  async check(_olds, news) {
-    const claimed = checkClaim<VirtualServiceInputs>(checkInputs(checkedVirtualService, news), news, (v) => {
-      const key = serviceKeyOf(v);
-      return {
-        id: idOf(v, key),
-        owner: v.owner,
-        property: v.fwmark !== undefined ? "fwmark" : "address",
-        kind: "virtual service",
-        text: serviceKeyText(key),
-      };
-    });
-    return checkFailure(claimed, news, "realServers", inlineFailure);
-  },
-  engines: { ipvsadm: ipvsadmVirtualService, keepalived: keepalivedVs },
-  engineOf: (v) => v.engine,
-  idOf: virtualServiceId,
-  config: CONFIG,
-  identity: IDENTITY,
-});
+/** VirtualService's provider; Pulumi carries its inline real servers packed (packed-entries.ts). */
+export const virtualService: pulumi.dynamic.ResourceProvider = withPackedEntries(
+  engineProvider<Props>({
+    async check(_olds, news) {
+      const claimed = checkClaim<VirtualServiceInputs>(checkInputs(checkedVirtualService, news), news, (v) => {
+        const key = serviceKeyOf(v);
+        return {
+          id: idOf(v, key),
+          owner: v.owner,
+          property: v.fwmark !== undefined ? "fwmark" : "address",
+          kind: "virtual service",
+          text: serviceKeyText(key),
+        };
+      });
+      return checkFailure(claimed, news, "realServers", inlineFailure);
+    },
+    engines: { ipvsadm: ipvsadmVirtualService, keepalived: keepalivedVs },
+    engineOf: (v) => v.engine,
+    idOf: virtualServiceId,
+    config: CONFIG,
+    identity: IDENTITY,
+  }),
+);

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { exampleStack } from "./harness/folder";
 import { labAddress, labConnection, labPrivateKey, ledgerRules, requests, resetLab, sh } from "./harness/lab";
-import type { ProgramStack } from "./harness/stack";
+import { type ProgramStack, TestStack } from "./harness/stack";
 import { background, longRequest, table as tableOf, waitFor } from "./harness/traffic";
 
 // examples/inline in the lab: one VirtualService that lists rs1..rs3 inline (LVS-DR), through the
@@ -144,5 +144,76 @@ describe("examples/inline: real servers listed in their VirtualService", () => {
     await s.destroy();
     assert.deepEqual(await table(), {});
     assert.doesNotMatch(await sh("director", "ls /etc/keepalived/conf.d/ 2>/dev/null || true"), /pulumi-lvs/);
+  });
+});
+
+// test/e2e/programs/inline-upgrade: a stack whose state holds inline real servers as objects (what
+// the version before packed entries wrote) moves to the packed form with one update, and the
+// director does not see it.
+describe("inline real servers in a state written before they were packed", () => {
+  const VIP_OLD_FORM = "10.0.0.120";
+  let s: TestStack;
+  const entries = () => ({
+    [labAddress("rs1")]: {},
+    [labAddress("rs2")]: { weight: 3 },
+    [labAddress("rs3")]: { forwarding: "tun", tunnel: { type: "gre" } },
+  });
+  const config = (form: "objects" | "sdk") => ({
+    director: { value: JSON.stringify(labConnection("director")) },
+    privateKey: { value: labPrivateKey(), secret: true },
+    vip: { value: VIP_OLD_FORM },
+    entries: { value: JSON.stringify(entries()) },
+    form: { value: form },
+  });
+  /** The service's inline real servers as the state holds them. */
+  const stateEntries = (): Record<string, unknown> =>
+    s.checkpoint().checkpoint.latest.resources.find((r: { type: string }) => r.type.endsWith(":VirtualService")).outputs
+      .realServers;
+  const director = async () => ({
+    rules: await sh("director", "ipvsadm -S -n"),
+    ledger: await sh("director", "cat /var/lib/pulumi-lvs/ipvs.rules"),
+  });
+
+  before(async () => {
+    resetLab();
+    s = await TestStack.create("inline-upgrade", { program: "test/e2e/programs/inline-upgrade" });
+  });
+  after(async () => {
+    if (!process.env.PULUMI_LVS_KEEP_STACK) await s?.dispose();
+  });
+
+  it("a stack written with object entries (the previous version's state) is upgraded in place: the first up changes nothing on the director", async () => {
+    await s.setConfig(config("objects"));
+    await s.up();
+    assert.deepEqual(
+      stateEntries()[labAddress("rs2")],
+      { forwarding: "dr", weight: 3, upperThreshold: 0, lowerThreshold: 0 },
+      "the state before: objects",
+    );
+    const was = await director();
+    assert.match(
+      was.rules,
+      new RegExp(
+        `-a -t ${VIP_OLD_FORM.replace(/\./g, "\\.")}:80 -r ${labAddress("rs2").replace(/\./g, "\\.")}:80 -g -w 3`,
+      ),
+    );
+
+    await s.setConfig(config("sdk"));
+    const up = await s.up();
+    assert.equal(up.summary.resourceChanges?.update, 1, "the state is rewritten");
+    assert.deepEqual(await director(), was, "ipvsadm -S -n and the ledger are byte-identical");
+    assert.deepEqual(stateEntries(), {
+      [labAddress("rs1")]: "{}",
+      [labAddress("rs2")]: '{"weight":3}',
+      [labAddress("rs3")]: '{"forwarding":"tun","tunnel":{"checksum":"nocsum","type":"gre"}}',
+    });
+    assert.deepEqual(
+      (up.outputs.realServers!.value as Record<string, unknown>)[labAddress("rs2")],
+      { forwarding: "dr", weight: 3, upperThreshold: 0, lowerThreshold: 0 },
+      "the program's output: objects",
+    );
+    await s.preview({ expectNoChanges: true });
+    await s.preview({ refresh: true, expectNoChanges: true });
+    assert.deepEqual(await director(), was);
   });
 });

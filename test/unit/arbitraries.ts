@@ -82,3 +82,20 @@ export const realServer = (v6: boolean, fwmark: boolean): fc.Arbitrary<RealServe
       if (r.forwarding !== "tun" || !r.tunnel) delete out.tunnel;
       return out;
     });
+
+/**
+ * An inline real server's settings as check normalizes them (every default present), with a health
+ * check and inhibitOnFailure now and then (engine keepalived's).
+ */
+export const inlineEntry = fc
+  .record({
+    rs: realServer(false, false),
+    healthCheck: fc.option(fc.record({ type: fc.constant("tcp" as const), port }), { nil: undefined }),
+    inhibitOnFailure: fc.option(fc.boolean(), { nil: undefined }),
+  })
+  .map(({ rs: { address: _a, port: _p, ...settings }, ...rest }) => {
+    const out: Record<string, unknown> = { ...settings };
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined) out[k] = v;
+    // (plain objects, as state gives them: fast-check's records have no prototype)
+    return JSON.parse(JSON.stringify(out)) as Record<string, unknown>;
+  });

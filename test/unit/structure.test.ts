@@ -84,12 +84,26 @@ describe("structure", () => {
     assert.deepEqual(upward, []);
   });
 
-  it("the SDK loads nothing of the provider but the address module (the rest is import type)", () => {
+  it("the SDK loads nothing of the provider but the address module and the inline-entry packing (the rest is import type)", () => {
     const loaded = sources("sdk")
       .flatMap(importsOf)
-      .filter((i) => i.to.startsWith("provider/") && !i.typeOnly && !i.to.startsWith("provider/net/"))
+      .filter(
+        (i) =>
+          i.to.startsWith("provider/") &&
+          !i.typeOnly &&
+          !i.to.startsWith("provider/net/") &&
+          i.to !== "provider/model/inline-pack.ts",
+      )
       .map((i) => `${i.from} imports ${i.to}`);
     assert.deepEqual(loaded, []);
+  });
+
+  it("the inline-entry packing loads nothing at run time (the SDK loads it into programs: no zod)", () => {
+    assert.deepEqual(
+      importsOf("provider/model/inline-pack.ts").filter((i) => !i.typeOnly),
+      [],
+    );
+    assert.doesNotMatch(read("provider/model/inline-pack.ts"), /require\(|from "(?!\.)/);
   });
 
   it("the address module imports nothing of ours", () => {
