@@ -273,6 +273,50 @@ describe("keepalived.conf onto pulumi-lvs inputs", () => {
     assert.deepEqual(r.unsupported.map(brief), ["9 alpha", "26 digest 0123", "38 SSL_GET"]);
   });
 
+  it("writes out keepalived's defaults where pulumi-lvs's differ, and warns where it cannot match them", () => {
+    const r = read({
+      [MAIN_CONF]: `virtual_server 10.0.2.1 53 {
+  delay_loop 12
+  real_server 10.0.2.11 53 {
+    MISC_CHECK {
+      misc_path /bin/true
+    }
+  }
+  real_server 10.0.2.12 53 {
+    HTTP_GET {
+      url {
+        path /
+      }
+    }
+  }
+}
+`,
+    });
+    assert.deepEqual(r.virtualServices[0]?.inputs, {
+      address: "10.0.2.1",
+      port: 53,
+      engine: "keepalived",
+      protocol: "udp",
+      realServers: {
+        "10.0.2.11": {
+          forwarding: "nat",
+          healthCheck: { type: "script", command: "/bin/true", interval: 12, timeout: 12 },
+        },
+        "10.0.2.12": {
+          forwarding: "nat",
+          healthCheck: { type: "http", path: "/", interval: 12, timeout: 5, retries: 1, retryDelay: 1 },
+        },
+      },
+    });
+    assert.deepEqual(
+      r.warnings.map((w) => `${w.line} ${w.what}: ${w.why}`),
+      [
+        "1 virtual_server without protocol: keepalived makes it UDP",
+        "9 HTTP_GET without status_code: keepalived accepts any status from 200 to 299 there; pulumi-lvs's check wants one code: 200",
+      ],
+    );
+  });
+
   it("maps vrrp_instance and the sync daemon, keeping the password out of inputs and messages", () => {
     const r = read({
       [MAIN_CONF]: `global_defs {

@@ -35,6 +35,8 @@ interface CheckAcc {
   command?: string;
   miscTimeout?: number;
   urls: number;
+  /** The virtual server's delay_loop: keepalived's misc_timeout default (check/check_misc.c). */
+  vsInterval: number;
 }
 
 const URL: Record<string, FieldHandler<CheckAcc>> = {
@@ -99,7 +101,7 @@ const CHECKERS: Record<
       type: "script",
       command: a.command,
       interval: t.interval,
-      timeout: a.miscTimeout ?? t.interval,
+      timeout: a.miscTimeout ?? a.vsInterval,
     }),
   },
 };
@@ -126,15 +128,27 @@ export const CHECKER_KEYWORDS: readonly string[] = [...Object.keys(CHECKERS), ..
  * A checker block as a healthCheck input, timing inherited from `outer` (real server over virtual
  * server); undefined (and the block listed) when pulumi-lvs has no such check.
  */
-export function mapChecker(ctx: MapContext, n: ConfNode, outer: Timing): Record<string, unknown> | undefined {
+export function mapChecker(
+  ctx: MapContext,
+  n: ConfNode,
+  outer: Timing,
+  vsInterval: number = KEEPALIVED_TIMING.interval,
+): Record<string, unknown> | undefined {
   const checker = CHECKERS[n.keyword];
   if (!checker) {
     unsupported(ctx, n, OTHER_CHECKERS[n.keyword] ?? "not a checker");
     return undefined;
   }
   used(ctx, n);
-  const acc: CheckAcc = { timing: {}, urls: 0 };
+  const acc: CheckAcc = { timing: {}, urls: 0, vsInterval };
   mapBlock(ctx, n.block, checker.fields, acc, n.keyword);
+  if (n.keyword === "HTTP_GET" && acc.status === undefined)
+    ctx.warnings.push({
+      file: n.file,
+      line: n.line,
+      what: "HTTP_GET without status_code",
+      why: "keepalived accepts any status from 200 to 299 there; pulumi-lvs's check wants one code: 200",
+    });
   const timing = { ...KEEPALIVED_TIMING, ...outer, ...acc.timing };
   return checker.shape(acc, timing);
 }

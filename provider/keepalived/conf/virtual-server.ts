@@ -130,6 +130,16 @@ export function mapVirtualServer(ctx: MapContext, n: ConfNode): ReadVirtualServi
   const acc: VsAcc = { inputs: { ...head, engine: "keepalived" }, timing: {}, realServers: [], flags: [] };
   mapBlock(ctx, n.block, VS_FIELDS, acc, "virtual_server");
   if (acc.flags.length) acc.inputs.schedulerFlags = acc.flags;
+  if (head.address !== undefined && acc.inputs.protocol === undefined) {
+    // check/check_data.c: "no protocol set - defaulting to UDP"
+    acc.inputs.protocol = "udp";
+    ctx.warnings.push({
+      file: n.file,
+      line: n.line,
+      what: "virtual_server without protocol",
+      why: "keepalived makes it UDP",
+    });
+  }
   if (acc.inputs.persistence && (acc.inputs.persistence as { timeout?: number }).timeout === undefined) {
     delete acc.inputs.persistence;
     ctx.warnings.push({
@@ -208,7 +218,7 @@ function mapRealServer(
   if (Object.keys(acc.tunnel).length) acc.settings.tunnel = acc.tunnel;
   const [first, ...more] = acc.checkers;
   for (const c of more) unsupported(ctx, c, "pulumi-lvs runs one health check per real server");
-  const check = first && mapChecker(ctx, first, { ...vs.timing, ...acc.timing });
+  const check = first && mapChecker(ctx, first, { ...vs.timing, ...acc.timing }, vs.timing.interval);
   if (check) acc.settings.healthCheck = check;
   const a = canonicalAddress(address);
   const key = port === undefined || port === 0 || port === servicePort ? a : formatHostPort(a, port);
