@@ -560,30 +560,58 @@ describe("keepalived.conf round trip with what pulumi-lvs writes", () => {
     );
   });
 
-  it("reads back the VRRP instance that render.ts wrote, password in the secrets", () => {
-    const v = vrrpInstanceInputs.parse({
-      connection: CONNECTION,
-      name: "VI_web",
-      interface: "eth0",
-      virtualRouterId: 42,
-      priority: 120,
-      advertInterval: 3,
-      vips: [{ address: "10.0.0.100" }, { address: "10.0.0.101", prefix: 24, interface: "eth1" }],
-      authPass: "pw",
-      preemptDelay: 30,
-      unicastPeers: ["10.0.0.3"],
-      unicastSourceAddress: "10.0.0.2",
-      sync: { interface: "eth2", syncId: 9, port: 8848 },
-    });
-    const r = read({ [MAIN_CONF]: MAIN_CONF_TEXT, [vrrpFileOf(v.name)]: renderVrrpInstance(v) });
-    assert.deepEqual(r.unsupported, []);
-    const back = vrrpInstanceInputs.parse({
-      connection: CONNECTION,
-      ...r.vrrpInstances[0]!.inputs,
-      authPass: r.secrets[0]?.value,
-    });
-    assert.deepEqual(vipsOf(back), vipsOf(v));
-    assert.deepEqual({ ...back, vips: [] }, { ...v, vips: [] });
+  it("reads back any VRRP instance that render.ts writes, password in the secrets", () => {
+    const iface = fc.constantFrom("eth0", "eth1", "bond0.10", "ens3");
+    const arb = fc.record(
+      {
+        name: fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/),
+        interface: iface,
+        virtualRouterId: fc.integer({ min: 1, max: 255 }),
+        priority: fc.integer({ min: 1, max: 254 }),
+        advertInterval: fc.integer({ min: 1, max: 255 }),
+        vips: fc.uniqueArray(
+          fc.record(
+            { address: ipv4, prefix: fc.integer({ min: 1, max: 32 }), interface: iface },
+            { requiredKeys: ["address"] },
+          ),
+          { minLength: 1, maxLength: 4, selector: (v) => v.address },
+        ),
+        authPass: fc.stringMatching(/^[\x21-\x7e]{1,8}$/).filter((p) => !/["'\\{}#!$]/.test(p)),
+        preempt: fc.boolean(),
+        preemptDelay: fc.integer({ min: 0, max: 1000 }),
+        unicastPeers: fc.uniqueArray(ipv4, { minLength: 1, maxLength: 3 }),
+        unicastSourceAddress: ipv4,
+        sync: fc.record(
+          {
+            interface: iface,
+            syncId: fc.integer({ min: 0, max: 255 }),
+            port: fc.integer({ min: 1, max: 65535 }),
+            group: fc.constantFrom("239.1.1.1", "224.0.0.81"),
+          },
+          { requiredKeys: ["interface", "syncId"] },
+        ),
+      },
+      { requiredKeys: ["name", "interface", "virtualRouterId", "priority", "advertInterval", "vips", "preempt"] },
+    );
+    fc.assert(
+      fc.property(arb, (raw) => {
+        const input = plain(raw) as Record<string, unknown>;
+        if (input.unicastPeers === undefined) delete input.unicastSourceAddress;
+        if (!input.preempt) delete input.preemptDelay;
+        const v = vrrpInstanceInputs.parse({ connection: CONNECTION, ...input });
+        const r = read({ [MAIN_CONF]: MAIN_CONF_TEXT, [vrrpFileOf(v.name)]: renderVrrpInstance(v) });
+        assert.deepEqual(r.unsupported, []);
+        const secret = r.secrets.find((x) => x.instance === v.name)?.value;
+        const back = vrrpInstanceInputs.parse({
+          connection: CONNECTION,
+          ...r.vrrpInstances[0]?.inputs,
+          ...(secret !== undefined ? { authPass: secret } : {}),
+        });
+        assert.deepEqual(vipsOf(back), vipsOf(v));
+        assert.deepEqual({ ...back, vips: [] }, { ...v, vips: [] });
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
