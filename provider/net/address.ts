@@ -188,3 +188,11 @@ export function addressFromBytes(bytes: ArrayLike<number>): string {
     throw new AddressError(`an address has 4 or 16 bytes, not ${list.length}`, "address", String(list.length));
   return ipaddr.fromByteArray(list).toString();
 }
+
+/** Whether an address lies in a network written `address/prefix` (false across families or for a non-address). */
+export function inSubnet(address: string, cidr: string): boolean {
+  if (!isAddress(address)) return false;
+  const [net, bits] = ipaddr.parseCIDR(cidr);
+  const a = ipaddr.parse(canonicalAddress(address));
+  return a.kind() === net.kind() && a.match(net, bits);
+}

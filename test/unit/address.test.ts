@@ -15,6 +15,7 @@ import {
   fullHostNetmask,
   hasPort,
   hostPrefix,
+  inSubnet,
   ipv4MaskProblem,
   isAddress,
   isIPv4,
@@ -128,6 +129,14 @@ describe("addresses", () => {
     for (const a of ["224.0.0.18", "239.255.255.255", "ff02::12", "FF05::1"]) assert.equal(isMulticast(a), true, a);
     for (const a of ["223.255.255.255", "240.0.0.1", "10.0.0.1", "fe80::1", "fd00::1", "not-an-address"])
       assert.equal(isMulticast(a), false, a);
+  });
+
+  it("tells whether an address lies in a network, never across families", () => {
+    assert.equal(inSubnet("192.168.200.17", "192.168.200.0/24"), true);
+    assert.equal(inSubnet("192.168.201.17", "192.168.200.0/24"), false);
+    assert.equal(inSubnet("FD00::1:2", "fd00::/64"), true);
+    assert.equal(inSubnet("::ffff:192.168.200.1", "192.168.200.0/24"), false);
+    assert.equal(inSubnet("not-an-address", "10.0.0.0/8"), false);
   });
 
   it("finds what is wrong with an IPv4 netmask", () => {
