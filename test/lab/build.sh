@@ -71,7 +71,8 @@ KPKG="" PKGS=()
 resolve_packages() {
 	local meta="linux-image-${PULUMI_LVS_LAB_KERNEL:+$PULUMI_LVS_LAB_KERNEL-}amd64"
 	KPKG=${PULUMI_LVS_LAB_KERNEL_PKG:-$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')}
-	[ -n "$KPKG" ] || die "cannot determine the kernel package (apt-cache depends $meta)"
+	# (not found: the lists may predate that kernel series; the caller updates them and asks again)
+	[ -n "$KPKG" ] || { log "cannot determine the kernel package (apt-cache depends $meta)"; return 1; }
 	mapfile -t PKGS < <(closure $USERLAND)
 	local p ver arch
 	while read -r p ver arch; do
