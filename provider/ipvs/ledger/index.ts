@@ -210,7 +210,7 @@ export function ledgerEditOf(c: Change): LedgerEdit {
 // ---- recording on a host (shell builtins)
 
 /** Shell that makes sure the ledger file exists (once per round trip: the scripts below assume it). */
-export function ledgerExists(ledger: string): string {
+function ledgerExists(ledger: string): string {
   const dir = shellQuote(ledger.slice(0, ledger.lastIndexOf("/")) || "/");
   const f = shellQuote(ledger);
   // shell builtins when both exist already (the usual case): no process to start
@@ -259,7 +259,7 @@ export function withLedgerFirst(ledger: string, edit: LedgerEdit, tx: string, co
 }
 
 /** Shell defining what {@link withLedgerFirst} uses (once per script: a function, no process). */
-export const LEDGER_FUNCTIONS = 'lvs_status() { return "$1"; }';
+const LEDGER_FUNCTIONS = 'lvs_status() { return "$1"; }';
 
 /**
  * The lock file of a ledger: beside it, not the ledger itself, whose inode compaction replaces
