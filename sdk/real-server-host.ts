@@ -61,6 +61,14 @@ export interface RealServerHostArgs {
    * and a oneshot systemd unit (pulumi-lvs-realserver.service) that applies the ARP settings before adding the VIPs. Default true.
    */
   persist?: pulumi.Input<boolean>;
+  /**
+   * `"exact"`: take the host's settings over only as they are. The first `pulumi up` reads every
+   * setting this resource declares (sysctls, modules, addresses, tunnel devices) and fails, naming each one that
+   * differs and changing nothing, unless the host already has them all as declared; then it
+   * changes nothing live. What `pulumi-lvs import` writes. Without it, create sets the declared
+   * values (recording the ones it overwrites, which delete puts back).
+   */
+  adopt?: pulumi.Input<"exact">;
 }
 
 /**

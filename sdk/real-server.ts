@@ -38,8 +38,12 @@ export interface RealServerArgs {
     port?: pulumi.Input<number>;
     checksum?: pulumi.Input<TunnelChecksum>;
   }>;
-  /** Take over a real server that already exists, instead of failing (see VirtualService.adopt). */
-  adopt?: pulumi.Input<boolean>;
+  /**
+   * Take over a real server that already exists, instead of failing (see VirtualService.adopt):
+   * `true` converges it; `"exact"` takes it only when its forwarding, weight, thresholds and tunnel
+   * are already as declared (else the create fails naming each difference, changing nothing).
+   */
+  adopt?: pulumi.Input<boolean | "exact">;
   /**
    * Graceful drain on removal, in seconds (default 0: removed at once). The real server is first set
    * to weight 0, so new connections go elsewhere at once; it is deleted when its active connections

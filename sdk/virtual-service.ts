@@ -45,10 +45,15 @@ export interface VirtualServiceArgs {
   exclusive?: pulumi.Input<boolean>;
   /**
    * Take over a service that already exists on the director (made by hand or by another tool)
-   * instead of failing, and converge it to these arguments. Dynamic providers cannot
-   * `pulumi import`; this is the way to adopt.
+   * instead of failing. Dynamic providers cannot `pulumi import`; this is the way to adopt.
+   * - `true`: take it over and converge it to these arguments.
+   * - `"exact"`: take it over only as it is: the scheduler, flags, persistence and (with
+   *   {@link realServers}) every real server must already be as declared, with no other real
+   *   server. Then the kernel is not touched (the service is only recorded in the director's
+   *   ledger); otherwise the create fails naming each difference and changes nothing. What
+   *   `pulumi-lvs import` writes; it matters only when the resource is created.
    */
-  adopt?: pulumi.Input<boolean>;
+  adopt?: pulumi.Input<boolean | "exact">;
   /**
    * Who makes the IPVS rules: `ipvsadm` (the default: pulumi-lvs runs ipvsadm, or netlink on a local
    * connection) or `keepalived`: pulumi-lvs writes a `virtual_server` block to

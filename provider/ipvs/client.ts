@@ -41,6 +41,15 @@ export interface IpvsClient {
    */
   applyUnrecorded(change: Change): Promise<void>;
   /**
+   * Records changes in the ledger (adds or edits, with their owners) and leaves the kernel alone:
+   * to take over objects the kernel already has exactly as declared (`adopt: "exact"`), so that
+   * the take-over changes nothing there, not even a scheduler's state. The caller compared them
+   * with a snapshot first; the kernel is not read here. One round trip for all of them. An
+   * {@link IpvsError} when the ledger cannot be written; a TransportError when the host cannot be
+   * reached.
+   */
+  record(changes: readonly Change[]): Promise<void>;
+  /**
    * The connection timeouts (`ipvsadm -L -n --timeout`). Reading loads nothing: undefined when
    * ip_vs is not loaded. A TransportError when the host cannot be reached.
    */

@@ -128,3 +128,27 @@ export function hostIdOf(c: Connection | ProxyConnection): string {
   if ("local" in c) return "local";
   return c.port === 22 ? bracketHost(c.host) : formatHostPort(c.host, c.port);
 }
+
+/**
+ * How a resource takes over an object that already exists on its host: `false` fails, `true` takes
+ * it over and converges it to the declaration, `"exact"` takes it over only as it is (an object
+ * that differs, or is missing, fails the create naming each difference, and nothing is changed).
+ * `pulumi-lvs import` writes `"exact"`.
+ */
+export const adopt = z
+  .union([z.boolean(), z.literal("exact")], { error: 'must be true, false or "exact"' })
+  .default(false);
+
+/**
+ * The host resources (Director, RealServerHost) always take their settings over (recording what
+ * they replace); `"exact"` makes the create fail, naming each difference, unless the host already
+ * has every setting as declared.
+ */
+export const hostAdopt = z
+  .literal("exact", {
+    error: 'must be "exact" (take the host\'s settings over only when they are already as declared)',
+  })
+  .optional();
+
+/** Whether a resource takes over only what is already exactly as declared. */
+export const adoptsExactly = (v: { adopt?: boolean | "exact" }): boolean => v.adopt === "exact";

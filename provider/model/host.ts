@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { FORWARDING_METHODS, TUNNEL_TYPES } from "../ipvs/types";
 import { hostPrefix, isIPv4, isIPv6, maxPrefix } from "../net/address";
-import { connection, owner } from "./connection";
+import { connection, hostAdopt, owner } from "./connection";
 import { ipAddress, port } from "./net";
 
 /** A network interface name (as the kernel allows them). */
@@ -96,6 +96,7 @@ export const directorInputs = z
       )
       .default([]),
     persist: z.boolean({ error: "must be a boolean" }).default(true),
+    adopt: hostAdopt,
   })
   .superRefine((v, ctx) => {
     v.vips.forEach((vip, i) => {
@@ -139,6 +140,7 @@ export const realServerHostInputs = z
     /** The host's real-server addresses (the RealServers' `address`), for the preview check of tunnels. */
     addresses: z.array(ipAddress, { error: "must be a list of IP addresses" }).optional(),
     persist: z.boolean({ error: "must be a boolean" }).default(true),
+    adopt: hostAdopt,
     owner: owner.optional(),
   })
   .superRefine((v, ctx) => {

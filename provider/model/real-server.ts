@@ -9,7 +9,7 @@ import {
   TUNNEL_TYPES,
 } from "../ipvs/types";
 import { isIPv6 } from "../net/address";
-import { connection, owner } from "./connection";
+import { adopt, connection, owner } from "./connection";
 import { REAL_SERVER_DEFAULTS } from "./inline-pack";
 import { drainTimeout, ENGINES, healthCheck } from "./keepalived";
 import { ipAddress, port } from "./net";
@@ -67,7 +67,7 @@ const realServerFields = z.strictObject({
       checksum: z.enum(TUNNEL_CHECKSUMS, { error: `must be one of ${TUNNEL_CHECKSUMS.join(", ")}` }).optional(),
     })
     .optional(),
-  adopt: z.boolean({ error: "must be a boolean" }).default(false),
+  adopt: adopt,
   owner: owner.optional(),
   healthCheck: healthCheck.optional(),
   inhibitOnFailure: z.boolean({ error: "must be a boolean" }).optional(),
@@ -91,7 +91,7 @@ export type RealServerOfService = InlineRealServer & {
   service: z.infer<typeof serviceRef>;
   address: string;
   port?: number;
-  adopt?: boolean;
+  adopt?: boolean | "exact";
 };
 
 /**

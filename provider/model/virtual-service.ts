@@ -19,7 +19,7 @@ import {
   maxPrefix,
   parseHostPort,
 } from "../net/address";
-import { connection, owner } from "./connection";
+import { adopt, connection, owner } from "./connection";
 import { drainTimeout, ENGINES, sorryServer } from "./keepalived";
 import { ipAddress, port } from "./net";
 import {
@@ -75,7 +75,7 @@ export const virtualServiceInputs = z
     onePacket: z.boolean({ error: "must be a boolean" }).default(false),
     /** Default: true with inline real servers, else false (normalized by the resource). */
     exclusive: z.boolean({ error: "must be a boolean" }).optional(),
-    adopt: z.boolean({ error: "must be a boolean" }).default(false),
+    adopt: adopt,
     owner: owner.optional(),
     engine: z.enum(ENGINES, { error: `must be one of ${ENGINES.join(", ")}` }).optional(),
     sorryServer: sorryServer.optional(),

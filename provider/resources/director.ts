@@ -28,6 +28,7 @@ import { ipvsClientFor } from "./clients";
 import { diffResource, jsonEqual } from "./diff";
 import { diffFields } from "./fields";
 import {
+  assertHostAsDeclared,
   type Baseline,
   createHost,
   deleteHost,
@@ -216,11 +217,16 @@ export const director: pulumi.dynamic.ResourceProvider = {
   async create(inputs: Props) {
     const plan = directorPlan(inputs);
     const way = timeoutsFor(inputs.connection);
-    const { baseline, announced } = await createHost(
-      transportFor(inputs.connection),
-      way.scripted(plan),
-      inputs.persist,
-    );
+    const t = transportFor(inputs.connection);
+    if (inputs.adopt === "exact") {
+      const scripted = way.scripted(plan);
+      const facts = await way.read(
+        inputs.connection,
+        await readHostFacts(t, scripted, scripted.timeouts !== undefined),
+      );
+      assertHostAsDeclared(t.label, "the director's settings", plan, facts);
+    }
+    const { baseline, announced } = await createHost(t, way.scripted(plan), inputs.persist);
     await way.set(inputs.connection, plan);
     return {
       id: `${hostIdOf(inputs.connection)}/director`,

@@ -65,6 +65,7 @@ export const FIELDS = {
     modules: "update",
     vips: "update",
     persist: "update",
+    adopt: "update",
   },
   RealServerHost: {
     connection: "host",
@@ -76,6 +77,7 @@ export const FIELDS = {
     gateway: "update",
     ports: "update",
     persist: "update",
+    adopt: "update",
   },
 } as const satisfies Record<string, Record<string, FieldChange>>;
 

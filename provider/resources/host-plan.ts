@@ -322,6 +322,42 @@ export function observedState(plan: HostPlan, persist: boolean, facts: HostFacts
   return s;
 }
 
+/**
+ * What the host has that differs from the plan, each setting by name with both values: empty when
+ * applying the plan would change nothing live (what `adopt: "exact"` requires). The files a
+ * resource persists are not compared (they are pulumi-lvs's own).
+ */
+export function hostDifferences(plan: HostPlan, facts: HostFacts): string[] {
+  const want = expectedState(plan, false);
+  const have = observedState(plan, false, facts);
+  const value = (v: string | null | undefined) => (v === null || v === undefined ? "no such parameter" : v);
+  const out: string[] = [];
+  for (const [name, w] of Object.entries(want.sysctls))
+    if (have.sysctls[name] !== w)
+      out.push(`sysctl ${name}: the host has ${value(have.sysctls[name])}, the program declares ${w}`);
+  const missing = (kind: string, w: string[], h: string[], what: string) =>
+    w.filter((x) => !h.includes(x)).map((x) => `${kind} ${x}: ${what}`);
+  out.push(...missing("module", want.modules, have.modules, "not loaded"));
+  out.push(...missing("address", want.addresses, have.addresses, "not on the host"));
+  out.push(...missing("device", want.links, have.links, "not up"));
+  if (want.timeouts && have.timeouts)
+    for (const k of ["tcp", "tcpfin", "udp"] as const)
+      if (want.timeouts[k] !== have.timeouts[k])
+        out.push(`IPVS timeout ${k}: the host has ${have.timeouts[k]} s, the program declares ${want.timeouts[k]} s`);
+  return out;
+}
+
+/** Fails, naming each difference, unless the host already has every setting of the plan (`adopt: "exact"`). */
+export function assertHostAsDeclared(host: string, subject: string, plan: HostPlan, facts: HostFacts): void {
+  const diffs = hostDifferences(plan, facts);
+  if (diffs.length === 0) return;
+  throw new Error(
+    `on ${host}: adopt: "exact": ${subject} are not as the program declares them, so they were not taken over and nothing was changed:\n` +
+      `${diffs.map((d) => `  - ${d}`).join("\n")}\n` +
+      "What to do: make the program declare what the host has (or run pulumi-lvs import again), or remove adopt to take them over and set them as declared",
+  );
+}
+
 const NO_BASELINE: Baseline = { sysctls: {}, addresses: [] };
 
 /** Creates a host resource's settings: records the baseline, then applies the plan. */

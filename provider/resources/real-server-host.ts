@@ -30,6 +30,7 @@ import { checkFailure, checkInputs, deployment, type HostNeed, natNeed, tunnelNe
 import { diffResource, jsonEqual } from "./diff";
 import { diffFields } from "./fields";
 import {
+  assertHostAsDeclared,
   type Baseline,
   createHost,
   deleteHost,
@@ -199,6 +200,8 @@ export const realServerHost: pulumi.dynamic.ResourceProvider = {
     const t = transportFor(inputs.connection);
     const iface = inputs.interface ?? (await detectInterface(t));
     const plan = realServerHostPlan(inputs, iface);
+    if (inputs.adopt === "exact")
+      assertHostAsDeclared(t.label, "the real-server host's settings", plan, await readHostFacts(t, plan));
     const { baseline } = await createHost(t, plan, inputs.persist);
     return {
       id: `${hostIdOf(inputs.connection)}/real-server-host`,

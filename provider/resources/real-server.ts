@@ -10,9 +10,10 @@ import { realServerChange } from "../ipvs/change";
 import { IpvsNotFoundError } from "../ipvs/client";
 import { drainRealServers, drains } from "../ipvs/drain";
 import { ensure } from "../ipvs/ensure";
+import { takeOverRealServer } from "../ipvs/take-over";
 import { findRealServer, findRealServerEntry, findService, realServerKeyText, serviceKeyText } from "../ipvs/types";
 import { type EngineObserved, keepalivedRealServer, type RealServerSpec } from "../keepalived/engine";
-import { hostIdOf } from "../model/connection";
+import { adoptsExactly, hostIdOf } from "../model/connection";
 import {
   checkedRealServer,
   type RealServerInputs,
@@ -68,11 +69,16 @@ const ipvsadmEngine: EngineOps<Props> = {
     const key = serviceKeyOfRef(v.service);
     const cfg = realServerConfigOf(v);
     const ipvs = ipvsClientFor(v.connection);
+    if (adoptsExactly(v)) {
+      await takeOverRealServer(ipvs, key, cfg, v.owner);
+      declare(v);
+      return { ...v, owned: true };
+    }
     let found = false;
     const takeOver = async () => {
       found = true;
       const recorded = findRealServerEntry(findService((await ipvs.snapshot()).owned, key) ?? EMPTY, cfg)?.owner;
-      if (!mayTakeOver(v.adopt, v.owner, recorded)) {
+      if (!mayTakeOver(!!v.adopt, v.owner, recorded)) {
         throw new Error(
           `real server ${realServerKeyText(cfg)} of ${serviceKeyText(key)} already exists on ${ipvs.host}, and this resource does not own it` +
             (recorded ? ` (the director's ledger records it as "${recorded}")` : "") +

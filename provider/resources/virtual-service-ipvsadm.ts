@@ -8,6 +8,7 @@ import type { IpvsClient } from "../ipvs/client";
 import { drainRealServers, drains, removeRealServers } from "../ipvs/drain";
 import { ensure } from "../ipvs/ensure";
 import { planRealServers, type RealServerPlan, syncRealServers } from "../ipvs/sync";
+import { takeOverService } from "../ipvs/take-over";
 import {
   findService,
   type RealServerConfig,
@@ -17,7 +18,7 @@ import {
   serviceKeyText,
   type VirtualServiceConfig,
 } from "../ipvs/types";
-import { hostIdOf } from "../model/connection";
+import { adoptsExactly, hostIdOf } from "../model/connection";
 import { realServerConfigOf, withLiveSettings } from "../model/real-server";
 import {
   exclusiveOf,
@@ -139,7 +140,7 @@ async function createService(ipvs: IpvsClient, v: IpvsadmProps, cfg: VirtualServ
   await ensure(ipvs, serviceChange("add", cfg, v.owner), {
     beforeFallback: async () => {
       const recorded = findService((await ipvs.snapshot()).owned, cfg.key)?.owner;
-      if (mayTakeOver(v.adopt, v.owner, recorded)) return;
+      if (mayTakeOver(!!v.adopt, v.owner, recorded)) return;
       throw new Error(
         `virtual service ${serviceKeyText(cfg.key)} already exists on ${ipvs.host}, and this resource does not own it (made by hand, by keepalived, or by another stack${recorded ? `: the director's ledger records it as "${recorded}"` : ""}). ` +
           "To manage it from this stack, set adopt: true on the VirtualService: pulumi-lvs then takes it over and converges it to the declared configuration (dynamic providers cannot `pulumi import`). Otherwise pick another address, port or fwmark.",
@@ -225,6 +226,11 @@ export const ipvsadmVirtualService: EngineOps<IpvsadmProps> = {
 
   async create(v) {
     const cfg = serviceConfigOf(v);
+    if (adoptsExactly(v)) {
+      const inline = v.realServers !== undefined ? inlineConfigs(v) : undefined;
+      await takeOverService(ipvsClientFor(v.connection), cfg, v.owner, inline, declaredIn(v, cfg.key));
+      return { ...v, strayRealServers: [] };
+    }
     await createService(ipvsClientFor(v.connection), v, cfg);
     const strays = v.realServers !== undefined ? await syncInline(v, cfg.key) : [];
     return { ...v, strayRealServers: strays };

@@ -305,7 +305,8 @@ export async function runSuite(
 
 /**
  * A change applied unrecorded (as keepalived's repairs are) reaches the kernel, leaves the ledger
- * as it was, and keeps the error semantics.
+ * as it was, and keeps the error semantics; recording it then (a take-over) claims it in the
+ * ledger and leaves the kernel as it was.
  */
 async function expectUnrecorded(readers: Clients, client: IpvsClient, s: Case["services"][0]): Promise<void> {
   const r = s.realServers[0]!;
@@ -324,7 +325,16 @@ async function expectUnrecorded(readers: Clients, client: IpvsClient, s: Case["s
     const owned = plain(suiteState(snap.owned));
     if (owned !== "[]") throw new Error(`an unrecorded add reached the ledger, as ${name} reads it: ${owned}`);
   }
-  await client.applyUnrecorded(serviceChange("delete", s.config.key));
+  // taken over as it is (adopt: "exact"): recorded in the ledger, the kernel left alone
+  await client.record([serviceChange("add", s.config, "conformance/record"), realServerChange("add", s.config.key, r)]);
+  for (const [name, c] of Object.entries(readers())) {
+    const snap = await c.snapshot();
+    const want = plain(suiteState({ services: [{ config: s.config, realServers: [{ config: r }] }] }));
+    const [table, owned] = [plain(suiteState(snap.table)), plain(suiteState(snap.owned))];
+    if (table !== want) throw new Error(`after recording: ${name} reads the kernel as\n  ${table}\nwanted\n  ${want}`);
+    if (owned !== want) throw new Error(`after recording: ${name} reads the ledger as\n  ${owned}\nwanted\n  ${want}`);
+  }
+  await client.apply(serviceChange("delete", s.config.key));
   await expectError(
     client.applyUnrecorded(serviceChange("delete", s.config.key)),
     IpvsNotFoundError,

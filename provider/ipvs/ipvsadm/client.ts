@@ -14,7 +14,9 @@ import {
 import {
   appendScript,
   LEDGER,
+  LEDGER_REMEDY,
   type LedgerEdit,
+  ledgerEditOf,
   ledgerPrologue,
   ledgerRecords,
   needsCompaction,
@@ -108,6 +110,14 @@ export class IpvsadmClient implements IpvsClient {
 
   async applyUnrecorded(change: Change): Promise<void> {
     await this.mutate(ipvsOp(change, false));
+  }
+
+  async record(changes: readonly Change[]): Promise<void> {
+    if (changes.length === 0) return;
+    const records = changes.flatMap((c) => ledgerRecords(ledgerEditOf(c), newTx()));
+    const r = await this.batcher.run({ script: appendScript(this.ledger, records), what: "the ledger update" });
+    if (r.code !== 0)
+      throw new IpvsError(this.host, `write ${this.ledger}`, r.output.trim() || `exit ${r.code}`, LEDGER_REMEDY);
   }
 
   async timeouts(): Promise<IpvsTimeouts | undefined> {

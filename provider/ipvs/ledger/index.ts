@@ -35,6 +35,10 @@ import { serviceKeyText } from "../types";
 /** Where a host keeps the ledger. */
 export const LEDGER = "/var/lib/pulumi-lvs/ipvs.rules";
 
+/** What to do when the ledger cannot be written, whichever client writes it. */
+export const LEDGER_REMEDY =
+  "pulumi-lvs keeps what it owns in this file: run pulumi as root on the director (or with sudo: true), or make its directory writable";
+
 // ---- the line format
 
 /** The tag a ledger line ends with when its owner is recorded: ` #owner=<percent-encoded owner>`. */

@@ -8,7 +8,7 @@
 import { LocalTransport } from "../../transport/local";
 import { type ExecResult, runScript } from "../../transport/transport";
 import { IpvsError } from "../client";
-import { appendScript, ledgerPrologue, needsCompaction } from "./index";
+import { appendScript, LEDGER_REMEDY, ledgerPrologue, needsCompaction } from "./index";
 
 /** Runs a shell script on this machine. */
 export type LocalShell = (script: string) => Promise<ExecResult>;
@@ -61,7 +61,7 @@ export class LocalLedgerWriter {
         this.host,
         `write ${this.ledger}`,
         (r.stderr || r.stdout).trim() || `exit ${r.code}`,
-        "pulumi-lvs keeps what it owns in this file: run pulumi as root on the director, or make its directory writable",
+        LEDGER_REMEDY,
       );
     }
   }

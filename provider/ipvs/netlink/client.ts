@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import type { Change } from "../change";
 import { type IpvsClient, IpvsError, type Snapshot, SnapshotCache } from "../client";
-import { LEDGER, replayLedger, tableOfRules } from "../ledger";
+import { LEDGER, ledgerEditOf, ledgerRecords, newTx, replayLedger, tableOfRules } from "../ledger";
 import { LocalLedgerWriter } from "../ledger/local";
 import type { ServiceKey } from "../types";
 import { Cmd } from "./constants";
@@ -135,6 +135,11 @@ export class NetlinkIpvsClient implements IpvsClient {
 
   applyUnrecorded(change: Change): Promise<void> {
     return this.change(change, false);
+  }
+
+  async record(changes: readonly Change[]): Promise<void> {
+    this.cache.invalidate();
+    await this.ledger.append(changes.flatMap((c) => ledgerRecords(ledgerEditOf(c), newTx())));
   }
 
   /** Queues a change (see {@link MutationQueue.run}); the cached snapshot is stale from now on. */

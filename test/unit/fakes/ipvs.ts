@@ -135,6 +135,16 @@ export class FakeIpvs implements IpvsClient {
     }
   }
 
+  /** The ledger alone: the kernel is left as it is. */
+  async record(changes: readonly Change[]): Promise<void> {
+    this.check(`record ${changes.length}`);
+    for (const c of changes) {
+      if (c.kind === "delete") throw new Error("record takes adds and edits");
+      if (c.rs === undefined) this.own(c.config!, c.owner);
+      else this.ownRs(c.service, c.config!, c.owner);
+    }
+  }
+
   private own(s: VirtualServiceConfig, owner?: string): void {
     const o = findService(this.owned, s.key);
     if (o) {
