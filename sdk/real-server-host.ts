@@ -57,6 +57,15 @@ export interface RealServerHostArgs {
   /** The interface facing the VIP network, for arp_ignore/arp_announce. Default: the IPv4 default route's. */
   interface?: pulumi.Input<string>;
   /**
+   * dr and tun: the interfaces whose `arp_ignore` (1) and `arp_announce` (2) are set, so that the
+   * host neither answers ARP for the VIPs nor announces them. Default: `all` and {@link interface}.
+   * The kernel uses the larger of `all`'s value and the receiving interface's, so `["all"]` alone
+   * is enough; the list must include `all`. `pulumi-lvs import` writes the interfaces a host
+   * prepared by hand has them on (the LVS HOWTO's `["all", "lo"]`, say), so that taking it over
+   * changes none of them.
+   */
+  arpInterfaces?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
    * Survive a reboot: /etc/sysctl.d/60-pulumi-lvs-realserver.conf, (tun) /etc/modules-load.d/pulumi-lvs-realserver.conf,
    * and a oneshot systemd unit (pulumi-lvs-realserver.service) that applies the ARP settings before adding the VIPs. Default true.
    */

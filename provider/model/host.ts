@@ -137,6 +137,11 @@ export const realServerHostInputs = z
     ports: z.array(port, { error: "must be a list of ports" }).optional(),
     /** tun: the tunnel types the host receives (default ipip). */
     tunnels: z.array(tunnelReceiver, { error: 'must be a list of tunnels such as {type: "gre"}' }).optional(),
+    /** dr, tun: where arp_ignore=1 / arp_announce=2 are set (default: all and the interface). */
+    arpInterfaces: z
+      .array(interfaceName, { error: 'must be a list of interface names, such as ["all"]' })
+      .min(1, { error: 'must list at least one interface, such as "all"' })
+      .optional(),
     /** The host's real-server addresses (the RealServers' `address`), for the preview check of tunnels. */
     addresses: z.array(ipAddress, { error: "must be a list of IP addresses" }).optional(),
     persist: z.boolean({ error: "must be a boolean" }).default(true),
@@ -152,6 +157,11 @@ export const realServerHostInputs = z
     });
     if (v.mode === "nat") return checkNat(v, issue);
     if (v.vips.length === 0) issue(["vips"], "must list at least one VIP");
+    if (v.arpInterfaces !== undefined && !v.arpInterfaces.includes("all"))
+      issue(
+        ["arpInterfaces"],
+        'must include "all": the kernel takes the larger of all\'s value and the receiving interface\'s, so without "all" an interface not listed still answers ARP for the VIPs',
+      );
     for (const k of ["gateway", "ports"] as const)
       if (v[k] !== undefined) issue([k], 'is only for mode "nat" (the return path through the director)');
     if (v.mode !== "tun") {
@@ -184,11 +194,20 @@ type Issue = (path: (string | number)[], message: string) => void;
 
 /** nat mode: the director's address, the ports and the host's addresses, IPv4 (the return path's rules). */
 function checkNat(
-  v: { vips: string[]; gateway?: string; ports?: number[]; addresses?: string[]; tunnels?: unknown },
+  v: {
+    vips: string[];
+    gateway?: string;
+    ports?: number[];
+    addresses?: string[];
+    tunnels?: unknown;
+    arpInterfaces?: unknown;
+  },
   issue: Issue,
 ): void {
   if (v.vips.length > 0) issue(["vips"], "are not for mode nat: the director holds the VIP, the real server gets none");
   if (v.tunnels !== undefined) issue(["tunnels"], 'is only for mode "tun"');
+  if (v.arpInterfaces !== undefined)
+    issue(["arpInterfaces"], 'is only for modes "dr" and "tun" (a NAT real server holds no VIP to hide from ARP)');
   if (v.gateway === undefined)
     issue(["gateway"], "is required for mode nat: the director's address on this host's network, where replies go");
   else if (!isIPv4(v.gateway)) issue(["gateway"], "must be IPv4 (the NAT return path is IPv4 only)");

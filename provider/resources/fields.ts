@@ -73,6 +73,7 @@ export const FIELDS = {
     vips: "update",
     interface: "update",
     tunnels: "update",
+    arpInterfaces: "update",
     addresses: "update",
     gateway: "update",
     ports: "update",

@@ -90,8 +90,9 @@ interface ModePlan {
   bootFirst: string[];
 }
 
-const arpSettings = (iface: string): Array<[Sysctl, string]> =>
-  ["all", iface].flatMap(
+/** arp_ignore=1 and arp_announce=2 where `arpInterfaces` says (default: all and the VIP-facing interface). */
+const arpSettings = (v: RealServerHostInputs, iface: string): Array<[Sysctl, string]> =>
+  [...new Set(v.arpInterfaces ?? ["all", iface])].flatMap(
     (dev): Array<[Sysctl, string]> => [
       [ifaceSysctl("ipv4", dev, "arp_ignore"), "1"],
       [ifaceSysctl("ipv4", dev, "arp_announce"), "2"],
@@ -105,7 +106,7 @@ const MODES: Record<RealServerHostInputs["mode"], (v: RealServerHostInputs, ifac
   // every VIP on lo, after the ARP settings
   dr: (v, iface) => ({
     modules: [],
-    sysctls: arpSettings(iface),
+    sysctls: arpSettings(v, iface),
     addresses: v.vips.map(hostAddress("lo")),
     objects: [],
     order: BOOT_ORDER,
@@ -117,7 +118,7 @@ const MODES: Record<RealServerHostInputs["mode"], (v: RealServerHostInputs, ifac
     const prep = tunnelPrep(tunnelsOf(v), v6.length > 0);
     return {
       modules: prep.modules,
-      sysctls: [...arpSettings(iface), rpFilterOff("all"), ...prep.devices.map(rpFilterOff)],
+      sysctls: [...arpSettings(v, iface), rpFilterOff("all"), ...prep.devices.map(rpFilterOff)],
       addresses: [
         ...v.vips.filter((a) => addressFamily(a) === "ipv4").map(hostAddress(prep.devices[0]!)),
         ...v6.map(hostAddress(prep.ipv6Device!)),

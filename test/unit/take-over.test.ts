@@ -1,10 +1,11 @@
 import * as assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { HostFacts } from "../../provider/host/probe";
-import { directorInputs } from "../../provider/model/host";
+import { directorInputs, realServerHostInputs } from "../../provider/model/host";
 import { director, directorPlan } from "../../provider/resources/director";
 import { hostDifferences } from "../../provider/resources/host-plan";
 import { realServer } from "../../provider/resources/real-server";
+import { realServerHost, realServerHostPlan } from "../../provider/resources/real-server-host";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { type FakeIpvs, useFakeIpvs } from "./fakes/ipvs";
 import { conn, realServerFixture, serviceFixture } from "./fixtures";
@@ -161,5 +162,42 @@ describe('Director and RealServerHost adopt: "exact"', () => {
   it('rejects adopt: true on a Director at check: only "exact" means something there', async () => {
     const r = await director.check!({}, { connection: conn(), adopt: true });
     assert.match(r.failures?.[0]?.reason ?? "", /must be "exact"/);
+  });
+});
+
+describe("RealServerHost arpInterfaces (a host prepared by hand, taken over as it is)", () => {
+  const plan = (extra: Record<string, unknown>) =>
+    realServerHostPlan(
+      realServerHostInputs.parse({ connection: conn(), mode: "dr", vips: ["10.0.0.100"], ...extra }),
+      "eth0",
+    );
+  const arp = (p: ReturnType<typeof plan>) => p.sysctls.map(([s, v]) => `${s.name}=${v}`);
+
+  it("sets the ARP settings on all and the interface by default, and on exactly the listed interfaces otherwise", () => {
+    assert.deepEqual(arp(plan({})), [
+      "net.ipv4.conf.all.arp_ignore=1",
+      "net.ipv4.conf.all.arp_announce=2",
+      "net.ipv4.conf.eth0.arp_ignore=1",
+      "net.ipv4.conf.eth0.arp_announce=2",
+    ]);
+    assert.deepEqual(arp(plan({ arpInterfaces: ["all", "lo"] })), [
+      "net.ipv4.conf.all.arp_ignore=1",
+      "net.ipv4.conf.all.arp_announce=2",
+      "net.ipv4.conf.lo.arp_ignore=1",
+      "net.ipv4.conf.lo.arp_announce=2",
+    ]);
+  });
+
+  it('must include "all", and is not for nat', async () => {
+    const fail = async (extra: Record<string, unknown>) =>
+      (await realServerHost.check!({}, { connection: conn(), ...extra })).failures?.map((f) => f.reason).join("; ");
+    assert.match(
+      (await fail({ mode: "dr", vips: ["10.0.0.100"], arpInterfaces: ["eth0"] })) ?? "",
+      /must include "all"/,
+    );
+    assert.match(
+      (await fail({ mode: "nat", gateway: "10.0.0.2", ports: [80], arpInterfaces: ["all"] })) ?? "",
+      /arpInterfaces: is only for modes "dr" and "tun"/,
+    );
   });
 });
