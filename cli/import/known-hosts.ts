@@ -5,11 +5,7 @@
  * lines are not host keys and are skipped. Pure.
  */
 import { createHmac } from "node:crypto";
-
-/** How OpenSSH names a host in known_hosts: `host` on port 22, `[host]:port` on any other. */
-export function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
-}
+import { knownHostsName } from "../../provider/net/address";
 
 function wildcard(pattern: string): RegExp {
   const body = pattern

@@ -15,8 +15,8 @@ export type Family = (typeof FAMILIES)[number];
 export class AddressError extends Error {
   constructor(
     message: string,
-    /** The piece that is wrong: the address, or the port. */
-    readonly part: "address" | "port",
+    /** The piece that is wrong: the address or the port (of an SSH target: the user or the host). */
+    readonly part: "address" | "port" | "user" | "host",
     /** The text of that piece. */
     readonly text: string,
   ) {
@@ -162,6 +162,42 @@ export function parseHostPort(text: string): HostPort {
   const port = Number(digits);
   if (port > 65535) throw new AddressError(`port ${digits} is not from 0 to 65535`, "port", digits);
   return { address: canonicalAddress(address), port };
+}
+
+/** An SSH target as a command line names it: `[user@]host[:port]`. */
+export interface SshTarget {
+  user?: string;
+  /** A host name, or an address (canonical). */
+  host: string;
+  port?: number;
+}
+
+/**
+ * Parses `[user@]host[:port]`, as ssh and scp users write it: the host a name or an address; an
+ * IPv6 address with a port in brackets (`root@[fd00::2]:2222`), without one bare or bracketed.
+ * Throws {@link AddressError} naming the wrong piece.
+ */
+export function parseSshTarget(text: string): SshTarget {
+  const at = text.lastIndexOf("@");
+  const user = at >= 0 ? text.slice(0, at) : undefined;
+  const rest = at >= 0 ? text.slice(at + 1) : text;
+  if (user === "") throw new AddressError(`"${text}": the user before @ is empty`, "user", text);
+  const bare = /^\[([^\]]*)\]$/.exec(rest)?.[1] ?? rest;
+  const [, host = bare, digits] = BRACKETED.exec(rest) ?? (isAddress(bare) ? [] : WITH_PORT.exec(rest)) ?? [];
+  if (host === "" || /[\s/[\]]/.test(host)) throw new AddressError(`"${text}" names no host`, "host", text);
+  const out: SshTarget = { host: isAddress(host) ? canonicalAddress(host) : host };
+  if (user !== undefined) out.user = user;
+  if (digits !== undefined) {
+    const port = Number(digits);
+    if (port < 1 || port > 65535) throw new AddressError(`port ${digits} is not from 1 to 65535`, "port", digits);
+    out.port = port;
+  }
+  return out;
+}
+
+/** How OpenSSH names a host in known_hosts: `host` on port 22, `[host]:port` on any other (names too). */
+export function knownHostsName(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
 }
 
 /** Whether a text is `address:port` (a port given), as {@link formatHostPort} writes it. */

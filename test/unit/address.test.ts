@@ -23,6 +23,7 @@ import {
   isMulticast,
   maxPrefix,
   parseHostPort,
+  parseSshTarget,
 } from "../../provider/net/address";
 import { ipv4, ipv6, port } from "./arbitraries";
 
@@ -215,5 +216,22 @@ describe("address[:port]", () => {
     );
     assert.deepEqual(addressBytes("::ffff:10.0.0.1").slice(10), [255, 255, 10, 0, 0, 1]);
     assert.throws(() => addressFromBytes([1, 2, 3]), AddressError);
+  });
+});
+
+describe("SSH targets ([user@]host[:port])", () => {
+  it("reads names, addresses, ports and users, IPv6 with or without brackets", () => {
+    assert.deepEqual(parseSshTarget("lb1.example.com"), { host: "lb1.example.com" });
+    assert.deepEqual(parseSshTarget("deploy@lb1:2222"), { user: "deploy", host: "lb1", port: 2222 });
+    assert.deepEqual(parseSshTarget("root@127.0.0.1:2201"), { user: "root", host: "127.0.0.1", port: 2201 });
+    assert.deepEqual(parseSshTarget("root@[FD00::2]:22"), { user: "root", host: "fd00::2", port: 22 });
+    assert.deepEqual(parseSshTarget("fd00::2"), { host: "fd00::2" });
+    assert.deepEqual(parseSshTarget("[fd00::2]"), { host: "fd00::2" });
+  });
+
+  it("names the wrong piece", () => {
+    assert.throws(() => parseSshTarget("@lb1"), /user before @ is empty/);
+    assert.throws(() => parseSshTarget("root@"), /names no host/);
+    assert.throws(() => parseSshTarget("lb1:70000"), /port 70000/);
   });
 });

@@ -33,7 +33,7 @@ export async function exampleStack(name: string, example: string): Promise<Progr
 }
 
 export interface FolderStackOptions {
-  /** The program folder (Pulumi.yaml, package.json, index.ts), relative to the repository root. */
+  /** The program folder (Pulumi.yaml, package.json, index.ts), relative to the repository root (or absolute). */
   program: string;
   /** A fixed folder to run in (kept across runs, e.g. the demo's), instead of a new one. */
   home?: string;
@@ -67,9 +67,10 @@ export class FolderStack implements ProgramStack {
     const runDir = opts.home ?? fs.mkdtempSync(path.join(cacheDir, "e2e", "folder-"));
     const dir = path.join(runDir, path.basename(opts.program));
     fs.mkdirSync(dir, { recursive: true });
-    for (const f of fs.readdirSync(path.join(repoRoot, opts.program)))
+    const program = path.resolve(repoRoot, opts.program);
+    for (const f of fs.readdirSync(program))
       if (!/^(node_modules|Pulumi\..+\.yaml|bin)$/.test(f))
-        fs.cpSync(path.join(repoRoot, opts.program, f), path.join(dir, f), { recursive: true });
+        fs.cpSync(path.join(program, f), path.join(dir, f), { recursive: true });
     const stateDir = path.join(runDir, "state");
     fs.mkdirSync(stateDir, { recursive: true });
     const env: NodeJS.ProcessEnv = {
