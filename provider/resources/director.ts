@@ -28,7 +28,6 @@ import { ipvsClientFor } from "./clients";
 import { diffResource, jsonEqual } from "./diff";
 import { diffFields } from "./fields";
 import {
-  assertHostAsDeclared,
   type Baseline,
   createHost,
   deleteHost,
@@ -39,6 +38,7 @@ import {
   observedState,
   readHostFacts,
   setTimeoutsCommand,
+  takeOverPlan,
   updateHost,
 } from "./host-plan";
 
@@ -218,15 +218,16 @@ export const director: pulumi.dynamic.ResourceProvider = {
     const plan = directorPlan(inputs);
     const way = timeoutsFor(inputs.connection);
     const t = transportFor(inputs.connection);
+    const scripted = way.scripted(plan);
+    let applied = scripted;
     if (inputs.adopt === "exact") {
-      const scripted = way.scripted(plan);
       const facts = await way.read(
         inputs.connection,
         await readHostFacts(t, scripted, scripted.timeouts !== undefined),
       );
-      assertHostAsDeclared(t.label, "the director's settings", plan, facts);
+      applied = takeOverPlan(t.label, "the director's settings", plan, facts, scripted);
     }
-    const { baseline, announced } = await createHost(t, way.scripted(plan), inputs.persist);
+    const { baseline, announced } = await createHost(t, scripted, inputs.persist, applied);
     await way.set(inputs.connection, plan);
     return {
       id: `${hostIdOf(inputs.connection)}/director`,

@@ -347,27 +347,50 @@ export function hostDifferences(plan: HostPlan, facts: HostFacts): string[] {
   return out;
 }
 
-/** Fails, naming each difference, unless the host already has every setting of the plan (`adopt: "exact"`). */
-export function assertHostAsDeclared(host: string, subject: string, plan: HostPlan, facts: HostFacts): void {
+/**
+ * The plan a take-over as it is (`adopt: "exact"`) applies: it fails, naming each difference,
+ * unless the host already has every setting of `plan`; then it leaves out of `applied` (the plan
+ * as the host's script applies it, default `plan`) the addresses and
+ * objects the host has (an `ip addr replace` would reset an address's lifetimes) and the
+ * announcements, so that applying it writes only values the host already has. The baseline then
+ * records those addresses as the host's own: delete leaves them, as it found them.
+ */
+export function takeOverPlan(
+  host: string,
+  subject: string,
+  plan: HostPlan,
+  facts: HostFacts,
+  applied: HostPlan = plan,
+): HostPlan {
   const diffs = hostDifferences(plan, facts);
-  if (diffs.length === 0) return;
-  throw new Error(
-    `on ${host}: adopt: "exact": ${subject} are not as the program declares them, so they were not taken over and nothing was changed:\n` +
-      `${diffs.map((d) => `  - ${d}`).join("\n")}\n` +
-      "What to do: make the program declare what the host has (or run pulumi-lvs import again), or remove adopt to take them over and set them as declared",
-  );
+  if (diffs.length > 0)
+    throw new Error(
+      `on ${host}: adopt: "exact": ${subject} are not as the program declares them, so they were not taken over and nothing was changed:\n` +
+        `${diffs.map((d) => `  - ${d}`).join("\n")}\n` +
+        "What to do: make the program declare what the host has (or run pulumi-lvs import again), or remove adopt to take them over and set them as declared",
+    );
+  return {
+    ...applied,
+    addresses: applied.addresses.filter((a) => !hasAddress(facts.addresses, a)),
+    ...(applied.objects ? { objects: applied.objects.filter((o) => !hasObject(facts, o)) } : {}),
+    announce: [],
+  };
 }
 
 const NO_BASELINE: Baseline = { sysctls: {}, addresses: [] };
 
-/** Creates a host resource's settings: records the baseline, then applies the plan. */
+/**
+ * Creates a host resource's settings: records the baseline of `plan`, then applies `applied` (the
+ * plan itself, or what a take-over leaves of it: {@link takeOverPlan}).
+ */
 export async function createHost(
   t: Transport,
   plan: HostPlan,
   persist: boolean,
+  applied: HostPlan = plan,
 ): Promise<{ baseline: Baseline; announced: string[] }> {
   const journal = await captureBaseline(t, plan);
-  const announced = await applyPlan(t, plan, persist, journal);
+  const announced = await applyPlan(t, applied, persist, journal);
   return { baseline: { sysctls: journal.sysctls, addresses: journal.addresses }, announced };
 }
 

@@ -30,7 +30,6 @@ import { checkFailure, checkInputs, deployment, type HostNeed, natNeed, tunnelNe
 import { diffResource, jsonEqual } from "./diff";
 import { diffFields } from "./fields";
 import {
-  assertHostAsDeclared,
   type Baseline,
   createHost,
   deleteHost,
@@ -40,6 +39,7 @@ import {
   journalPath,
   observedState,
   readHostFacts,
+  takeOverPlan,
   updateHost,
 } from "./host-plan";
 
@@ -201,9 +201,11 @@ export const realServerHost: pulumi.dynamic.ResourceProvider = {
     const t = transportFor(inputs.connection);
     const iface = inputs.interface ?? (await detectInterface(t));
     const plan = realServerHostPlan(inputs, iface);
-    if (inputs.adopt === "exact")
-      assertHostAsDeclared(t.label, "the real-server host's settings", plan, await readHostFacts(t, plan));
-    const { baseline } = await createHost(t, plan, inputs.persist);
+    const applied =
+      inputs.adopt === "exact"
+        ? takeOverPlan(t.label, "the real-server host's settings", plan, await readHostFacts(t, plan))
+        : plan;
+    const { baseline } = await createHost(t, plan, inputs.persist, applied);
     return {
       id: `${hostIdOf(inputs.connection)}/real-server-host`,
       outs: { ...inputs, effectiveInterface: iface, baseline, state: expectedState(plan, inputs.persist) },

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { HostFacts } from "../../provider/host/probe";
 import { directorInputs, realServerHostInputs } from "../../provider/model/host";
 import { director, directorPlan } from "../../provider/resources/director";
-import { hostDifferences } from "../../provider/resources/host-plan";
+import { hostDifferences, takeOverPlan } from "../../provider/resources/host-plan";
 import { realServer } from "../../provider/resources/real-server";
 import { realServerHost, realServerHostPlan } from "../../provider/resources/real-server-host";
 import { virtualService } from "../../provider/resources/virtual-service";
@@ -157,6 +157,17 @@ describe('Director and RealServerHost adopt: "exact"', () => {
       "address 10.0.0.100/32 dev eth0: not on the host",
       "IPVS timeout tcp: the host has 900 s, the program declares 600 s",
     ]);
+  });
+
+  it("applies only values the host has: no address replaced (its lifetimes kept), nothing announced", () => {
+    const applied = takeOverPlan("lb1", "the director's settings", plan, facts());
+    assert.deepEqual(applied.addresses, []);
+    assert.deepEqual(applied.announce, []);
+    assert.deepEqual(applied.sysctls, plan.sysctls, "the same values, written again");
+    assert.throws(
+      () => takeOverPlan("lb1", "the director's settings", plan, facts({ addresses: [] })),
+      /on lb1: adopt: "exact": the director's settings are not as the program declares them.*address 10\.0\.0\.100\/32 dev eth0: not on the host/s,
+    );
   });
 
   it('rejects adopt: true on a Director at check: only "exact" means something there', async () => {
