@@ -38,7 +38,9 @@ pulumi preview (take-overs only); pulumi up; pulumi preview --refresh --expect-n
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-function parse(rest: string[], options: Parameters<typeof parseArgs>[0]["options"], usage: string): Values | number {
+type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
+
+function parse(rest: string[], options: Options, usage: string): Values | number {
   try {
     const v = parseArgs({ args: rest, options: { ...options, help: { type: "boolean", short: "h" } } }).values as Values;
     if (v.help) {

@@ -96,7 +96,8 @@ function modules(facts: DirectorFacts): string[] | undefined {
 /**
  * The VIPs: addresses of the director's own interfaces (not lo) that are some service's address,
  * with their interface and prefix; not those a VRRP instance holds (keepalived's). The Director
- * adds IPv6 VIPs as never-a-source addresses (preferred_lft 0): one that is not is a difference.
+ * adds IPv6 VIPs as never-a-source addresses (preferred_lft 0): one that is not is a difference (the
+ * take-over leaves it; an update of the Director re-adds it so).
  */
 function vips(host: string, facts: DirectorFacts, vrrp: Set<string>, findings: Finding[]): DirectorInputs["vips"] {
   const serviceAddresses = new Set(
@@ -110,7 +111,7 @@ function vips(host: string, facts: DirectorFacts, vrrp: Set<string>, findings: F
       findings.push({
         source: { host },
         kind: "differs",
-        message: `VIP ${a.address} on ${a.device} may be a source address; the Director would make it never one (preferred_lft 0), so that the director's own packets do not come from the VIP`,
+        message: `VIP ${a.address} on ${a.device} may be a source address. The take-over leaves it as it is; the Director's next update re-adds it as never one (preferred_lft 0), so that the director's own packets do not come from the VIP`,
       });
   }
   return out;

@@ -52,6 +52,8 @@ export interface KeepalivedFacts {
  * keepalived.
  */
 export interface HostFacts extends ProbeFacts {
+  /** The host's name (`uname -n`). */
+  hostname: string;
   /** The gateway of the IPv4 default route, if it has one. */
   defaultGateway?: string;
   /** IPv6 addresses (`device address`) that are never a source address (preferred lifetime 0, deprecated). */
@@ -101,6 +103,7 @@ export function parseImportFacts(text: string): DirectorFacts {
       probe.files.set(name.slice(FILE_SECTION.length), text.join("\n").replace(/\n$/, ""));
   const facts: DirectorFacts = {
     ...probe,
+    hostname: value("hostname"),
     ...routeFacts(value("route"), value("addresses")),
     keepalived: keepalivedFacts(sec),
     ipvs,
@@ -161,4 +164,24 @@ function keepalivedFacts(sec: Record<string, string[]>): KeepalivedFacts {
   const code = (sec["keepalived-test-exit"] ?? []).join("").trim();
   if (code !== "") k.test = { code: Number(code), output: (sec["keepalived-test"] ?? []).join("\n").trim() };
   return k;
+}
+
+/** What the round trip read on a host, in words, for IMPORT.md (the files by path). */
+export function readsOf(facts: DirectorFacts): string[] {
+  const k = facts.keepalived;
+  const files = [...facts.files.keys()].sort();
+  return [
+    facts.ipvs === "loaded"
+      ? "the IPVS table: ipvsadm -S -n and ipvsadm -L -n --thresholds (one ipvsadm), ipvsadm -L -n --timeout"
+      : `the IPVS table: none (${facts.ipvs === "not-loaded" ? "ip_vs is not loaded" : "ipvsadm is not installed"})`,
+    "sysctls: net.ipv4.vs.*, net.ipv4.ip_forward, net.ipv6.conf.all.forwarding, arp_ignore, arp_announce and rp_filter of all, lo and each interface",
+    "addresses, links, the default route, ip rule, routing table 7100 and ip fou (ip -j), loaded modules (/sys/module)",
+    !k.installed
+      ? "keepalived: not installed"
+      : k.pids.length === 0
+        ? "keepalived: installed, not running"
+        : `keepalived: running (pid ${k.pids.join(", ")}: ${k.commandLine.join(" ")}), configuration ${k.conf}`,
+    ...files.map((f) => `file ${f}`),
+    ...(k.test ? [`keepalived -t -f ${k.conf}: exit ${k.test.code}`] : []),
+  ];
 }

@@ -13,7 +13,7 @@ import { AddressError, parseSshTarget } from "../../provider/net/address";
 import { SshTransport } from "../../provider/transport/ssh";
 import type { Transport } from "../../provider/transport/transport";
 import { type HostImport, importDirector } from "./director";
-import { type DirectorFacts, importFactsScript, parseImportFacts } from "./facts";
+import { type DirectorFacts, importFactsScript, parseImportFacts, readsOf } from "./facts";
 import { knownHostKeys } from "./known-hosts";
 import type { ImportHost, ImportResult } from "./model";
 import { generateProgram } from "./program";
@@ -128,7 +128,7 @@ async function readHost(t: Transport, target: Target, o: ImportOptions): Promise
   const rules = facts.table.services.reduce((n, s) => n + s.realServers.length, 0);
   o.progress(
     `${target.given}: read in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${facts.table.services.length} virtual services, ${rules} real servers` +
-      (target.role === "director" ? `, keepalived ${facts.keepalived.running ? "running" : "not running"}` : ""),
+      (target.role === "director" ? `, keepalived ${facts.keepalived.pids.length > 0 ? "running" : "not running"}` : ""),
   );
   return facts;
 }
@@ -136,7 +136,7 @@ async function readHost(t: Transport, target: Target, o: ImportOptions): Promise
 /** A name for each host in the program: its host name, made unique. */
 function hostNames(targets: Target[], facts: DirectorFacts[]): string[] {
   const base = targets.map((t, i) => {
-    const n = (facts[i]!.hostname ?? t.host).split(".")[0]!.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    const n = (facts[i]!.hostname || t.host).split(".")[0]!.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
     return n === "" || /^\d/.test(n) ? `host-${n || i + 1}` : n;
   });
   return base.map((n, i) => (base.indexOf(n) === i && base.lastIndexOf(n) === i ? n : `${n}-${targets[i]!.port}`));
@@ -215,7 +215,7 @@ export async function runImport(o: ImportOptions): Promise<string[]> {
   targets.forEach((t, i) => {
     if (t.role === "real-server") add(importRealServer(names[i]!, facts[i]!, services));
   });
-  result.reads = targets.map((t, i) => ({ host: names[i]!, what: facts[i]!.reads ?? [] }));
+  result.reads = facts.map((f, i) => ({ host: names[i]!, what: readsOf(f) }));
   const files = generateProgram(result, {
     project: o.project ?? path.basename(out),
     versions: packageVersions(),

@@ -335,11 +335,11 @@ export function hostDifferences(plan: HostPlan, facts: HostFacts): string[] {
   for (const [name, w] of Object.entries(want.sysctls))
     if (have.sysctls[name] !== w)
       out.push(`sysctl ${name}: the host has ${value(have.sysctls[name])}, the program declares ${w}`);
-  const missing = (kind: string, w: string[], h: string[], what: string) =>
-    w.filter((x) => !h.includes(x)).map((x) => `${kind} ${x}: ${what}`);
-  out.push(...missing("module", want.modules, have.modules, "not loaded"));
-  out.push(...missing("address", want.addresses, have.addresses, "not on the host"));
-  out.push(...missing("device", want.links, have.links, "not up"));
+  out.push(...want.modules.filter((m) => !have.modules.includes(m)).map((m) => `module ${m}: not loaded`));
+  for (const i of itemsOf(plan).filter((x) => !x.present(facts)))
+    out.push(
+      i.link ? `device ${i.link}: not up` : `${i.key.includes(": ") ? i.key : `address ${i.key}`}: not on the host`,
+    );
   if (want.timeouts && have.timeouts)
     for (const k of ["tcp", "tcpfin", "udp"] as const)
       if (want.timeouts[k] !== have.timeouts[k])

@@ -7,6 +7,10 @@
 # shellcheck source=provider/scripts/sysctl.sh
 . ./sysctl.sh
 
+# the host's name (the program names the host after it)
+echo '#pulumi-lvs:probe hostname'
+uname -n
+
 # every net.ipv4.vs.* parameter (none when ip_vs is not loaded), and the ARP and reverse-path
 # settings of all, lo and each interface
 echo '#pulumi-lvs:probe sysctls'

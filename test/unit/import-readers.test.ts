@@ -191,7 +191,7 @@ describe("import: a director", () => {
 
   it("the Director would change nothing but the IPVS VIP's source flag, which is a finding", () => {
     assert.deepEqual(messages(findings, "differs"), [
-      "VIP fd00:10::241 on eth0 may be a source address; the Director would make it never one (preferred_lft 0), so that the director's own packets do not come from the VIP",
+      "VIP fd00:10::241 on eth0 may be a source address. The take-over leaves it as it is; the Director's next update re-adds it as never one (preferred_lft 0), so that the director's own packets do not come from the VIP",
     ]);
     assert.deepEqual(messages(findings, "unsupported"), []);
   });
@@ -318,7 +318,7 @@ describe("import: a real server (captured)", () => {
     const r = importRealServer("rs2", facts("rs-dr-announce.txt"), services);
     assert.equal(ofKind(r.resources, "RealServerHost").length, 1);
     assert.deepEqual(messages(r.findings, "differs"), [
-      "net.ipv4.conf.all.arp_announce is 1: the RealServerHost would set 2",
+      "sysctl net.ipv4.conf.all.arp_announce: the host has 1, the program declares 2 (the RealServerHost's take-over would fail on it)",
     ]);
   });
 
@@ -351,8 +351,8 @@ describe("import: a real server (captured)", () => {
     const r = importRealServer("rs1", facts("rs-dr.txt"), [nat]);
     assert.equal(ofKind(r.resources, "RealServerHost")[0]?.args.gateway, "10.0.0.1");
     assert.deepEqual(messages(r.findings, "differs"), [
-      "route: default via 10.0.0.1 dev eth0 is not there: the RealServerHost would add it",
-      "rule: 7100: from 10.0.0.11 sport 8080 lookup 7100 is not there: the RealServerHost would add it",
+      "route: default via 10.0.0.1 dev eth0: not on the host (the RealServerHost's take-over would fail on it)",
+      "rule: 7100: from 10.0.0.11 sport 8080 lookup 7100: not on the host (the RealServerHost's take-over would fail on it)",
     ]);
   });
 
@@ -389,9 +389,9 @@ describe("import: a real server (captured)", () => {
       persist: false,
     });
     const differs = messages(r.findings, "differs");
-    assert.ok(differs.includes("net.ipv4.conf.gre0.rp_filter is not there: the RealServerHost would set 0"));
-    assert.ok(differs.includes("module ip_gre is not loaded: the RealServerHost would load it"));
-    assert.ok(differs.includes("tunl0 is down: the RealServerHost would bring it up"));
+    assert.ok(differs.includes("sysctl net.ipv4.conf.gre0.rp_filter: the host has no such parameter, the program declares 0 (the RealServerHost's take-over would fail on it)"));
+    assert.ok(differs.includes("module ip_gre: not loaded (the RealServerHost's take-over would fail on it)"));
+    assert.ok(differs.includes("device tunl0: not up (the RealServerHost's take-over would fail on it)"));
   });
 
   it("real servers of several forwarding methods on one host: one mode imported, the others named", () => {
