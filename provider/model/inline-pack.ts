@@ -21,7 +21,7 @@ export const REAL_SERVER_DEFAULTS = {
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** JSON with the keys of every object sorted and undefined values dropped. */
-function canonicalJson(v: unknown): string {
+export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? "null" : canonicalJson(x))).join(",")}]`;
   if (isRecord(v)) {
     return `{${Object.keys(v)

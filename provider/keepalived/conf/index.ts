@@ -77,7 +77,7 @@ const TOP_LEVEL_UNSUPPORTED: Record<string, string> = {
 };
 
 /** Placeholder connection to validate with: the schemas require one, the importer supplies the real one. */
-const PLACEHOLDER_CONNECTION = { host: "director.invalid", insecureIgnoreHostKey: true };
+export const PLACEHOLDER_CONNECTION = { host: "director.invalid", insecureIgnoreHostKey: true };
 
 /**
  * Reads a keepalived configuration, starting at `main` (such as /etc/keepalived/keepalived.conf),
