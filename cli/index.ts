@@ -42,7 +42,8 @@ type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options
 
 function parse(rest: string[], options: Options, usage: string): Values | number {
   try {
-    const v = parseArgs({ args: rest, options: { ...options, help: { type: "boolean", short: "h" } } }).values as Values;
+    const v = parseArgs({ args: rest, options: { ...options, help: { type: "boolean", short: "h" } } })
+      .values as Values;
     if (v.help) {
       console.log(usage);
       return 0;

@@ -139,6 +139,25 @@ function directorArgs(host: string, facts: DirectorFacts, vrrp: Set<string>, fin
   return args;
 }
 
+/**
+ * A virtual server or VRRP instance of a running keepalived, as a finding: it stays in keepalived's
+ * own configuration. Taking it over means moving its block from the site's keepalived.conf into
+ * pulumi-lvs's files with a reload that keeps keepalived's process and the IPVS table as they are
+ * (the hand-over), which this version does not do; a resource declared beside the block would
+ * duplicate it. The kernel service keepalived makes of it is left out of the program too.
+ */
+function leftToKeepalived(r: Extract<ImportedResource, { kind: "VirtualService" | "VrrpInstance" }>): Finding {
+  const what =
+    r.kind === "VrrpInstance"
+      ? `vrrp_instance ${r.name}`
+      : `virtual_server ${serviceKeyText(keyOf(r.args as VirtualServiceArgs))}`;
+  return {
+    source: r.source,
+    kind: "unsupported",
+    message: `${what}: keepalived runs it, and it stays in keepalived's configuration, not taken over (the hand-over of keepalived's own blocks is not implemented yet)${r.kind === "VirtualService" ? "; its kernel service is left out of the program" : ""}`,
+  };
+}
+
 /** Everything a director contributes: its Director, its services, keepalived's objects, and the findings. */
 export function importDirector(host: string, facts: DirectorFacts): HostImport {
   const findings: Finding[] = [];
@@ -154,7 +173,7 @@ export function importDirector(host: string, facts: DirectorFacts): HostImport {
   const keepalived = importKeepalived(host, facts);
   if (keepalived) {
     findings.push(...keepalived.findings);
-    secrets.push(...keepalived.secrets);
+    findings.push(...[...keepalived.services.values(), ...keepalived.vrrpInstances].map(leftToKeepalived));
   }
   const services: Extract<ImportedResource, { kind: "VirtualService" }>[] = [];
   const described = keepalived?.services ?? new Map();
@@ -172,13 +191,13 @@ export function importDirector(host: string, facts: DirectorFacts): HostImport {
     }
     services.push({ kind: "VirtualService", host, name: serviceName(s.config.key), args, source: { host } });
   }
-  services.push(...described.values());
   services.sort((a, b) => compareKeys(keyOf(a.args), keyOf(b.args)));
   const resources: ImportedResource[] = [];
   const args = directorArgs(host, facts, keepalived?.vrrpAddresses ?? new Set(), findings);
   const { value, failures } = validate(directorInputs, { connection: PLACEHOLDER_CONNECTION, ...args });
   if (value) {
-    resources.push({ kind: "Director", host, name: host, args, source: { host } });
+    // one name on every director, so that a pair's two are written once (cli/import/plan.ts)
+    resources.push({ kind: "Director", host, name: "director", args, source: { host } });
     findings.push(...planDifferences(host, "Director", directorPlan(value), facts));
   } else
     findings.push({
@@ -186,6 +205,6 @@ export function importDirector(host: string, facts: DirectorFacts): HostImport {
       kind: "unsupported",
       message: `the Director is not imported: ${failures.map((f) => f.reason).join("; ")}`,
     });
-  resources.push(...services, ...(keepalived?.vrrpInstances ?? []));
+  resources.push(...services);
   return { resources, findings, secrets };
 }

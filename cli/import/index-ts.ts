@@ -46,13 +46,15 @@ function ownArgs(p: PlannedResource): Record<string, unknown> {
   const r = p.resource;
   const args: Record<string, unknown> = { ...p.args };
   if (r.kind === "VrrpInstance" && r.authPassKey !== undefined) args.authPass = secret(r.authPassKey);
-  return ordered(args, KINDS[r.kind].inputs) as Record<string, unknown>;
+  return {
+    ...(ordered(args, KINDS[r.kind].inputs) as Record<string, unknown>),
+    ...(KINDS[r.kind].adopts ? { adopt: ADOPT } : {}),
+  };
 }
 
 const withConnection = (connection: Code, args: Record<string, unknown>) => ({
   connection,
   ...args,
-  adopt: ADOPT,
 });
 
 /** A pair's resource: alike fields as they are, the others as a conditional on the director. */

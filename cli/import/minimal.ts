@@ -29,23 +29,33 @@ export interface KindSpec {
   keyFields: readonly string[];
   /** Maps whose entries are judged each on its own (a service's inline real servers: thousands of them). */
   entryMaps: readonly string[];
+  /** Whether it takes a live object over (`adopt: "exact"`); a VrrpInstance has no such mode. */
+  adopts: boolean;
 }
 
 /** The kinds, in the order a program declares them (a director's settings before its services). */
 export const KINDS: Record<Kind, KindSpec> = {
-  Director: { checked: directorInputs, inputs: directorInputs, keyFields: [], entryMaps: [] },
-  RealServerHost: { checked: realServerHostInputs, inputs: realServerHostInputs, keyFields: ["mode"], entryMaps: [] },
+  Director: { checked: directorInputs, inputs: directorInputs, keyFields: [], entryMaps: [], adopts: true },
+  RealServerHost: {
+    checked: realServerHostInputs,
+    inputs: realServerHostInputs,
+    keyFields: ["mode"],
+    entryMaps: [],
+    adopts: true,
+  },
   VrrpInstance: {
     checked: vrrpInstanceInputs,
     inputs: vrrpInstanceInputs,
     keyFields: ["name", "virtualRouterId"],
     entryMaps: [],
+    adopts: false,
   },
   VirtualService: {
     checked: checkedVirtualService,
     inputs: virtualServiceInputs,
     keyFields: ["protocol", "address", "port", "fwmark", "family"],
     entryMaps: ["realServers"],
+    adopts: true,
   },
 };
 

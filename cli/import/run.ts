@@ -66,7 +66,8 @@ function targetsOf(o: ImportOptions): Target[] {
       const t = parseSshTarget(given);
       return { role, given, user: t.user ?? "root", host: t.host, port: t.port ?? 22 };
     } catch (e) {
-      if (e instanceof AddressError) throw new ImportError(`--${role === "director" ? "host" : "real-server"} ${given}: ${e.message}`);
+      if (e instanceof AddressError)
+        throw new ImportError(`--${role === "director" ? "host" : "real-server"} ${given}: ${e.message}`);
       throw e;
     }
   };
@@ -84,7 +85,9 @@ function targetsOf(o: ImportOptions): Target[] {
 function hostKeysFor(t: Target, o: ImportOptions, knownHosts: string | undefined): string {
   const given = o.hostKeys.join("\n");
   const named = knownHostKeys(given, t.host, t.port);
-  const plain = o.hostKeys.filter((k) => /^(ssh-|ecdsa-|sk-)/.test(k.trim())).map((k) => k.trim().split(/\s+/).slice(0, 2).join(" "));
+  const plain = o.hostKeys
+    .filter((k) => /^(ssh-|ecdsa-|sk-)/.test(k.trim()))
+    .map((k) => k.trim().split(/\s+/).slice(0, 2).join(" "));
   const keys = [...named, ...plain, ...(knownHosts ? knownHostKeys(knownHosts, t.host, t.port) : [])];
   if (keys.length === 0)
     throw new ImportError(
@@ -128,7 +131,9 @@ async function readHost(t: Transport, target: Target, o: ImportOptions): Promise
   const rules = facts.table.services.reduce((n, s) => n + s.realServers.length, 0);
   o.progress(
     `${target.given}: read in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${facts.table.services.length} virtual services, ${rules} real servers` +
-      (target.role === "director" ? `, keepalived ${facts.keepalived.pids.length > 0 ? "running" : "not running"}` : ""),
+      (target.role === "director"
+        ? `, keepalived ${facts.keepalived.pids.length > 0 ? "running" : "not running"}`
+        : ""),
   );
   return facts;
 }
@@ -136,7 +141,11 @@ async function readHost(t: Transport, target: Target, o: ImportOptions): Promise
 /** A name for each host in the program: its host name, made unique. */
 function hostNames(targets: Target[], facts: DirectorFacts[]): string[] {
   const base = targets.map((t, i) => {
-    const n = (facts[i]!.hostname || t.host).split(".")[0]!.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    const n = (facts[i]!.hostname || t.host)
+      .split(".")[0]!
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "");
     return n === "" || /^\d/.test(n) ? `host-${n || i + 1}` : n;
   });
   return base.map((n, i) => (base.indexOf(n) === i && base.lastIndexOf(n) === i ? n : `${n}-${targets[i]!.port}`));
@@ -183,7 +192,9 @@ export async function runImport(o: ImportOptions): Promise<string[]> {
       dialAttempts: 1,
     });
     if (!conn.success)
-      throw new ImportError(`${t.given}: ${conn.error.issues.map((x) => `${x.path.join(".")}: ${x.message}`).join("; ")}`);
+      throw new ImportError(
+        `${t.given}: ${conn.error.issues.map((x) => `${x.path.join(".")}: ${x.message}`).join("; ")}`,
+      );
     return new SshTransport(conn.data, undefined, o.sudo);
   });
   let facts: DirectorFacts[];
@@ -231,7 +242,9 @@ export async function runImport(o: ImportOptions): Promise<string[]> {
     throw e;
   }
   for (const f of result.findings.filter((x) => x.kind !== "note"))
-    o.progress(`${f.kind}: ${f.source.host}${f.source.file ? `:${f.source.file}:${f.source.line ?? ""}` : ""}: ${f.message}`);
+    o.progress(
+      `${f.kind}: ${f.source.host}${f.source.file ? `:${f.source.file}:${f.source.line ?? ""}` : ""}: ${f.message}`,
+    );
   o.progress(
     `wrote ${out}: ${result.resources.length} resources (${[...new Set(result.resources.map((r) => r.kind))].join(", ")}); read IMPORT.md next`,
   );

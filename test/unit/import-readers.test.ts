@@ -140,7 +140,7 @@ describe("import: a director", () => {
       {
         kind: "Director",
         host: "lb2",
-        name: "lb2",
+        name: "director",
         args: {
           // conn_reuse_mode: the lab's own 2 (the kernel's is 1)
           ipvsSysctls: { conn_reuse_mode: 2, expire_nodest_conn: 1 },
@@ -227,32 +227,31 @@ describe("import: a director's keepalived (captured, keepalived running)", () =>
   const r = importDirector("lb2", f);
   const conf = "/tmp/pulumi-lvs-import-capture/keepalived.conf";
 
-  it("its virtual servers replace the kernel services they describe, in key order", () => {
+  it("its virtual servers stay keepalived's: the kernel services they describe are left out of the program, and listed", () => {
     const services = ofKind(r.resources, "VirtualService");
     assert.deepEqual(
       services.map((s) => `${s.name} ${s.args.engine ?? "ipvsadm"}`),
+      ["tcp-10.0.0.241-80 ipvsadm", "tcp-10.0.0.242-80 ipvsadm", "tcp-fd00-10--241-443 ipvsadm", "fwmark-241 ipvsadm"],
+    );
+    const left = r.findings.filter((x) => x.kind === "unsupported" && /^virtual_server /.test(x.message));
+    assert.deepEqual(
+      left.map((x) => [x.message.split(":")[0], x.source.line]),
       [
-        "tcp-10.0.0.241-80 ipvsadm",
-        "tcp-10.0.0.242-80 ipvsadm",
-        "tcp-10.0.0.243-80 keepalived",
-        "tcp-10.0.0.244-80 keepalived",
-        "tcp-fd00-10--241-443 ipvsadm",
-        "fwmark-241 ipvsadm",
+        ["virtual_server tcp/10.0.0.243", 22],
+        ["virtual_server tcp/10.0.0.244", left[1]?.source.line],
       ],
     );
-    assert.deepEqual(services[2]!.source, { host: "lb2", file: conf, line: 22 });
+    assert.ok(left.every((x) => x.source.file === conf && /not taken over/.test(x.message)));
   });
 
-  it("its VRRP instance, with its password as a config secret whose value is nowhere", () => {
-    const [vrrp, ...more] = ofKind(r.resources, "VrrpInstance");
-    assert.equal(more.length, 0);
-    assert.equal(vrrp!.name, "VI_IMPORT");
-    assert.equal(vrrp!.authPassKey, "lb2-VI_IMPORT-authPass");
-    assert.deepEqual(vrrp!.args.vips, [{ address: "10.0.0.243", prefix: 32 }]);
-    assert.deepEqual(
-      r.secrets.map((s) => s.key),
-      ["lb2-VI_IMPORT-authPass"],
+  it("its VRRP instance stays keepalived's too: listed, no resource, no secret asked for, its password nowhere", () => {
+    assert.deepEqual(ofKind(r.resources, "VrrpInstance"), []);
+    assert.ok(
+      r.findings.some(
+        (x) => x.kind === "unsupported" && /^vrrp_instance VI_IMPORT: keepalived runs it/.test(x.message),
+      ),
     );
+    assert.deepEqual(r.secrets, []);
     assert.doesNotMatch(JSON.stringify(r), /s3cr3t/);
   });
 
@@ -389,7 +388,11 @@ describe("import: a real server (captured)", () => {
       persist: false,
     });
     const differs = messages(r.findings, "differs");
-    assert.ok(differs.includes("sysctl net.ipv4.conf.gre0.rp_filter: the host has no such parameter, the program declares 0 (the RealServerHost's take-over would fail on it)"));
+    assert.ok(
+      differs.includes(
+        "sysctl net.ipv4.conf.gre0.rp_filter: the host has no such parameter, the program declares 0 (the RealServerHost's take-over would fail on it)",
+      ),
+    );
     assert.ok(differs.includes("module ip_gre: not loaded (the RealServerHost's take-over would fail on it)"));
     assert.ok(differs.includes("device tunl0: not up (the RealServerHost's take-over would fail on it)"));
   });
