@@ -130,6 +130,26 @@ function returnPathRoute(facts: HostFacts): { gateway: string; device: string } 
   return undefined;
 }
 
+/**
+ * Where the host has arp_ignore=1 and arp_announce=2 (dr, tun), as `arpInterfaces` when that is
+ * not the RealServerHost's default (all and the interface): the LVS HOWTO's all and lo, say. A
+ * host without them on `all` keeps the default, and the difference is a finding.
+ */
+function arpInterfaces(facts: HostFacts, iface: string): string[] | undefined {
+  const devices = [...facts.sysctls.keys()].flatMap((k) => {
+    const m = /^net\.ipv4\.conf\.([^.]+)\.arp_ignore$/.exec(k);
+    return m ? [m[1]!] : [];
+  });
+  const set = devices.filter(
+    (d) =>
+      facts.sysctls.get(`net.ipv4.conf.${d}.arp_ignore`) === "1" &&
+      facts.sysctls.get(`net.ipv4.conf.${d}.arp_announce`) === "2",
+  );
+  if (!set.includes("all")) return undefined;
+  const list = ["all", ...set.filter((d) => d !== "all").sort()];
+  return list.length === 2 && list[1] === iface ? undefined : list;
+}
+
 /** What the host has for each mode (a dispatch table). */
 const MODES: Record<ForwardingMethod, (c: ModeContext) => ModeRead> = {
   dr: ({ facts, served, iface }) => {
@@ -140,7 +160,8 @@ const MODES: Record<ForwardingMethod, (c: ModeContext) => ModeRead> = {
       held.map((a) => a.address),
       compareAddresses,
     );
-    return { args: { mode: "dr", vips, interface: iface }, findings };
+    const arp = arpInterfaces(facts, iface);
+    return { args: { mode: "dr", vips, interface: iface, ...(arp ? { arpInterfaces: arp } : {}) }, findings };
   },
   tun: ({ facts, served, iface }) => {
     const tunnels = tunnelsOf(facts, served);
@@ -154,7 +175,17 @@ const MODES: Record<ForwardingMethod, (c: ModeContext) => ModeRead> = {
     // IPv6 VIPs arrive on ip6tnl0: tunnel type ipip to pulumi-lvs
     if (vips.some(isIPv6) && !tunnels.some((t) => t.type === "ipip")) tunnels.push({ type: "ipip" });
     const plain = tunnels.length === 1 && tunnels[0]!.type === "ipip";
-    return { args: { mode: "tun", vips, interface: iface, ...(plain ? {} : { tunnels }) }, findings };
+    const arp = arpInterfaces(facts, iface);
+    return {
+      args: {
+        mode: "tun",
+        vips,
+        interface: iface,
+        ...(plain ? {} : { tunnels }),
+        ...(arp ? { arpInterfaces: arp } : {}),
+      },
+      findings,
+    };
   },
   nat: ({ facts, served, iface }) => {
     const rules = returnPathRules(facts);

@@ -129,11 +129,11 @@ async function readHost(t: Transport, target: Target, o: ImportOptions): Promise
   }
   const facts = parseImportFacts(r.stdout);
   const rules = facts.table.services.reduce((n, s) => n + s.realServers.length, 0);
+  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   o.progress(
-    `${target.given}: read in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${facts.table.services.length} virtual services, ${rules} real servers` +
-      (target.role === "director"
-        ? `, keepalived ${facts.keepalived.pids.length > 0 ? "running" : "not running"}`
-        : ""),
+    target.role === "director"
+      ? `${target.given}: read in ${seconds} s: ${facts.table.services.length} virtual services, ${rules} real servers, keepalived ${facts.keepalived.pids.length > 0 ? "running" : "not running"}`
+      : `${target.given}: read in ${seconds} s: ${facts.addresses.length} addresses`,
   );
   return facts;
 }

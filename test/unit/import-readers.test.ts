@@ -313,6 +313,31 @@ describe("import: a real server (captured)", () => {
     assert.deepEqual(messages(r.findings, "differs"), []);
   });
 
+  it("DR prepared the LVS HOWTO's way (ARP settings on all and lo): declared where they are, nothing left to change", () => {
+    const f = facts("rs-dr.txt");
+    const set = (dev: string, ignore: string, announce: string) => {
+      f.sysctls.set(`net.ipv4.conf.${dev}.arp_ignore`, ignore);
+      f.sysctls.set(`net.ipv4.conf.${dev}.arp_announce`, announce);
+    };
+    set("eth0", "0", "0");
+    set("lo", "1", "2");
+    const r = importRealServer("rs1", f, services);
+    assert.deepEqual(ofKind(r.resources, "RealServerHost")[0]?.args.arpInterfaces, ["all", "lo"]);
+    assert.deepEqual(messages(r.findings, "differs"), []);
+    set("all", "0", "0");
+    const without = importRealServer("rs1", f, services);
+    assert.equal(
+      ofKind(without.resources, "RealServerHost")[0]?.args.arpInterfaces,
+      undefined,
+      "not on all: the default, and findings",
+    );
+    assert.ok(
+      messages(without.findings, "differs").some((m) =>
+        m.startsWith("sysctl net.ipv4.conf.all.arp_ignore: the host has 0"),
+      ),
+    );
+  });
+
   it("DR with arp_announce 1 on all: declared, and the difference named with what pulumi-lvs would set", () => {
     const r = importRealServer("rs2", facts("rs-dr-announce.txt"), services);
     assert.equal(ofKind(r.resources, "RealServerHost").length, 1);
