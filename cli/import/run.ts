@@ -232,6 +232,7 @@ export async function runImport(o: ImportOptions): Promise<string[]> {
     versions: packageVersions(),
     keyFile: o.keyFile,
   });
+  fs.mkdirSync(path.dirname(out), { recursive: true });
   const tmp = fs.mkdtempSync(path.join(path.dirname(out), `.${path.basename(out)}.import-`));
   try {
     for (const [name, text] of files) fs.writeFileSync(path.join(tmp, name), text);

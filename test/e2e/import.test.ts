@@ -134,7 +134,7 @@ describe("pulumi-lvs import: a director made by hand with ipvsadm, and its DR re
       assert.ok(index.includes(expected), `index.ts declares ${expected}`);
     assert.ok(!index.includes("BEGIN OPENSSH PRIVATE KEY"), "no key in the program");
     assert.match(files["IMPORT.md"]!, /pulumi config set --secret privateKey/);
-    const again = path.join(work, "lb-again");
+    const again = path.join(work, "again", "lb");
     await importCli(importArgs(again));
     assert.deepEqual(filesOf(again), files, "a second import of unchanged hosts writes the same bytes");
   });
@@ -198,6 +198,7 @@ describe("pulumi-lvs import: a director made by hand with ipvsadm, and its DR re
     const counts = { ok: (loop.match(/^ok$/gm) ?? []).length, failed: (loop.match(/^FAIL$/gm) ?? []).length };
     assert.ok(counts.ok > 0, "the client loop ran");
     assert.equal(counts.failed, 0, `requests failed during the first up: ${JSON.stringify(counts)}`);
+    console.log(`    [import] requests through the VIP during the first up: ${counts.ok} answered, ${counts.failed} failed`);
     assert.deepEqual(await hostsAsTheyAre(), hostsBefore, "every host is as it was");
     await stack.preview({ refresh: true, expectNoChanges: true });
   });
