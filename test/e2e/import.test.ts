@@ -198,7 +198,9 @@ describe("pulumi-lvs import: a director made by hand with ipvsadm, and its DR re
     const counts = { ok: (loop.match(/^ok$/gm) ?? []).length, failed: (loop.match(/^FAIL$/gm) ?? []).length };
     assert.ok(counts.ok > 0, "the client loop ran");
     assert.equal(counts.failed, 0, `requests failed during the first up: ${JSON.stringify(counts)}`);
-    console.log(`    [import] requests through the VIP during the first up: ${counts.ok} answered, ${counts.failed} failed`);
+    console.log(
+      `    [import] requests through the VIP during the first up: ${counts.ok} answered, ${counts.failed} failed`,
+    );
     assert.deepEqual(await hostsAsTheyAre(), hostsBefore, "every host is as it was");
     await stack.preview({ refresh: true, expectNoChanges: true });
   });
