@@ -34,6 +34,8 @@ export interface HostImport {
   resources: ImportedResource[];
   findings: Finding[];
   secrets: ImportSecret[];
+  /** Why this host cannot be imported as it is (keepalived rejects its own configuration): the import stops, writing nothing. */
+  refusal?: string;
 }
 
 /** The modules a Director loads when its inputs name none (directorInputs' default). */
@@ -206,5 +208,5 @@ export function importDirector(host: string, facts: DirectorFacts): HostImport {
       message: `the Director is not imported: ${failures.map((f) => f.reason).join("; ")}`,
     });
   resources.push(...services);
-  return { resources, findings, secrets };
+  return { resources, findings, secrets, ...(keepalived?.refusal ? { refusal: keepalived.refusal } : {}) };
 }

@@ -28,6 +28,8 @@ export interface KeepalivedImport {
   vrrpInstances: VrrpInstanceResource[];
   findings: Finding[];
   secrets: ImportSecret[];
+  /** Why the import cannot go on: keepalived itself rejects its configuration (`keepalived -t`), secrets hidden. */
+  refusal?: string;
   /** The addresses its VRRP instances hold: keepalived's, not the Director's VIPs. */
   vrrpAddresses: Set<string>;
 }
@@ -91,11 +93,7 @@ export function importKeepalived(host: string, facts: DirectorFacts): Keepalived
     if (k.commandLine.some((w) => flags.includes(w)))
       out.findings.push({ source: at(), kind: "note", message: `keepalived runs with ${flags.join("/")}: ${what}` });
   if (k.test && k.test.code !== 0)
-    out.findings.push({
-      source: at(k.conf),
-      kind: "note",
-      message: `keepalived -t -f ${k.conf} exited ${k.test.code}: ${redact(k.test.output, conf)}`,
-    });
+    out.refusal = `keepalived -t -f ${k.conf} rejects its configuration (exit ${k.test.code}): ${redact(k.test.output, conf).trim()}`;
   for (const d of conf.unsupported)
     out.findings.push({ source: at(d.file, d.line), kind: "unsupported", message: `${d.what}: ${d.why}` });
   for (const d of conf.warnings)

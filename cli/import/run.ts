@@ -214,17 +214,18 @@ export async function runImport(o: ImportOptions): Promise<string[]> {
     sudo: o.sudo,
   }));
   const result: ImportResult = { hosts, resources: [], findings: [], secrets: [], reads: [] };
-  const add = (h: HostImport) => {
+  const add = (h: HostImport, i: number) => {
+    if (h.refusal) throw new ImportError(`${targets[i]!.given}: ${h.refusal}`);
     result.resources.push(...h.resources);
     result.findings.push(...h.findings);
     result.secrets.push(...h.secrets);
   };
   targets.forEach((t, i) => {
-    if (t.role === "director") add(importDirector(names[i]!, facts[i]!));
+    if (t.role === "director") add(importDirector(names[i]!, facts[i]!), i);
   });
   const services = result.resources.filter((r) => r.kind === "VirtualService");
   targets.forEach((t, i) => {
-    if (t.role === "real-server") add(importRealServer(names[i]!, facts[i]!, services));
+    if (t.role === "real-server") add(importRealServer(names[i]!, facts[i]!, services), i);
   });
   result.reads = facts.map((f, i) => ({ host: names[i]!, what: readsOf(f) }));
   const files = generateProgram(result, {

@@ -255,7 +255,7 @@ describe("import: a director's keepalived (captured, keepalived running)", () =>
     assert.doesNotMatch(JSON.stringify(r), /s3cr3t/);
   });
 
-  it("what the reader cannot take over, with file and line; keepalived -t's complaint, its secrets hidden", () => {
+  it("what the reader cannot take over, with file and line; keepalived -t's refusal, its secrets hidden", () => {
     const unsupported = r.findings.filter((x) => x.kind === "unsupported");
     assert.ok(
       unsupported.some((x) => x.source.line === 18 && x.source.file === conf && /^track_script/.test(x.message)),
@@ -264,8 +264,12 @@ describe("import: a director's keepalived (captured, keepalived running)", () =>
       ...f,
       keepalived: { ...f.keepalived, test: { code: 1, output: "bad auth_pass s3cr3t" } },
     };
-    const t = importDirector("lb2", g).findings.find((x) => x.message.startsWith("keepalived -t"));
-    assert.equal(t?.message, `keepalived -t -f ${conf} exited 1: bad auth_pass (secret)`);
+    assert.equal(
+      importDirector("lb2", g).refusal,
+      `keepalived -t -f ${conf} rejects its configuration (exit 1): bad auth_pass (secret)`,
+      "keepalived's own refusal stops the import, its secrets hidden",
+    );
+    assert.equal(r.refusal, undefined);
     assert.ok(
       messages(r.findings, "note").some((m) => /runs with -C\/--check: its VRRP instances are not running/.test(m)),
     );
