@@ -148,6 +148,7 @@ describe("pulumi-lvs import: a director made by hand with ipvsadm, and its DR re
 
   it("names the host it cannot reach or trust, and writes nothing", async () => {
     const out = path.join(work, "bad");
+    const key = ["--key", lab().privateKeyPath, "--out", out];
     await assert.rejects(
       importCli([
         "--host",
@@ -160,6 +161,17 @@ describe("pulumi-lvs import: a director made by hand with ipvsadm, and its DR re
         out,
       ]),
       /host key verification failed for root@127\.0\.0\.1:2201/,
+    );
+    await assert.rejects(
+      importCli([
+        "--host",
+        `nosudo@127.0.0.1:${lab().hosts.director!.port}`,
+        "--sudo",
+        "--known-hosts",
+        lab().knownHostsPath,
+        ...key,
+      ]),
+      /nosudo@127\.0\.0\.1:2201: sudo refused .*passwordless sudo/,
     );
     await assert.rejects(
       importCli([

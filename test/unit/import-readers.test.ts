@@ -270,7 +270,10 @@ describe("import: a director's keepalived (captured, keepalived running)", () =>
       "keepalived's own refusal stops the import, its secrets hidden",
     );
     // the captured keepalived's own check complains of a missing track script: that stops the import too
-    assert.match(r.refusal ?? "", /rejects its configuration \(exit 5\): \(.*keepalived\.conf: Line 19\) \(VI_IMPORT\) track script chk_nginx not found/);
+    assert.match(
+      r.refusal ?? "",
+      /rejects its configuration \(exit 5\): \(.*keepalived\.conf: Line 19\) \(VI_IMPORT\) track script chk_nginx not found/,
+    );
     assert.ok(
       messages(r.findings, "note").some((m) => /runs with -C\/--check: its VRRP instances are not running/.test(m)),
     );
