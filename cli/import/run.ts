@@ -156,7 +156,8 @@ function packageVersions(): { pulumi: string; pulumiLvs: string } {
     version: string;
     peerDependencies: Record<string, string>;
   };
-  const pulumiMin = /\d+\.\d+\.\d+/.exec(pkg.peerDependencies["@pulumi/pulumi"] ?? "")?.[0] ?? "3.259.0";
+  // the peer range's lower bound (">=3.259.0 <4"): the oldest @pulumi/pulumi the package supports
+  const pulumiMin = (pkg.peerDependencies["@pulumi/pulumi"] ?? "").split(" ")[0]!.replace(">=", "");
   return { pulumi: `^${pulumiMin}`, pulumiLvs: `^${pkg.version}` };
 }
 
