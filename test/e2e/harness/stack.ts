@@ -32,7 +32,7 @@ export interface ProgramStack {
 }
 
 export interface TestStackOptions {
-  /** A folder holding Pulumi.yaml and index.js (a normal Pulumi program), relative to the repository root. */
+  /** A folder holding Pulumi.yaml and index.js (a normal Pulumi program), relative to the repository root (or absolute). */
   program: string;
   /** Stack config. Keys without a namespace belong to the project. */
   config?: automation.ConfigMap;
@@ -76,7 +76,7 @@ export class TestStack implements ProgramStack {
       fs.symlinkSync(path.join(base, "node_modules"), path.join(runDir, "node_modules"));
       fs.rmSync(dir, { recursive: true, force: true });
     }
-    fs.cpSync(path.join(repoRoot, opts.program), dir, {
+    fs.cpSync(path.resolve(repoRoot, opts.program), dir, {
       recursive: true,
       filter: (src) =>
         !/^(node_modules|Pulumi\..+\.yaml|tsconfig\.json|package(-lock)?\.json)$/.test(path.basename(src)),
