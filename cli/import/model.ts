@@ -6,8 +6,8 @@
  */
 import type { z } from "zod";
 import type { directorInputs, realServerHostInputs } from "../../provider/model/host";
-import type { virtualServiceInputs } from "../../provider/model/virtual-service";
 import type { vrrpInstanceInputs } from "../../provider/model/keepalived";
+import type { virtualServiceInputs } from "../../provider/model/virtual-service";
 
 /** A host given on the command line, and what the import pinned of it. */
 export interface ImportHost {
