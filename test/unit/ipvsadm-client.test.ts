@@ -164,7 +164,7 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
       });
     }
     process.env.PATH = `${dir}:${savedPath}`;
-    client = new IpvsadmClient(new LocalTransport(), ledger);
+    client = new IpvsadmClient(new LocalTransport(), ledger, { gatherMs: 0 });
   });
   afterEach(() => {
     process.env.PATH = savedPath;
@@ -210,8 +210,8 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     ]);
   });
 
-  /** A client whose round trips are counted. */
-  function counted(): { client: IpvsadmClient; trips: () => number } {
+  /** A client whose round trips are counted (only mutations requested at once share one, unless `gatherMs`). */
+  function counted(gatherMs = 0): { client: IpvsadmClient; trips: () => number } {
     const local = new LocalTransport();
     let trips = 0;
     const counting: Transport = {
@@ -223,7 +223,7 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
         return local.run(c, o);
       },
     };
-    return { client: new IpvsadmClient(counting, ledger), trips: () => trips };
+    return { client: new IpvsadmClient(counting, ledger, { gatherMs }), trips: () => trips };
   }
   const kernel = () => fs.readFileSync(path.join(dir, "kernel"), "utf8").trim().split("\n").sort();
 
@@ -269,6 +269,17 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
         "-a -t 10.0.0.100:80 -r 10.0.0.15:80 -g -w 1 -x 0 -y 0",
       ].sort(),
     );
+  });
+
+  it("mutations requested a few milliseconds apart share one round trip", async () => {
+    const { client: gathering, trips } = counted(25);
+    const services = [80, 81, 82, 83].map((port) => ({ ...svc, key: { ...svc.key, port } }));
+    // as the engine sends the creates of one wave: the first alone, the others a little later
+    const first = gathering.apply(serviceChange("add", services[0]!));
+    await new Promise((r) => setTimeout(r, 10));
+    await Promise.all([first, ...services.slice(1).map((s) => gathering.apply(serviceChange("add", s)))]);
+    assert.equal(trips(), 1);
+    assert.equal(kernel().length, 4);
   });
 
   it("records a change with the shell's builtins: a batch starts no process but the lock's and ipvsadm, until compaction is due", async () => {
