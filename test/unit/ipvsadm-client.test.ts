@@ -23,7 +23,7 @@ import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
 import { replayLedger } from "../../provider/ipvs/ledger";
 import type { VirtualServiceConfig } from "../../provider/ipvs/types";
 import { LocalTransport } from "../../provider/transport/local";
-import type { Transport } from "../../provider/transport/transport";
+import { type Transport, TransportError } from "../../provider/transport/transport";
 import { CannedTransport } from "./fakes/canned-transport";
 import { realServerFixture, serviceFixture } from "./fixtures";
 
@@ -210,18 +210,30 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     ]);
   });
 
-  /** A client whose round trips are counted (only mutations requested at once share one, unless `gatherMs`). */
-  function counted(gatherMs = 0): { client: IpvsadmClient; trips: () => number } {
+  /**
+   * A client whose round trips are counted (only mutations requested at once share one, unless
+   * `gatherMs`); its transport is ready after `connectMs` (a connection being opened), or fails so.
+   */
+  function counted(
+    gatherMs = 0,
+    connect?: { ms: number; error?: Error },
+  ): { client: IpvsadmClient; trips: () => number } {
     const local = new LocalTransport();
     let trips = 0;
+    const opened =
+      connect &&
+      new Promise<void>((ok, fail) => setTimeout(() => (connect.error ? fail(connect.error) : ok()), connect.ms));
+    opened?.catch(() => undefined);
     const counting: Transport = {
       label: local.label,
       stats: local.stats,
       exclusive: (fn) => local.exclusive(fn),
-      run: (c, o) => {
+      run: async (c, o) => {
+        await opened;
         trips++;
         return local.run(c, o);
       },
+      ...(opened ? { ready: () => opened } : {}),
     };
     return { client: new IpvsadmClient(counting, ledger, { gatherMs }), trips: () => trips };
   }
@@ -280,6 +292,24 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     await Promise.all([first, ...services.slice(1).map((s) => gathering.apply(serviceChange("add", s)))]);
     assert.equal(trips(), 1);
     assert.equal(kernel().length, 4);
+  });
+
+  it("mutations requested while the connection opens join the first round trip; if it cannot open, each fails with why", async () => {
+    const { client: connecting, trips } = counted(0, { ms: 150 });
+    const services = [80, 81, 82].map((port) => ({ ...svc, key: { ...svc.key, port } }));
+    const first = connecting.apply(serviceChange("add", services[0]!));
+    await new Promise((r) => setTimeout(r, 50));
+    await Promise.all([first, ...services.slice(1).map((s) => connecting.apply(serviceChange("add", s)))]);
+    assert.equal(trips(), 1);
+    assert.equal(kernel().length, 3);
+    const down = new TransportError("unreachable", "root@director:22", "could not connect to root@director:22");
+    const { client: unreachable, trips: none } = counted(0, { ms: 10, error: down });
+    const results = await Promise.allSettled(services.map((s) => unreachable.apply(serviceChange("delete", s.key))));
+    assert.deepEqual(
+      results.map((r) => (r.status === "rejected" ? (r.reason as Error).message : r.status)),
+      services.map(() => down.message),
+    );
+    assert.equal(none(), 0);
   });
 
   it("records a change with the shell's builtins: a batch starts no process but the lock's and ipvsadm, until compaction is due", async () => {

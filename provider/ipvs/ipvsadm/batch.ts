@@ -138,6 +138,12 @@ export class Batcher {
   }
 
   private async flush(): Promise<void> {
+    // the connection open first (the first round trip of a deployment opens it, which takes a
+    // while): what is queued meanwhile joins this batch
+    const unreachable = await (this.t.ready?.() ?? Promise.resolve()).then(
+      () => undefined,
+      (e: unknown) => ({ e }),
+    );
     await this.t.exclusive(async () => {
       this.scheduled = false;
       // IPVS mutations at the head of the queue go in one pass, up to MAX_ONE_PASS of them
@@ -146,6 +152,10 @@ export class Batcher {
       const batch = this.queue.splice(0, leading >= 2 ? Math.min(leading, MAX_ONE_PASS) : MAX_BATCH);
       if (this.queue.length > 0) setImmediate(() => void this.flush());
       if (batch.length === 0) return;
+      if (unreachable) {
+        for (const b of batch) b.reject(forOne(unreachable.e, whatOf(b), this.t.label));
+        return;
+      }
       this.changed();
       try {
         const ops = batch.map(fastOf);
