@@ -3,7 +3,8 @@
 // the lab: no-op dynamic resources (the engine floor), pulumi-lvs, and @pulumi/command
 // remote.Command running ipvsadm. It times up, a no-op up, preview, refresh and destroy, counts the
 // SSH connections the director accepted and the remote commands run there, checks the director's
-// IPVS table against the declaration after each step, and writes docs/benchmarks.{json,md,png}.
+// IPVS table against the declaration after each step, times the phases of a no-op up from the
+// CLI's traces, and writes docs/benchmarks.{json,md,png}.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -12,6 +13,7 @@ import { lab, labConnection, labPrivateKey, sh } from "../test/e2e/harness/lab";
 import { cacheDir, repoRoot } from "../test/e2e/harness/paths";
 import { savedRules } from "../test/e2e/harness/setup";
 import { TestStack } from "../test/e2e/harness/stack";
+import { commandOf, type Phases, phasesOf } from "./otel";
 
 const SERVICES = 10;
 const VIP = "10.77.0.1";
@@ -35,7 +37,8 @@ const PROGRAM: Partial<Record<Variant, string>> = {
   "lvs-inline": "lvs-inline",
   command: "command",
 };
-const STEPS = ["up", "noop-up", "preview", "refresh", "update-one", "destroy"] as const;
+/** `noop-up-traced`: a no-op up again, with the CLI's --otel-traces, for its phases (its time includes the tracing's). */
+const STEPS = ["up", "noop-up", "noop-up-traced", "preview", "refresh", "update-one", "destroy"] as const;
 type Step = (typeof STEPS)[number];
 /** --parallel of every CLI run (the CLI's default is 4 × the CPUs: 8 on a 2-core machine). */
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 32);
@@ -79,6 +82,10 @@ interface Row {
    * processes killed) and the benchmark's VIP cleaned by hand; `seconds` is the timeout.
    */
   stalled?: string;
+  /** Bytes the CLI's automatic log (PULUMI_HOME/logs) grew by during the step (absent in rows measured before it was). */
+  logBytes?: number;
+  /** noop-up-traced: the phases of the no-op up, from its --otel-traces (bench/otel.ts). */
+  phases?: Phases;
 }
 
 /** CPU seconds used so far by the lab's QEMU process (user + system), from /proc. */
@@ -91,6 +98,44 @@ function labCpuSeconds(): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   // utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Bytes of the files in a folder (0 when it does not exist). */
+function folderBytes(dir: string): number {
+  if (!fs.existsSync(dir)) return 0;
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((n, e) => n + fs.statSync(path.join(e.parentPath, e.name)).size, 0);
+}
+
+/**
+ * Runs `fn` with `--otel-traces` added to the CLI commands of `stack`, each command's trace in a
+ * file of its own in `dir` (emptied first), through the Automation API's hook for extra arguments
+ * (it has no option for the flag).
+ * @returns what `fn` returned, and the text of the trace of its `pulumi up`
+ */
+async function tracedUp<T>(stack: TestStack, dir: string, fn: () => Promise<T>): Promise<{ result: T; trace: string }> {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const ws = stack.stack.workspace;
+  const plain = ws.serializeArgsForOp;
+  let n = 0;
+  ws.serializeArgsForOp = async (name) => [
+    ...(await plain.call(ws, name)),
+    "--otel-traces",
+    `file://${path.join(dir, `${++n}.jsonl`)}`,
+  ];
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    ws.serializeArgsForOp = plain;
+  }
+  const traces = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
+  const trace = traces.find((t) => commandOf(t) === "pulumi up");
+  if (trace === undefined) throw new Error(`no trace of pulumi up in ${dir}`);
+  return { result, trace };
 }
 
 /** The declaration: real servers spread evenly over the services. */
@@ -247,6 +292,10 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
   // what one count starts itself (its SSH session and tools), measured by two counts in a row
   const c0 = await onDirector();
   const probe = pidsBetween(c0, await onDirector());
+  // the CLI's automatic log, which every step writes (the command variant's PULUMI_HOME is shared)
+  const logs = stack ? path.join(stack.stack.workspace.envVars.PULUMI_HOME ?? "", "logs") : undefined;
+  const traces = path.join(cacheDir, "bench", `traces-${variant}-${size}`);
+  let phases: Phases | undefined;
   const providerCount = () =>
     fs.existsSync(statsFile)
       ? fs
@@ -266,6 +315,7 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
       }
       const before = await onDirector();
       const provider0 = providerCount();
+      const log0 = logs ? folderBytes(logs) : 0;
       const cpu0 = labCpuSeconds();
       const t0 = process.hrtime.bigint();
       let changed = 0;
@@ -275,6 +325,11 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
         if (!stack) return 0;
         if (step === "up" || step === "noop-up" || step === "update-one")
           return changedOf((await stack.up({ parallel: PARALLEL })).summary);
+        if (step === "noop-up-traced") {
+          const { result, trace } = await tracedUp(stack, traces, () => stack.up({ parallel: PARALLEL }));
+          phases = phasesOf(trace);
+          return changedOf(result.summary);
+        }
         if (step === "preview") {
           const p = await stack.stack.preview({ parallel: PARALLEL });
           return Object.entries(p.changeSummary)
@@ -328,6 +383,8 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
         processes: pidsBetween(before, after) - probe,
         stalled,
       };
+      if (logs) row.logBytes = folderBytes(logs) - log0;
+      if (step === "noop-up-traced" && phases) row.phases = phases;
       rows.push(row);
       fs.appendFileSync(rowsFile, `${JSON.stringify(row)}\n`);
       console.log(
@@ -394,6 +451,29 @@ function report(rows: Row[], sizes: number[]): string {
   const lines: string[] = [];
   lines.push(out.join("\n"));
   lines.push("");
+  const traced = rows.filter((r) => r.phases);
+  if (traced.length > 0) {
+    lines.push(
+      "The no-op `up`, phase by phase (`noop-up-traced`: the same step again, with the CLI's `--otel-traces`; bench/otel.ts reads the spans):",
+      "",
+      "| real servers | variant | step (s) | `pulumi up` (s) | startup (s) | program (s) | Check/Diff, summed (s) | checkpoint (s) |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|",
+      ...traced.map((r) => {
+        const p = r.phases!;
+        const f = (x: number) => x.toFixed(2);
+        return `| ${r.size} | ${r.variant} | ${f(r.seconds)} | ${f(p.total)} | ${f(p.startup)} | ${f(p.program)} | ${f(p.checkDiff)} | ${f(p.checkpoint)} |`;
+      }),
+      "",
+      "step: the wall time of the step, through the Automation API (which also runs other CLI commands); `pulumi up`: the CLI's root span; startup: from the command's start to the program's (plugins, the state read); program: the program's run (`run-program`), the engine's steps for its resources included; Check/Diff: every provider Check and Diff, summed (they overlap); checkpoint: from the end of the engine's run (`pulumi-plan`) to the file backend's last write.",
+      "",
+    );
+  }
+  const logged = rows.filter((r) => r.logBytes !== undefined);
+  if (logged.length > 0)
+    lines.push(
+      `These figures include the CLI's automatic log: pulumi writes every command's log, at debug level, under PULUMI_HOME/logs (each stack here has a PULUMI_HOME of its own), and there is no switch to turn it off. The steps above wrote ${(logged.reduce((n, r) => n + r.logBytes!, 0) / 1e6).toFixed(1)} MB of it (per step: \`logBytes\` in docs/benchmarks.json).`,
+      "",
+    );
   if (process.env.BENCH_COMMAND_SKIPPED && !rows.some((r) => r.variant === "command"))
     lines.push(`- remote.Command: skipped, ${process.env.BENCH_COMMAND_SKIPPED}.`);
   for (const r of stalls) lines.push(`- ${r.variant}, ${r.size} real servers, ${r.step}: stalled, ${r.stalled}.`);
@@ -424,8 +504,14 @@ function report(rows: Row[], sizes: number[]): string {
     if (i) {
       const one = get(size, "lvs-inline", "update-one");
       const ir = get(size, "lvs-inline", "refresh");
+      const noop = get(size, "lvs-inline", "noop-up");
+      const pv = get(size, "lvs-inline", "preview");
+      const phases = get(size, "lvs-inline", "noop-up-traced")?.phases;
+      const cpu = (r: Row | undefined) => (r?.labCpu === undefined ? "–" : `${r.labCpu.toFixed(1)} s`);
       lines.push(
         `- ${size} inline real servers: up ${i.seconds.toFixed(1)} s${size === 10000 ? " (target ≤ 60 s)" : ""}, ${x ? ratio(i.seconds, x.seconds) : "–"} ipvsadm-restore (target ≤ 1.5×); ` +
+          `the director's emulated CPU for it ${cpu(i)} against ipvsadm -R's ${cpu(x)} (${i.labCpu !== undefined && x?.labCpu ? ratio(i.labCpu, x.labCpu) : "–"}; aim ≤ 1.3×); ` +
+          `no-op up ${noop?.seconds.toFixed(1) ?? "–"} s${phases ? ` (program ${phases.program.toFixed(1)} s, of which Check/Diff ${phases.checkDiff.toFixed(1)} s summed; checkpoint ${phases.checkpoint.toFixed(1)} s)` : ""} and preview ${pv?.seconds.toFixed(1) ?? "–"} s (target: seconds); ` +
           `update-one ${one?.seconds.toFixed(1) ?? "–"} s (target ≤ 5 s); refresh ${ir?.commands ?? "–"} round trip(s) to the director (target 1).`,
       );
     }

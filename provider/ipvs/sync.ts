@@ -101,6 +101,11 @@ export interface SyncOptions {
   exclusive: boolean;
   /** Whether another resource of the deployment declares a stray: it is then left alone and not reported. */
   declaredElsewhere: (rs: RealServerConfig) => boolean;
+  /**
+   * The service was made by this very step (its add took effect), so it has no real servers yet:
+   * every declared one is an add, and nothing need be read from the host first.
+   */
+  madeNow?: boolean;
 }
 
 /**
@@ -114,13 +119,14 @@ export async function syncRealServers(
   want: readonly RealServerConfig[],
   o: SyncOptions,
 ): Promise<string[]> {
-  // (one read shared by the services of the host that sync together; any change through the client drops it)
-  const snap = await ipvs.snapshot();
+  // (made just now: no read. Otherwise one read shared by the services of the host that sync
+  // together; any change through the client drops it)
+  const snap = o.madeNow ? undefined : await ipvs.snapshot();
   const plan = planRealServers(
     service,
     want,
-    findService(snap.table, service),
-    findService(snap.owned, service),
+    snap && findService(snap.table, service),
+    snap && findService(snap.owned, service),
     o.owner,
     o.before,
     o.mayTake,

@@ -103,6 +103,11 @@ export function hostPrefix(address: string): number {
   return maxPrefix(addressFamily(address));
 }
 
+/** The unspecified address of a family (`0.0.0.0`, `::`): no host has it. */
+export function unspecifiedAddress(family: Family): string {
+  return family === "ipv6" ? "::" : "0.0.0.0";
+}
+
 /** The persistence netmask of one client address: a dotted mask for IPv4, a prefix length for IPv6. */
 export function fullHostNetmask(family: Family): string {
   return family === "ipv6" ? String(MAX_PREFIX.ipv6) : "255.255.255.255";

@@ -69,9 +69,11 @@ const mayTakeOf =
 /**
  * Brings the inline real servers of `v` (service `key`) to the kernel (ipvs/sync.ts); the strays
  * that RealServers of this deployment declare are theirs. Returns the strays left.
+ * @param madeNow the service was made by this step: it has no real servers yet
  */
-function syncInline(v: IpvsadmProps, key: ServiceKey, olds?: IpvsadmProps): Promise<string[]> {
+function syncInline(v: IpvsadmProps, key: ServiceKey, olds?: IpvsadmProps, madeNow = false): Promise<string[]> {
   return syncRealServers(ipvsClientFor(v.connection), key, inlineConfigs(v), {
+    madeNow,
     owner: v.owner,
     before: inlineConfigs(olds).map(realServerKeyText),
     mayTake: mayTakeOf(v),
@@ -135,9 +137,12 @@ async function removeStrays(v: IpvsadmProps, key: ServiceKey, live: ServiceEntry
   );
 }
 
-/** Makes the service; one that exists already is taken over only when this resource may (adopt, or its own). */
-async function createService(ipvs: IpvsClient, v: IpvsadmProps, cfg: VirtualServiceConfig): Promise<void> {
-  await ensure(ipvs, serviceChange("add", cfg, v.owner), {
+/**
+ * Makes the service; one that exists already is taken over only when this resource may (adopt, or
+ * its own). Returns true when it made it (it then has no real servers yet), false when it took one over.
+ */
+function createService(ipvs: IpvsClient, v: IpvsadmProps, cfg: VirtualServiceConfig): Promise<boolean> {
+  return ensure(ipvs, serviceChange("add", cfg, v.owner), {
     beforeFallback: async () => {
       const recorded = findService((await ipvs.snapshot()).owned, cfg.key)?.owner;
       if (mayTakeOver(!!v.adopt, v.owner, recorded)) return;
@@ -231,8 +236,8 @@ export const ipvsadmVirtualService: EngineOps<IpvsadmProps> = {
       await takeOverService(ipvsClientFor(v.connection), cfg, v.owner, inline, declaredIn(v, cfg.key));
       return { ...v, strayRealServers: [] };
     }
-    await createService(ipvsClientFor(v.connection), v, cfg);
-    const strays = v.realServers !== undefined ? await syncInline(v, cfg.key) : [];
+    const made = await createService(ipvsClientFor(v.connection), v, cfg);
+    const strays = v.realServers !== undefined ? await syncInline(v, cfg.key, undefined, made) : [];
     return { ...v, strayRealServers: strays };
   },
 

@@ -40,6 +40,10 @@ export class SshTransport implements Transport {
     return this.mutations.run(fn);
   }
 
+  async ready(): Promise<void> {
+    await this.connect();
+  }
+
   async run(command: string, opts: RunOptions = {}): Promise<ExecResult> {
     const line = this.sudo ? `sudo -n -- sh -c ${shellQuote(command)}` : command;
     let reconnected = false;

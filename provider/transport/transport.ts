@@ -16,6 +16,11 @@ export interface Transport {
   run(command: string, opts?: RunOptions): Promise<ExecResult>;
   /** Runs `fn` while holding this host's mutation lock: mutations on one host are serialized. */
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Resolves once a command can start at once (SSH: the connection is open, opened if need be);
+   * rejects as {@link run} would when the host cannot be reached. Absent: always ready.
+   */
+  ready?(): Promise<void>;
   /** Counters, for tests and benchmarks. */
   readonly stats: TransportStats;
 }

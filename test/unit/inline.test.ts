@@ -66,6 +66,30 @@ describe("inline real servers of a VirtualService", () => {
     });
   });
 
+  it("create of a service it made reads nothing from the host; one it takes over is read first", async () => {
+    await virtualService.create!(await checked(vsNews({ "10.0.0.11": {}, "10.0.0.12": {} })));
+    assert.deepEqual(ipvs.calls, [
+      "add tcp/10.0.0.100:80",
+      "add tcp/10.0.0.100:80 10.0.0.11:80",
+      "add tcp/10.0.0.100:80 10.0.0.12:80",
+    ]);
+    // made by hand before: adopted, its real servers brought to the declaration (a stray deleted)
+    const key = { ...svcKey, port: 81 };
+    ipvs.byHand({ key, scheduler: "rr", schedulerFlags: [], onePacket: false }, [
+      rsCfg("10.0.0.11", 5),
+      rsCfg("10.0.0.99"),
+    ]);
+    ipvs.calls = [];
+    await virtualService.create!(
+      await checked(vsNews({ "10.0.0.11": {}, "10.0.0.12": {} }, { port: 81, adopt: true })),
+    );
+    assert.ok(ipvs.calls.includes("snapshot"), ipvs.calls.join(", "));
+    assert.deepEqual(ipvs.table.services[1]!.realServers.map((r) => `${r.config.address} ${r.config.weight}`).sort(), [
+      "10.0.0.11 1",
+      "10.0.0.12 1",
+    ]);
+  });
+
   it("update applies only the entries that changed (the service, unchanged, is left alone); a removed entry is deleted", async () => {
     const olds = (
       await virtualService.create!(await checked(vsNews({ "10.0.0.11": {}, "10.0.0.12": {}, "10.0.0.13": {} })))

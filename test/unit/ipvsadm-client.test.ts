@@ -10,16 +10,20 @@ import {
   batchScript,
   onePassFits as fits,
   ipvsOp,
+  onePassScript,
   parseBatch,
   parseOnePass,
+  parseTouched,
   type RecordedOp,
+  readScript,
   tookEffect,
+  touchedServices,
 } from "../../provider/ipvs/ipvsadm/batch";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
 import { replayLedger } from "../../provider/ipvs/ledger";
-import type { IpvsTable, VirtualServiceConfig } from "../../provider/ipvs/types";
+import type { VirtualServiceConfig } from "../../provider/ipvs/types";
 import { LocalTransport } from "../../provider/transport/local";
-import type { Transport } from "../../provider/transport/transport";
+import { type Transport, TransportError } from "../../provider/transport/transport";
 import { CannedTransport } from "./fakes/canned-transport";
 import { realServerFixture, serviceFixture } from "./fixtures";
 
@@ -85,10 +89,38 @@ function standInIpvsadm(dir: string, toolsPath: string): string {
 # its own tools are not the ones counted
 PATH='${toolsPath}'
 K="${dir}/kernel"; touch "$K"
+# (the words of an IPv4 fwmark service begin those of the IPv6 one: -f 8, -f 8 -6)
+own='index($0 " ", p) == 1 && substr($0 " ", length(p) + 1, 3) != "-6 "'
+has() { awk -v p="$1 " "$own { f = 1 } END { exit !f }" "$K"; }
+drop() { for x in "$1" "$2"; do awk -v p="$x " "!($own)" "$K" > "$K.t"; mv "$K.t" "$K"; done; }
+# ipvsadm -L -n <service>: its line, then its real servers' (the words of each rule after the key
+# stand for the listing's columns); a missing service stops ipvsadm (-R too), as the real one does
+list() {
+  echo "-L -n $*" >> "${dir}/reads"
+  has "-A $*" || { echo "No such service" >&2; exit 1; }
+  case "$1" in -t) h="TCP  $2";; -u) h="UDP  $2";; --sctp-service) h="SCTP $2";; *) h="FWM  $2\${3:+ IPv6}";; esac
+  echo "Prot LocalAddress:Port Scheduler Flags"
+  awk -v s="-A $* " -v r="-a $* -r " -v h="$h" '
+    function at(p) { return index($0 " ", p) == 1 && substr($0 " ", length(p) + 1, 3) != "-6 " }
+    at(s) { print h " " substr($0, length(s) + 1) }
+    at(r) { rs[n++] = "  -> " substr($0, length(r) + 1) " 0 0" }
+    END { for (i = 0; i < n; i++) print rs[i] }' "$K"
+}
 case "$1" in
-  -S) cat "$K"; exit 0;;
-  -L) case "$*" in *--timeout*) echo "Timeout (tcp tcpfin udp): 900 120 300";; *) echo "IP Virtual Server version 1.2.1 (size=4096)";; esac; exit 0;;
-  -R) while read -r l; do "$0" $l; done; exit 0;;
+  -S) echo "-S" >> "${dir}/reads"; cat "$K"; exit 0;;
+  -L) case "$*" in
+        *--timeout*) echo "Timeout (tcp tcpfin udp): 900 120 300";;
+        "-L -n --thresholds") echo "IP Virtual Server version 1.2.1 (size=4096)";;
+        *) shift 2; list "$@";;
+      esac; exit 0;;
+  -R) while read -r l; do "$0" $l || [ $? -ne 1 ] || exit 1; done; exit 0;;
+esac
+if [ "$4" = -6 ]; then w="$2 $3 -6"; r="$6"; else w="$2 $3"; r="$5"; fi
+svc="-A $w"; rs="-a $w -r $r"
+# a probe (the delete of a real server that no service can have) reads: it is not logged with the changes
+case "$1 $r" in "-d 0.0.0.0:0"|"-d [::]:0")
+  echo "-d $w" >> "${dir}/reads"
+  if has "$svc"; then echo "No such destination" >&2; else echo "Service not defined" >&2; fi; exit 255;;
 esac
 echo "$*" >> "${dir}/calls"
 # "cut": the round trip is cut short right after the kernel changed (the shell dies)
@@ -96,21 +128,17 @@ if [ -e "${dir}/cut" ]; then kill -9 $PPID; fi
 if [ -e "${dir}/fail" ]; then cat "${dir}/fail" >&2; exit 255; fi
 # one address that always exists already
 case "$*" in *10.0.0.66*) echo "Destination already exists" >&2; exit 255;; esac
-# (the words of an IPv4 fwmark service begin those of the IPv6 one: -f 8, -f 8 -6)
-own='index($0 " ", p) == 1 && substr($0 " ", length(p) + 1, 3) != "-6 "'
-has() { awk -v p="$1 " "$own { f = 1 } END { exit !f }" "$K"; }
-drop() { for x in "$1" "$2"; do awk -v p="$x " "!($own)" "$K" > "$K.t"; mv "$K.t" "$K"; done; }
 line=$(echo "$*" | sed -e 's/^-E/-A/' -e 's/^-e/-a/' -e 's/ -x [0-9]* -y [0-9]*//')
-if [ "$4" = -6 ]; then w="$2 $3 -6"; r="$6"; else w="$2 $3"; r="$5"; fi
-svc="-A $w"; rs="-a $w -r $r"
 case "$1" in
   -A) has "$svc" && { echo "Service already exists" >&2; exit 255; }; echo "$line" >> "$K";;
   -E) has "$svc" || { echo "No such service" >&2; exit 255; }; drop "$svc" "$svc"; echo "$line" >> "$K";;
   -D) has "$svc" || { echo "No such service" >&2; exit 255; }; drop "$svc" "-a $w -r";;
   -a) has "$svc" || { echo "Service not defined" >&2; exit 255; }
       has "$rs" && { echo "Destination already exists" >&2; exit 255; }; echo "$line" >> "$K";;
-  -e) has "$rs" || { echo "No such destination" >&2; exit 255; }; drop "$rs" "$rs"; echo "$line" >> "$K";;
-  -d) has "$rs" || { echo "No such destination" >&2; exit 255; }; drop "$rs" "$rs";;
+  -e) has "$svc" || { echo "Service not defined" >&2; exit 255; }
+      has "$rs" || { echo "No such destination" >&2; exit 255; }; drop "$rs" "$rs"; echo "$line" >> "$K";;
+  -d) has "$svc" || { echo "Service not defined" >&2; exit 255; }
+      has "$rs" || { echo "No such destination" >&2; exit 255; }; drop "$rs" "$rs";;
 esac
 `;
 }
@@ -136,7 +164,7 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
       });
     }
     process.env.PATH = `${dir}:${savedPath}`;
-    client = new IpvsadmClient(new LocalTransport(), ledger);
+    client = new IpvsadmClient(new LocalTransport(), ledger, { gatherMs: 0 });
   });
   afterEach(() => {
     process.env.PATH = savedPath;
@@ -182,20 +210,32 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     ]);
   });
 
-  /** A client whose round trips are counted. */
-  function counted(): { client: IpvsadmClient; trips: () => number } {
+  /**
+   * A client whose round trips are counted (only mutations requested at once share one, unless
+   * `gatherMs`); its transport is ready after `connectMs` (a connection being opened), or fails so.
+   */
+  function counted(
+    gatherMs = 0,
+    connect?: { ms: number; error?: Error },
+  ): { client: IpvsadmClient; trips: () => number } {
     const local = new LocalTransport();
     let trips = 0;
+    const opened =
+      connect &&
+      new Promise<void>((ok, fail) => setTimeout(() => (connect.error ? fail(connect.error) : ok()), connect.ms));
+    opened?.catch(() => undefined);
     const counting: Transport = {
       label: local.label,
       stats: local.stats,
       exclusive: (fn) => local.exclusive(fn),
-      run: (c, o) => {
+      run: async (c, o) => {
+        await opened;
         trips++;
         return local.run(c, o);
       },
+      ...(opened ? { ready: () => opened } : {}),
     };
-    return { client: new IpvsadmClient(counting, ledger), trips: () => trips };
+    return { client: new IpvsadmClient(counting, ledger, { gatherMs }), trips: () => trips };
   }
   const kernel = () => fs.readFileSync(path.join(dir, "kernel"), "utf8").trim().split("\n").sort();
 
@@ -241,6 +281,35 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
         "-a -t 10.0.0.100:80 -r 10.0.0.15:80 -g -w 1 -x 0 -y 0",
       ].sort(),
     );
+  });
+
+  it("mutations requested a few milliseconds apart share one round trip", async () => {
+    const { client: gathering, trips } = counted(25);
+    const services = [80, 81, 82, 83].map((port) => ({ ...svc, key: { ...svc.key, port } }));
+    // as the engine sends the creates of one wave: the first alone, the others a little later
+    const first = gathering.apply(serviceChange("add", services[0]!));
+    await new Promise((r) => setTimeout(r, 10));
+    await Promise.all([first, ...services.slice(1).map((s) => gathering.apply(serviceChange("add", s)))]);
+    assert.equal(trips(), 1);
+    assert.equal(kernel().length, 4);
+  });
+
+  it("mutations requested while the connection opens join the first round trip; if it cannot open, each fails with why", async () => {
+    const { client: connecting, trips } = counted(0, { ms: 150 });
+    const services = [80, 81, 82].map((port) => ({ ...svc, key: { ...svc.key, port } }));
+    const first = connecting.apply(serviceChange("add", services[0]!));
+    await new Promise((r) => setTimeout(r, 50));
+    await Promise.all([first, ...services.slice(1).map((s) => connecting.apply(serviceChange("add", s)))]);
+    assert.equal(trips(), 1);
+    assert.equal(kernel().length, 3);
+    const down = new TransportError("unreachable", "root@director:22", "could not connect to root@director:22");
+    const { client: unreachable, trips: none } = counted(0, { ms: 10, error: down });
+    const results = await Promise.allSettled(services.map((s) => unreachable.apply(serviceChange("delete", s.key))));
+    assert.deepEqual(
+      results.map((r) => (r.status === "rejected" ? (r.reason as Error).message : r.status)),
+      services.map(() => down.message),
+    );
+    assert.equal(none(), 0);
   });
 
   it("records a change with the shell's builtins: a batch starts no process but the lock's and ipvsadm, until compaction is due", async () => {
@@ -312,6 +381,52 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
         "-a -t 10.0.0.100:80 -r 10.0.0.20:80 -g -w 1 -x 0 -y 0 #owner=p%2Fs%2Fkept",
       ],
       "the refused ones left the ledger as it was: .20 still belongs to its owner",
+    );
+  });
+
+  it("a batch reads only the services it touches, not the whole table", async () => {
+    const { client: batched } = counted();
+    const services = [80, 81, 82, 83, 84].map((port) => ({ ...svc, key: { ...svc.key, port } }));
+    for (const s of services) await batched.apply(serviceChange("add", s));
+    for (const s of services) await batched.apply(realServerChange("add", s.key, rs("10.0.0.11")));
+    fs.rmSync(path.join(dir, "reads"), { force: true });
+    // two real servers of one of the five services, and a service removed
+    await Promise.all([
+      batched.apply(realServerChange("add", services[2]!.key, rs("10.0.0.12"))),
+      batched.apply(realServerChange("edit", services[2]!.key, rs("10.0.0.11", 4))),
+      batched.apply(serviceChange("delete", services[4]!.key)),
+    ]);
+    assert.deepEqual(fs.readFileSync(path.join(dir, "reads"), "utf8").trim().split("\n"), [
+      "-d -t 10.0.0.100:84",
+      "-L -n -t 10.0.0.100:82",
+    ]);
+    assert.equal(kernel().length, 4 + 4 + 1, "four services left, each with its real server, and the one added");
+  });
+
+  it("in a batch of service adds, one that existed already is told from those it made", async () => {
+    const { client: batched, trips } = counted();
+    const [a, b, c] = [80, 81, 82].map((port) => ({ ...svc, key: { ...svc.key, port } }));
+    // b made by hand, with a real server, before the batch
+    fs.writeFileSync(
+      path.join(dir, "kernel"),
+      "-A -t 10.0.0.100:81 -s wlc\n-a -t 10.0.0.100:81 -r 10.0.0.9:80 -g -w 1\n",
+    );
+    const results = await Promise.allSettled(
+      [a!, b!, c!].map((s) => batched.apply(serviceChange("add", s, `p/s/${s.key.port}`))),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "rejected", "fulfilled"],
+    );
+    const refusal = (results[1] as PromiseRejectedResult).reason as Error;
+    assert.ok(refusal instanceof IpvsAlreadyExistsError, String(refusal));
+    assert.match(refusal.message, /ipvsadm -A -t 10\.0\.0\.100:81 -s rr/, "with its own command");
+    // the pass; the services read again; the refused one on its own
+    assert.equal(trips(), 3);
+    assert.deepEqual(
+      lines(),
+      ["-A -t 10.0.0.100:80 -s rr #owner=p%2Fs%2F80", "-A -t 10.0.0.100:82 -s rr #owner=p%2Fs%2F82"],
+      "the ledger claims the two it made, not the one made by hand",
     );
   });
 
@@ -426,52 +541,119 @@ describe("one-pass batches", () => {
       "a word ipvsadm -R would split",
     );
   });
-  it("tells which mutations took effect from the tables before and after", () => {
-    const table = (weights: Record<string, number>): IpvsTable => ({
-      services: [
-        {
-          config: svc,
-          realServers: Object.entries(weights).map(([address, weight]) => ({ config: { ...rs(address, weight) } })),
-        },
-      ],
-    });
-    const before = table({ "10.0.0.11": 1, "10.0.0.12": 1, "10.0.0.13": 1 });
-    const after = table({ "10.0.0.11": 5, "10.0.0.12": 1, "10.0.0.14": 1, "10.0.0.15": 1 });
-    assert.deepEqual(
-      tookEffect(
-        [
-          op("edit", "10.0.0.11"), // weight changed: took effect
-          op("edit", "10.0.0.12"), // unchanged: unsure, runs again
-          op("delete", "10.0.0.13"), // gone: took effect
-          op("add", "10.0.0.14"), // new: took effect
-          op("add", "10.0.0.12"), // was there before: refused
-          op("delete", "10.0.0.16"), // was never there
-        ],
-        before,
-        after,
-      ),
-      [true, false, true, true, false, false],
+  it("tells which mutations took effect from the services they touch, read before and after", () => {
+    const other = { protocol: "tcp" as const, address: "10.0.0.101", port: 80 };
+    const third = { protocol: "tcp" as const, address: "10.0.0.102", port: 80 };
+    const ops = [
+      op("edit", "10.0.0.11"), // weight changed: took effect
+      op("edit", "10.0.0.12"), // unchanged: unsure, runs again
+      op("delete", "10.0.0.13"), // gone: took effect
+      op("add", "10.0.0.14"), // new: took effect
+      op("add", "10.0.0.12"), // was there before: refused
+      op("delete", "10.0.0.16"), // was never there
+      op("add", undefined, other), // the probe found it missing before: took effect
+      op("add", undefined, third), // the probe found it there before: refused
+    ];
+    const touched = touchedServices(ops.map((c) => ipvsOp(c)));
+    assert.deepEqual(touched.probed, [other, third]);
+    assert.deepEqual(touched.listed, [key]);
+    // what ipvsadm -L -n -t 10.0.0.100:80 lists, and what the probes answer
+    const listing = (weights: Record<string, number>) =>
+      [
+        "Prot LocalAddress:Port Scheduler Flags",
+        "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+        "TCP  10.0.0.100:80 rr",
+        ...Object.entries(weights).map(([a, w]) => `  -> ${a}:80              Route   ${w}      3          7`),
+        "Timeout (tcp tcpfin udp): 900 120 300",
+      ].join("\n");
+    const stderr = (...answers: string[]) => ["#pulumi-lvs:fast errors", ...answers, ""].join("\n");
+    const before = parseTouched(
+      touched,
+      listing({ "10.0.0.11": 1, "10.0.0.12": 1, "10.0.0.13": 1 }),
+      stderr("Service not defined", "No such destination", "Destination already exists"),
     );
+    assert.deepEqual(before.complaints, ["Destination already exists"]);
+    const after = parseTouched(
+      touched,
+      listing({ "10.0.0.11": 5, "10.0.0.12": 1, "10.0.0.14": 1, "10.0.0.15": 1 }),
+      stderr("No such destination", "No such destination"),
+    );
+    assert.deepEqual(tookEffect(ops, before, after), [
+      "applied",
+      "refused",
+      "applied",
+      "applied",
+      "refused",
+      "refused",
+      "applied",
+      "refused",
+    ]);
+    // a probe that answered neither way: whether its service was there is unknown
+    const unsure = parseTouched(touched, listing({}), stderr("Memory allocation problem", "No such destination"));
+    assert.deepEqual(tookEffect(ops, unsure, after).slice(6), ["unknown", "refused"]);
   });
-  it("reads the script's output: the table before, whether ipvsadm -R got to its commands, its complaints", () => {
+  it("reads the script's output: the services before, whether ipvsadm -R got to its rules, its complaints", () => {
+    const touched = touchedServices([ipvsOp(op("add", "10.0.0.11")), ipvsOp(op("add", "10.0.0.12"))]);
     const stdout = [
       "#pulumi-lvs:fast recorded",
-      "-A -t 10.0.0.100:80 -s rr",
+      "Prot LocalAddress:Port Scheduler Flags",
+      "TCP  10.0.0.100:80 rr",
       "Timeout (tcp tcpfin udp): 900 120 300",
       "#pulumi-lvs:fast rc 0",
     ].join("\n");
-    const out = parseOnePass(stdout, "Destination already exists\n");
+    const out = parseOnePass(touched, stdout, "#pulumi-lvs:fast errors\nDestination already exists\n");
     assert.equal(out.recorded, true);
-    assert.equal(out.reached, true);
+    assert.equal(out.before.reached, true);
     assert.equal(out.clean, false, "ipvsadm -R exits 0 even when a line fails: its complaint counts");
-    assert.equal(out.before.services.length, 1);
-    assert.equal(parseOnePass(stdout, "").clean, true);
-    const notFound = parseOnePass("#pulumi-lvs:fast recorded\n#pulumi-lvs:fast rc 127", "sh: ipvsadm: not found");
-    assert.deepEqual([notFound.recorded, notFound.reached, notFound.clean], [true, false, false]);
-    // -S failed: ipvsadm stopped before the timeouts' line and before any rule
-    const saveFailed = parseOnePass("#pulumi-lvs:fast recorded\n#pulumi-lvs:fast rc 2", "Memory allocation problem");
-    assert.deepEqual([saveFailed.reached, saveFailed.clean], [false, false]);
-    assert.equal(parseOnePass("", "sh: can't create /var/lib/pulumi-lvs/ipvs.rules").recorded, false);
+    assert.deepEqual([...out.before.seen.keys()], ["tcp/10.0.0.100:80"]);
+    assert.equal(parseOnePass(touched, stdout, "#pulumi-lvs:fast errors\n").clean, true);
+    assert.equal(
+      parseOnePass(touched, stdout, "sudo: unable to resolve host director\n#pulumi-lvs:fast errors\n").clean,
+      true,
+      "what the shell said before ipvsadm ran is not ipvsadm's complaint",
+    );
+    const notFound = parseOnePass(
+      touched,
+      "#pulumi-lvs:fast recorded\n#pulumi-lvs:fast rc 127",
+      "#pulumi-lvs:fast errors\nsh: ipvsadm: not found",
+    );
+    assert.deepEqual([notFound.recorded, notFound.before.reached, notFound.clean], [true, false, false]);
+    // a listed service is missing: ipvsadm stopped at its listing, before the timeouts' line and any rule
+    const missing = parseOnePass(
+      touched,
+      "#pulumi-lvs:fast recorded\n#pulumi-lvs:fast rc 1",
+      "#pulumi-lvs:fast errors\nNo such service",
+    );
+    assert.deepEqual([missing.before.reached, missing.clean], [false, false]);
+    assert.equal(parseOnePass(touched, "", "sh: can't create /var/lib/pulumi-lvs/ipvs.rules").recorded, false);
+  });
+  it("reads and saves only the services its mutations touch: it probes those it changes, lists those whose real servers it changes", () => {
+    const others = [101, 102, 103].map((n) => ({ protocol: "tcp" as const, address: `10.0.0.${n}`, port: 80 }));
+    const script = onePassScript("/l", [
+      ipvsOp(op("add", "10.0.0.11")) as RecordedOp,
+      ipvsOp(op("delete", "10.0.0.12")) as RecordedOp,
+      ipvsOp(op("add", undefined, others[0])) as RecordedOp,
+      ipvsOp(op("delete", undefined, others[1])) as RecordedOp,
+    ]);
+    const input = script.slice(script.indexOf("<<'PULUMI_LVS_RULES'\n") + 21, script.lastIndexOf("\nPULUMI_LVS_RULES"));
+    assert.deepEqual(input.split("\n"), [
+      "-d -t 10.0.0.101:80 -r 0.0.0.0:0",
+      "-d -t 10.0.0.102:80 -r 0.0.0.0:0",
+      "-L -n -t 10.0.0.100:80",
+      "-L -n --timeout",
+      "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1 -x 0 -y 0",
+      "-d -t 10.0.0.100:80 -r 10.0.0.12:80",
+      "-A -t 10.0.0.101:80 -s rr",
+      "-D -t 10.0.0.102:80",
+    ]);
+    assert.deepEqual(
+      readScript(touchedServices([ipvsOp(op("add", undefined, others[2]))]))
+        .split("\n")
+        .slice(2, -1),
+      ["-d -t 10.0.0.103:80 -r 0.0.0.0:0", "-L -n --timeout"],
+    );
+    const v6 = touchedServices([ipvsOp(serviceChange("delete", { fwmark: 8, family: "ipv6" }))]);
+    assert.match(readScript(v6), /^-d -f 8 -6 -r \[::\]:0$/m);
   });
 });
 

@@ -3,10 +3,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { parseTouched } from "../../provider/ipvs/ipvsadm/batch";
+import { TIMEOUTS_LINE_START } from "../../provider/ipvs/ipvsadm/command";
+import { objectText, parseListing } from "../../provider/ipvs/ipvsadm/listing";
 import { mergeThresholds, parseThresholds } from "../../provider/ipvs/ipvsadm/thresholds";
 import { parseRules } from "../../provider/ipvs/rules/parse";
-import { addRealServerArgs, addServiceArgs } from "../../provider/ipvs/rules/words";
-import type { IpvsTable } from "../../provider/ipvs/types";
+import { addRealServerArgs, addServiceArgs, probeServiceArgs } from "../../provider/ipvs/rules/words";
+import type { IpvsTable, ServiceKey } from "../../provider/ipvs/types";
 import { realServer, serviceConfig } from "./arbitraries";
 
 // Golden files captured from the real ipvsadm 1.31 in the lab (fixtures/ipvsadm/capture.sh).
@@ -149,5 +152,69 @@ describe("build then parse is the identity (property)", () => {
       ])
       .join("\n");
     assert.deepEqual(parseRules(rebuilt), t);
+  });
+});
+
+describe("ipvsadm -L -n, of the whole table and of one service (captured)", () => {
+  /** Every object of a table, as the batch names the objects it changes. */
+  const objects = (t: IpvsTable) =>
+    t.services.flatMap((s) => [
+      objectText(s.config.key),
+      ...s.realServers.map((r) => objectText(s.config.key, r.config)),
+    ]);
+
+  it("names every service and real server that ipvsadm -S -n saves, the same way", () => {
+    for (const f of ["list.txt", "tun-info.txt"])
+      assert.deepEqual([...parseListing(read(f)).keys()].sort(), objects(table()).sort(), f);
+  });
+
+  it("keeps what ipvsadm lists of each object but its connection counters", () => {
+    const one = parseListing(read("list-one.txt"));
+    assert.equal(one.get("tcp/192.0.2.1:80"), "rr");
+    assert.equal(one.get("tcp/192.0.2.1:80 192.0.2.12:8080"), "Masq 3");
+    assert.equal(one.get("fwmark/8/ipv6"), "fo persistent 360");
+    assert.equal(one.get("fwmark/8/ipv6 [2001:db8::41]:0"), "Route 1");
+    assert.equal(one.size, 8 + 3);
+    const all = parseListing(read("list.txt"));
+    assert.equal(all.get("tcp/192.0.2.3:443"), "sh (sh-fallback,sh-port) persistent 600 mask 255.255.255.0");
+    assert.equal(all.get("udp/192.0.2.4:5060"), "mh (mh-port) persistent 30 pe sip");
+    assert.equal(parseListing(read("tun-info.txt")).get("tcp/192.0.2.1:80 198.51.100.14:80"), "Tunnel gue:6080:-c 2");
+    assert.throws(() => parseListing("  -> 192.0.2.11:80 Route 1 0 0"), /real server before any service/);
+  });
+});
+
+describe("a batch's probes and reads (captured from ipvsadm -R)", () => {
+  const probes = read("probes.txt");
+  const probed: ServiceKey[] = [
+    { protocol: "tcp", address: "192.0.2.1", port: 80 },
+    { protocol: "tcp", address: "192.0.2.99", port: 80 },
+    { fwmark: 8, family: "ipv6" },
+    { fwmark: 9, family: "ipv6" },
+  ];
+
+  it("sends the probes that were captured, and reads their answers: which services exist", () => {
+    assert.deepEqual(
+      [...probes.matchAll(/^### \$ ipvsadm (-d .*)$/gm)].map((m) => m[1]),
+      probed.map((k) => probeServiceArgs(k).join(" ")),
+    );
+    const answers = probes
+      .split("### restore-list-missing")[0]!
+      .split("\n")
+      .filter((l) => l && !l.startsWith("###"));
+    const read = parseTouched(
+      { probed, listed: [] },
+      `${TIMEOUTS_LINE_START} 900 120 300\n`,
+      ["#pulumi-lvs:fast errors", ...answers].join("\n"),
+    );
+    assert.deepEqual([...read.seen.keys()], ["tcp/192.0.2.1:80", "fwmark/8/ipv6"]);
+    assert.deepEqual([read.unknown.size, read.complaints], [0, []]);
+  });
+
+  it("tells that ipvsadm -R stopped at the listing of a missing service, before its rules", () => {
+    const [, stopped] = probes.split("### restore-list-missing\n");
+    const output = stopped!.split("\n### exit")[0]!;
+    assert.match(output, /No such service/);
+    const read = parseTouched({ probed: [], listed: [probed[1]!] }, "", `#pulumi-lvs:fast errors\n${output}`);
+    assert.equal(read.reached, false);
   });
 });

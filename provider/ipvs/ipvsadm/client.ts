@@ -45,10 +45,15 @@ export class IpvsadmClient implements IpvsClient {
   /** The journal read last had grown well past the rules it holds: the next round trip compacts it. */
   private compact = false;
 
-  /** @param ledger where the host keeps the ledger (tests point it elsewhere) */
+  /**
+   * @param ledger where the host keeps the ledger (tests point it elsewhere)
+   * @param opts.gatherMs how long a mutation waits for others to share its round trip (default
+   *   25 ms; 0: only those requested at once)
+   */
   constructor(
     private readonly t: Transport,
     private readonly ledger = LEDGER,
+    opts: { gatherMs?: number } = {},
   ) {
     this.batcher = new Batcher(
       t,
@@ -57,6 +62,7 @@ export class IpvsadmClient implements IpvsClient {
       },
       () => this.prologue(),
       ledger,
+      opts.gatherMs,
     );
   }
 

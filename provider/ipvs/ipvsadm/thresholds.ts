@@ -3,7 +3,8 @@
  * rule form, rules/parse.ts) does not show.
  */
 import { ParseError, splitHostPort } from "../rules/parse";
-import { type IpvsTable, type Protocol, type ServiceKey, serviceKeyText } from "../types";
+import { type IpvsTable, type ServiceKey, serviceKeyText } from "../types";
+import { isListingFiller, listedService } from "./listing";
 
 /** Thresholds and connection counts of one real server, from `ipvsadm -L -n --thresholds`. */
 export interface ThresholdRow {
@@ -22,13 +23,7 @@ export function parseThresholds(text: string): ThresholdRow[] {
   let service: ServiceKey | undefined;
   for (const raw of text.split("\n")) {
     const line = raw.trim();
-    if (
-      line === "" ||
-      line.startsWith("IP Virtual Server") ||
-      line.startsWith("Prot ") ||
-      line.startsWith("-> RemoteAddress")
-    )
-      continue;
+    if (isListingFiller(line)) continue;
     const words = line.split(/\s+/);
     if (words[0] === "->") {
       if (!service) throw new ParseError("real server before any service", line);
@@ -46,16 +41,7 @@ export function parseThresholds(text: string): ThresholdRow[] {
       });
       continue;
     }
-    const proto = words[0]!.toUpperCase();
-    if (proto === "FWM") {
-      const ipv6 = words.includes("IPv6");
-      service = { fwmark: Number(words[1]), family: ipv6 ? "ipv6" : "ipv4" };
-    } else if (proto === "TCP" || proto === "UDP" || proto === "SCTP") {
-      const hp = splitHostPort(words[1]!, line);
-      service = { protocol: proto.toLowerCase() as Protocol, address: hp.address, port: hp.port };
-    } else {
-      throw new ParseError(`unexpected line`, line);
-    }
+    service = listedService(words, line).key;
   }
   return rows;
 }

@@ -2,7 +2,7 @@
  * Builds ipvsadm(8) command lines. Pure functions: the same configuration always gives the same
  * words, in the order `ipvsadm -S` prints them, so that a built rule and a saved rule compare equal.
  */
-import { formatHostPort, fullHostNetmask } from "../../net/address";
+import { formatHostPort, fullHostNetmask, unspecifiedAddress } from "../../net/address";
 import type { Change } from "../change";
 import {
   type ForwardingMethod,
@@ -76,6 +76,20 @@ export function editRealServerArgs(service: ServiceKey, r: RealServerConfig): st
 
 export function deleteRealServerArgs(service: ServiceKey, r: RealServerKey): string[] {
   return ["-d", ...serviceArgs(service), "-r", realServerAddress(r)];
+}
+
+/**
+ * Words that tell whether a service exists and change nothing: the delete of a real server that no
+ * service can have (the unspecified address, which the kernel refuses as a real server). ipvsadm
+ * answers "Service not defined" when the service is missing, "No such destination" when it is there.
+ */
+export function probeServiceArgs(k: ServiceKey): string[] {
+  return ["-d", ...serviceArgs(k), "-r", formatHostPort(unspecifiedAddress(familyOfKey(k)), 0)];
+}
+
+/** Words that list one service and its real servers (`ipvsadm -L -n -t …`; a missing service stops ipvsadm -R). */
+export function listServiceArgs(k: ServiceKey): string[] {
+  return ["-L", "-n", ...serviceArgs(k)];
 }
 
 /** A change's words by kind (add, edit), for a service and for a real server. */

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const client: IpvsClient =
     kind === "netlink"
       ? new NetlinkIpvsClient({ ledger, open: async () => kernel, loadModule: async () => undefined })
-      : new IpvsadmClient(new LocalTransport(), ledger);
+      : new IpvsadmClient(new LocalTransport(), ledger, { gatherMs: 0 });
   const owner = `p/s/writer ${n}`;
   const svc: VirtualServiceConfig = {
     key: { protocol: "tcp", address: `10.1.${n}.100`, port: 80 },

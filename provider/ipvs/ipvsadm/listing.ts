@@ -1,0 +1,71 @@
+/**
+ * Reads `ipvsadm -L -n` (the listing: a line per service, `  -> ` a line per real server), of the
+ * whole table or of one service (`ipvsadm -L -n -t 10.0.0.1:80`), with or without `--thresholds`
+ * or `--tun-info`. Pure functions, tested against output captured from the real tool
+ * (test/unit/fixtures/ipvsadm/).
+ */
+import { ParseError, splitHostPort } from "../rules/parse";
+import { type Protocol, type RealServerKey, realServerKeyText, type ServiceKey, serviceKeyText } from "../types";
+
+/** The listing's name of each protocol (`TCP  10.0.0.1:80 rr`); fwmark services are `FWM  7 [IPv6] …`. */
+const LISTED_PROTOCOLS: Record<string, Protocol> = { TCP: "tcp", UDP: "udp", SCTP: "sctp" };
+
+/** Whether a line is one of the listing's headings (the version, the column names). */
+function isHeading(line: string): boolean {
+  return line.startsWith("IP Virtual Server") || line.startsWith("Prot ") || line.startsWith("-> RemoteAddress");
+}
+
+/**
+ * A service's line of the listing (`TCP  10.0.0.1:80 rr persistent 300`, `FWM  8 IPv6 fo`): its
+ * key, and the words after the key (the scheduler and flags, or with `--thresholds` nothing).
+ * @param words the line's words
+ * @param line the line, for messages
+ */
+export function listedService(words: readonly string[], line: string): { key: ServiceKey; rest: string[] } {
+  const [name, id] = words;
+  if (name === "FWM") {
+    const ipv6 = words[2] === "IPv6";
+    return { key: { fwmark: Number(id), family: ipv6 ? "ipv6" : "ipv4" }, rest: words.slice(ipv6 ? 3 : 2) };
+  }
+  const protocol = LISTED_PROTOCOLS[name ?? ""];
+  if (!protocol) throw new ParseError("unexpected line", line);
+  const hp = splitHostPort(id ?? "", line);
+  return { key: { protocol, address: hp.address, port: hp.port }, rest: words.slice(2) };
+}
+
+/** The text that names an object, a service or a real server of it: `tcp/10.0.0.1:80`, `tcp/10.0.0.1:80 10.0.0.11:80`. */
+export function objectText(service: ServiceKey, rs?: RealServerKey): string {
+  return rs ? `${serviceKeyText(service)} ${realServerKeyText(rs)}` : serviceKeyText(service);
+}
+
+/**
+ * The objects a listing shows, each with its state as listed, the connection counters left out:
+ * a service's scheduler and flags (`rr persistent 300`), a real server's forwarding method (with
+ * `--tun-info`, its tunnel) and weight (`Masq 1`). Keys are {@link objectText}.
+ */
+export function parseListing(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let service: ServiceKey | undefined;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || isHeading(line)) continue;
+    const words = line.split(/\s+/);
+    if (words[0] === "->") {
+      if (!service) throw new ParseError("real server before any service", line);
+      // the last two columns are the connection counters
+      if (words.length < 4) throw new ParseError("too few columns", line);
+      const hp = splitHostPort(words[1]!, line);
+      out.set(objectText(service, hp), words.slice(2, -2).join(" "));
+      continue;
+    }
+    const listed = listedService(words, line);
+    service = listed.key;
+    out.set(objectText(service), listed.rest.join(" "));
+  }
+  return out;
+}
+
+/** Whether a listing line is a heading or blank (readers of one column set skip them). */
+export function isListingFiller(line: string): boolean {
+  return line === "" || isHeading(line);
+}
