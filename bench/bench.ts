@@ -13,6 +13,7 @@ import { lab, labConnection, labPrivateKey, sh } from "../test/e2e/harness/lab";
 import { cacheDir, repoRoot } from "../test/e2e/harness/paths";
 import { savedRules } from "../test/e2e/harness/setup";
 import { TestStack } from "../test/e2e/harness/stack";
+import { type ImportTiming, importSteps } from "./import";
 import { commandOf, type Phases, phasesOf } from "./otel";
 
 const SERVICES = 10;
@@ -39,7 +40,8 @@ const PROGRAM: Partial<Record<Variant, string>> = {
 };
 /** `noop-up-traced`: a no-op up again, with the CLI's --otel-traces, for its phases (its time includes the tracing's). */
 const STEPS = ["up", "noop-up", "noop-up-traced", "preview", "refresh", "update-one", "destroy"] as const;
-type Step = (typeof STEPS)[number];
+/** The steps of each variant, and the import row's (bench/import.ts: after ipvsadm-restore's up). */
+type Step = (typeof STEPS)[number] | ImportTiming["step"];
 /** --parallel of every CLI run (the CLI's default is 4 × the CPUs: 8 on a 2-core machine). */
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 32);
 /** A step that takes longer is stopped and recorded as stalled (seconds). */
@@ -399,6 +401,30 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
       }
       if (!variant.startsWith("floor"))
         await checkTable(step === "destroy" ? [] : want, `${variant} ${size} after ${step}`);
+      if (variant === "ipvsadm-restore" && step === "up") {
+        // the table ipvsadm -R made, as a site's hand-made director: imported, then taken over
+        const cpu = labCpuSeconds();
+        for (const t of await importSteps(size, env)) {
+          const r: Row = {
+            size,
+            variant,
+            step: t.step,
+            seconds: t.seconds,
+            connections: 0,
+            commands: null,
+            changed: t.changed,
+          };
+          rows.push(r);
+          fs.appendFileSync(rowsFile, `${JSON.stringify(r)}\n`);
+          console.log(
+            `  ${variant.padEnd(15)} ${String(size).padStart(5)} ${t.step.padEnd(10)} ${t.seconds.toFixed(1).padStart(7)} s  declared/taken over ${t.changed}`,
+          );
+        }
+        console.log(
+          `  (import and its first up: lab CPU ${(labCpuSeconds() - cpu).toFixed(1)} s; ipvsadm -S -n unchanged)`,
+        );
+        await checkTable(want, `${variant} ${size} after the import's first up`);
+      }
       const mustChange = step === "update-one" ? 1 : 0;
       if (stack && step !== "up" && step !== "destroy" && changed !== mustChange) {
         throw new Error(`${variant} ${size}: ${step} changed ${changed} resources; it must change ${mustChange}`);
@@ -511,10 +537,18 @@ function report(rows: Row[], sizes: number[]): string {
       lines.push(
         `- ${size} inline real servers: up ${i.seconds.toFixed(1)} s${size === 10000 ? " (target ≤ 60 s)" : ""}, ${x ? ratio(i.seconds, x.seconds) : "–"} ipvsadm-restore (target ≤ 1.5×); ` +
           `the director's emulated CPU for it ${cpu(i)} against ipvsadm -R's ${cpu(x)} (${i.labCpu !== undefined && x?.labCpu ? ratio(i.labCpu, x.labCpu) : "–"}; aim ≤ 1.3×); ` +
-          `no-op up ${noop?.seconds.toFixed(1) ?? "–"} s${phases ? ` (program ${phases.program.toFixed(1)} s, of which Check/Diff ${phases.checkDiff.toFixed(1)} s summed; checkpoint ${phases.checkpoint.toFixed(1)} s)` : ""} and preview ${pv?.seconds.toFixed(1) ?? "–"} s (target: seconds); ` +
+          `no-op up ${noop?.seconds.toFixed(1) ?? "–"} s${phases ? ` (program ${phases.program.toFixed(1)} s, of which Check/Diff ${phases.checkDiff.toFixed(1)} s summed; checkpoint ${phases.checkpoint.toFixed(1)} s)` : ""} and preview ${pv?.seconds.toFixed(1) ?? "–"} s${size === 10000 ? " (target ≤ 5 s)" : ""}; ` +
           `update-one ${one?.seconds.toFixed(1) ?? "–"} s (target ≤ 5 s); refresh ${ir?.commands ?? "–"} round trip(s) to the director (target 1).`,
       );
     }
+  }
+  for (const size of sizes) {
+    const imp = get(size, "ipvsadm-restore", "import");
+    const took = get(size, "ipvsadm-restore", "import-up");
+    if (imp)
+      lines.push(
+        `- import of the director ipvsadm -R made, ${size} real servers: ${imp.seconds.toFixed(1)} s${size === 10000 ? " (target ≤ 10 s)" : ""}, ${imp.changed} resources declared; the generated program's first up ${took?.seconds.toFixed(1) ?? "–"} s, ${took?.changed ?? "–"} taken over, ipvsadm -S -n unchanged.`,
+      );
   }
   for (const v of VARIANTS) {
     const measured = sizes.filter((size) => get(size, v, "up"));
