@@ -11,7 +11,8 @@ import { kindsOf, type Plan, PRIVATE_KEY, sourceText } from "./plan";
 /** The findings' kinds, in the order IMPORT.md lists them, with their headings. */
 const FINDING_KINDS: Record<Finding["kind"], string> = {
   unsupported: "Not imported: left as it is in the host's own configuration",
-  differs: "The kernel and keepalived.conf disagree",
+  differs:
+    "Differences: what the take-over leaves, or would fail on (the kernel against keepalived.conf, a setting against the resource)",
   note: "Notes",
 };
 

@@ -597,7 +597,7 @@ describe("pulumi-lvs import: IMPORT.md", () => {
     assert.match(md, /### Not imported: [^\n]*\(2\)\n\n- `lb1:\/etc\/keepalived\/keepalived\.conf:2`: router_id lb: /);
     assert.match(
       md,
-      /### The kernel and keepalived\.conf disagree \(1\)\n\n- `lb1`: tcp 10\.0\.0\.100:80 has real server 10\.0\.0\.13/,
+      /### Differences: what the take-over leaves, or would fail on \(the kernel against keepalived\.conf, a setting against the resource\) \(1\)\n\n- `lb1`: tcp 10\.0\.0\.100:80 has real server 10\.0\.0\.13/,
     );
   });
 
