@@ -7,13 +7,13 @@ import { type DirectorFacts, parseImportFacts } from "../../cli/import/facts";
 import type { ImportResult } from "../../cli/import/model";
 import { generateProgram } from "../../cli/import/program";
 import { mapFiles, readKeepalivedConf } from "../../provider/keepalived/conf";
+import { thirdParty } from "./third-party";
 
-// keepalived's own sample configurations (read from ../shared/third_party when it is there, never
-// copied into this repository), each as the running configuration of a director being imported:
+// keepalived's own sample configurations (./third-party.ts: read where they are, skipped when they
+// are not, never copied into this repository), each as the running configuration of a director being imported:
 // every construct pulumi-lvs cannot represent, and every block keepalived keeps, is in IMPORT.md
 // with its file and line, and nothing is dropped silently.
-const SAMPLES = path.join(__dirname, "../../..", "..", "shared", "third_party", "keepalived-samples");
-const missing = fs.existsSync(SAMPLES) ? false : `the keepalived samples are not at ${SAMPLES}`;
+const { dir: SAMPLES, missing } = thirdParty("keepalived-samples");
 const fixture = path.join(__dirname, "../../../test/unit/fixtures/import/director-keepalived.txt");
 const CONF = "/etc/keepalived/keepalived.conf";
 

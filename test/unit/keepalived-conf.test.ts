@@ -27,6 +27,7 @@ import {
 } from "../../provider/model/virtual-service";
 import { isIPv6 } from "../../provider/net/address";
 import { ipv4, realServer, serviceConfig } from "./arbitraries";
+import { thirdParty } from "./third-party";
 
 const CONNECTION = { host: "director.invalid", insecureIgnoreHostKey: true };
 
@@ -615,8 +616,7 @@ describe("keepalived.conf round trip with what pulumi-lvs writes", () => {
   });
 });
 
-const SAMPLES = path.join(__dirname, "../../..", "..", "shared", "third_party", "keepalived-samples");
-const samplesMissing = fs.existsSync(SAMPLES) ? false : `the keepalived samples are not at ${SAMPLES}`;
+const { dir: SAMPLES, missing: samplesMissing } = thirdParty("keepalived-samples");
 
 describe("keepalived's sample configurations", () => {
   const names = samplesMissing ? [] : fs.readdirSync(SAMPLES).filter((f) => f.startsWith("keepalived.conf"));
