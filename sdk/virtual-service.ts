@@ -52,6 +52,12 @@ export interface VirtualServiceArgs {
    *   server. Then the kernel is not touched (the service is only recorded in the director's
    *   ledger); otherwise the create fails naming each difference and changes nothing. What
    *   `pulumi-lvs import` writes; it matters only when the resource is created.
+   *
+   * With engine `keepalived` only `"exact"` applies, and it takes over the site's own
+   * `virtual_server` block (in /etc/keepalived/keepalived.conf or a file it includes): when the
+   * block means what these arguments render (real servers, checks, sorry server included), its
+   * lines are commented out where they are, pulumi-lvs's files take their place, `keepalived -t`
+   * checks the result and keepalived is reloaded, never restarted (the table stays as it is).
    */
   adopt?: pulumi.Input<boolean | "exact">;
   /**

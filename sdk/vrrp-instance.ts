@@ -45,6 +45,22 @@ export interface VrrpInstanceArgs {
     group?: pulumi.Input<string>;
     port?: pulumi.Input<number>;
   }>;
+  /**
+   * keepalived's `state`: the role the instance starts in when keepalived starts. Default
+   * `"BACKUP"`: the priority decides which director becomes MASTER. A reload keeps the role the
+   * instance has, whatever this says.
+   */
+  initialState?: pulumi.Input<"MASTER" | "BACKUP">;
+  /**
+   * `"exact"`: take over the site's own `vrrp_instance` block of this name (in
+   * /etc/keepalived/keepalived.conf or a file it includes) instead of writing a new instance. It
+   * must already be as declared (password included); then its lines are commented out where they
+   * are, pulumi-lvs's file takes their place, `keepalived -t` checks the result and keepalived is
+   * reloaded (same process: the instance keeps its role and VIPs). Otherwise the create fails
+   * naming each difference and changes nothing. What `pulumi-lvs import` writes; it matters only
+   * when the resource is created.
+   */
+  adopt?: pulumi.Input<"exact">;
 }
 
 /**

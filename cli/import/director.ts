@@ -142,13 +142,14 @@ function directorArgs(host: string, facts: DirectorFacts, vrrp: Set<string>, fin
 }
 
 /**
- * A virtual server or VRRP instance of a running keepalived, as a finding: it stays in keepalived's
- * own configuration. Taking it over means moving its block from the site's keepalived.conf into
- * pulumi-lvs's files with a reload that keeps keepalived's process and the IPVS table as they are
- * (the hand-over), which this version does not do; a resource declared beside the block would
- * duplicate it. The kernel service keepalived makes of it is left out of the program too.
+ * A virtual server or VRRP instance of a running keepalived that cannot be handed over (`why`), as a
+ * finding: it stays in keepalived's own configuration (a resource declared beside the block would
+ * duplicate it), and so does the kernel service keepalived makes of it.
  */
-function leftToKeepalived(r: Extract<ImportedResource, { kind: "VirtualService" | "VrrpInstance" }>): Finding {
+function leftToKeepalived(
+  r: Extract<ImportedResource, { kind: "VirtualService" | "VrrpInstance" }>,
+  why: string[],
+): Finding {
   const what =
     r.kind === "VrrpInstance"
       ? `vrrp_instance ${r.name}`
@@ -156,7 +157,7 @@ function leftToKeepalived(r: Extract<ImportedResource, { kind: "VirtualService" 
   return {
     source: r.source,
     kind: "unsupported",
-    message: `${what}: keepalived runs it, and it stays in keepalived's configuration, not taken over (the hand-over of keepalived's own blocks is not implemented yet)${r.kind === "VirtualService" ? "; its kernel service is left out of the program" : ""}`,
+    message: `${what} stays in keepalived's configuration, not taken over: ${why.join("; ")}${r.kind === "VirtualService" ? "; its kernel service is left out of the program" : ""}`,
   };
 }
 
@@ -175,7 +176,12 @@ export function importDirector(host: string, facts: DirectorFacts): HostImport {
   const keepalived = importKeepalived(host, facts);
   if (keepalived) {
     findings.push(...keepalived.findings);
-    findings.push(...[...keepalived.services.values(), ...keepalived.vrrpInstances].map(leftToKeepalived));
+    findings.push(...[...keepalived.stays].map(([r, why]) => leftToKeepalived(r, why)));
+    secrets.push(
+      ...keepalived.secrets.filter((x) =>
+        keepalived.vrrpInstances.some((v) => v.authPassKey === x.key && !keepalived.stays.has(v)),
+      ),
+    );
   }
   const services: Extract<ImportedResource, { kind: "VirtualService" }>[] = [];
   const described = keepalived?.services ?? new Map();
@@ -208,5 +214,8 @@ export function importDirector(host: string, facts: DirectorFacts): HostImport {
       message: `the Director is not imported: ${failures.map((f) => f.reason).join("; ")}`,
     });
   resources.push(...services);
+  // keepalived's blocks, each handed over to pulumi-lvs by its first `up` (adopt: "exact")
+  const handedOver = [...(keepalived?.services.values() ?? []), ...(keepalived?.vrrpInstances ?? [])];
+  resources.push(...handedOver.filter((r) => !keepalived!.stays.has(r)));
   return { resources, findings, secrets, ...(keepalived?.refusal ? { refusal: keepalived.refusal } : {}) };
 }

@@ -7,7 +7,9 @@
 
 import type { IpvsTable, RealServerConfig, ServiceEntry } from "../../provider/ipvs/types";
 import { realServerKeyText, serviceKeyText } from "../../provider/ipvs/types";
-import { type KeepalivedConf, mapFiles, readKeepalivedConf } from "../../provider/keepalived/conf";
+import { type KeepalivedConf, mapFiles, type ReadObject, readKeepalivedConf } from "../../provider/keepalived/conf";
+import { handOverObstacles } from "../../provider/keepalived/hand-over";
+import { MAIN_CONF } from "../../provider/keepalived/render";
 import {
   inlineConfigs,
   serviceConfigOf,
@@ -32,6 +34,11 @@ export interface KeepalivedImport {
   refusal?: string;
   /** The addresses its VRRP instances hold: keepalived's, not the Director's VIPs. */
   vrrpAddresses: Set<string>;
+  /**
+   * Blocks that stay in keepalived's configuration, not declared: why they cannot be handed over
+   * to pulumi-lvs (provider/keepalived/hand-over.ts says, for the importer and the provider alike).
+   */
+  stays: Map<VirtualServiceResource | VrrpInstanceResource, string[]>;
 }
 
 /** keepalived's options that leave a subsystem out, and what that means for what is imported. */
@@ -63,6 +70,7 @@ export function importKeepalived(host: string, facts: DirectorFacts): Keepalived
         vrrpInstances: [],
         secrets: [],
         vrrpAddresses: new Set(),
+        stays: new Map(),
         findings: [
           {
             source: at(k.conf),
@@ -79,6 +87,7 @@ export function importKeepalived(host: string, facts: DirectorFacts): Keepalived
     findings: [],
     secrets: [],
     vrrpAddresses: new Set(),
+    stays: new Map(),
   };
   if (!facts.files.has(k.conf)) {
     out.findings.push({
@@ -89,6 +98,13 @@ export function importKeepalived(host: string, facts: DirectorFacts): Keepalived
     return out;
   }
   const conf = readKeepalivedConf(mapFiles(facts.files), k.conf);
+  // what keeps a block in keepalived's configuration: the provider's reasons, and keepalived's own file
+  const obstacles = (o: ReadObject<unknown>) => [
+    ...(k.conf !== MAIN_CONF
+      ? [`keepalived runs with ${k.conf}; pulumi-lvs's keepalived engine works with ${MAIN_CONF}`]
+      : []),
+    ...handOverObstacles(conf, o),
+  ];
   for (const [flags, what] of PARTIAL)
     if (k.commandLine.some((w) => flags.includes(w)))
       out.findings.push({ source: at(), kind: "note", message: `keepalived runs with ${flags.join("/")}: ${what}` });
@@ -104,13 +120,16 @@ export function importKeepalived(host: string, facts: DirectorFacts): Keepalived
     // the reader checked it with the same schema: a failure here would be the reader's gap
     if (Array.isArray(checked)) continue;
     const key = serviceKeyOf(checked);
-    out.services.set(serviceKeyText(key), {
+    const r: VirtualServiceResource = {
       kind: "VirtualService",
       host,
       name: serviceName(key),
       args,
       source: at(vs.file, vs.line),
-    });
+    };
+    out.services.set(serviceKeyText(key), r);
+    const why = obstacles(vs);
+    if (why.length > 0) out.stays.set(r, why);
   }
   for (const v of conf.vrrpInstances) {
     const name = String(v.inputs.name);
@@ -124,6 +143,8 @@ export function importKeepalived(host: string, facts: DirectorFacts): Keepalived
       });
     }
     out.vrrpInstances.push(r);
+    const why = obstacles(v);
+    if (why.length > 0) out.stays.set(r, why);
     for (const vip of v.inputs.vips) out.vrrpAddresses.add(vip.address);
   }
   out.findings.push(...differences(host, facts.table, out.services));

@@ -29,7 +29,7 @@ export interface KindSpec {
   keyFields: readonly string[];
   /** Maps whose entries are judged each on its own (a service's inline real servers: thousands of them). */
   entryMaps: readonly string[];
-  /** Whether it takes a live object over (`adopt: "exact"`); a VrrpInstance has no such mode. */
+  /** Whether it takes a live object over (`adopt: "exact"`). */
   adopts: boolean;
 }
 
@@ -48,7 +48,7 @@ export const KINDS: Record<Kind, KindSpec> = {
     inputs: vrrpInstanceInputs,
     keyFields: ["name", "virtualRouterId"],
     entryMaps: [],
-    adopts: false,
+    adopts: true,
   },
   VirtualService: {
     checked: checkedVirtualService,

@@ -86,10 +86,30 @@ function serviceFile(s: ServiceSpec): PersistedFile {
   return { path: serviceFileOf(s.cfg.key), content: renderVirtualServer(s.cfg, s.sorryServer) };
 }
 
+/** The files of a service: its block, the notify script of real servers, and its inline real servers'. */
+export function serviceFiles(s: ServiceSpec): PersistedFile[] {
+  return [
+    serviceFile(s),
+    { path: RS_NOTIFY, content: rsNotifyText(), mode: "0755" },
+    ...(s.realServers ?? []).map(realServerFile),
+  ];
+}
+
+/** What each of {@link serviceFiles} is, in messages: the service, a real server, the notify script. */
+export function serviceFileNames(s: ServiceSpec): Map<string, string> {
+  return new Map([
+    [serviceFileOf(s.cfg.key), `virtual_server ${serviceKeyText(s.cfg.key)}`],
+    [RS_NOTIFY, "the real servers' notify script"],
+    ...(s.realServers ?? []).map((r): [string, string] => [
+      realServerFile(r).path,
+      `real server ${realServerKeyText(r.cfg)}`,
+    ]),
+  ]);
+}
+
 /** Writes the service's file (and its inline real servers'), then removes the real servers it no longer lists. */
 export async function applyService(t: Transport, ipvs: IpvsClient, s: ServiceSpec): Promise<void> {
-  const files = [serviceFile(s), { path: RS_NOTIFY, content: rsNotifyText(), mode: "0755" }];
-  await apply(t, [...files, ...(s.realServers ?? []).map(realServerFile)], [], {
+  await apply(t, serviceFiles(s), [], {
     make: [realServerDirOf(s.cfg.key)],
   });
   await removeRealServers(t, ipvs, s.removed ?? [], s.drainSeconds ?? 0);

@@ -182,7 +182,7 @@ export function renderVrrpInstance(v: VrrpInstanceInputs): string {
     lines.push(d);
   }
   lines.push("}");
-  lines.push(`vrrp_instance ${v.name} {`, "  state BACKUP", `  interface ${v.interface}`);
+  lines.push(`vrrp_instance ${v.name} {`, `  state ${v.initialState ?? "BACKUP"}`, `  interface ${v.interface}`);
   lines.push(
     `  virtual_router_id ${v.virtualRouterId}`,
     `  priority ${v.priority}`,

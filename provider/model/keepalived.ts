@@ -128,6 +128,7 @@ export const vrrpInstanceInputs = z
       })
       .refine((s) => !/["'\\{}#!]/.test(s), { error: "must not contain quotes, backslashes, braces, # or !" })
       .optional(),
+    initialState: z.enum(["MASTER", "BACKUP"], { error: 'must be "MASTER" or "BACKUP"' }).optional(),
     preempt: z.boolean({ error: "must be a boolean" }).default(true),
     preemptDelay: seconds("the preemption delay", 0, 1000).optional(),
     unicastPeers: z.array(ipAddress, { error: "must be a list of peer addresses" }).optional(),
@@ -142,6 +143,11 @@ export const vrrpInstanceInputs = z
           .max(255, { error: "must be from 0 to 255" }),
         group: ipAddress.optional(),
         port: port.optional(),
+      })
+      .optional(),
+    adopt: z
+      .literal("exact", {
+        error: 'must be "exact" (take over the site\'s own vrrp_instance block when it is already as declared)',
       })
       .optional(),
     owner: owner.optional(),

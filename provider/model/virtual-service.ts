@@ -88,7 +88,11 @@ export const virtualServiceInputs = z
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
     if (v.engine === "keepalived") {
       if (v.exclusive) issue("exclusive", "does not apply with engine keepalived: keepalived owns all of the service");
-      if (v.adopt) issue("adopt", "does not apply with engine keepalived: keepalived makes the service from its file");
+      if (v.adopt === true)
+        issue(
+          "adopt",
+          "with engine keepalived takes only \"exact\" (the site's own virtual_server block moves into pulumi-lvs's files when it is already as declared)",
+        );
       if (v.pe !== undefined) issue("pe", "is not supported with engine keepalived");
     } else if (v.sorryServer !== undefined) {
       issue(

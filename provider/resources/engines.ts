@@ -63,17 +63,24 @@ export function engineProvider<P extends { connection?: unknown } & Record<strin
  * (`observed`, compared with {@link IN_SYNC} at diff).
  * @param specOf its object, from its inputs (and on update, the state before)
  * @param outs the outputs of an applied resource (`observed` is added)
+ * @param handOver with `adopt: "exact"`, what create does instead of writing the object's files:
+ *   take the site's own block over (keepalived/hand-over.ts)
  */
-export function keepalivedEngine<P extends { connection: Connection; observed?: EngineObserved }, S>(
+export function keepalivedEngine<
+  P extends { connection: Connection; observed?: EngineObserved; adopt?: boolean | "exact" },
+  S,
+>(
   obj: KeepalivedObject<S>,
   specOf: (v: P, olds?: P) => S,
   outs: (v: P) => P = (v) => v,
   drainOf: (v: P) => number = () => 0,
+  handOver?: (v: P) => Promise<void>,
 ): EngineOps<P> {
   return {
     diff: (d, olds) => withObservedDrift(d, recordedObserved(olds.observed), IN_SYNC),
     async create(v) {
-      await obj.apply(transportFor(v.connection), ipvsClientFor(v.connection), specOf(v));
+      if (handOver && v.adopt === "exact") await handOver(v);
+      else await obj.apply(transportFor(v.connection), ipvsClientFor(v.connection), specOf(v));
       return { ...outs(v), observed: IN_SYNC };
     },
     async read(id, props) {

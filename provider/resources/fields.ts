@@ -49,11 +49,13 @@ export const FIELDS = {
     advertInterval: "update",
     vips: "update",
     authPass: "update",
+    initialState: "update",
     preempt: "update",
     preemptDelay: "update",
     unicastPeers: "update",
     unicastSourceAddress: "update",
     sync: "update",
+    adopt: "update",
   },
   Director: {
     connection: "host",

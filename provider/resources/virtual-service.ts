@@ -12,9 +12,20 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { realServerKeyText, type ServiceKey, serviceKeyText } from "../ipvs/types";
-import { type EngineObserved, keepalivedService, type RealServerSpec, type ServiceSpec } from "../keepalived/engine";
+import type { ReadObject, ReadVirtualServiceInputs } from "../keepalived/conf";
+import {
+  type EngineObserved,
+  keepalivedService,
+  type RealServerSpec,
+  type ServiceSpec,
+  serviceFileNames,
+  serviceFiles,
+} from "../keepalived/engine";
+import { type HandOver, handOver } from "../keepalived/hand-over";
+import { realServerDirOf } from "../keepalived/render";
 import { hostIdOf } from "../model/connection";
 import { realServerConfigOf } from "../model/real-server";
+import { validate } from "../model/validate";
 import {
   checkedVirtualService,
   inlineEntries,
@@ -22,6 +33,7 @@ import {
   serviceKeyOf,
   type VirtualServiceInputs,
 } from "../model/virtual-service";
+import { transportFor } from "../transport/pool";
 import { checkClaim, checkFailure, checkInputs, deployment, hostNeedOf } from "./check";
 import { engineProvider, keepalivedEngine } from "./engines";
 import { diffFields } from "./fields";
@@ -69,12 +81,46 @@ export function virtualServiceId(v: VirtualServiceInputs): string {
   return idOf(v, serviceKeyOf(v));
 }
 
+/** A virtual_server block of the site's keepalived configuration, as this director's service (undefined: the schema rejects it). */
+function siteService(o: ReadObject<ReadVirtualServiceInputs>, v: VirtualServiceInputs): ServiceSpec | undefined {
+  const site = validate(checkedVirtualService, { ...o.inputs, connection: v.connection }).value;
+  return site && specOf(site);
+}
+
+/**
+ * `adopt: "exact"`: the site's own virtual_server block of this key, to move into pulumi-lvs's
+ * files (keepalived/hand-over.ts). @internal exported for tests
+ */
+export function serviceHandOver(v: VirtualServiceInputs): HandOver<ReadVirtualServiceInputs> {
+  const spec = specOf(v);
+  const key = serviceKeyText(spec.cfg.key);
+  const names = serviceFileNames(spec);
+  return {
+    what: `virtual_server ${key}`,
+    matches: (o) => {
+      const s = siteService(o, v);
+      return s !== undefined && serviceKeyText(s.cfg.key) === key;
+    },
+    render: (o) => serviceFiles(siteService(o, v)!),
+    declared: serviceFiles(spec),
+    nameOf: (path) => names.get(path) ?? siteFileName(path),
+    make: [realServerDirOf(spec.cfg.key)],
+    blocks: (c) => c.virtualServices,
+  };
+}
+
+const handOverService = (v: Props) => handOver(transportFor(v.connection), serviceHandOver(v));
+
+/** A file of a site's service that the program does not declare: a real server's, named by its file. */
+const siteFileName = (path: string) => `real server file ${path}`;
+
 /** The keepalived engine: a virtual_server block in keepalived's files (keepalived/engine.ts). */
 const keepalivedVs = keepalivedEngine<Props, ServiceSpec>(
   keepalivedService,
   specOf,
   (v) => ({ ...v, strayRealServers: [] }),
   (v) => v.drainTimeout ?? 0,
+  handOverService,
 );
 
 /** Across the deployment: one form of real servers per service, and what each inline one needs of its host. */

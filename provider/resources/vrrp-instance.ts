@@ -17,8 +17,10 @@ import {
   type InterfaceAddress,
 } from "../host/addresses";
 import type { PersistedFile } from "../host/persist";
+import type { KeepalivedConf, ReadObject, ReadVrrpInstanceInputs } from "../keepalived/conf";
 import { apply, readKeepalivedHost } from "../keepalived/daemon";
 import { fileState } from "../keepalived/engine";
+import { type HandOver, handOver } from "../keepalived/hand-over";
 import {
   renderVrrpInstance,
   VRRP_FIFO_SCRIPT,
@@ -29,6 +31,7 @@ import {
 } from "../keepalived/render";
 import { hostIdOf } from "../model/connection";
 import { type VrrpInstanceInputs, vrrpInstanceInputs } from "../model/keepalived";
+import { validate } from "../model/validate";
 import { transportFor } from "../transport/pool";
 import { CommandError } from "../transport/transport";
 import { checkClaim, checkInputs } from "./check";
@@ -106,6 +109,40 @@ export function restoreVipsScript(vips: InterfaceAddress[]): { script: string; c
   return { script: `${announceFunction()}\n${command}`, command };
 }
 
+/** A vrrp_instance block of the site's keepalived configuration, with its password, as this director's instance. */
+function siteInstance(
+  o: ReadObject<ReadVrrpInstanceInputs>,
+  conf: KeepalivedConf,
+  v: VrrpInstanceInputs,
+): VrrpInstanceInputs | undefined {
+  const pass = conf.secrets.find((s) => s.instance === o.inputs.name && s.field === "authPass")?.value;
+  return validate(vrrpInstanceInputs, {
+    ...o.inputs,
+    connection: v.connection,
+    ...(pass !== undefined ? { authPass: pass } : {}),
+  }).value;
+}
+
+/**
+ * `adopt: "exact"`: the site's own vrrp_instance block of this name, to move into pulumi-lvs's file
+ * (keepalived/hand-over.ts); keepalived keeps the instance's role and VIPs across the reload.
+ * @internal exported for tests
+ */
+export function instanceHandOver(v: VrrpInstanceInputs): HandOver<ReadVrrpInstanceInputs> {
+  return {
+    what: `vrrp_instance ${v.name}`,
+    matches: (o) => o.inputs.name === v.name,
+    render: (o, conf) => {
+      const site = siteInstance(o, conf, v);
+      return site ? filesOf(site) : [];
+    },
+    declared: filesOf(v),
+    secrets: v.authPass !== undefined ? [v.authPass] : [],
+    nameOf: (path) => (path === VRRP_FIFO_SCRIPT ? "the VRRP notify script" : `vrrp_instance ${v.name}`),
+    blocks: (c) => c.vrrpInstances,
+  };
+}
+
 /** Waits (a few advertisement intervals at most) for keepalived to report a role. */
 async function settle(v: VrrpInstanceInputs): Promise<{ observed: Observed; role: string }> {
   const deadline = Date.now() + (3 * v.advertInterval + 2) * 1000;
@@ -135,7 +172,8 @@ export const vrrpInstance: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: Props) {
-    await apply(transportFor(inputs.connection), filesOf(inputs));
+    if (inputs.adopt === "exact") await handOver(transportFor(inputs.connection), instanceHandOver(inputs));
+    else await apply(transportFor(inputs.connection), filesOf(inputs));
     const { role } = await settle(inputs);
     return { id: vrrpInstanceId(inputs), outs: { ...inputs, observed: HEALTHY, role } };
   },

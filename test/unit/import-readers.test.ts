@@ -244,15 +244,66 @@ describe("import: a director's keepalived (captured, keepalived running)", () =>
     assert.ok(left.every((x) => x.source.file === conf && /not taken over/.test(x.message)));
   });
 
-  it("its VRRP instance stays keepalived's too: listed, no resource, no secret asked for, its password nowhere", () => {
+  it("its VRRP instance stays keepalived's too: listed with why, no resource, no secret asked for, its password nowhere", () => {
     assert.deepEqual(ofKind(r.resources, "VrrpInstance"), []);
     assert.ok(
       r.findings.some(
-        (x) => x.kind === "unsupported" && /^vrrp_instance VI_IMPORT: keepalived runs it/.test(x.message),
+        (x) =>
+          x.kind === "unsupported" &&
+          /^vrrp_instance VI_IMPORT stays in keepalived's configuration, not taken over: keepalived runs with \/tmp\/pulumi-lvs-import-capture\/keepalived\.conf; pulumi-lvs's keepalived engine works with \/etc\/keepalived\/keepalived\.conf/.test(
+            x.message,
+          ),
       ),
     );
     assert.deepEqual(r.secrets, []);
     assert.doesNotMatch(JSON.stringify(r), /s3cr3t/);
+  });
+
+  describe("the same configuration as keepalived's own file (/etc/keepalived/keepalived.conf)", () => {
+    const moved = (t: string) => t.replaceAll("/tmp/pulumi-lvs-import-capture/", "/etc/keepalived/");
+    const g: DirectorFacts = {
+      ...f,
+      files: new Map([...f.files].map(([p, t]) => [moved(p), moved(t)])),
+      keepalived: { ...f.keepalived, conf: moved(f.keepalived.conf) },
+    };
+    const m = importDirector("lb2", g);
+
+    it("its virtual servers are declared with engine keepalived, to be handed over (adopt: exact), in place of the kernel services they make", () => {
+      const services = ofKind(m.resources, "VirtualService");
+      assert.deepEqual(
+        services.map((s) => `${s.name} ${s.args.engine ?? "ipvsadm"} ${s.source.file ?? ""}:${s.source.line ?? ""}`),
+        [
+          "tcp-10.0.0.241-80 ipvsadm :",
+          "tcp-10.0.0.242-80 ipvsadm :",
+          "tcp-fd00-10--241-443 ipvsadm :",
+          "fwmark-241 ipvsadm :",
+          "tcp-10.0.0.243-80 keepalived /etc/keepalived/keepalived.conf:22",
+          "tcp-10.0.0.244-80 keepalived /etc/keepalived/keepalived.conf:42",
+        ],
+      );
+      assert.ok(!m.findings.some((x) => /^virtual_server .* stays in keepalived's configuration/.test(x.message)));
+    });
+
+    it("its VRRP instance stays: its track_script cannot move into pulumi-lvs's files, and the line is named", () => {
+      assert.deepEqual(ofKind(m.resources, "VrrpInstance"), []);
+      const stays = m.findings.find((x) => /^vrrp_instance VI_IMPORT stays/.test(x.message));
+      assert.match(stays?.message ?? "", /keepalived\.conf:18: track_script: .*so the block cannot move/);
+      assert.deepEqual(m.secrets, [], "no password asked for an instance the program does not declare");
+    });
+
+    it("without its track_script, the VRRP instance is declared too, its password a config secret", () => {
+      const conf = "/etc/keepalived/keepalived.conf";
+      const text = g.files.get(conf)!.replace(/ {4}track_script \{\n {8}chk_nginx\n {4}\}\n/, "");
+      const h = importDirector("lb2", { ...g, files: new Map([...g.files, [conf, text]]) });
+      const [vrrp] = ofKind(h.resources, "VrrpInstance");
+      assert.equal(vrrp?.name, "VI_IMPORT");
+      assert.equal(vrrp?.authPassKey, "lb2-VI_IMPORT-authPass");
+      assert.deepEqual(
+        h.secrets.map((x) => x.key),
+        ["lb2-VI_IMPORT-authPass"],
+      );
+      assert.doesNotMatch(JSON.stringify(h.resources), /s3cr3t/);
+    });
   });
 
   it("what the reader cannot take over, with file and line; keepalived -t's refusal, its secrets hidden", () => {

@@ -74,6 +74,7 @@ describe("keepalived.conf syntax", () => {
           { keyword: "router_id", args: ["my router"], file: f, line: 3 },
           { keyword: "script_user", args: ["a#b"], file: f, line: 4 },
         ],
+        end: { file: f, line: 5 },
       },
       {
         keyword: "vrrp_instance",
@@ -87,9 +88,11 @@ describe("keepalived.conf syntax", () => {
             file: f,
             line: 8,
             block: [{ keyword: "10.0.0.1", args: [], file: f, line: 8 }],
+            end: { file: f, line: 9 },
           },
           { keyword: "track_interface", args: ["eth1"], file: f, line: 10 },
         ],
+        end: { file: f, line: 12 },
       },
     ]);
     assert.deepEqual(parsed.unsupported, []);
@@ -357,6 +360,7 @@ vrrp_instance VI_9 {
       [
         {
           name: "VI_9",
+          initialState: "MASTER",
           interface: "eth0",
           virtualRouterId: 51,
           priority: 150,
@@ -375,7 +379,6 @@ vrrp_instance VI_9 {
     );
     assert.deepEqual(r.secrets, [{ file: MAIN_CONF, line: 14, instance: "VI_9", field: "authPass", value: "s3cr3t" }]);
     assert.deepEqual(r.unsupported.map(brief), [
-      "6 state MASTER",
       "24 10.0.0.102 dev eth0 label eth0:1",
       "26 track_script",
       "29 notify_master /bin/true",

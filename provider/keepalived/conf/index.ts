@@ -27,6 +27,11 @@ export type { ConfNode, Diagnostic } from "./parse";
 export interface ReadObject<T> {
   file: string;
   line: number;
+  /**
+   * The line of its block's closing brace, when that is in the same file and no other statement
+   * shares a line with the block (so that lines `line`..`end` are the block and nothing else).
+   */
+  end?: number;
   /** The resource's inputs as a program writes them, without `connection` (the importer adds it). */
   inputs: T;
   /** Its addresses are those of keepalived's packaged sample configuration (keepalived.conf.sample). */
@@ -107,7 +112,7 @@ export function readKeepalivedConf(files: ConfFiles, main: string): KeepalivedCo
   for (const n of parsed.nodes) {
     if (n.keyword === "virtual_server") {
       const vs = mapVirtualServer(ctx, n);
-      if (vs) accept(ctx, out.virtualServices, n, vs.inputs, vs.addresses, checkVirtualService);
+      if (vs) accept(ctx, out.virtualServices, n, vs.inputs, vs.addresses, checkVirtualService, parsed.nodes);
     } else if (n.keyword === "vrrp_instance") {
       const v = mapVrrpInstance(ctx, n);
       if (v) instances.set(v.inputs.name as string, { ...v, node: n });
@@ -117,8 +122,31 @@ export function readKeepalivedConf(files: ConfFiles, main: string): KeepalivedCo
   }
   for (const n of parsed.nodes.filter((x) => x.keyword === "global_defs")) mapGlobalDefs(ctx, n, instances);
   for (const v of instances.values())
-    accept(ctx, out.vrrpInstances, v.node, v.inputs, v.addresses, (i) => checkVrrpInstance(i, ctx.secrets));
+    accept(
+      ctx,
+      out.vrrpInstances,
+      v.node,
+      v.inputs,
+      v.addresses,
+      (i) => checkVrrpInstance(i, ctx.secrets),
+      parsed.nodes,
+    );
   return out;
+}
+
+/**
+ * The last line of a top-level block, when lines `n.line`..end of its file hold that block alone:
+ * its brace closes in the same file, and no other top-level statement starts or ends on its lines.
+ */
+function blockEnd(n: ConfNode, nodes: readonly ConfNode[]): number | undefined {
+  const end = n.end;
+  if (!end || end.file !== n.file) return undefined;
+  const overlaps = (m: ConfNode) => {
+    if (m === n || m.file !== n.file) return false;
+    const last = m.end?.file === m.file ? m.end.line : m.line;
+    return m.line <= end.line && last >= n.line;
+  };
+  return nodes.some(overlaps) ? undefined : end.line;
 }
 
 /** The schema's reasons against inputs, or none. */
@@ -142,6 +170,7 @@ function accept<T>(
   inputs: Record<string, unknown>,
   addresses: string[],
   check: Check,
+  nodes: readonly ConfNode[],
 ): void {
   const reasons = check(inputs);
   if (reasons.length) {
@@ -154,7 +183,14 @@ function accept<T>(
     return;
   }
   const sample = addresses.some((a) => SAMPLE_NETWORKS.some((net) => inSubnet(a, net)));
-  list.push({ file: n.file, line: n.line, inputs: inputs as T, ...(sample ? { sample: true as const } : {}) });
+  const end = blockEnd(n, nodes);
+  list.push({
+    file: n.file,
+    line: n.line,
+    ...(end !== undefined ? { end } : {}),
+    inputs: inputs as T,
+    ...(sample ? { sample: true as const } : {}),
+  });
   if (sample)
     ctx.warnings.push({
       file: n.file,

@@ -28,6 +28,8 @@ export interface ConfNode {
   file: string;
   line: number;
   block?: ConfNode[];
+  /** Where its block's closing brace is (absent while the block is not closed). */
+  end?: { file: string; line: number };
 }
 
 /** A configuration read into statements, with what the syntax pass could not take over. */
@@ -194,7 +196,7 @@ function buildTree(lines: Line[], unsupported: Diagnostic[]): ConfNode[] {
         current = undefined;
         if (stack.length > 1) {
           stack.pop();
-          open.pop();
+          open.pop()!.end = { file: l.file, line: l.line };
         } else unsupported.push({ file: l.file, line: l.line, what: "}", why: "closes no block" });
       } else if (current) current.args.push(w.text);
       else {

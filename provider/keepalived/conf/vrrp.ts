@@ -79,10 +79,12 @@ const text =
   };
 
 const VRRP_FIELDS: Record<string, FieldHandler<VrrpAcc>> = {
-  state: (n) =>
-    n.args[0] === "BACKUP"
-      ? undefined
-      : "pulumi-lvs starts every instance as BACKUP: the priority decides which director becomes MASTER",
+  state: (n, a) => {
+    if (n.args.length !== 1 || !["MASTER", "BACKUP"].includes(n.args[0]!)) return "expects MASTER or BACKUP";
+    // BACKUP is pulumi-lvs's default: written only when it is MASTER
+    if (n.args[0] === "MASTER") a.inputs.initialState = "MASTER";
+    return undefined;
+  },
   interface: text("interface"),
   virtual_router_id: intField((a, v) => (a.inputs.virtualRouterId = v)),
   priority: intField((a, v) => (a.inputs.priority = v)),
