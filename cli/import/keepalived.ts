@@ -8,7 +8,7 @@
 import type { IpvsTable, RealServerConfig, ServiceEntry } from "../../provider/ipvs/types";
 import { realServerKeyText, serviceKeyText } from "../../provider/ipvs/types";
 import { type KeepalivedConf, mapFiles, type ReadObject, readKeepalivedConf } from "../../provider/keepalived/conf";
-import { handOverObstacles } from "../../provider/keepalived/hand-over";
+import { handOverObstacles, testComplaints } from "../../provider/keepalived/hand-over";
 import { MAIN_CONF } from "../../provider/keepalived/render";
 import {
   inlineConfigs,
@@ -108,7 +108,8 @@ export function importKeepalived(host: string, facts: DirectorFacts): Keepalived
   for (const [flags, what] of PARTIAL)
     if (k.commandLine.some((w) => flags.includes(w)))
       out.findings.push({ source: at(), kind: "note", message: `keepalived runs with ${flags.join("/")}: ${what}` });
-  if (k.test && k.test.code !== 0)
+  // (what pulumi-lvs's own files always draw is no refusal: a director handed over imports again)
+  if (k.test && k.test.code !== 0 && testComplaints(k.test.output).length > 0)
     out.refusal = `keepalived -t -f ${k.conf} rejects its configuration (exit ${k.test.code}): ${redact(k.test.output, conf).trim()}`;
   for (const d of conf.unsupported)
     out.findings.push({ source: at(d.file, d.line), kind: "unsupported", message: `${d.what}: ${d.why}` });

@@ -183,6 +183,24 @@ export class HandOverError extends Error {
 const REMEDY =
   "make the program declare what keepalived's configuration has (or run pulumi-lvs import again), or remove adopt to have pulumi-lvs write the block as declared";
 
+/**
+ * What `keepalived -t` says of every configuration with pulumi-lvs's files, as an extended regular
+ * expression: its notify scripts run as root without `enable_script_security` (keepalived runs them,
+ * and says so), and its virtual_server blocks leave the forwarding method to each real server
+ * (`lvs_method` there).
+ */
+export const KNOWN_TEST_COMPLAINTS =
+  "SECURITY VIOLATION - (check )?scripts are being executed but script_security not enabled|no forwarding method set, setting default NAT";
+
+/** What `keepalived -t` complained of (its output), less what pulumi-lvs's own files always draw. */
+export function testComplaints(output: string): string[] {
+  const known = new RegExp(KNOWN_TEST_COMPLAINTS);
+  return output
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !known.test(l));
+}
+
 /** Exit codes of the hand-over script, for messages. */
 const NO_KEEPALIVED = 71;
 const CHANGED = 74;
@@ -302,6 +320,7 @@ export function handOverScript(
       CONF_DIR: paths.confDir,
       OWN_DIR: paths.ownDir,
       OWN_FILES: declared.map((f) => f.path).join("\n"),
+      KNOWN: KNOWN_TEST_COMPLAINTS,
       NO_KEEPALIVED: String(NO_KEEPALIVED),
       CHANGED: String(CHANGED),
       REJECTED: String(REJECTED),

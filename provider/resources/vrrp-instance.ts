@@ -23,6 +23,7 @@ import { fileState } from "../keepalived/engine";
 import { type HandOver, handOver } from "../keepalived/hand-over";
 import {
   renderVrrpInstance,
+  STATE_DIR,
   VRRP_FIFO_SCRIPT,
   vipsOf,
   vrrpFifoScriptText,
@@ -33,7 +34,7 @@ import { hostIdOf } from "../model/connection";
 import { type VrrpInstanceInputs, vrrpInstanceInputs } from "../model/keepalived";
 import { validate } from "../model/validate";
 import { transportFor } from "../transport/pool";
-import { CommandError } from "../transport/transport";
+import { CommandError, shellQuote } from "../transport/transport";
 import { checkClaim, checkInputs } from "./check";
 import { diffResource, withObservedDrift } from "./diff";
 import { diffFields } from "./fields";
@@ -143,6 +144,22 @@ export function instanceHandOver(v: VrrpInstanceInputs): HandOver<ReadVrrpInstan
   };
 }
 
+/**
+ * After a hand-over: the instance kept its role through the reload, so keepalived reports none
+ * (it reports transitions). Until its next one, the role is what the director shows: MASTER when it
+ * holds every VIP of the instance, else BACKUP. Written only where keepalived has reported nothing.
+ */
+async function recordHeldRole(v: VrrpInstanceInputs): Promise<void> {
+  const t = transportFor(v.connection);
+  const p = await readKeepalivedHost(t, []);
+  const role = vipsOf(v).every((a) => hasAddress(p.addresses, a)) ? "MASTER" : "BACKUP";
+  const file = vrrpStateFileOf(v.name);
+  const r = await t.exclusive(() =>
+    t.run(`[ -e ${shellQuote(file)} ] || { mkdir -p ${shellQuote(STATE_DIR)} && echo ${role} > ${shellQuote(file)}; }`),
+  );
+  if (r.code !== 0) throw new CommandError(t.label, `record the role of vrrp_instance ${v.name}`, r);
+}
+
 /** Waits (a few advertisement intervals at most) for keepalived to report a role. */
 async function settle(v: VrrpInstanceInputs): Promise<{ observed: Observed; role: string }> {
   const deadline = Date.now() + (3 * v.advertInterval + 2) * 1000;
@@ -172,8 +189,10 @@ export const vrrpInstance: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: Props) {
-    if (inputs.adopt === "exact") await handOver(transportFor(inputs.connection), instanceHandOver(inputs));
-    else await apply(transportFor(inputs.connection), filesOf(inputs));
+    if (inputs.adopt === "exact") {
+      await handOver(transportFor(inputs.connection), instanceHandOver(inputs));
+      await recordHeldRole(inputs);
+    } else await apply(transportFor(inputs.connection), filesOf(inputs));
     const { role } = await settle(inputs);
     return { id: vrrpInstanceId(inputs), outs: { ...inputs, observed: HEALTHY, role } };
   },

@@ -8,8 +8,10 @@
 # 3. The block's lines are commented out where they are (each line prefixed with PREFIX: the other
 #    lines keep their numbers), and pulumi-lvs's files are written (write_own_files, defined by
 #    the caller).
-# 4. `keepalived -t` checks the whole configuration. When it rejects it, everything is put back as
-#    it was (the site's files from their copies, pulumi-lvs's files removed with remove_own_files)
+# 4. `keepalived -t` checks the whole configuration, before the move and after. It rejects the
+#    result when it fails afterwards with a complaint it did not make before, other than what
+#    pulumi-lvs's own files always draw (KNOWN, an extended regular expression). Then everything is
+#    put back as it was (the site's files from their copies, pulumi-lvs's files removed with remove_own_files)
 #    and the script exits $REJECTED with keepalived's words.
 # Set by the caller: SITE_FILE START END EXPECTED PREFIX MAIN_CONF INCLUDE_LINE CONF_DIR OWN_DIR
 # NO_KEEPALIVED CHANGED REJECTED, and the functions write_own_files and remove_own_files.
@@ -21,6 +23,9 @@ if [ "$(sed -n "${START},${END}p" "$SITE_FILE" 2>/dev/null)" != "$EXPECTED" ]; t
 fi
 mkdir -p "$CONF_DIR" "$OWN_DIR" || exit
 COPY=.pulumi-lvs-hand-over
+base=$(mktemp) && after=$(mktemp) || exit
+trap 'rm -f "$base" "$after"' EXIT
+keepalived -t -f "$MAIN_CONF" >"$base" 2>&1
 # copies to put back (a hard failure between here and the end leaves them beside the files)
 cp -p "$SITE_FILE" "$SITE_FILE$COPY" || exit
 if [ "$MAIN_CONF" != "$SITE_FILE" ]; then cp -p "$MAIN_CONF" "$MAIN_CONF$COPY" || exit; fi
@@ -53,10 +58,13 @@ sed -i "${START},${END}s/^/${PREFIX}/" "$SITE_FILE" || {
 	put_back
 	exit 1
 }
-if ! out=$(keepalived -t -f "$MAIN_CONF" 2>&1); then
-	put_back
-	printf '%s\n' "$out" >&2
-	exit "$REJECTED"
+if ! keepalived -t -f "$MAIN_CONF" >"$after" 2>&1; then
+	complaints=$(grep -vxF -f "$base" "$after" | grep -vE "$KNOWN")
+	if [ -n "$complaints" ]; then
+		put_back
+		printf '%s\n' "$complaints" >&2
+		exit "$REJECTED"
+	fi
 fi
 rm -f "$SITE_FILE$COPY" "$MAIN_CONF$COPY"
 printf '%s\n' "$OWN_FILES" | while IFS= read -r f; do

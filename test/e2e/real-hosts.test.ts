@@ -1,10 +1,16 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { testComplaints } from "../../provider/keepalived/hand-over";
 import { doctor } from "./harness/doctor";
-import { labAddress, labConnection, labPrivateKey, ledgerRules, requests, resetLab, sh } from "./harness/lab";
+import { FolderStack, languageHost, run } from "./harness/folder";
+import { lab, labAddress, labConnection, labPrivateKey, ledgerRules, requests, resetLab, sh } from "./harness/lab";
+import { installedPackage } from "./harness/package";
+import { cacheDir } from "./harness/paths";
 import { savedRules } from "./harness/setup";
 import { TestStack } from "./harness/stack";
-import { waitFor } from "./harness/traffic";
+import { background, waitFor } from "./harness/traffic";
 import { ArpWatch, acceptedConnections, bootId, labCommand, vmLanMac } from "./harness/vm";
 
 // The real-host tier: pulumi-lvs against Debian 12 VMs that boot with systemd, run OpenSSH's
@@ -14,7 +20,9 @@ import { ArpWatch, acceptedConnections, bootId, labCommand, vmLanMac } from "./h
 
 const VIP = "10.0.0.120";
 // the VMs run only for this file: the suites after it get the machine's two cores back
-after(() => labCommand("vm", "down"));
+after(() => {
+  if (!process.env.PULUMI_LVS_E2E_KEEP_PAIR) labCommand("vm", "down");
+});
 const PROGRAM = "test/e2e/programs/ipvs";
 const figures: Record<string, unknown> = {};
 
@@ -417,6 +425,226 @@ describe("real hosts: keepalived as a systemd service", () => {
   it("destroy stops and disables keepalived again, and leaves the director as it was", async () => {
     await s.destroy();
     assert.equal(await hostSnapshot("vmdirector"), before0);
+  });
+});
+
+/** A keepalived director of the pair, configured by hand as a site's: a VRRP pair with unicast peers, and an include. */
+const siteKeepalived = (self: "vmdirector" | "vmrs") => {
+  const master = self === "vmdirector";
+  const [me, peer] = master ? ["10.0.0.21", "10.0.0.22"] : ["10.0.0.22", "10.0.0.21"];
+  return `! keepalived.conf of ${self}, written by hand
+global_defs {
+   router_id ${self}
+}
+vrrp_instance VI_SITE {
+    state ${master ? "MASTER" : "BACKUP"}
+    interface eth0
+    virtual_router_id 150
+    priority ${master ? 150 : 100}
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass ${SITE_PASS}
+    }
+    unicast_src_ip ${me}
+    unicast_peer {
+        ${peer}
+    }
+    virtual_ipaddress {
+        ${SITE_VIP}/32 dev eth0
+    }
+}
+include site/*.conf
+`;
+};
+const SITE_VIP = "10.0.0.150";
+const SITE_PASS = "e2eVRRP1";
+const SITE_SERVICES = `# the web service, with its health checks
+virtual_server ${SITE_VIP} 80 {
+    delay_loop 2
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+    sorry_server 10.0.0.13 80
+    real_server 10.0.0.11 80 {
+        weight 2
+        inhibit_on_failure
+        HTTP_GET {
+            url {
+                path /
+                status_code 200
+            }
+            connect_timeout 2
+        }
+    }
+    real_server 10.0.0.12 80 {
+        weight 1
+        TCP_CHECK {
+            connect_timeout 2
+        }
+    }
+}
+`;
+const PAIR = ["vmdirector", "vmrs"] as const;
+
+describe("real hosts: pulumi-lvs import of a keepalived director pair, handed over without a restart", {
+  skip: !languageHost() && "no pulumi-language-nodejs (see harness/folder.ts)",
+}, () => {
+  let work = "";
+  let stack: FolderStack | undefined;
+  const pids = () =>
+    Promise.all(PAIR.map(async (h) => (await sh(h, "systemctl show -p MainPID --value keepalived")).trim()));
+  const tables = () => Promise.all(PAIR.map((h) => sh(h, "ipvsadm -S -n")));
+  const vipHolders = async () =>
+    (
+      await Promise.all(
+        PAIR.map(async (h) => ((await sh(h, "ip -o addr show dev eth0")).includes(` ${SITE_VIP}/32 `) ? h : "")),
+      )
+    ).filter(Boolean);
+  const bothRealServers = (h: string) =>
+    waitFor(
+      `keepalived's table on ${h}: both real servers`,
+      async () =>
+        /10\.0\.0\.11:80 .*-w 2/.test(await sh(h, "ipvsadm -S -n")) &&
+        /10\.0\.0\.12:80 .*-w 1/.test(await sh(h, "ipvsadm -S -n")),
+      60_000,
+    );
+
+  before(async () => {
+    labCommand("vm", "up");
+    work = fs.mkdtempSync(path.join(cacheDir, "e2e", "import-pair-"));
+    // the real servers, prepared by hand for LVS-DR
+    for (const h of ["rs1", "rs2"])
+      await sh(
+        h,
+        `sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 && ip addr add ${SITE_VIP}/32 dev lo`,
+      );
+    // each director: what /etc/keepalived had kept aside, the site's files, keepalived enabled and started
+    for (const h of PAIR) {
+      await sh(h, "tar -C /etc -czf /root/keepalived-before.tgz keepalived");
+      await sh(
+        h,
+        `mkdir -p /etc/keepalived/site && cat > /etc/keepalived/keepalived.conf <<'EOF'\n${siteKeepalived(h)}EOF\ncat > /etc/keepalived/site/web.conf <<'EOF'\n${SITE_SERVICES}EOF\nsystemctl enable -q --now keepalived`,
+      );
+    }
+    await waitFor("the VIP on vmdirector (MASTER)", async () => (await vipHolders()).join() === "vmdirector", 60_000);
+    for (const h of PAIR) await bothRealServers(h);
+  });
+  after(async () => {
+    if (stack) {
+      await stack.destroy().catch((e) => console.log(`[import-pair] destroy: ${e}`));
+      await stack.pulumi(["stack", "rm", "--yes", "--force", stack.name], { quiet: true }).catch(() => undefined);
+    }
+    for (const h of PAIR)
+      await sh(
+        h,
+        `systemctl disable -q --now keepalived; rm -rf /etc/keepalived /etc/systemd/system/keepalived.service.d /var/lib/pulumi-lvs; tar -C /etc -xzf /root/keepalived-before.tgz; rm -f /root/keepalived-before.tgz; systemctl daemon-reload; ip addr del ${SITE_VIP}/32 dev eth0 2>/dev/null; ipvsadm -D -t ${SITE_VIP}:80 2>/dev/null; true`,
+        { allowFail: true },
+      );
+    for (const h of ["rs1", "rs2"])
+      await sh(
+        h,
+        `ip addr del ${SITE_VIP}/32 dev lo; sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.all.arp_announce=0`,
+        {
+          allowFail: true,
+        },
+      );
+  });
+
+  it("imports both directors into one program: keepalived's blocks as a VirtualService and a VrrpInstance over the pair, taken over as they are", async () => {
+    const target = (h: string) => `root@127.0.0.1:${lab().hosts[h]!.port}`;
+    const bin = path.join(await installedPackage(), "node_modules", ".bin", "pulumi-lvs");
+    await run(
+      bin,
+      [
+        "import",
+        ...PAIR.flatMap((h) => ["--host", target(h)]),
+        "--key",
+        lab().privateKeyPath,
+        "--known-hosts",
+        lab().knownHostsPath,
+        "--out",
+        path.join(work, "pair"),
+      ],
+      { cwd: cacheDir, env: process.env },
+    );
+    const index = fs.readFileSync(path.join(work, "pair", "index.ts"), "utf8");
+    assert.match(index, /for \(const \[node, connection\] of Object\.entries\(\{ vmdirector, vmrs \}\)\) \{/);
+    assert.equal(index.match(/new lvs\.VrrpInstance\(/g)?.length, 1, index);
+    assert.equal(index.match(/new lvs\.VirtualService\(/g)?.length, 1, index);
+    assert.match(index, /engine: "keepalived"/);
+    assert.match(index, /initialState: node === "vmdirector" \? "MASTER" : undefined|initialState/);
+    assert.match(index, /priority: node === "vmdirector" \? 150 : 100/);
+    assert.ok(!index.includes(SITE_PASS), "the VRRP password is not in the program");
+  });
+
+  it("first `pulumi up` hands keepalived's blocks over: same keepalived processes, the VIP stays on the master, the tables unchanged, no request lost; refresh clean", async () => {
+    const dir = path.join(work, "pair");
+    stack = await FolderStack.create("import-pair", { program: dir });
+    const secrets = [
+      ...fs.readFileSync(path.join(dir, "IMPORT.md"), "utf8").matchAll(/pulumi config set --secret (\S+)/g),
+    ].map((m) => m[1]!);
+    assert.ok(secrets.includes("privateKey") && secrets.length > 1, `IMPORT.md's secrets: ${secrets.join(", ")}`);
+    for (const key of new Set(secrets))
+      await stack.pulumi(["config", "set", "--secret", key], {
+        input: key === "privateKey" ? fs.readFileSync(lab().privateKeyPath, "utf8") : SITE_PASS,
+        quiet: true,
+      });
+    const preview = await stack.preview();
+    assert.doesNotMatch(preview, /to (update|delete|replace)/, "a fresh import previews take-overs only");
+    const [pidsBefore, tablesBefore] = [await pids(), await tables()];
+    await background(
+      "client",
+      `while [ ! -e /tmp/pair-stop ]; do if timeout 5 wget -q -O /dev/null http://${SITE_VIP}/; then echo ok; else echo FAIL; fi; done`,
+      "/tmp/pair-loop.log",
+    );
+    await stack.up();
+    await sh("client", "touch /tmp/pair-stop; sleep 6; rm -f /tmp/pair-stop");
+    const loop = await sh("client", "cat /tmp/pair-loop.log");
+    const counts = { ok: (loop.match(/^ok$/gm) ?? []).length, failed: (loop.match(/^FAIL$/gm) ?? []).length };
+    console.log(
+      `    [import-pair] requests through the VIP during the first up: ${counts.ok} answered, ${counts.failed} failed`,
+    );
+    assert.ok(counts.ok > 0, "the client loop ran");
+    assert.equal(counts.failed, 0, `requests failed during the first up: ${JSON.stringify(counts)}`);
+    assert.deepEqual(await pids(), pidsBefore, "keepalived was reloaded, never restarted");
+    assert.deepEqual(await tables(), tablesBefore, "the IPVS tables are as they were");
+    assert.deepEqual(await vipHolders(), ["vmdirector"], "the VIP stays on the master");
+    assert.deepEqual(
+      JSON.parse(await stack.pulumi(["stack", "output", "vrrpRoles", "--json"], { quiet: true })),
+      { "VI_SITE-vmdirector": "MASTER", "VI_SITE-vmrs": "BACKUP" },
+      "each instance's role, as the director shows it (keepalived reports transitions only)",
+    );
+    for (const h of PAIR) {
+      assert.match(
+        await sh(h, "cat /etc/keepalived/site/web.conf"),
+        /^#pulumi-lvs-handed-over# virtual_server 10\.0\.0\.150 80 \{$/m,
+      );
+      assert.match(
+        await sh(h, "cat /etc/keepalived/keepalived.conf"),
+        /^#pulumi-lvs-handed-over# vrrp_instance VI_SITE \{$/m,
+      );
+      const test = await sh(h, "keepalived -t -f /etc/keepalived/keepalived.conf 2>&1", { allowFail: true });
+      assert.deepEqual(testComplaints(test), [], `keepalived -t on ${h}: only what pulumi-lvs's files always draw`);
+    }
+    await stack.preview({ refresh: true, expectNoChanges: true });
+  });
+
+  it("then a weight edited in the program goes through keepalived on both directors, still without a restart", async () => {
+    const index = path.join(stack!.dir, "index.ts");
+    const text = fs.readFileSync(index, "utf8");
+    assert.equal(text.match(/weight: 2\b/g)?.length, 1, "one weight 2 (10.0.0.11)");
+    fs.writeFileSync(index, text.replace(/weight: 2\b/, "weight: 3"));
+    const pidsBefore = await pids();
+    await stack!.up();
+    for (const h of PAIR)
+      await waitFor(
+        `weight 3 in ${h}'s table`,
+        async () => /10\.0\.0\.11:80 -g -w 3/.test(await sh(h, "ipvsadm -S -n")),
+        30_000,
+      );
+    assert.deepEqual(await pids(), pidsBefore);
+    await stack!.preview({ refresh: true, expectNoChanges: true });
   });
 });
 

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { describe, it } from "node:test";
 import { mapFiles, readKeepalivedConf } from "../../provider/keepalived/conf";
-import { HANDED_OVER_PREFIX, handOver, renderedDifferences } from "../../provider/keepalived/hand-over";
+import { HANDED_OVER_PREFIX, handOver, renderedDifferences, testComplaints } from "../../provider/keepalived/hand-over";
 import { INCLUDE_LINE, MAIN_CONF } from "../../provider/keepalived/render";
 import { vrrpInstanceInputs } from "../../provider/model/keepalived";
 import { validate } from "../../provider/model/validate";
@@ -14,8 +14,9 @@ import { conn } from "./fixtures";
 
 // The hand-over of a site's own keepalived blocks (adopt: "exact" on a keepalived-engine
 // VirtualService or a VrrpInstance): the provider's real host script in a sandbox, with a stand-in
-// keepalived under a stand-in systemd (a reload is `systemctl reload`, logged) that checks (`keepalived -t` fails on a
-// configuration that has the word BROKEN outside comments).
+// keepalived under a stand-in systemd (a reload is `systemctl reload`, logged) that checks:
+// `keepalived -t` fails on a configuration that has the word BROKEN outside comments, and, as the
+// real one does, complains of pulumi-lvs's notify scripts (which keepalived runs all the same).
 
 const MAIN = [
   "! written by hand, as a site's",
@@ -97,8 +98,14 @@ function site(box: Sandbox): void {
     "keepalived",
     [
       'if [ "$1" = -t ]; then',
-      `  cd ${box.path("etc/keepalived")} && ! cat "$3" services/*.conf conf.d/*.conf 2>/dev/null | sed 's/#.*//' | grep -q BROKEN`,
-      "  exit",
+      `  cd ${box.path("etc/keepalived")} || exit`,
+      '  set -- "$3" services/*.conf',
+      '  grep -q \'^include .*/conf.d/\\*\\.conf$\' "$1" && set -- "$@" conf.d/*.conf',
+      "  rc=0",
+      '  if out=$(sed "s/#.*//" "$@" | grep BROKEN); then echo "BROKEN: $out"; rc=1; fi',
+      // what the real one says of pulumi-lvs's notify scripts (it runs them all the same)
+      '  if ls conf.d/pulumi-lvs-*.conf >/dev/null 2>&1; then echo "SECURITY VIOLATION - scripts are being executed but script_security not enabled."; rc=1; fi',
+      "  exit $rc",
       "fi",
       ...daemon,
     ].join("\n"),
@@ -208,7 +215,12 @@ describe("keepalived hand-over: a site's own block moves into pulumi-lvs's files
       fs.mkdirSync(box.path("etc/keepalived/conf.d"));
       fs.writeFileSync(box.path("etc/keepalived/conf.d/zz.conf"), "vrrp_script BROKEN {\n}\n");
       const before = snapshot(box);
-      await assert.rejects(handOver(box.transport(), serviceHandOver(web(box))), /keepalived -t rejected/);
+      await assert.rejects(handOver(box.transport(), serviceHandOver(web(box))), (e: Error) => {
+        assert.match(e.message, /keepalived -t rejected/);
+        assert.match(e.message, /BROKEN: vrrp_script BROKEN \{/, "keepalived's new complaint is quoted");
+        assert.doesNotMatch(e.message, /SECURITY VIOLATION/, "what pulumi-lvs's own files always draw is not");
+        return true;
+      });
       assert.deepEqual(snapshot(box), before);
       assert.equal(box.calls().filter((c) => c.startsWith("systemctl reload")).length, 0);
     }));
@@ -280,6 +292,18 @@ describe("keepalived hand-over: differences in words", () => {
       renderedDifferences([], f("a 1"), () => "rs"),
       ["rs: not in keepalived's configuration"],
     );
+  });
+  it("keepalived -t's complaints, less those pulumi-lvs's own files always draw", () => {
+    const out = [
+      "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
+      "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.",
+      "Virtual server [10.0.0.150]:tcp:80: no forwarding method set, setting default NAT",
+      "(/etc/keepalived/keepalived.conf: Line 19) (VI_1) track script chk not found, ignoring...",
+      "",
+    ].join("\n");
+    assert.deepEqual(testComplaints(out), [
+      "(/etc/keepalived/keepalived.conf: Line 19) (VI_1) track script chk not found, ignoring...",
+    ]);
   });
   it("a line with a secret value is named, never quoted", () => {
     const d = renderedDifferences(f("auth_pass abc"), f("auth_pass xyz"), () => "vrrp", ["abc", "xyz"]);
