@@ -19,10 +19,12 @@ const IMPORT_USAGE = `usage: pulumi-lvs import --host [USER@]HOST[:PORT] [--host
 
 Reads running LVS directors (one, or a pair: two --host) and their real servers over SSH, read-only,
 and writes a Pulumi program folder that declares exactly what is there: the IPVS table, the
-director's settings, the real servers' VIPs and ARP settings. keepalived's own virtual servers and
-VRRP instances stay keepalived's, listed in IMPORT.md with file and line. Every resource is marked
-adopt: "exact", so the program's first \`pulumi up\` takes each one over without changing it, or
-fails naming what differs. Nothing is written on a host.
+director's settings, the real servers' VIPs and ARP settings, and keepalived's virtual servers and
+VRRP instances (a pair: what the two directors share once, what differs per director). Every
+resource is marked adopt: "exact", so the program's first \`pulumi up\` takes each one over without
+changing it (keepalived's blocks move into pulumi-lvs's files with a reload, never a restart), or
+fails naming what differs. What cannot be represented stays where it is, listed in IMPORT.md with
+file and line. Nothing is written on a host.
 
   --host HOST          a director (USER defaults to root, PORT to 22)
   --real-server HOST   a real-server host to import too (its VIPs, ARP settings, tunnels)

@@ -50,6 +50,31 @@ function configSetLine(key: string, keyFile: string): string {
   return `${set} < ${keyFile.startsWith("~/") ? `~/${shellQuote(keyFile.slice(2))}` : shellQuote(keyFile)}`;
 }
 
+/** What the first `up` does with keepalived's own blocks, when the program declares any (else nothing). */
+function handOverText(plan: Plan): string[] {
+  const blocks = plan.resources.filter(
+    (p) =>
+      p.resource.kind === "VrrpInstance" ||
+      (p.resource.kind === "VirtualService" && p.resource.args.engine === "keepalived"),
+  );
+  if (blocks.length === 0) return [];
+  return [
+    "## keepalived's blocks",
+    "",
+    `${blocks.length} resource(s) declare blocks of a director's keepalived configuration. The first \`pulumi up\` hands ` +
+      "each over to pulumi-lvs, on its director, with the director locked: if the block is as declared, its lines are " +
+      "commented out where they are (prefixed `#pulumi-lvs-handed-over# `; every other line keeps its number), " +
+      "pulumi-lvs writes the block to its own file under /etc/keepalived/conf.d, keepalived.conf gets the line " +
+      "`include /etc/keepalived/conf.d/*.conf` if it has none, and `keepalived -t` must accept the result (else " +
+      "everything is put back). Then keepalived is reloaded, never restarted: the same process keeps its IPVS " +
+      "rules, its real servers' health, and each VRRP instance its role and VIPs.",
+    "",
+    "Blocks that hold what pulumi-lvs cannot represent stay in keepalived's configuration: they are listed under " +
+      "Findings, with why.",
+    "",
+  ];
+}
+
 /** The program's IMPORT.md. */
 export function importMd(result: ImportResult, plan: Plan, project: string, keyFile = "~/.ssh/id_ed25519"): string {
   const out: string[] = [
@@ -62,6 +87,7 @@ export function importMd(result: ImportResult, plan: Plan, project: string, keyF
       "it already is exactly as declared. Otherwise that `up` fails, naming each difference, and changes " +
       "nothing on the host. Once the first `pulumi up` has succeeded, `adopt` may be removed.",
     "",
+    ...handOverText(plan),
     "## What was read",
   ];
   for (const h of plan.hosts) {
