@@ -20,8 +20,13 @@ export interface IpvsClient {
    * The whole table and the ledger of owned objects, read in one round trip. Reading changes
    * nothing (it does not even load ip_vs). Concurrent and repeated calls share one read until the
    * next mutation through this client; `fresh` reads again (for polling counters, such as a drain).
+   *
+   * With `services`: a snapshot of those services only ({@link scopedSnapshot} of the whole one):
+   * `table` and `owned` hold each of them that exists, with all its real servers, and nothing of
+   * any other service. An implementation may read less to make it (ipvsadm lists only those
+   * services); a whole snapshot still shared serves it without a read.
    */
-  snapshot(opts?: { fresh?: boolean }): Promise<Snapshot>;
+  snapshot(opts?: SnapshotOptions): Promise<Snapshot>;
   /**
    * Mutations record the object in the ledger with its `owner` (the resource, `project/stack/name`),
    * before the kernel is changed: an operation cut short (a lost connection) leaves the ledger
@@ -61,6 +66,21 @@ export interface IpvsClient {
    * be reached.
    */
   setTimeouts(t: IpvsTimeouts): Promise<void>;
+}
+
+/** How to read a snapshot: again (`fresh`), and of some services only (`services`). */
+export interface SnapshotOptions {
+  fresh?: boolean;
+  services?: readonly ServiceKey[];
+}
+
+/** The part of a snapshot that concerns `services` (see {@link IpvsClient.snapshot}). */
+export function scopedSnapshot(s: Snapshot, services: readonly ServiceKey[]): Snapshot {
+  const keys = new Set(services.map(serviceKeyText));
+  const only = (t: IpvsTable): IpvsTable => ({
+    services: t.services.filter((e) => keys.has(serviceKeyText(e.config.key))),
+  });
+  return { table: only(s.table), owned: only(s.owned), loaded: s.loaded };
 }
 
 /** IPVS connection timeouts, in seconds (`ipvsadm --set tcp tcpfin udp`; 0: left as it is). */
@@ -120,29 +140,43 @@ export class IpvsAlreadyExistsError extends IpvsError {
 
 /**
  * A snapshot shared by concurrent and repeated reads for a while (a refresh reads many resources
- * of one host), dropped by every change made through the client and by a failed read.
+ * of one host), dropped by every change made through the client and by a failed read. Snapshots of
+ * some services are shared the same way, by the services they cover; a whole one still shared
+ * serves them without a read.
  */
 export class SnapshotCache {
-  private cached?: { at: number; value: Promise<Snapshot> };
+  private readonly cached = new Map<string, { at: number; value: Promise<Snapshot> }>();
 
+  /** @param read reads the whole snapshot, or (given services) one of those services only */
   constructor(
-    private readonly read: () => Promise<Snapshot>,
+    private readonly read: (services?: readonly ServiceKey[]) => Promise<Snapshot>,
     private readonly ttlMs = 10_000,
   ) {}
 
   /** The shared snapshot, or a new read when it is older than the TTL, dropped, or `fresh` is asked. */
-  get(opts?: { fresh?: boolean }): Promise<Snapshot> {
+  get(opts?: SnapshotOptions): Promise<Snapshot> {
     const now = Date.now();
-    if (this.cached && !opts?.fresh && now - this.cached.at < this.ttlMs) return this.cached.value;
-    const value = this.read();
-    this.cached = { at: now, value };
+    const live = (k: string) => {
+      const c = this.cached.get(k);
+      return c && now - c.at < this.ttlMs ? c.value : undefined;
+    };
+    const scope = opts?.services;
+    const key = scope ? scope.map(serviceKeyText).sort().join(" ") : "";
+    if (!opts?.fresh) {
+      const shared = live(key);
+      if (shared) return shared;
+      const whole = scope && live("");
+      if (whole) return whole.then((s) => scopedSnapshot(s, scope));
+    }
+    const value = this.read(scope);
+    this.cached.set(key, { at: now, value });
     value.catch(() => {
-      if (this.cached?.value === value) this.cached = undefined;
+      if (this.cached.get(key)?.value === value) this.cached.delete(key);
     });
     return value;
   }
 
   invalidate(): void {
-    this.cached = undefined;
+    this.cached.clear();
   }
 }

@@ -119,9 +119,9 @@ export async function syncRealServers(
   want: readonly RealServerConfig[],
   o: SyncOptions,
 ): Promise<string[]> {
-  // (made just now: no read. Otherwise one read shared by the services of the host that sync
-  // together; any change through the client drops it)
-  const snap = o.madeNow ? undefined : await ipvs.snapshot();
+  // (made just now: no read. Otherwise a read of this service alone, unless a whole snapshot is
+  // still shared (a refresh's); any change through the client drops it)
+  const snap = o.madeNow ? undefined : await ipvs.snapshot({ services: [service] });
   const plan = planRealServers(
     service,
     want,

@@ -107,10 +107,12 @@ function liveEntries(
 /**
  * Whether the kernel has the service as declared (`cfg`), recorded as this resource's: an update
  * that changes only real servers then leaves the service alone (at 10,000 real servers, an
- * `ipvsadm -E` and its ledger edit are a round trip of their own).
+ * `ipvsadm -E` and its ledger edit are a round trip of their own). It reads this service alone
+ * (at 10,000 real servers in 10 services, a tenth of the table), and shares that read with the
+ * update's sync of its real servers.
  */
 async function serviceAsDeclared(ipvs: IpvsClient, cfg: VirtualServiceConfig, owner?: string): Promise<boolean> {
-  const snap = await ipvs.snapshot();
+  const snap = await ipvs.snapshot({ services: [cfg.key] });
   const live = findService(snap.table, cfg.key);
   const view = (c: VirtualServiceConfig) =>
     JSON.stringify([c.scheduler, c.schedulerFlags, c.onePacket, c.persistence ?? null, c.pe ?? null]);
@@ -190,7 +192,7 @@ async function updateService(news: IpvsadmProps, olds: IpvsadmProps): Promise<st
   if (!(await serviceAsDeclared(ipvs, cfg, news.owner))) await ensure(ipvs, serviceChange("edit", cfg, news.owner));
   // (from inline to none: the entries declared before are removed)
   if (news.realServers !== undefined || olds.realServers !== undefined) return syncInline(news, cfg.key, olds);
-  const snap = await ipvs.snapshot();
+  const snap = await ipvs.snapshot({ services: [cfg.key] });
   const live = findService(snap.table, cfg.key);
   if (!live) return [];
   const strays = straysOf(live, findService(snap.owned, cfg.key));

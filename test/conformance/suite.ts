@@ -215,6 +215,22 @@ async function expectState(readers: Clients, want: Case["services"], when: strin
     if (ledgers[0] !== ledgers.at(-1)) throw new Error(`${when}: ${name} reads another ledger`);
   }
   if (ledgers[0] !== expected) throw new Error(`${when}: the ledger has\n  ${ledgers[0]}\nwanted\n  ${expected}`);
+  // a snapshot of the declared services and one that does not exist (fresh clients: read, not
+  // scoped from a whole snapshot shared) holds the same, table and ledger
+  const services = [...want.map((s) => s.config.key), tcp(254, 9)];
+  for (const [name, c] of Object.entries(readers())) {
+    const snap = await c.snapshot({ services });
+    for (const [what, t] of [
+      ["table", snap.table],
+      ["ledger", snap.owned],
+    ] as const) {
+      const got = plain(suiteState(t));
+      if (got !== expected)
+        throw new Error(
+          `${when}: ${name}'s snapshot of the suite's services reads the ${what}\n  ${got}\nwanted\n  ${expected}`,
+        );
+    }
+  }
 }
 
 /** Deletes every object of the suite, with `c`. */

@@ -1,3 +1,5 @@
+import * as assert from "node:assert/strict";
+import type * as pulumi from "@pulumi/pulumi";
 import type { RealServerConfig, VirtualServiceConfig } from "../../provider/ipvs/types";
 
 /** Shared test inputs (unit tests). */
@@ -23,4 +25,11 @@ export function serviceFixture(extra: Partial<VirtualServiceConfig> = {}): Virtu
 /** A real server's configuration: port 80, direct routing, weight 1, no thresholds, unless `extra` says otherwise. */
 export function realServerFixture(address: string, extra: Partial<RealServerConfig> = {}): RealServerConfig {
   return { address, port: 80, forwarding: "dr", weight: 1, upperThreshold: 0, lowerThreshold: 0, ...extra };
+}
+
+/** A resource's inputs as its provider's check makes them (asserting it accepts them). */
+export async function checked(p: pulumi.dynamic.ResourceProvider, news: Record<string, unknown>) {
+  const r = await p.check!({}, news);
+  assert.deepEqual(r.failures, []);
+  return r.inputs;
 }

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { type Change, realServerChange, serviceChange } from "../../provider/ipvs/change";
-import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError } from "../../provider/ipvs/client";
+import { IpvsAlreadyExistsError, IpvsError, IpvsNotFoundError, scopedSnapshot } from "../../provider/ipvs/client";
 import {
   batchScript,
   onePassFits as fits,
@@ -20,8 +20,10 @@ import {
   touchedServices,
 } from "../../provider/ipvs/ipvsadm/batch";
 import { IpvsadmClient } from "../../provider/ipvs/ipvsadm/client";
+import { mergeThresholds, parseThresholds } from "../../provider/ipvs/ipvsadm/thresholds";
 import { replayLedger } from "../../provider/ipvs/ledger";
-import type { VirtualServiceConfig } from "../../provider/ipvs/types";
+import { parseRules } from "../../provider/ipvs/rules/parse";
+import { serviceKeyText, type VirtualServiceConfig } from "../../provider/ipvs/types";
 import { LocalTransport } from "../../provider/transport/local";
 import { type Transport, TransportError } from "../../provider/transport/transport";
 import { CannedTransport } from "./fakes/canned-transport";
@@ -672,5 +674,64 @@ describe("a batch of scripts in one round trip", () => {
       undefined,
       undefined,
     ]);
+  });
+});
+
+describe("a snapshot of some services (captured listings)", () => {
+  const fixture = (f: string) =>
+    fs.readFileSync(path.join(__dirname, "../../../test/unit/fixtures/ipvsadm", f), "utf8");
+  /**
+   * `service`'s part of a listing of the whole table, as ipvsadm lists that service alone
+   * (list-one.txt): the column headings without the version line, its line and its real servers.
+   */
+  const block = (text: string, service: string) => {
+    const lines = text.split("\n");
+    const start = lines.findIndex((l) => l.startsWith(service));
+    const end = lines.findIndex((l, i) => i > start && !l.startsWith("  ->"));
+    return [...lines.slice(1, 3), ...lines.slice(start, end)].join("\n");
+  };
+  const web = { protocol: "tcp" as const, address: "192.0.2.1", port: 80 };
+  const gone = { protocol: "tcp" as const, address: "192.0.2.99", port: 80 };
+  const stdout = [
+    "#pulumi-lvs:section service -t 192.0.2.1:80",
+    block(fixture("tun-info.txt"), "TCP  192.0.2.1:80 "),
+    block(fixture("thresholds.txt"), "TCP  192.0.2.1:80 "),
+    "#pulumi-lvs:section service -t 192.0.2.99:80",
+    "#pulumi-lvs:section ledger",
+    "-A -t 192.0.2.1:80 -s rr #owner=p%2Fs%2Fweb",
+    "-A -t 192.0.2.7:80 -s ovf",
+    "",
+  ].join("\n");
+
+  it("lists those services alone (ipvsadm -L with tunnel info and thresholds), read as ipvsadm -S saves them, with the ledger's part", async () => {
+    const t = new CannedTransport({ code: 0, stdout, stderr: "" });
+    const snap = await new IpvsadmClient(t).snapshot({ services: [web, gone] });
+    const whole = parseRules(fixture("save.txt"));
+    mergeThresholds(whole, parseThresholds(fixture("thresholds.txt")));
+    assert.deepEqual(snap.table, scopedSnapshot({ table: whole, owned: whole, loaded: true }, [web]).table);
+    assert.deepEqual(
+      snap.owned.services.map((s) => [serviceKeyText(s.config.key), s.owner]),
+      [["tcp/192.0.2.1:80", "p/s/web"]],
+      "the ledger's part for those services",
+    );
+    assert.equal(t.commands.length, 1);
+    assert.match(t.commands[0]!, /'-t 192\.0\.2\.1:80' '-t 192\.0\.2\.99:80'/);
+    assert.doesNotMatch(t.commands[0]!, /-S -n/, "not the whole table");
+  });
+
+  it("a whole snapshot still shared serves it without a read", async () => {
+    const t = new CannedTransport({
+      code: 0,
+      stdout: `${fixture("save.txt")}\n#pulumi-lvs:section ledger\n`,
+      stderr: "",
+    });
+    const c = new IpvsadmClient(t);
+    const whole = await c.snapshot();
+    const scoped = await c.snapshot({ services: [web] });
+    assert.equal(t.commands.length, 1, "one read");
+    assert.deepEqual(
+      scoped.table.services,
+      whole.table.services.filter((s) => serviceKeyText(s.config.key) === "tcp/192.0.2.1:80"),
+    );
   });
 });

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parseTouched } from "../../provider/ipvs/ipvsadm/batch";
 import { TIMEOUTS_LINE_START } from "../../provider/ipvs/ipvsadm/command";
-import { objectText, parseListing } from "../../provider/ipvs/ipvsadm/listing";
+import { objectText, parseListing, rulesOfTunInfoListing } from "../../provider/ipvs/ipvsadm/listing";
 import { mergeThresholds, parseThresholds } from "../../provider/ipvs/ipvsadm/thresholds";
 import { parseRules } from "../../provider/ipvs/rules/parse";
 import { addRealServerArgs, addServiceArgs, probeServiceArgs } from "../../provider/ipvs/rules/words";
@@ -180,6 +180,24 @@ describe("ipvsadm -L -n, of the whole table and of one service (captured)", () =
     assert.equal(all.get("udp/192.0.2.4:5060"), "mh (mh-port) persistent 30 pe sip");
     assert.equal(parseListing(read("tun-info.txt")).get("tcp/192.0.2.1:80 198.51.100.14:80"), "Tunnel gue:6080:-c 2");
     assert.throws(() => parseListing("  -> 192.0.2.11:80 Route 1 0 0"), /real server before any service/);
+  });
+
+  it("the listing with tunnel info reads as the same rules ipvsadm -S -n saves (a service's snapshot is read that way)", () => {
+    const listed = parseRules(rulesOfTunInfoListing(read("tun-info.txt")));
+    assert.deepEqual(listed, parseRules(read("save.txt")));
+    mergeThresholds(listed, parseThresholds(read("thresholds.txt")));
+    assert.deepEqual(listed, table(), "with the thresholds' listing merged, the snapshot of the table");
+  });
+
+  it("the listing with tunnel info: what it cannot read is an error, never a guess", () => {
+    const head = "TCP  192.0.2.1:80 rr\n";
+    assert.throws(
+      () => rulesOfTunInfoListing(`${head}  -> 192.0.2.11:80 Bypass n/a 1 0 0`),
+      /unknown forwarding Bypass/,
+    );
+    assert.throws(() => rulesOfTunInfoListing(`${head}  -> 192.0.2.11:80 Tunnel gue:x 1 0 0`), /unknown tunnel flag x/);
+    assert.throws(() => rulesOfTunInfoListing("TCP  192.0.2.1:80 rr sticky"), /unknown word sticky/);
+    assert.throws(() => rulesOfTunInfoListing(`${head}  -> 192.0.2.11:80 Route 1 0 0`), /too few columns/);
   });
 });
 

@@ -5,7 +5,7 @@ import { realServer } from "../../provider/resources/real-server";
 import { realServerHost } from "../../provider/resources/real-server-host";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { type FakeIpvs, useFakeIpvs } from "./fakes/ipvs";
-import { conn } from "./fixtures";
+import { checked, conn } from "./fixtures";
 
 // The VirtualService and RealServer lifecycles against an in-memory IPVS host.
 let ipvs: FakeIpvs;
@@ -13,11 +13,6 @@ useFakeIpvs((fake) => {
   ipvs = fake;
 });
 
-async function checked(p: typeof virtualService, news: Record<string, unknown>) {
-  const r = await p.check!({}, news);
-  assert.deepEqual(r.failures, []);
-  return r.inputs;
-}
 const vsInputs = (extra: Record<string, unknown> = {}) =>
   checked(virtualService, {
     connection: conn(),

@@ -8,7 +8,7 @@ import { realServer } from "../../provider/resources/real-server";
 import { realServerHost, realServerHostPlan } from "../../provider/resources/real-server-host";
 import { virtualService } from "../../provider/resources/virtual-service";
 import { type FakeIpvs, useFakeIpvs } from "./fakes/ipvs";
-import { conn, realServerFixture, serviceFixture } from "./fixtures";
+import { checked, conn, realServerFixture, serviceFixture } from "./fixtures";
 
 // adopt: "exact" (what pulumi-lvs import writes): an object already as declared is taken over with
 // the kernel untouched; anything else fails, naming each difference, with nothing changed.
@@ -17,11 +17,6 @@ useFakeIpvs((fake) => {
   ipvs = fake;
 });
 
-async function checked(p: typeof virtualService, news: Record<string, unknown>) {
-  const r = await p.check!({}, news);
-  assert.deepEqual(r.failures, []);
-  return r.inputs;
-}
 const service = (extra: Record<string, unknown> = {}) =>
   checked(virtualService, {
     connection: conn(),

@@ -5,6 +5,7 @@
  * (test/unit/fixtures/ipvsadm/).
  */
 import { ParseError, splitHostPort } from "../rules/parse";
+import { serviceArgs } from "../rules/words";
 import { type Protocol, type RealServerKey, realServerKeyText, type ServiceKey, serviceKeyText } from "../types";
 
 /** The listing's name of each protocol (`TCP  10.0.0.1:80 rr`); fwmark services are `FWM  7 [IPv6] …`. */
@@ -68,4 +69,73 @@ export function parseListing(text: string): Map<string, string> {
 /** Whether a listing line is a heading or blank (readers of one column set skip them). */
 export function isListingFiller(line: string): boolean {
   return line === "" || isHeading(line);
+}
+
+/** The listing's forwarding column, as `ipvsadm -S` writes it. */
+const FORWARD_SWITCH: Record<string, string> = { Route: "-g", Masq: "-m", Tunnel: "-i" };
+/** The checksum part of the listing's tunnel column (`gue:6080:-c`, `gre:+c`), as `ipvsadm -S` writes it. */
+const CHECKSUM_SWITCH: Record<string, string> = { "-c": "--tun-nocsum", "+c": "--tun-csum", "r+c": "--tun-remcsum" };
+
+/** A service line's words after its key (`sh (sh-fallback,sh-port) persistent 600 mask 64 pe sip ops`) as rule words. */
+function serviceRuleWords(rest: readonly string[], line: string): string[] {
+  const [scheduler, ...more] = rest;
+  if (!scheduler) throw new ParseError("no scheduler", line);
+  const out = ["-s", scheduler];
+  for (let i = 0; i < more.length; i++) {
+    const w = more[i]!;
+    const value = () => {
+      const v = more[++i];
+      if (v === undefined) throw new ParseError(`${w} without a value`, line);
+      return v;
+    };
+    if (w.startsWith("(") && w.endsWith(")")) out.push("-b", w.slice(1, -1));
+    else if (w === "persistent") out.push("-p", value());
+    else if (w === "mask") out.push("-M", value());
+    else if (w === "pe") out.push("--pe", value());
+    else if (w === "ops") out.push("-o");
+    else throw new ParseError(`unknown word ${w}`, line);
+  }
+  return out;
+}
+
+/** The listing's tunnel column (`n/a`, `ipip`, `gue:6080:-c`, `gre:+c`) as rule words. */
+function tunnelRuleWords(column: string, line: string): string[] {
+  if (column === "n/a") return [];
+  const [type, ...parts] = column.split(":");
+  const out = ["--tun-type", type!];
+  for (const p of parts) {
+    if (/^\d+$/.test(p)) out.push("--tun-port", p);
+    else if (CHECKSUM_SWITCH[p]) out.push(CHECKSUM_SWITCH[p]);
+    else throw new ParseError(`unknown tunnel flag ${p}`, line);
+  }
+  return out;
+}
+
+/**
+ * `ipvsadm -L -n --tun-info` (of the whole table, or of one service with `-t …`) as the rules
+ * `ipvsadm -S -n` prints for the same services (without thresholds: `--thresholds` lists them).
+ * Pure; what it cannot read is a {@link ParseError}, never a guess.
+ */
+export function rulesOfTunInfoListing(text: string): string {
+  const out: string[] = [];
+  let service: string[] | undefined;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (isListingFiller(line)) continue;
+    const words = line.split(/\s+/);
+    if (words[0] === "->") {
+      if (!service) throw new ParseError("real server before any service", line);
+      // address, forwarding, tunnel, weight, then the two connection counters
+      if (words.length < 7) throw new ParseError("too few columns", line);
+      const [, address, forward, tunnel, weight] = words;
+      const sw = FORWARD_SWITCH[forward!];
+      if (!sw) throw new ParseError(`unknown forwarding ${forward}`, line);
+      out.push(["-a", ...service, "-r", address!, sw, "-w", weight!, ...tunnelRuleWords(tunnel!, line)].join(" "));
+      continue;
+    }
+    const listed = listedService(words, line);
+    service = serviceArgs(listed.key);
+    out.push(["-A", ...service, ...serviceRuleWords(listed.rest, line)].join(" "));
+  }
+  return out.join("\n");
 }

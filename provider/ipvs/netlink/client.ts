@@ -8,7 +8,14 @@
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import type { Change } from "../change";
-import { type IpvsClient, IpvsError, type Snapshot, SnapshotCache } from "../client";
+import {
+  type IpvsClient,
+  IpvsError,
+  type Snapshot,
+  SnapshotCache,
+  type SnapshotOptions,
+  scopedSnapshot,
+} from "../client";
 import { LEDGER, ledgerEditOf, ledgerRecords, newTx, replayLedger, tableOfRules } from "../ledger";
 import { LocalLedgerWriter } from "../ledger/local";
 import type { ServiceKey } from "../types";
@@ -36,7 +43,12 @@ export class NetlinkIpvsClient implements IpvsClient {
   private readonly open: () => Promise<IpvsSocket | undefined>;
   private readonly loadModule: () => Promise<void>;
   private socket?: Promise<IpvsSocket | undefined>;
-  private readonly cache = new SnapshotCache(() => this.readSnapshot());
+  // (the kernel dumps one service's real servers no faster than the whole table's part of them: a
+  // snapshot of some services is the whole one, scoped)
+  private readonly cache = new SnapshotCache(async (services) => {
+    const s = await this.readSnapshot();
+    return services ? scopedSnapshot(s, services) : s;
+  });
   private readonly changes: MutationQueue;
 
   constructor(opts: NetlinkClientOptions = {}) {
@@ -89,7 +101,7 @@ export class NetlinkIpvsClient implements IpvsClient {
     return sock;
   }
 
-  snapshot(opts?: { fresh?: boolean }): Promise<Snapshot> {
+  snapshot(opts?: SnapshotOptions): Promise<Snapshot> {
     return this.cache.get(opts);
   }
 

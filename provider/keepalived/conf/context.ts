@@ -21,6 +21,12 @@ export interface MapContext {
   accounted: Set<ConfNode>;
 }
 
+/** A block as read: its inputs (no connection, no password), and the addresses it names. */
+export interface ReadBlock {
+  inputs: Record<string, unknown>;
+  addresses: string[];
+}
+
 /** A statement, as written (its keyword and words). */
 export function statementText(n: ConfNode): string {
   return [n.keyword, ...n.args].join(" ");

@@ -13,11 +13,11 @@ import { validate } from "../../model/validate";
 import type { virtualServiceInputs } from "../../model/virtual-service";
 import { virtualServiceInputs as vsSchema } from "../../model/virtual-service";
 import { inSubnet } from "../../net/address";
-import { type ConfSecret, type MapContext, statementText, unsupported } from "./context";
+import { type ConfSecret, type MapContext, type ReadBlock, statementText, unsupported } from "./context";
 import type { ConfFiles } from "./files";
 import { type ConfNode, type Diagnostic, parseConf } from "./parse";
 import { mapVirtualServer } from "./virtual-server";
-import { mapGlobalDefs, mapVrrpInstance, type ReadVrrpInstance } from "./vrrp";
+import { mapGlobalDefs, mapVrrpInstance } from "./vrrp";
 
 export type { ConfSecret } from "./context";
 export { type ConfFiles, mapFiles } from "./files";
@@ -108,7 +108,7 @@ export function readKeepalivedConf(files: ConfFiles, main: string): KeepalivedCo
     accounted: ctx.accounted,
     files: parsed.files,
   };
-  const instances = new Map<string, ReadVrrpInstance & { node: ConfNode }>();
+  const instances = new Map<string, ReadBlock & { node: ConfNode }>();
   for (const n of parsed.nodes) {
     if (n.keyword === "virtual_server") {
       const vs = mapVirtualServer(ctx, n);

@@ -14,16 +14,11 @@ import {
   type MapContext,
   mapBlock,
   noField,
+  type ReadBlock,
   unsupported,
   used,
 } from "./context";
 import type { ConfNode } from "./parse";
-
-/** A virtual service as read: its inputs (no connection), and the addresses it names. */
-export interface ReadVirtualService {
-  inputs: Record<string, unknown>;
-  addresses: string[];
-}
 
 interface VsAcc {
   inputs: Record<string, unknown>;
@@ -120,7 +115,7 @@ function headOf(n: ConfNode): Record<string, unknown> | string {
  * A `virtual_server` block as VirtualService inputs (engine keepalived), or undefined when its head
  * cannot be (the block is listed). Statements it cannot take over are listed.
  */
-export function mapVirtualServer(ctx: MapContext, n: ConfNode): ReadVirtualService | undefined {
+export function mapVirtualServer(ctx: MapContext, n: ConfNode): ReadBlock | undefined {
   const head = headOf(n);
   if (typeof head === "string") {
     unsupported(ctx, n, head);

@@ -15,16 +15,11 @@ import {
   type MapContext,
   mapBlock,
   noField,
+  type ReadBlock,
   unsupported,
   used,
 } from "./context";
 import type { ConfNode } from "./parse";
-
-/** A VRRP instance as read: its inputs (no connection, no password), and the addresses it names. */
-export interface ReadVrrpInstance {
-  inputs: Record<string, unknown>;
-  addresses: string[];
-}
 
 interface VrrpAcc {
   inputs: Record<string, unknown>;
@@ -117,7 +112,7 @@ const VRRP_FIELDS: Record<string, FieldHandler<VrrpAcc>> = {
 };
 
 /** A `vrrp_instance` block as VrrpInstance inputs, or undefined when it has no name (listed). */
-export function mapVrrpInstance(ctx: MapContext, n: ConfNode): ReadVrrpInstance | undefined {
+export function mapVrrpInstance(ctx: MapContext, n: ConfNode): ReadBlock | undefined {
   const name = n.args[0];
   if (name === undefined || n.args.length !== 1) {
     unsupported(ctx, n, "expects vrrp_instance <name>");
@@ -160,7 +155,7 @@ function syncOf(n: ConfNode): { instance: string; sync: Record<string, unknown> 
  * `global_defs`: the notify FIFO pulumi-lvs writes is its own; `lvs_sync_daemon` becomes the named
  * instance's `sync`; every other global setting is listed (pulumi-lvs does not manage them).
  */
-export function mapGlobalDefs(ctx: MapContext, n: ConfNode, instances: Map<string, ReadVrrpInstance>): void {
+export function mapGlobalDefs(ctx: MapContext, n: ConfNode, instances: Map<string, ReadBlock>): void {
   used(ctx, n);
   const own: Record<string, string> = { vrrp_notify_fifo: VRRP_FIFO, vrrp_notify_fifo_script: VRRP_FIFO_SCRIPT };
   for (const s of n.block ?? []) {

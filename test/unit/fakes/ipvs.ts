@@ -6,6 +6,8 @@ import {
   IpvsNotFoundError,
   type IpvsTimeouts,
   type Snapshot,
+  type SnapshotOptions,
+  scopedSnapshot,
 } from "../../../provider/ipvs/client";
 import {
   findService,
@@ -40,9 +42,10 @@ export class FakeIpvs implements IpvsClient {
       throw new TransportError("unreachable", this.host, `could not connect to ${this.host} after 3 attempts`);
   }
 
-  async snapshot(): Promise<Snapshot> {
+  async snapshot(opts?: SnapshotOptions): Promise<Snapshot> {
     this.check("snapshot");
-    return structuredClone({ table: this.table, owned: this.owned, loaded: true });
+    const whole = structuredClone({ table: this.table, owned: this.owned, loaded: true });
+    return opts?.services ? scopedSnapshot(whole, opts.services) : whole;
   }
 
   /** An object made by hand: in the kernel, not in the ledger. */
