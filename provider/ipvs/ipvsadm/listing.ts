@@ -40,34 +40,60 @@ export function objectText(service: ServiceKey, rs?: RealServerKey): string {
 }
 
 /**
+ * One line of a listing: a service's own (its key, and the words after it), or a real server's
+ * (`realServer`: its words after `->`, under the service above it). What every listing reader
+ * walks.
+ */
+export interface ListingRow {
+  service: ServiceKey;
+  /** The service line's words after its key (`rr persistent 300`; nothing with `--thresholds`). */
+  rest: string[];
+  /** On a real server's line: its words after `->` (address, columns, connection counters). */
+  realServer?: string[];
+  line: string;
+}
+
+/** The rows of a listing, headings and blank lines left out. */
+export function listingRows(text: string): ListingRow[] {
+  const rows: ListingRow[] = [];
+  let service: { key: ServiceKey; rest: string[] } | undefined;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (isListingFiller(line)) continue;
+    const words = line.split(/\s+/);
+    if (words[0] === "->") {
+      if (!service) throw new ParseError("real server before any service", line);
+      rows.push({ service: service.key, rest: service.rest, realServer: words.slice(1), line });
+      continue;
+    }
+    service = listedService(words, line);
+    rows.push({ service: service.key, rest: service.rest, line });
+  }
+  return rows;
+}
+
+/**
  * The objects a listing shows, each with its state as listed, the connection counters left out:
  * a service's scheduler and flags (`rr persistent 300`), a real server's forwarding method (with
  * `--tun-info`, its tunnel) and weight (`Masq 1`). Keys are {@link objectText}.
  */
 export function parseListing(text: string): Map<string, string> {
   const out = new Map<string, string>();
-  let service: ServiceKey | undefined;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || isHeading(line)) continue;
-    const words = line.split(/\s+/);
-    if (words[0] === "->") {
-      if (!service) throw new ParseError("real server before any service", line);
-      // the last two columns are the connection counters
-      if (words.length < 4) throw new ParseError("too few columns", line);
-      const hp = splitHostPort(words[1]!, line);
-      out.set(objectText(service, hp), words.slice(2, -2).join(" "));
+  for (const r of listingRows(text)) {
+    if (!r.realServer) {
+      out.set(objectText(r.service), r.rest.join(" "));
       continue;
     }
-    const listed = listedService(words, line);
-    service = listed.key;
-    out.set(objectText(service), listed.rest.join(" "));
+    // the last two columns are the connection counters
+    if (r.realServer.length < 3) throw new ParseError("too few columns", r.line);
+    const hp = splitHostPort(r.realServer[0]!, r.line);
+    out.set(objectText(r.service, hp), r.realServer.slice(1, -2).join(" "));
   }
   return out;
 }
 
-/** Whether a listing line is a heading or blank (readers of one column set skip them). */
-export function isListingFiller(line: string): boolean {
+/** Whether a listing line is a heading or blank. */
+function isListingFiller(line: string): boolean {
   return line === "" || isHeading(line);
 }
 
@@ -117,25 +143,16 @@ function tunnelRuleWords(column: string, line: string): string[] {
  * Pure; what it cannot read is a {@link ParseError}, never a guess.
  */
 export function rulesOfTunInfoListing(text: string): string {
-  const out: string[] = [];
-  let service: string[] | undefined;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (isListingFiller(line)) continue;
-    const words = line.split(/\s+/);
-    if (words[0] === "->") {
-      if (!service) throw new ParseError("real server before any service", line);
+  return listingRows(text)
+    .map((r) => {
+      const service = serviceArgs(r.service);
+      if (!r.realServer) return ["-A", ...service, ...serviceRuleWords(r.rest, r.line)].join(" ");
       // address, forwarding, tunnel, weight, then the two connection counters
-      if (words.length < 7) throw new ParseError("too few columns", line);
-      const [, address, forward, tunnel, weight] = words;
+      if (r.realServer.length < 6) throw new ParseError("too few columns", r.line);
+      const [address, forward, tunnel, weight] = r.realServer;
       const sw = FORWARD_SWITCH[forward!];
-      if (!sw) throw new ParseError(`unknown forwarding ${forward}`, line);
-      out.push(["-a", ...service, "-r", address!, sw, "-w", weight!, ...tunnelRuleWords(tunnel!, line)].join(" "));
-      continue;
-    }
-    const listed = listedService(words, line);
-    service = serviceArgs(listed.key);
-    out.push(["-A", ...service, ...serviceRuleWords(listed.rest, line)].join(" "));
-  }
-  return out.join("\n");
+      if (!sw) throw new ParseError(`unknown forwarding ${forward}`, r.line);
+      return ["-a", ...service, "-r", address!, sw, "-w", weight!, ...tunnelRuleWords(tunnel!, r.line)].join(" ");
+    })
+    .join("\n");
 }

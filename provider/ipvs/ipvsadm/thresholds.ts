@@ -4,7 +4,7 @@
  */
 import { ParseError, splitHostPort } from "../rules/parse";
 import { type IpvsTable, type ServiceKey, serviceKeyText } from "../types";
-import { isListingFiller, listedService } from "./listing";
+import { listingRows } from "./listing";
 
 /** Thresholds and connection counts of one real server, from `ipvsadm -L -n --thresholds`. */
 export interface ThresholdRow {
@@ -19,31 +19,23 @@ export interface ThresholdRow {
 
 /** Parses `ipvsadm -L -n --thresholds`. */
 export function parseThresholds(text: string): ThresholdRow[] {
-  const rows: ThresholdRow[] = [];
-  let service: ServiceKey | undefined;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (isListingFiller(line)) continue;
-    const words = line.split(/\s+/);
-    if (words[0] === "->") {
-      if (!service) throw new ParseError("real server before any service", line);
-      const hp = splitHostPort(words[1]!, line);
-      const nums = words.slice(2).map(Number);
-      if (nums.length < 4 || nums.some((n) => !Number.isFinite(n))) throw new ParseError("expected 4 numbers", line);
-      rows.push({
-        service,
+  return listingRows(text).flatMap((r) => {
+    if (!r.realServer) return [];
+    const hp = splitHostPort(r.realServer[0]!, r.line);
+    const nums = r.realServer.slice(1).map(Number);
+    if (nums.length < 4 || nums.some((n) => !Number.isFinite(n))) throw new ParseError("expected 4 numbers", r.line);
+    return [
+      {
+        service: r.service,
         address: hp.address,
         port: hp.port,
         upperThreshold: nums[0]!,
         lowerThreshold: nums[1]!,
         activeConnections: nums[2]!,
         inactiveConnections: nums[3]!,
-      });
-      continue;
-    }
-    service = listedService(words, line).key;
-  }
-  return rows;
+      },
+    ];
+  });
 }
 
 /** Puts thresholds and counts from {@link parseThresholds} into a table parsed by {@link parseRules}. */
