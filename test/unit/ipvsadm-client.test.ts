@@ -159,7 +159,7 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     savedPath = process.env.PATH;
     fs.writeFileSync(path.join(dir, "ipvsadm"), standInIpvsadm(dir, savedPath ?? ""), { mode: 0o755 });
     // the tools a script might start, each logging its name before it runs
-    for (const tool of ["awk", "mv", "cp", "rm", "cat", "sed", "mkdir", "flock"]) {
+    for (const tool of ["awk", "mv", "cp", "rm", "cat", "sed", "mkdir", "flock", "md5sum"]) {
       const real = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
       fs.writeFileSync(path.join(dir, tool), `#!/bin/sh\necho ${tool} >> '${dir}/started'\nexec ${real} "$@"\n`, {
         mode: 0o755,
@@ -330,7 +330,7 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
     for (let w = 2; w < 260; w++) await batched.apply(realServerChange("edit", svc.key, rs("10.0.0.11", w)));
     await batched.snapshot({ fresh: true });
     await batched.apply(realServerChange("edit", svc.key, rs("10.0.0.12", 9)));
-    assert.match(started(), /flock\nawk\nmv\n$/, "compacted under the lock");
+    assert.match(started(), /flock\nmd5sum\nmv\n$/, "compacted under the lock, as worked out from the read: no awk");
     assert.deepEqual(
       fs
         .readFileSync(ledger, "utf8")
@@ -347,6 +347,40 @@ describe("IpvsadmClient ledger, run by a real shell against a stand-in ipvsadm",
       "the three rules compacted, then the one change recorded after",
     );
     assert.equal(lines().length, 3);
+  });
+
+  it("a journal that changed since it was read is compacted as it is then (awk), keeping what was appended meanwhile", async () => {
+    const started = () =>
+      fs.existsSync(path.join(dir, "started")) ? fs.readFileSync(path.join(dir, "started"), "utf8") : "";
+    const { client: batched } = counted();
+    await batched.apply(serviceChange("add", svc));
+    await batched.apply(realServerChange("add", svc.key, rs("10.0.0.11")));
+    for (let w = 2; w < 260; w++) await batched.apply(realServerChange("edit", svc.key, rs("10.0.0.11", w)));
+    await batched.snapshot({ fresh: true });
+    // another writer (another stack) appends after the read
+    const theirs = "-A -t 10.0.0.101:80 -s rr #owner=p%2Fother #tx=theirs";
+    fs.appendFileSync(ledger, `${theirs}\n`);
+    fs.rmSync(path.join(dir, "started"), { force: true });
+    await batched.apply(realServerChange("edit", svc.key, rs("10.0.0.11", 7)));
+    assert.match(
+      started(),
+      /^flock\nmd5sum\nawk\nmv\n/,
+      "the read's compaction no longer applies: awk compacts the file",
+    );
+    assert.deepEqual(
+      fs
+        .readFileSync(ledger, "utf8")
+        .replace(/ #tx=\S+/g, "")
+        .trim()
+        .split("\n"),
+      [
+        "-A -t 10.0.0.100:80 -s rr",
+        "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 259 -x 0 -y 0",
+        "-A -t 10.0.0.101:80 -s rr #owner=p%2Fother",
+        "-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 7 -x 0 -y 0",
+      ],
+      "the other writer's record kept; then this change",
+    );
   });
 
   it("in a batch, a refused mutation is cancelled in the ledger and gets its own error; the others take effect", async () => {

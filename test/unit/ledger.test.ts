@@ -9,6 +9,7 @@ import { type Change, realServerChange, serviceChange } from "../../provider/ipv
 import {
   abortRecord,
   appendScript,
+  compactJournal,
   compactScript,
   type LedgerEdit,
   ledgerEditOf,
@@ -18,6 +19,7 @@ import {
   ledgerRecords,
   needsCompaction,
   parseLedger,
+  readJournal,
   replayLedger,
   restoreRulesScript,
   rsPrefix,
@@ -150,6 +152,13 @@ describe("ledger edits", () => {
         assert.equal(`${replayLedger(journal).join("\n")}\n`.replace(/^\n$/, ""), editedRules(text, kept));
         // the awk program compacts it to the same rules, and a compacted journal replays to itself
         const compacted = compactOnHost(journal);
+        assert.equal(
+          compactJournal(journal)
+            .map((l) => `${l}\n`)
+            .join(""),
+          compacted,
+          "compacted here as on a host",
+        );
         assert.deepEqual(untagged(compacted).split("\n").filter(Boolean), replayLedger(journal));
         assert.deepEqual(replayLedger(compacted), replayLedger(journal));
       }),
@@ -221,6 +230,52 @@ describe("ledger edits", () => {
     assert.equal(needsCompaction(journal(100)), false);
     assert.equal(needsCompaction(journal(300)), true);
     assert.equal(compactOnHost(journal(300)), `${line(299)}\n`);
+    assert.equal(readJournal(journal(100)).compaction, undefined);
+    assert.deepEqual(readJournal(journal(300)).compaction?.records, [line(299)]);
+  });
+
+  it("a compaction worked out from the journal as read is written while the file is still that journal, else awk compacts the file", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ledger-"));
+    try {
+      // awk, counted: which way each compaction went
+      const awk = sh("command -v awk").trim();
+      fs.writeFileSync(path.join(dir, "awk"), `#!/bin/sh\necho x >> '${dir}/awk-runs'\nexec ${awk} "$@"\n`, {
+        mode: 0o755,
+      });
+      const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+      const awkRuns = () =>
+        fs.existsSync(path.join(dir, "awk-runs")) ? fs.readFileSync(path.join(dir, "awk-runs"), "utf8").length / 2 : 0;
+      const file = path.join(dir, "ipvs.rules");
+      const rule = (w: number) => `-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w ${w} -x 0 -y 0 #tx=t${w}`;
+      const journal = `${Array.from({ length: 300 }, (_, i) => rule(i)).join("\n")}\n`;
+      const { compaction } = readJournal(journal);
+      assert.ok(compaction);
+      const appendAfter = (records: string[]) =>
+        sh(`${ledgerPrologue(file, compaction)} || exit $?\n${appendScript(file, records)}`, env);
+
+      fs.writeFileSync(file, journal);
+      appendAfter(["#abort t299"]);
+      assert.equal(awkRuns(), 0, "unchanged since the read: no awk");
+      assert.equal(fs.readFileSync(file, "utf8"), `${rule(299)}\n#abort t299\n`);
+      assert.deepEqual(
+        replayLedger(fs.readFileSync(file, "utf8")),
+        [],
+        "an abort after the compaction still cancels its change",
+      );
+
+      fs.writeFileSync(file, `${journal}${rule(300)}\n`); // a writer appended after the read
+      appendAfter([]);
+      assert.equal(awkRuns(), 1, "changed since the read: awk compacts what the file holds");
+      assert.equal(fs.readFileSync(file, "utf8"), `${rule(300)}\n`);
+
+      const empty = readJournal(`${journal}#drop -a -t 10.0.0.100:80\n`).compaction;
+      fs.writeFileSync(file, `${journal}#drop -a -t 10.0.0.100:80\n`);
+      sh(`${ledgerPrologue(file, empty!)} || exit $?`, env);
+      assert.equal(fs.readFileSync(file, "utf8"), "", "nothing live: an empty journal");
+      assert.equal(awkRuns(), 1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("the boot restore gives ipvsadm -R the rules without owner tags, services first", () => {

@@ -15,15 +15,15 @@ import {
 } from "../client";
 import {
   appendScript,
+  type Compaction,
   LEDGER,
   LEDGER_REMEDY,
   type LedgerEdit,
   ledgerEditOf,
   ledgerPrologue,
   ledgerRecords,
-  needsCompaction,
   newTx,
-  replayLedger,
+  readJournal,
   tableOfRules,
 } from "../ledger";
 import { parseRules } from "../rules/parse";
@@ -54,7 +54,7 @@ export class IpvsadmClient implements IpvsClient {
 
   private readonly batcher: Batcher;
   /** The journal read last had grown well past the rules it holds: the next round trip compacts it. */
-  private compact = false;
+  private compaction?: Compaction;
 
   /**
    * @param ledger where the host keeps the ledger (tests point it elsewhere)
@@ -79,9 +79,9 @@ export class IpvsadmClient implements IpvsClient {
 
   /** What each mutation round trip starts with: the ledger there, locked, and compacted when it is due. */
   private prologue(): string {
-    const compact = this.compact;
-    this.compact = false;
-    return ledgerPrologue(this.ledger, compact);
+    const compaction = this.compaction;
+    this.compaction = undefined;
+    return ledgerPrologue(this.ledger, compaction ?? false);
   }
 
   get host(): string {
@@ -135,9 +135,9 @@ export class IpvsadmClient implements IpvsClient {
 
   /** The journal replayed once: the rules owned, and whether it has outgrown them. */
   private ownedOf(ledger: string): IpvsTable {
-    const recorded = replayLedger(ledger);
-    this.compact = needsCompaction(ledger, recorded.length);
-    return tableOfRules(recorded);
+    const { rules, compaction } = readJournal(ledger);
+    this.compaction = compaction;
+    return tableOfRules(rules);
   }
 
   /** Why a snapshot could not be read, with what to do. */

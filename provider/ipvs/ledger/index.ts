@@ -3,7 +3,8 @@
  * Only this module knows the format: the path, the tags, which lines belong to an object, and how
  * a change is recorded: by shell (printf, a builtin) that both IPVS clients run, the ipvsadm one
  * on a host, the netlink one on this machine (./local.ts), and one awk program,
- * provider/scripts/ledger-replay.awk, for the boot restore and compaction.
+ * provider/scripts/ledger-replay.awk, for the boot restore and the compaction of a journal that
+ * changed since it was read (one that did not is compacted here: {@link Compaction}).
  *
  * The file is a journal, so that a host records a change with shell builtins alone (no process
  * started): each change appends records, later records win.
@@ -23,7 +24,7 @@
  * beside the ledger ({@link ledgerLock}): two stacks deployed at once on one director, through
  * either client, then never compact the journal under each other's appends.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { hostScript } from "../../scripts";
 import { shellQuote } from "../../transport/transport";
 import type { Change } from "../change";
@@ -92,17 +93,19 @@ function prefixOf(words: readonly string[], prefixes: ReadonlyMap<string, number
 }
 
 /**
- * The rules a ledger holds: its journal replayed (as ledger-replay.awk does on a host). Each line
- * keeps its owner tag; tx tags are dropped.
+ * The records of a journal that are still live, in the order they came: each as written (trimmed,
+ * its tags kept) and as the rule it sets (its tx tag dropped). Walking backwards, a record survives
+ * when no later record dropped, replaced or aborted it (as ledger-replay.awk does on a host).
  */
-export function replayLedger(text: string): string[] {
+function liveRecords(text: string): Array<{ record: string; rule: string }> {
   const lines = text.split("\n").map((l) => l.trim());
   const aborted = new Set<string>();
   const dropped = new Map<string, number>();
   const seen = new Set<string>();
-  const kept: string[] = [];
+  const kept: Array<{ record: string; rule: string }> = [];
   for (let i = lines.length - 1; i >= 0; i--) {
-    let line = lines[i]!;
+    const record = lines[i]!;
+    let line = record;
     if (line.startsWith(ABORT)) {
       aborted.add(line.slice(ABORT.length).trim().split(/\s+/)[0]!);
       continue;
@@ -121,9 +124,52 @@ export function replayLedger(text: string): string[] {
     const key = objectKey(words);
     if (seen.has(key)) continue;
     seen.add(key);
-    if (prefixOf(words, dropped) < 0) kept.push(line);
+    if (prefixOf(words, dropped) < 0) kept.push({ record, rule: line });
   }
   return kept.reverse();
+}
+
+/**
+ * The rules a ledger holds: its journal replayed (as ledger-replay.awk does on a host). Each line
+ * keeps its owner tag; tx tags are dropped.
+ */
+export function replayLedger(text: string): string[] {
+  return liveRecords(text).map((r) => r.rule);
+}
+
+/**
+ * A compaction worked out here, from the journal as a read found it. Under the ledger's lock, the
+ * host writes `records` in its place only while the file is still that journal (its MD5);
+ * otherwise (a writer appended since) the awk program compacts what the file holds then. Either
+ * way the file ends as ledger-replay.awk would write it; this way the host runs no awk, which on
+ * a slow host costs seconds for a journal of 20,000 records.
+ */
+export interface Compaction {
+  /** MD5 (hex) of the journal as read. */
+  md5: string;
+  /** The journal compacted: its live records, tags kept, in order. */
+  records: string[];
+}
+
+/**
+ * A journal read: the rules it holds and, when it has outgrown them ({@link needsCompaction}), its
+ * compaction. One walk of the journal.
+ */
+export function readJournal(text: string): { rules: string[]; compaction?: Compaction } {
+  const live = liveRecords(text);
+  const rules = live.map((r) => r.rule);
+  if (!needsCompaction(text, rules.length)) return { rules };
+  return { rules, compaction: { md5: md5Of(text), records: live.map((r) => r.record) } };
+}
+
+/** The journal compacted: its live records, tags kept, in order (what ledger-replay.awk writes, a line each). */
+export function compactJournal(text: string): string[] {
+  return liveRecords(text).map((r) => r.record);
+}
+
+/** MD5 (hex) of a journal's text, as md5sum prints it of the file. */
+function md5Of(text: string): string {
+  return createHash("md5").update(text).digest("hex");
 }
 
 /**
@@ -247,7 +293,12 @@ export function abortRecord(tx: string): string {
 
 /** Shell that appends records to the ledger (which must exist): printf, a builtin, whatever their number. */
 export function appendScript(ledger: string, records: readonly string[]): string {
-  return records.length === 0 ? ":" : `printf '%s\\n' ${records.map(shellQuote).join(" ")} >> ${shellQuote(ledger)}`;
+  return records.length === 0 ? ":" : `${printRecords(records)} >> ${shellQuote(ledger)}`;
+}
+
+/** Shell that prints records, a line each: printf, a builtin, whatever their number (at least one). */
+function printRecords(records: readonly string[]): string {
+  return `printf '%s\\n' ${records.map(shellQuote).join(" ")}`;
 }
 
 /**
@@ -289,20 +340,29 @@ function lockScript(ledger: string): string {
  * Shell that readies the ledger for appends, once per script, as its last line (its status says
  * whether the ledger is ready): {@link LEDGER_FUNCTIONS}, the file there, its lock taken for the
  * rest of the script, then, when `compact`, the journal compacted (a failed compaction leaves it
- * as it was and fails nothing). One process (flock) unless compacting (awk, mv).
+ * as it was and fails nothing). One process (flock) unless compacting (md5sum and mv with a
+ * {@link Compaction} whose journal is still the file's, else awk and mv).
+ * @param compact true: compact what the file holds (awk); a Compaction: write it when it still applies
  */
-export function ledgerPrologue(ledger: string, compact: boolean): string {
-  const compaction = compact ? ` && { { ${compactScript(ledger)}; } || rm -f ${shellQuote(`${ledger}.tmp`)}; }` : "";
+export function ledgerPrologue(ledger: string, compact: boolean | Compaction): string {
+  const compaction = compact
+    ? ` && { { ${compactScript(ledger, compact === true ? undefined : compact)}; } || rm -f ${shellQuote(`${ledger}.tmp`)}; }`
+    : "";
   return `${LEDGER_FUNCTIONS}\n${ledgerExists(ledger)} && ${lockScript(ledger)}${compaction}`;
 }
 
 /**
- * Shell that compacts the journal (one awk pass, then an atomic rename). The lines it keeps keep
- * their tx tags: an `#abort` appended afterwards still cancels a change that was under way.
+ * Shell that compacts the journal, then renames the result over it (atomic). The lines it keeps
+ * keep their tx tags: an `#abort` appended afterwards still cancels a change that was under way.
+ * @param done the compaction worked out from the journal as read: written by the shell's printf
+ *   while the file's MD5 is still that journal's; otherwise (and without it) one awk pass
  */
-export function compactScript(ledger: string): string {
+export function compactScript(ledger: string, done?: Compaction): string {
   const f = shellQuote(ledger);
-  return `awk ${shellQuote(hostScript("ledger-replay.awk"))} ${f} > ${f}.tmp && mv ${f}.tmp ${f}`;
+  const replay = `awk ${shellQuote(hostScript("ledger-replay.awk"))} ${f} > ${f}.tmp`;
+  if (!done) return `${replay} && mv ${f}.tmp ${f}`;
+  const write = `${done.records.length === 0 ? ":" : printRecords(done.records)} > ${f}.tmp`;
+  return `if [ "$(md5sum < ${f} 2>/dev/null)" = '${done.md5}  -' ]; then ${write}; else ${replay}; fi && mv ${f}.tmp ${f}`;
 }
 
 /**

@@ -8,7 +8,7 @@
 import { LocalTransport } from "../../transport/local";
 import { type ExecResult, runScript } from "../../transport/transport";
 import { IpvsError } from "../client";
-import { appendScript, LEDGER_REMEDY, ledgerPrologue, needsCompaction } from "./index";
+import { appendScript, type Compaction, LEDGER_REMEDY, ledgerPrologue, readJournal } from "./index";
 
 /** Runs a shell script on this machine. */
 export type LocalShell = (script: string) => Promise<ExecResult>;
@@ -18,7 +18,7 @@ const localShell: LocalShell = (script) => runScript(new LocalTransport(), scrip
 
 export class LocalLedgerWriter {
   /** The journal read last had grown well past its rules: the next append compacts it first. */
-  private compact = false;
+  private compaction?: Compaction;
 
   /**
    * @param ledger the ledger file
@@ -32,27 +32,31 @@ export class LocalLedgerWriter {
   ) {}
 
   /**
-   * Notes what a read found, as the ipvsadm client does from its snapshot: when the journal has
-   * outgrown its rules (`needsCompaction`), the next append compacts it.
+   * Reads the journal as a read found it, as the ipvsadm client does from its snapshot: when it
+   * has outgrown its rules, the next append compacts it.
    * @param text the ledger as read
-   * @param rules how many rules its journal replays to
+   * @returns the rules it holds
    */
-  observe(text: string, rules: number): void {
-    this.compact = needsCompaction(text, rules);
+  observe(text: string): string[] {
+    const { rules, compaction } = readJournal(text);
+    this.compaction = compaction;
+    return rules;
   }
 
   /**
-   * Appends journal records, under the ledger's lock (one shell, one flock; awk and mv as well
-   * when compacting). Nothing to append: nothing runs.
+   * Appends journal records, under the ledger's lock (one shell, one flock; md5sum or awk, and mv,
+   * as well when compacting). Nothing to append: nothing runs.
    * @param records the records, as `ledgerRecords` and `abortRecord` make them
    */
   async append(records: readonly string[]): Promise<void> {
     if (records.length === 0) return;
-    const compact = this.compact;
-    this.compact = false;
+    const compaction = this.compaction;
+    this.compaction = undefined;
     let r: ExecResult;
     try {
-      r = await this.shell(`${ledgerPrologue(this.ledger, compact)} || exit $?\n${appendScript(this.ledger, records)}`);
+      r = await this.shell(
+        `${ledgerPrologue(this.ledger, compaction ?? false)} || exit $?\n${appendScript(this.ledger, records)}`,
+      );
     } catch (e) {
       r = { code: -1, stdout: "", stderr: String((e as Error).message ?? e) };
     }

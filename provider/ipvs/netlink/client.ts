@@ -16,7 +16,7 @@ import {
   type SnapshotOptions,
   scopedSnapshot,
 } from "../client";
-import { LEDGER, ledgerEditOf, ledgerRecords, newTx, replayLedger, tableOfRules } from "../ledger";
+import { LEDGER, ledgerEditOf, ledgerRecords, newTx, tableOfRules } from "../ledger";
 import { LocalLedgerWriter } from "../ledger/local";
 import type { ServiceKey } from "../types";
 import { Cmd } from "./constants";
@@ -107,10 +107,8 @@ export class NetlinkIpvsClient implements IpvsClient {
 
   private async readSnapshot(): Promise<Snapshot> {
     const [text, sock] = await Promise.all([this.readLedger(), this.currentSocket()]);
-    // the journal replayed once: the rules owned, and whether it has outgrown them
-    const recorded = replayLedger(text);
-    this.ledger.observe(text, recorded.length);
-    const owned = tableOfRules(recorded);
+    // the journal replayed once: the rules owned, and its compaction when it has outgrown them
+    const owned = tableOfRules(this.ledger.observe(text));
     if (!sock) return { table: { services: [] }, owned, loaded: false };
     return { table: await dumpTable(sock, this.host), owned, loaded: true };
   }
