@@ -229,6 +229,10 @@ export class SshTransport implements Transport {
         if (ready && this.client) this.client = undefined; // reconnect on next use
       });
       client.connect(cfg);
+      // Nagle's algorithm off: without its native crypto binding (not built, or built for another
+      // Node than the one running), ssh2 writes each packet in pieces, and every piece waited for
+      // the host's delayed ACK: 1.2 MB of rules took 2.3 s to send instead of 0.15 s
+      client.setNoDelay(true);
     });
   }
 

@@ -5,7 +5,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Server, utils } from "ssh2";
+import { Client, Server, utils } from "ssh2";
 import { sshConnection as connection } from "../../provider/model/connection";
 import { setProgressSink } from "../../provider/transport/progress";
 import { MAX_CHANNELS, SshTransport } from "../../provider/transport/ssh";
@@ -130,6 +130,23 @@ describe("SshTransport against a real SSH server", () => {
     assert.ok(MAX_CHANNELS < 10, "below sshd's MaxSessions default");
     assert.deepEqual(t.stats, { connections: 1, commands: 60 });
     t.close();
+  });
+
+  it("turns Nagle's algorithm off on its connection (ssh2 without its native binding writes a packet in pieces)", async () => {
+    const calls: unknown[] = [];
+    const plain = Client.prototype.setNoDelay;
+    Client.prototype.setNoDelay = function (this: Client, noDelay?: boolean) {
+      calls.push(noDelay);
+      return plain.call(this, noDelay);
+    };
+    try {
+      const t = new SshTransport(conn());
+      assert.equal((await t.run("echo hi")).code, 0);
+      assert.deepEqual(calls, [true]);
+      t.close();
+    } finally {
+      Client.prototype.setNoDelay = plain;
+    }
   });
 
   it("returns the exit code and stderr of a failed command", async () => {
