@@ -25,10 +25,21 @@ export class AddressError extends Error {
   }
 }
 
-/** A dotted-quad IPv4 address, strictly decimal (no octal, hex or short forms). */
+/** An octet of a dotted quad: 0 to 255, in decimal, without a leading zero. */
+const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const IPV4_TEXT = new RegExp(`^(?:${OCTET}\\.){3}${OCTET}$`);
+
+/**
+ * A dotted-quad IPv4 address, strictly decimal (no octal, hex or short forms): what ipaddr.js's
+ * isValidFourPartDecimal accepts, told by one regular expression (ipaddr.js tells it by a parse
+ * that throws, and an inline table of 10,000 real servers reads its addresses several times).
+ */
 function isIPv4Text(text: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(text);
+  return IPV4_TEXT.test(text);
 }
+
+/** The characters an IPv6 text may have (its zone id, which IPVS addresses never have, aside). */
+const IPV6_CHARS = /^[0-9a-fA-F:.]+$/;
 
 /**
  * The 8 groups of an IPv6 text, or undefined. An embedded IPv4 tail (`::ffff:10.0.0.1`) must be
@@ -36,7 +47,7 @@ function isIPv4Text(text: string): boolean {
  * zone ids (`%eth0`) are refused: IPVS addresses have none.
  */
 function ipv6Parts(text: string): number[] | undefined {
-  if (!text.includes(":") || text.includes("%")) return undefined;
+  if (!text.includes(":") || !IPV6_CHARS.test(text)) return undefined;
   let hex = text;
   const tail = text.lastIndexOf(":") + 1;
   if (text.includes(".", tail)) {
@@ -45,7 +56,8 @@ function ipv6Parts(text: string): number[] | undefined {
     const o = ipaddr.IPv4.parse(v4).octets;
     hex = `${text.slice(0, tail)}${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
   }
-  if (!ipaddr.IPv6.isValid(hex)) return undefined;
+  // (a dot left before the tail: no IPv6 address, such as an IPv4 one with a port)
+  if (hex.includes(".") || !ipaddr.IPv6.isValid(hex)) return undefined;
   return ipaddr.IPv6.parse(hex).parts;
 }
 

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import ipaddr from "ipaddr.js";
 import { hostName, ipAddress } from "../../provider/model/net";
 import {
   AddressError,
@@ -54,6 +55,64 @@ describe("addresses", () => {
       "10.0.0.1:80",
     ])
       assert.equal(isAddress(a), false, a);
+  });
+
+  it("tells an address exactly as ipaddr.js's parsers do, without their exceptions (property)", () => {
+    // the rule before: dotted-decimal IPv4 by ipaddr.js, IPv6 by its parser, an embedded IPv4 tail
+    // dotted decimal and made two groups, no zone id
+    const before = (t: string): boolean => {
+      if (ipaddr.IPv4.isValidFourPartDecimal(t)) return true;
+      if (!t.includes(":") || t.includes("%")) return false;
+      const tail = t.lastIndexOf(":") + 1;
+      let hex = t;
+      if (t.includes(".", tail)) {
+        const v4 = t.slice(tail);
+        if (!ipaddr.IPv4.isValidFourPartDecimal(v4)) return false;
+        const o = ipaddr.IPv4.parse(v4).octets;
+        hex = `${t.slice(0, tail)}${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+      }
+      return ipaddr.IPv6.isValid(hex);
+    };
+    const octet = fc.constantFrom(
+      "0",
+      "1",
+      "00",
+      "01",
+      "9",
+      "10",
+      "099",
+      "99",
+      "100",
+      "199",
+      "200",
+      "249",
+      "250",
+      "255",
+      "256",
+      "300",
+    );
+    const quad = fc.array(octet, { minLength: 3, maxLength: 5 }).map((o) => o.join("."));
+    const piece = fc.oneof(
+      octet,
+      quad,
+      fc.constantFrom(".", ":", "::", "ffff", "FD00", "g", "%", " ", "x", "-", "+", "0x1"),
+      fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16)),
+    );
+    const text = fc.oneof(
+      fc.array(piece, { maxLength: 14 }).map((p) => p.join("")),
+      quad,
+      fc.tuple(fc.constantFrom("::", "::ffff:", "fd00::1:", "1:2:3:4:5:6:"), quad).map(([a, b]) => a + b),
+      ipv4,
+      ipv6,
+      fc.tuple(ipv4, port).map(([a, p]) => `${a}:${p}`),
+      fc.tuple(ipv6, ipv4).map(([a, b]) => `${a.replace(/:[^:]*$/, ":")}${b}`),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        assert.equal(isAddress(t), before(t), t);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it("accepts an IPv6 zone id only when asked (an SSH host's link-local address)", () => {
