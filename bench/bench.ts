@@ -46,6 +46,34 @@ type Step = (typeof STEPS)[number] | ImportTiming["step"];
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 32);
 /** A step that takes longer is stopped and recorded as stalled (seconds). */
 const STEP_TIMEOUT_S = Number(process.env.BENCH_STEP_TIMEOUT ?? 600);
+/**
+ * How long an up waits after a step deleted many real servers (seconds; 0: not at all). IPVS keeps
+ * a deleted real server in a trash list until it has been idle for two minutes (a timer looks every
+ * minute), and every real server added meanwhile is looked for in that list, one by one: on the
+ * lab, `ipvsadm -R` of 10,000 real servers took 1.7 s with the list empty and 4.1 s with the
+ * 10,000 of the step before in it. Waiting makes every variant's up start from an empty list.
+ */
+const TRASH_WAIT_S = Number(process.env.BENCH_TRASH_WAIT ?? 180);
+/** Fewer deleted real servers than this are not waited for (their list costs an add little). */
+const TRASH_MIN = 1000;
+/** When the last step that deleted at least TRASH_MIN real servers ended, and how many. */
+let lastDeletion: { at: number; count: number } | undefined;
+
+/**
+ * Before an up: waits until IPVS has freed the real servers the last large deletion left in its trash.
+ * @returns the seconds waited
+ */
+async function waitForTrash(what: string): Promise<number> {
+  if (!lastDeletion || lastDeletion.count < TRASH_MIN) return 0;
+  const left = lastDeletion.at + TRASH_WAIT_S * 1000 - Date.now();
+  if (left <= 0) return 0;
+  console.log(
+    `  (${what}: waiting ${Math.ceil(left / 1000)} s for IPVS to free the ${lastDeletion.count} real servers deleted before; it looks for each one added in that list)`,
+  );
+  await new Promise((r) => setTimeout(r, left));
+  return left / 1000;
+}
+
 /** The @pulumi/command version of the baseline: its plugin is built by bench/command-plugin.sh. */
 const COMMAND_VERSION = "1.2.1";
 
@@ -88,6 +116,8 @@ interface Row {
   logBytes?: number;
   /** noop-up-traced: the phases of the no-op up, from its --otel-traces (bench/otel.ts). */
   phases?: Phases;
+  /** up: the seconds it waited, before its clock started, for IPVS to free deleted real servers ({@link waitForTrash}). */
+  trashWait?: number;
 }
 
 /** CPU seconds used so far by the lab's QEMU process (user + system), from /proc. */
@@ -315,6 +345,7 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
         want = expectedRules(withOneWeight(decl));
         fs.writeFileSync(servicesFile, JSON.stringify(withOneWeight(decl)));
       }
+      const waited = step === "up" && !variant.startsWith("floor") ? await waitForTrash(`${variant} ${size} up`) : 0;
       const before = await onDirector();
       const provider0 = providerCount();
       const log0 = logs ? folderBytes(logs) : 0;
@@ -386,6 +417,7 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
         stalled,
       };
       if (logs) row.logBytes = folderBytes(logs) - log0;
+      if (waited > 0) row.trashWait = waited;
       if (step === "noop-up-traced" && phases) row.phases = phases;
       rows.push(row);
       fs.appendFileSync(rowsFile, `${JSON.stringify(row)}\n`);
@@ -396,11 +428,13 @@ async function run(size: number, variant: Variant, statsFile: string): Promise<R
         // the rest of this variant cannot run: remove the rules the stopped run made on the
         // benchmark's own VIP (its declared services; nothing else is touched)
         await sh("director", decl.map((d) => `ipvsadm -D -t ${d.address}:${d.port} 2>/dev/null;`).join(" ") + " true");
+        lastDeletion = { at: Date.now(), count: size };
         await checkTable([], `${variant} ${size} after cleaning up`);
         break;
       }
       if (!variant.startsWith("floor"))
         await checkTable(step === "destroy" ? [] : want, `${variant} ${size} after ${step}`);
+      if (step === "destroy" && !variant.startsWith("floor")) lastDeletion = { at: Date.now(), count: size };
       if (variant === "ipvsadm-restore" && step === "up") {
         // the table ipvsadm -R made, as a site's hand-made director: imported, then taken over
         const cpu = labCpuSeconds();
@@ -498,6 +532,12 @@ function report(rows: Row[], sizes: number[]): string {
   if (logged.length > 0)
     lines.push(
       `These figures include the CLI's automatic log: pulumi writes every command's log, at debug level, under PULUMI_HOME/logs (each stack here has a PULUMI_HOME of its own), and there is no switch to turn it off. The steps above wrote ${(logged.reduce((n, r) => n + r.logBytes!, 0) / 1e6).toFixed(1)} MB of it (per step: \`logBytes\` in docs/benchmarks.json).`,
+      "",
+    );
+  const waits = rows.filter((r) => r.trashWait);
+  if (waits.length > 0)
+    lines.push(
+      `Before ${waits.length} of the ups (${waits.map((r) => `${r.variant} ${r.size}`).join(", ")}) the run waited, ${Math.round(Math.min(...waits.map((r) => r.trashWait!)))}–${Math.round(Math.max(...waits.map((r) => r.trashWait!)))} s, until 3 minutes after the step before deleted at least ${TRASH_MIN} real servers: IPVS keeps deleted real servers in a list for two minutes or more and looks for every real server added in it, so each up starts from an empty list (\`BENCH_TRASH_WAIT=0\`: no wait). The times do not include the wait.`,
       "",
     );
   if (process.env.BENCH_COMMAND_SKIPPED && !rows.some((r) => r.variant === "command"))
