@@ -537,7 +537,7 @@ function report(rows: Row[], sizes: number[]): string {
   const waits = rows.filter((r) => r.trashWait);
   if (waits.length > 0)
     lines.push(
-      `Before ${waits.length} of the ups (${waits.map((r) => `${r.variant} ${r.size}`).join(", ")}) the run waited, ${Math.round(Math.min(...waits.map((r) => r.trashWait!)))}–${Math.round(Math.max(...waits.map((r) => r.trashWait!)))} s, until 3 minutes after the step before deleted at least ${TRASH_MIN} real servers: IPVS keeps deleted real servers in a list for two minutes or more and looks for every real server added in it, so each up starts from an empty list (\`BENCH_TRASH_WAIT=0\`: no wait). The times do not include the wait.`,
+      `Before ${waits.length} of the ups (${waits.map((r) => `${r.variant} ${r.size}`).join(", ")}) the run waited, ${Math.round(Math.min(...waits.map((r) => r.trashWait!)))}–${Math.round(Math.max(...waits.map((r) => r.trashWait!)))} s, until ${TRASH_WAIT_S} s after the step before deleted at least ${TRASH_MIN} real servers: IPVS keeps deleted real servers in a list for two minutes or more and looks for every real server added in it, so each up starts from an empty list (\`BENCH_TRASH_WAIT=0\`: no wait). The times do not include the wait.`,
       "",
     );
   if (process.env.BENCH_COMMAND_SKIPPED && !rows.some((r) => r.variant === "command"))

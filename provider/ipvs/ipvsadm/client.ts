@@ -81,7 +81,7 @@ export class IpvsadmClient implements IpvsClient {
   private prologue(): string {
     const compaction = this.compaction;
     this.compaction = undefined;
-    return ledgerPrologue(this.ledger, compaction ?? false);
+    return ledgerPrologue(this.ledger, compaction);
   }
 
   get host(): string {

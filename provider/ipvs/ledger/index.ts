@@ -158,13 +158,16 @@ export interface Compaction {
 export function readJournal(text: string): { rules: string[]; compaction?: Compaction } {
   const live = liveRecords(text);
   const rules = live.map((r) => r.rule);
-  if (!needsCompaction(text, rules.length)) return { rules };
-  return { rules, compaction: { md5: md5Of(text), records: live.map((r) => r.record) } };
+  return needsCompaction(text, rules.length) ? { rules, compaction: compactionFrom(text, live) } : { rules };
 }
 
-/** The journal compacted: its live records, tags kept, in order (what ledger-replay.awk writes, a line each). */
-export function compactJournal(text: string): string[] {
-  return liveRecords(text).map((r) => r.record);
+/** The compaction of a journal, due or not: its live records, tags kept, in order (what ledger-replay.awk writes, a line each). */
+export function compactionOf(text: string): Compaction {
+  return compactionFrom(text, liveRecords(text));
+}
+
+function compactionFrom(text: string, live: ReadonlyArray<{ record: string }>): Compaction {
+  return { md5: md5Of(text), records: live.map((r) => r.record) };
 }
 
 /** MD5 (hex) of a journal's text, as md5sum prints it of the file. */
@@ -339,16 +342,15 @@ function lockScript(ledger: string): string {
 /**
  * Shell that readies the ledger for appends, once per script, as its last line (its status says
  * whether the ledger is ready): {@link LEDGER_FUNCTIONS}, the file there, its lock taken for the
- * rest of the script, then, when `compact`, the journal compacted (a failed compaction leaves it
- * as it was and fails nothing). One process (flock) unless compacting (md5sum and mv with a
- * {@link Compaction} whose journal is still the file's, else awk and mv).
- * @param compact true: compact what the file holds (awk); a Compaction: write it when it still applies
+ * rest of the script, then, with a `compaction`, the journal compacted (a failed compaction leaves
+ * it as it was and fails nothing). One process (flock); compacting, md5sum and mv as well while
+ * the file is still the journal the compaction was worked out from, else awk and mv.
  */
-export function ledgerPrologue(ledger: string, compact: boolean | Compaction): string {
-  const compaction = compact
-    ? ` && { { ${compactScript(ledger, compact === true ? undefined : compact)}; } || rm -f ${shellQuote(`${ledger}.tmp`)}; }`
+export function ledgerPrologue(ledger: string, compaction?: Compaction): string {
+  const compact = compaction
+    ? ` && { { ${compactScript(ledger, compaction)}; } || rm -f ${shellQuote(`${ledger}.tmp`)}; }`
     : "";
-  return `${LEDGER_FUNCTIONS}\n${ledgerExists(ledger)} && ${lockScript(ledger)}${compaction}`;
+  return `${LEDGER_FUNCTIONS}\n${ledgerExists(ledger)} && ${lockScript(ledger)}${compact}`;
 }
 
 /**

@@ -55,7 +55,7 @@ export class LocalLedgerWriter {
     let r: ExecResult;
     try {
       r = await this.shell(
-        `${ledgerPrologue(this.ledger, compaction ?? false)} || exit $?\n${appendScript(this.ledger, records)}`,
+        `${ledgerPrologue(this.ledger, compaction)} || exit $?\n${appendScript(this.ledger, records)}`,
       );
     } catch (e) {
       r = { code: -1, stdout: "", stderr: String((e as Error).message ?? e) };
